@@ -1,0 +1,44 @@
+# Two entry points (see README): `make run` and `make test`. Both set up what is missing first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+BUNDLE := modalchorus_widget/static/widget.js
+JS_SRC := $(wildcard js/src/*.js) js/package.json js/build.mjs
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup run test test-py test-js browser clean
+
+setup: $(BUNDLE) $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+js/node_modules/.installed: js/package.json
+	cd js && npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUNDLE): js/node_modules/.installed $(JS_SRC)
+	cd js && npm run --silent build
+
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+# Main job: the quickstart notebook on the embedded default. Headless (CI=true or no display):
+# execute it and fail on error; otherwise open it in JupyterLab.
+run: setup
+	@if [ -n "$$CI" ]; then \
+	  $(BIN)/python -m modalchorus_widget.notebook_runner notebooks/quickstart.ipynb; \
+	else \
+	  $(BIN)/jupyter lab notebooks/quickstart.ipynb; \
+	fi
+
+# All tests: JS unit tests (vitest), Python unit tests, notebooks, and browser tests (real JupyterLab + Chromium).
+test: setup browser
+	cd js && npm test --silent
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) js/node_modules $(BUNDLE)
