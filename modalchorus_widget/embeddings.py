@@ -1,0 +1,401 @@
+"""EmbeddingSet: rows of multi-modal embeddings with their modality, id, label, raw item and metadata.
+
+Everything downstream (projection, widget, alignment, C-MCR) takes an EmbeddingSet, so it validates
+once, here, and the rest of the code can trust its invariants: finite float32 rows of one dimension,
+L2-normalised, unique ids, known modality names, metadata aligned row for row.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+MODALITIES = ("image", "text", "audio", "video")
+FORMAT = "modalchorus-embeddings"
+FORMAT_VERSION = 1
+
+
+class EmbeddingError(ValueError):
+    """Embeddings or their metadata are not usable as given."""
+
+
+def _as_vectors(vectors, where: str = "vectors") -> np.ndarray:
+    try:
+        arr = np.asarray(vectors)
+    except Exception as exc:  # ragged lists and the like
+        raise EmbeddingError(f"{where}: cannot be read as a 2-D array ({exc}). Pass an (n, d) float array.") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise EmbeddingError(f"{where}: dtype {arr.dtype} is not numeric. Pass an (n, d) float32 array.")
+    if arr.ndim != 2:
+        raise EmbeddingError(f"{where}: expected shape (n, d), got {arr.shape}. Reshape to one row per item.")
+    if arr.shape[0] == 0:
+        raise EmbeddingError(f"{where}: the set is empty (0 rows). Pass at least one embedding.")
+    if arr.shape[1] == 0:
+        raise EmbeddingError(f"{where}: vectors have dimension 0.")
+    arr = arr.astype(np.float32, copy=False)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise EmbeddingError(
+            f"{where}: {rows.size} row(s) contain NaN or inf (first at rows {rows[:5].tolist()}). "
+            "Drop or re-encode those items.")
+    return arr
+
+
+def l2_normalize(vectors: np.ndarray, where: str = "vectors") -> np.ndarray:
+    """Unit-length rows (float32); zero rows are an error, since they have no direction."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    zero = norms[:, 0] < 1e-12
+    if zero.any():
+        rows = np.flatnonzero(zero)
+        raise EmbeddingError(
+            f"{where}: {rows.size} row(s) are zero vectors (first at rows {rows[:5].tolist()}); "
+            "they have no direction to compare. Drop them or re-encode those items.")
+    return (vectors / norms).astype(np.float32, copy=False)
+
+
+def _per_row(value, n: int, name: str, default=None) -> np.ndarray | None:
+    if value is None:
+        return None if default is None else np.full(n, default, dtype=object)
+    if isinstance(value, str):
+        return np.full(n, value, dtype=object)
+    arr = np.empty(len(value), dtype=object)
+    arr[:] = list(value)
+    if len(arr) != n:
+        raise EmbeddingError(f"{name}: has {len(arr)} entries but there are {n} vectors; give one per row.")
+    return arr
+
+
+class EmbeddingSet:
+    """Multi-modal embeddings, one row per item.
+
+    Parameters
+    ----------
+    vectors : (n, d) array of floats; rows are L2-normalised unless ``normalize=False``.
+    modality : one name for all rows or one per row (``"image"``, ``"text"``, ``"audio"``, ``"video"``).
+    ids : unique id per row (default ``"<modality>-<i>"``).
+    labels : optional class/category label per row.
+    items : optional raw item per row: image path / PIL image / array for images, the string for texts.
+    meta : optional DataFrame (or dict of columns) with n rows of free metadata.
+    space : name of the embedding space (e.g. ``"clip"``), used when spaces are connected.
+    """
+
+    def __init__(self, vectors, modality="image", ids=None, labels=None, items=None, meta=None,
+                 space: str = "clip", normalize: bool = True):
+        vec = _as_vectors(vectors)
+        n = vec.shape[0]
+        if normalize:
+            vec = l2_normalize(vec)
+        mod = _per_row(modality, n, "modality")
+        unknown = sorted(set(mod) - set(MODALITIES))
+        if unknown:
+            raise EmbeddingError(f"modality: unknown name(s) {unknown}; use one of {list(MODALITIES)}.")
+        if ids is None:
+            counters: dict[str, int] = {}
+            ids = []
+            for m in mod:
+                ids.append(f"{m}-{counters.get(m, 0)}")
+                counters[m] = counters.get(m, 0) + 1
+        ids = _per_row(ids, n, "ids")
+        ids_s = pd.Series(ids).astype(str)
+        dup = ids_s[ids_s.duplicated()]
+        if len(dup):
+            raise EmbeddingError(f"ids: {len(dup)} duplicate id(s), e.g. {dup.iloc[:3].tolist()}; ids must be unique.")
+        frame = pd.DataFrame({"id": ids_s.to_numpy(), "modality": mod.astype(str)})
+        lab = _per_row(labels, n, "labels")
+        if lab is not None:
+            frame["label"] = lab
+        it = _per_row(items, n, "items") if items is not None and not isinstance(items, str) else None
+        if it is not None:
+            frame["item"] = it
+        if meta is not None:
+            meta = pd.DataFrame(meta)
+            if len(meta) != n:
+                raise EmbeddingError(f"meta: has {len(meta)} rows but there are {n} vectors; align it row for row.")
+            clash = sorted(set(meta.columns) & set(frame.columns))
+            if clash:
+                raise EmbeddingError(f"meta: column(s) {clash} are reserved; rename them.")
+            frame = pd.concat([frame, meta.reset_index(drop=True)], axis=1)
+        vec.setflags(write=False)
+        self._vectors = vec
+        self.frame = frame
+        self.space = str(space)
+        self._thumbs: dict[int, list] = {}
+
+    # ----------------------------------------------------------------- views
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors
+
+    @property
+    def modality(self) -> np.ndarray:
+        return self.frame["modality"].to_numpy()
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        return self.frame["label"].to_numpy() if "label" in self.frame else None
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.frame["id"].to_numpy()
+
+    @property
+    def items(self) -> np.ndarray | None:
+        return self.frame["item"].to_numpy() if "item" in self.frame else None
+
+    @property
+    def n(self) -> int:
+        return self._vectors.shape[0]
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def dim(self) -> int:
+        return self._vectors.shape[1]
+
+    @property
+    def modalities(self) -> tuple:
+        return tuple(pd.unique(self.frame["modality"]))
+
+    def mask(self, modality: str) -> np.ndarray:
+        self._check_modality(modality)
+        return (self.frame["modality"] == modality).to_numpy()
+
+    def indices(self, modality: str) -> np.ndarray:
+        return np.flatnonzero(self.mask(modality)).astype(np.uint32)
+
+    def label_indices(self, label) -> np.ndarray:
+        if "label" not in self.frame:
+            raise EmbeddingError("this set has no labels; pass labels=... when creating it.")
+        return np.flatnonzero((self.frame["label"] == label).to_numpy()).astype(np.uint32)
+
+    def torch(self):
+        """A torch tensor sharing memory with ``vectors`` (treat it as read-only)."""
+        import torch
+        import warnings
+        with warnings.catch_warnings():  # torch warns on read-only arrays; we never write through it
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.from_numpy(self._vectors)
+
+    def _check_modality(self, modality):
+        if modality not in MODALITIES:
+            raise EmbeddingError(f"unknown modality {modality!r}; use one of {list(MODALITIES)}.")
+
+    def check_indices(self, idx, where: str = "indices") -> np.ndarray:
+        """Validate row indices (int array or bool mask) and return them as int64."""
+        arr = np.asarray(idx)
+        if arr.dtype == bool:
+            if arr.shape != (self.n,):
+                raise EmbeddingError(f"{where}: boolean mask has shape {arr.shape}, expected ({self.n},).")
+            return np.flatnonzero(arr)
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise EmbeddingError(f"{where}: expected integer row indices, got dtype {arr.dtype}.")
+        arr = arr.astype(np.int64).ravel()
+        if arr.min() < 0 or arr.max() >= self.n:
+            raise EmbeddingError(f"{where}: indices must lie in [0, {self.n}); got min {arr.min()}, max {arr.max()}.")
+        return arr
+
+    # ------------------------------------------------------------- slicing
+    def subset(self, idx) -> "EmbeddingSet":
+        rows = self.check_indices(idx, "subset")
+        out = EmbeddingSet.__new__(EmbeddingSet)
+        vec = self._vectors[rows].copy()
+        vec.setflags(write=False)
+        out._vectors = vec
+        out.frame = self.frame.iloc[rows].reset_index(drop=True)
+        out.space = self.space
+        out._thumbs = {}
+        return out
+
+    def by_modality(self, modality: str) -> "EmbeddingSet":
+        return self.subset(self.mask(modality))
+
+    def by_label(self, label) -> "EmbeddingSet":
+        return self.subset(self.label_indices(label))
+
+    def with_vectors(self, vectors, normalize: bool = True) -> "EmbeddingSet":
+        """The same rows with new vectors (e.g. after alignment); shape must match."""
+        vec = _as_vectors(vectors, "with_vectors")
+        if vec.shape != self._vectors.shape:
+            raise EmbeddingError(f"with_vectors: shape {vec.shape} does not match the set's {self._vectors.shape}.")
+        if normalize:
+            vec = l2_normalize(vec, "with_vectors")
+        vec = vec.copy() if vec is vectors else vec
+        vec.setflags(write=False)
+        out = EmbeddingSet.__new__(EmbeddingSet)
+        out._vectors = vec
+        out.frame = self.frame
+        out.space = self.space
+        out._thumbs = self._thumbs
+        return out
+
+    @classmethod
+    def concat(cls, sets: Sequence["EmbeddingSet"]) -> "EmbeddingSet":
+        """Rows of several sets of the same dimension, in order."""
+        sets = list(sets)
+        if not sets:
+            raise EmbeddingError("concat: no sets given.")
+        dims = {s.dim for s in sets}
+        if len(dims) > 1:
+            raise EmbeddingError(f"concat: sets have different dimensions {sorted(dims)}; project them to one space first.")
+        frame = pd.concat([s.frame.assign(space=s.space) if "space" not in s.frame else s.frame for s in sets],
+                          ignore_index=True)
+        if frame["id"].duplicated().any():
+            raise EmbeddingError("concat: ids collide between sets; give them distinct ids.")
+        vec = np.concatenate([s.vectors for s in sets]).astype(np.float32)
+        out = cls.__new__(cls)
+        vec.setflags(write=False)
+        out._vectors, out.frame, out.space, out._thumbs = vec, frame, sets[0].space, {}
+        return out
+
+    @classmethod
+    def from_pairs(cls, images, texts, labels=None, text_labels=None, image_items=None, captions=None,
+                   space: str = "clip", **kw) -> "EmbeddingSet":
+        """Images first, then texts (the layout MFM's ``fit_transform`` returns)."""
+        images = _as_vectors(images, "images")
+        texts = _as_vectors(texts, "texts")
+        if images.shape[1] != texts.shape[1]:
+            raise EmbeddingError(
+                f"images have dimension {images.shape[1]} but texts {texts.shape[1]}; "
+                "both must come from the same model's joint space.")
+        ni, nt = len(images), len(texts)
+        lab = None
+        if labels is not None or text_labels is not None:
+            li = _per_row(labels, ni, "labels") if labels is not None else np.full(ni, None, dtype=object)
+            lt = _per_row(text_labels, nt, "text_labels") if text_labels is not None else np.full(nt, None, dtype=object)
+            lab = np.concatenate([li, lt])
+        items = None
+        if image_items is not None or captions is not None:
+            ii = _per_row(image_items, ni, "image_items") if image_items is not None else np.full(ni, None, dtype=object)
+            tt = _per_row(captions, nt, "captions") if captions is not None else np.full(nt, None, dtype=object)
+            items = np.concatenate([ii, tt])
+        return cls(np.concatenate([images, texts]), ["image"] * ni + ["text"] * nt, labels=lab, items=items,
+                   space=space, **kw)
+
+    # ------------------------------------------------------------ thumbnails
+    def thumbnails(self, size: int = 64) -> list:
+        """PNG bytes per image row (None for other rows or items that are missing); made once, cached."""
+        if size in self._thumbs:
+            return self._thumbs[size]
+        items = self.items
+        out = [None] * self.n
+        if items is not None:
+            for i in np.flatnonzero(self.mask("image")) if "image" in self.modalities else []:
+                if items[i] is not None:
+                    out[i] = make_thumbnail(items[i], size)
+        self._thumbs[size] = out
+        return out
+
+    # ----------------------------------------------------------- persistence
+    def save(self, path) -> Path:
+        """Write ``vectors`` + metadata to one ``.npz`` file atomically (temp file + rename)."""
+        path = Path(path)
+        frame = self.frame.copy()
+        if "item" in frame:
+            frame["item"] = [_item_to_json(x) for x in frame["item"]]
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "space": self.space,
+                  "frame": json.loads(frame.to_json(orient="split", index=False, default_handler=str))}
+        buf = io.BytesIO()
+        np.savez(buf, vectors=self._vectors, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path) -> "EmbeddingSet":
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                vectors = z["vectors"]
+                header = json.loads(z["header"].tobytes().decode())
+        except Exception as exc:
+            raise EmbeddingError(f"{path} is not a readable EmbeddingSet file ({exc}).") from exc
+        if header.get("format") != FORMAT:
+            raise EmbeddingError(f"{path}: not an EmbeddingSet file (format {header.get('format')!r}).")
+        if header.get("version") != FORMAT_VERSION:
+            raise EmbeddingError(f"{path}: format version {header.get('version')} is not supported "
+                                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget.")
+        fr = header["frame"]
+        frame = pd.DataFrame(fr["data"], columns=fr["columns"])
+        out = cls.__new__(cls)
+        vectors = vectors.astype(np.float32, copy=False)
+        vectors.setflags(write=False)
+        out._vectors, out.frame, out.space, out._thumbs = vectors, frame, header["space"], {}
+        return out
+
+    def __repr__(self) -> str:
+        counts = self.frame["modality"].value_counts().to_dict()
+        parts = ", ".join(f"{k}={v}" for k, v in counts.items())
+        return f"EmbeddingSet({parts}, dim={self.dim}, space={self.space!r})"
+
+
+def _item_to_json(x):
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    if isinstance(x, os.PathLike):
+        return str(x)
+    return None  # arrays / PIL images are not persisted as items; thumbnails are made again from paths
+
+
+def make_thumbnail(item, size: int = 64) -> bytes:
+    """PNG bytes of an image item (path, PIL image, or HxW / HxWxC array), fitted into size x size.
+
+    Raises ``EmbeddingError`` with the item's name when it cannot be decoded.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if isinstance(item, (str, os.PathLike)):
+            with Image.open(item) as im:
+                im.load()
+                img = im.copy()
+        elif isinstance(item, Image.Image):
+            img = item.copy()
+        else:
+            arr = np.asarray(item, dtype=np.float32)
+            if arr.ndim not in (2, 3):
+                raise EmbeddingError(f"image array has shape {arr.shape}; expected HxW or HxWxC.")
+            lo, hi = float(arr.min()), float(arr.max())
+            arr = (255 * (arr - lo) / (hi - lo if hi > lo else 1.0)).astype(np.uint8)
+            img = Image.fromarray(arr)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise EmbeddingError(f"cannot decode image {item!r}: {exc}. Check that the file is a valid image.") from exc
+    img = img.convert("RGB")
+    small = img.size[0] < size and img.size[1] < size
+    if small:  # tiny images (e.g. 8x8 digits) are enlarged crisply
+        scale = max(1, size // max(img.size))
+        img = img.resize((img.size[0] * scale, img.size[1] * scale), Image.NEAREST)
+    else:
+        img.thumbnail((size, size))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over ``path``: a crash leaves the old file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
