@@ -30,7 +30,7 @@ browser:
 # execute it and fail on error; otherwise open it in JupyterLab.
 run: setup
 	@if [ -n "$$CI" ]; then \
-	  $(BIN)/python -m modalchorus_widget.notebook_runner notebooks/quickstart.ipynb; \
+	  $(BIN)/python scripts/run_notebook.py notebooks/quickstart.ipynb; \
 	else \
 	  $(BIN)/jupyter lab notebooks/quickstart.ipynb; \
 	fi
