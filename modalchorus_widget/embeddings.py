@@ -299,6 +299,11 @@ class EmbeddingSet:
     def save(self, path) -> Path:
         """Write ``vectors`` + metadata to one ``.npz`` file atomically (temp file + rename)."""
         path = Path(path)
+        atomic_write_bytes(path, self.to_bytes())
+        return path
+
+    def to_bytes(self) -> bytes:
+        """The ``.npz`` file content that ``save`` writes (vectors + a JSON header with the frame)."""
         frame = self.frame.copy()
         if "item" in frame:
             frame["item"] = [_item_to_json(x) for x in frame["item"]]
@@ -306,16 +311,20 @@ class EmbeddingSet:
                   "frame": json.loads(frame.to_json(orient="split", index=False, default_handler=str))}
         buf = io.BytesIO()
         np.savez(buf, vectors=self._vectors, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
-        atomic_write_bytes(path, buf.getvalue())
-        return path
+        return buf.getvalue()
 
     @classmethod
     def load(cls, path) -> "EmbeddingSet":
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
+        return cls.from_bytes(path.read_bytes(), str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str = "<bytes>") -> "EmbeddingSet":
+        """Inverse of ``to_bytes``; refuses other formats and unknown versions."""
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 vectors = z["vectors"]
                 header = json.loads(z["header"].tobytes().decode())
         except Exception as exc:
