@@ -1,0 +1,194 @@
+"""Arrays <-> bytes for widget traitlets: every array crosses the comm as one binary buffer.
+
+Why: ipywidgets sends ``bytes``/``memoryview`` values as raw binary buffers beside the JSON message,
+so a million float32 positions cost 8 MB instead of ~20 MB of JSON digits. These helpers fix the
+dtype and layout of each kind of array (little-endian, C order) and give traitlet serializers
+(``to_json``/``from_json``) so a trait can hold a numpy array on the Python side.
+
+Kinds: ``positions`` float32 (n, 2) interleaved x, y; ``codes`` uint8 (or uint16 when more than 256
+categories) per point; ``indices`` uint32 sorted unique row indices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "BufferFormatError",
+    "to_bytes",
+    "from_bytes",
+    "as_positions",
+    "as_codes",
+    "as_indices",
+    "codes_dtype",
+    "positions_to_json",
+    "positions_from_json",
+    "codes_to_json",
+    "codes_from_json",
+    "indices_to_json",
+    "indices_from_json",
+    "index_dict_to_json",
+    "index_dict_from_json",
+    "payload_nbytes",
+]
+
+_LE = {"float32": "<f4", "uint8": "|u1", "uint16": "<u2", "uint32": "<u4"}
+
+
+class BufferFormatError(ValueError):
+    """An array or byte buffer has the wrong dtype, shape or size for its widget trait."""
+
+
+def _bytes_view(data) -> memoryview:
+    if isinstance(data, memoryview):
+        return data.cast("B") if data.format != "B" or data.ndim != 1 else data
+    if isinstance(data, (bytes, bytearray)):
+        return memoryview(data)
+    if isinstance(data, np.ndarray):
+        return memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+    raise BufferFormatError(f"expected bytes, bytearray, memoryview or numpy array, got {type(data).__name__}")
+
+
+def to_bytes(array, dtype: str) -> memoryview:
+    """C-contiguous little-endian bytes of ``array`` as ``dtype`` (no copy when already in that form)."""
+    if dtype not in _LE:
+        raise BufferFormatError(f"unsupported buffer dtype {dtype!r}; use one of {sorted(_LE)}")
+    a = np.ascontiguousarray(array, dtype=_LE[dtype])
+    return memoryview(a.reshape(-1).view(np.uint8))
+
+
+def from_bytes(data, dtype: str, shape=None) -> np.ndarray:
+    """Decode a buffer into a numpy array of ``dtype`` (native byte order), optionally reshaped."""
+    if dtype not in _LE:
+        raise BufferFormatError(f"unsupported buffer dtype {dtype!r}; use one of {sorted(_LE)}")
+    mv = _bytes_view(data)
+    item = np.dtype(_LE[dtype]).itemsize
+    if mv.nbytes % item:
+        raise BufferFormatError(
+            f"buffer of {mv.nbytes} bytes is not a whole number of {dtype} values ({item} bytes each)")
+    a = np.frombuffer(mv, dtype=_LE[dtype]).astype(dtype, copy=True)
+    if shape is not None:
+        try:
+            a = a.reshape(shape)
+        except ValueError as e:
+            raise BufferFormatError(f"buffer of {a.size} {dtype} values cannot take shape {shape}") from e
+    return a
+
+
+def as_positions(xy, n: int | None = None, where: str = "positions") -> np.ndarray:
+    """Validate (n, 2) finite positions and return them as C-contiguous float32."""
+    a = np.asarray(xy)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise BufferFormatError(f"{where}: expected a numeric (n, 2) array, got dtype {a.dtype}")
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise BufferFormatError(f"{where}: expected shape (n, 2), got {a.shape}; pass one (x, y) row per point")
+    if n is not None and a.shape[0] != n:
+        raise BufferFormatError(f"{where}: expected {n} rows (one per point), got {a.shape[0]}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        bad = int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])
+        raise BufferFormatError(f"{where}: row {bad} is not finite ({a[bad].tolist()}); drop or fix NaN/inf rows")
+    return a
+
+
+def codes_dtype(n_codes: int) -> str:
+    """Smallest unsigned dtype holding codes 0..n_codes-1 (uint8 up to 256, else uint16)."""
+    if n_codes <= 256:
+        return "uint8"
+    if n_codes <= 65536:
+        return "uint16"
+    raise BufferFormatError(f"{n_codes} categories is too many to colour by (at most 65536)")
+
+
+def as_codes(codes, n: int | None = None, where: str = "codes") -> np.ndarray:
+    """Validate non-negative integer codes, returned as uint8 (uint16 when a code is >= 256)."""
+    a = np.asarray(codes)
+    if a.ndim != 1:
+        raise BufferFormatError(f"{where}: expected a 1-D array of integer codes, got shape {a.shape}")
+    if n is not None and a.shape[0] != n:
+        raise BufferFormatError(f"{where}: expected {n} codes (one per point), got {a.shape[0]}")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        if np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)):
+            a = a.astype(np.int64)
+        else:
+            raise BufferFormatError(f"{where}: expected integer codes, got dtype {a.dtype}")
+    if a.size and (a.min() < 0 or a.max() > 65535):
+        raise BufferFormatError(f"{where}: codes must lie in 0..65535, got range {a.min()}..{a.max()}")
+    dt = codes_dtype(int(a.max()) + 1 if a.size else 1)
+    return np.ascontiguousarray(a, dtype=dt)
+
+
+def as_indices(idx, n: int | None = None, where: str = "indices") -> np.ndarray:
+    """Sorted unique uint32 row indices from ints, a bool mask, or None (empty)."""
+    if idx is None:
+        return np.zeros(0, dtype=np.uint32)
+    if isinstance(idx, (bytes, bytearray, memoryview)):
+        idx = from_bytes(idx, "uint32")
+    a = np.asarray(idx)
+    if a.dtype == bool:
+        if a.ndim != 1 or (n is not None and a.shape[0] != n):
+            raise BufferFormatError(f"{where}: boolean mask must have shape ({n},), got {a.shape}")
+        return np.flatnonzero(a).astype(np.uint32)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.uint32)
+    a = a.reshape(-1) if a.ndim == 0 else a
+    if a.ndim != 1:
+        raise BufferFormatError(f"{where}: expected a 1-D list of row indices, got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise BufferFormatError(f"{where}: expected integer row indices, got dtype {a.dtype}")
+    if a.min() < 0:
+        raise BufferFormatError(f"{where}: negative index {int(a.min())}; indices are row numbers 0..n-1")
+    if n is not None and a.max() >= n:
+        raise BufferFormatError(f"{where}: index {int(a.max())} out of range for {n} points (0..{n - 1})")
+    if a.max() > np.iinfo(np.uint32).max:
+        raise BufferFormatError(f"{where}: index {int(a.max())} does not fit uint32")
+    return np.unique(a.astype(np.uint32))
+
+
+# ---- traitlet serializers (``trait.tag(sync=True, to_json=..., from_json=...)``) ----
+
+def positions_to_json(value, widget=None):
+    return to_bytes(value if value is not None else np.zeros((0, 2), np.float32), "float32")
+
+
+def positions_from_json(value, widget=None):
+    return from_bytes(value, "float32").reshape(-1, 2)
+
+
+def codes_to_json(value, widget=None):
+    a = np.zeros(0, np.uint8) if value is None else np.asarray(value)
+    return to_bytes(a, "uint16" if a.dtype == np.uint16 else "uint8")
+
+
+def codes_from_json(value, widget=None):
+    return from_bytes(value, "uint8")
+
+
+def indices_to_json(value, widget=None):
+    return to_bytes(np.zeros(0, np.uint32) if value is None else value, "uint32")
+
+
+def indices_from_json(value, widget=None):
+    return np.unique(from_bytes(value, "uint32"))
+
+
+def index_dict_to_json(value, widget=None):
+    return {str(k): to_bytes(v, "uint32") for k, v in (value or {}).items()}
+
+
+def index_dict_from_json(value, widget=None):
+    return {str(k): np.unique(from_bytes(v, "uint32")) for k, v in (value or {}).items()}
+
+
+def payload_nbytes(state: dict) -> tuple[int, int]:
+    """(JSON bytes, binary bytes) that ipywidgets sends for a widget ``state`` dict.
+
+    Uses ipywidgets' own ``_remove_buffers`` (what ``Widget.open``/``send_state`` do) so the figure is
+    what really crosses the comm, not an estimate.
+    """
+    import json
+
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    st, _paths, bufs = _remove_buffers(state)
+    js = json.dumps(st, separators=(",", ":"), default=str).encode()
+    return len(js), int(sum(memoryview(b).nbytes for b in bufs))

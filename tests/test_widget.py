@@ -1,0 +1,208 @@
+"""ScatterWidget / Chorus on the Python side: traitlet validation, binary state, sets, concept axis, alignment."""
+import json
+
+import numpy as np
+import pytest
+
+from modalchorus_widget.buffers import BufferFormatError
+from modalchorus_widget.embeddings import EmbeddingSet
+from modalchorus_widget.widget import Chorus, ScatterWidget, WidgetError
+
+
+def scatter(n=100, **kw):
+    rng = np.random.default_rng(0)
+    return ScatterWidget(rng.normal(size=(n, 2)), category=np.arange(n) % 3, modality=np.arange(n) % 2, **kw)
+
+
+def test_state_is_binary_not_json():
+    w = scatter(10_000)
+    nb = w.payload_nbytes()
+    raw = 10_000 * 2 * 4 + 10_000 + 10_000
+    assert nb["raw"] == raw
+    assert nb["binary"] == raw  # every array is one buffer
+    assert nb["json"] < 3000  # the rest is small metadata, no digits of positions
+    assert nb["total"] <= 1.1 * raw
+
+
+def test_selected_is_sorted_unique_uint32_and_validated():
+    w = scatter()
+    w.selected = [7, 3, 3, 99]
+    assert w.selected.dtype == np.uint32 and w.selected.tolist() == [3, 7, 99]
+    with pytest.raises(BufferFormatError, match="out of range"):
+        w.selected = [100]
+    assert w.selected.tolist() == [3, 7, 99]  # unchanged on failure
+
+
+def test_front_end_update_sets_selected_without_echo():
+    w = scatter()
+    sent = []
+    w.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)  # capture kernel -> browser
+
+    def updates():
+        return [d for d in sent if d and d.get("method") == "update"
+                and ("selected" in d.get("state", {}) or ["selected"] in d.get("buffer_paths", []))]
+
+    w.set_state({"selected": memoryview(np.array([2, 5], np.uint32).tobytes())})
+    assert w.selected.tolist() == [2, 5]
+    assert updates() == []  # what the browser sent is not sent back (ipywidgets' echo_update aside)
+    w.set_state({"selected": memoryview(np.array([9, 1], np.uint32).tobytes())})
+    assert w.selected.tolist() == [1, 9]
+    assert len(updates()) == 1  # unsorted input: the sorted form goes back once, no loop
+
+
+def test_positions_validation_and_update():
+    w = scatter()
+    with pytest.raises(WidgetError, match="100 points"):
+        w.positions = np.zeros((5, 2))
+    with pytest.raises(BufferFormatError, match="not finite"):
+        w.update_positions(np.full((100, 2), np.nan))
+    w.update_positions(np.ones((100, 2)))
+    assert w.positions.dtype == np.float32 and (w.positions == 1).all()
+
+
+def test_bad_constructor_input():
+    with pytest.raises(BufferFormatError, match=r"shape \(n, 2\)"):
+        ScatterWidget(np.zeros((4, 3)))
+    with pytest.raises(WidgetError, match="no name"):
+        ScatterWidget(np.zeros((4, 2)), category=[0, 1, 2, 3], category_names=["a"])
+    with pytest.raises(BufferFormatError, match="one per point"):
+        ScatterWidget(np.zeros((4, 2)), modality=[0, 1])
+
+
+def test_named_sets_dict_like_and_synced_as_bytes():
+    w = scatter()
+    w.sets["dogs"] = [4, 1]
+    w.sets["ref"] = np.arange(100) < 3
+    assert w.sets.names == ["dogs", "ref"]
+    assert w.sets["dogs"].tolist() == [1, 4] and w.sets["ref"].tolist() == [0, 1, 2]
+    state = w.get_state("named_sets")["named_sets"]
+    assert all(isinstance(v, memoryview) for v in state.values())
+    del w.sets["dogs"]
+    assert "dogs" not in w.sets and len(w.sets) == 1
+    with pytest.raises(BufferFormatError):
+        w.sets["bad"] = [1000]
+    with pytest.raises(KeyError, match="no set named"):
+        w.sets["nope"]
+
+
+def test_tooltip_reply_goes_to_front_end():
+    w = scatter()
+    sent = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers))
+    w._on_front_end_msg(w, {"type": "hover", "index": 4}, [])
+    assert sent and sent[0][0]["type"] == "tooltip" and sent[0][0]["index"] == 4
+    assert sent[0][0]["label"] == "1"
+
+
+@pytest.fixture(scope="module")
+def coco_set(coco_vectors):
+    img, txt = coco_vectors
+    labels = np.arange(60) % 4
+    return EmbeddingSet.from_pairs(img[:60], txt[:60], labels=labels, text_labels=labels,
+                                   captions=[f"caption {i}" for i in range(60)])
+
+
+@pytest.fixture(scope="module")
+def chorus(coco_set):
+    from sklearn.decomposition import PCA
+    return Chorus(coco_set, projector=PCA(2), method="PCA")
+
+
+def test_chorus_projects_in_row_order(coco_set, chorus):
+    from sklearn.decomposition import PCA
+    expected = PCA(2).fit_transform(coco_set.vectors)
+    np.testing.assert_allclose(chorus.positions, expected, rtol=1e-4, atol=1e-4)
+    assert chorus.modality_names == ["image", "text"]
+    assert chorus.modality.tolist() == [0] * 60 + [1] * 60
+    assert chorus.color_by == "label" and chorus.category_names == ["0", "1", "2", "3"]
+
+
+def test_chorus_selected_frame_and_sets(chorus):
+    chorus.selected = [1, 61]
+    f = chorus.selected_frame()
+    assert f["modality"].tolist() == ["image", "text"] and f.index.tolist() == [1, 61]
+    chorus.sets["pair0"] = [0, 60]
+    assert chorus.sets["pair0"].tolist() == [0, 60]
+
+
+def test_chorus_concept_axis_from_text_items_and_sets(chorus, coco_set):
+    from modalchorus_widget.concept_axis import axis_coordinate
+    chorus.sets["first"] = np.arange(10)
+    xy = chorus.concept_axis("caption 0", "first")
+    np.testing.assert_allclose(xy[:, 0], axis_coordinate(coco_set.vectors, coco_set.vectors[60],
+                                                         coco_set.vectors[:10]), atol=1e-6)
+    np.testing.assert_allclose(xy[:, 1], chorus.positions[:, 1])
+    assert chorus.axis_titles["a"] == "caption 0"
+    with pytest.raises(WidgetError, match="encoder"):
+        chorus.concept_axis("a never seen concept", "first")
+
+
+def test_chorus_color_by_and_methods(chorus):
+    chorus.set_color_by("modality")
+    assert chorus.category_names == ["image", "text"] and chorus.category.tolist()[:1] == [0]
+    chorus.set_color_by("label")
+    with pytest.raises(WidgetError, match="color_by"):
+        Chorus(chorus.embeddings, positions=chorus.positions, color_by="nope")
+    before = chorus.positions.copy()
+    chorus.set_method("t-SNE")
+    assert chorus.method == "t-SNE" and not np.allclose(before, chorus.positions)
+    chorus.set_method("PCA")  # cached: back to the same layout
+    np.testing.assert_allclose(chorus.positions, before)
+
+
+def test_chorus_prompts_give_predictions(coco_set, coco_vectors):
+    img, txt = coco_vectors
+    w = Chorus(coco_set, positions=np.zeros((120, 2)), class_prompts={f"c{i}": txt[i] for i in range(60)},
+               color_by="prediction")
+    # image i's best caption among the 60 (zero-shot), checked against a direct argmax
+    best = np.argmax(img[:60] @ txt[:60].T, axis=1)
+    assert list(w.predictions_[:60]) == [f"c{i}" for i in best]
+    assert w.color_by == "prediction"
+
+
+class _Round:
+    report = {"zero_shot_accuracy": {"before": 0.5, "after": 0.75}}
+
+
+class _FakeAligner:
+    """Moves every vector a little toward vector 0 (stands in for the real Aligner)."""
+
+    def __init__(self, es, fail=False):
+        self.embeddings_ = es
+        self.fail = fail
+
+    def step(self, *constraints):
+        if self.fail:
+            raise RuntimeError("optimiser diverged")
+        v = self.embeddings_.vectors + 0.5 * self.embeddings_.vectors[0]
+        self.embeddings_ = self.embeddings_.with_vectors(v)
+        return _Round()
+
+
+def test_align_moves_points_and_reports(coco_set):
+    from sklearn.decomposition import PCA
+    w = Chorus(coco_set, projector=PCA(2).fit(coco_set.vectors), positions=PCA(2).fit_transform(coco_set.vectors),
+               aligner=_FakeAligner(coco_set))
+    before = w.positions.copy()
+    w.align("constraint")
+    assert not np.allclose(before, w.positions)
+    assert w.report == {"zero_shot_accuracy": {"before": 0.5, "after": 0.75}}
+    assert "alignment rounds: 1" in w.status
+
+
+def test_align_failure_changes_nothing(coco_set):
+    w = Chorus(coco_set, positions=np.zeros((120, 2)), aligner=_FakeAligner(coco_set, fail=True))
+    with pytest.raises(RuntimeError, match="diverged"):
+        w.align("c")
+    assert w.embeddings is coco_set and (w.positions == 0).all() and w.report == {} and w.busy == ""
+    with pytest.raises(WidgetError, match="no aligner"):
+        Chorus(coco_set, positions=np.zeros((120, 2))).align("c")
+
+
+def test_package_import_is_light():
+    import subprocess
+    import sys
+    code = ("import sys, time; t = time.time(); import modalchorus_widget.widget; "
+            "print(time.time() - t, 'torch' in sys.modules, 'open_clip' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1:] == ["False", "False"]
