@@ -1,0 +1,74 @@
+"""The one interface every encoder implements: images and texts in, unit-length float32 numpy out.
+
+An encoder maps raw items of each modality into one shared embedding space, so that its outputs can
+go straight into an ``EmbeddingSet``. Backends: ``OpenCLIPEncoder`` (any open_clip model),
+``DefaultEncoder`` (the embedded digits model shipped in the package).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class Encoder(ABC):
+    """Abstract image/text encoder.
+
+    Subclasses implement ``encode_images`` and ``encode_texts``; both return an (n, dim) float32
+    numpy array whose rows have unit L2 norm, in input order.
+    """
+
+    name: str = "encoder"
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Dimension of the shared embedding space."""
+
+    @abstractmethod
+    def encode_images(self, items, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
+        """Embed images (paths, PIL images or arrays, backend-specific) -> (n, dim) unit float32."""
+
+    @abstractmethod
+    def encode_texts(self, texts, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
+        """Embed strings -> (n, dim) unit float32."""
+
+    def encode(self, items, modality: str, batch_size: int | None = None) -> np.ndarray:
+        """Dispatch on modality name ("image" or "text")."""
+        if modality == "image":
+            return self.encode_images(items, **({} if batch_size is None else {"batch_size": batch_size}))
+        if modality == "text":
+            return self.encode_texts(items, **({} if batch_size is None else {"batch_size": batch_size}))
+        raise ValueError(f"{type(self).__name__}.encode: unknown modality {modality!r}; use 'image' or 'text'.")
+
+    # --- helpers for subclasses -------------------------------------------------------------------
+    @staticmethod
+    def _check_texts(texts) -> list[str]:
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise TypeError(
+                f"encode_texts: item {bad[0]} is a {type(texts[bad[0]]).__name__}, not a str; "
+                "pass a list of strings."
+            )
+        return texts
+
+    @staticmethod
+    def _check_batch_size(batch_size) -> int:
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        return int(batch_size)
+
+    def _batches(self, n: int, batch_size: int, progress: bool | None, desc: str):
+        """Yield slices of size ``batch_size`` over n items, with a tqdm bar when there are several."""
+        batch_size = self._check_batch_size(batch_size)
+        starts = range(0, n, batch_size)
+        show = progress if progress is not None else len(starts) > 4
+        if show:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=desc, unit="batch")
+        for s in starts:
+            yield slice(s, min(s + batch_size, n))
