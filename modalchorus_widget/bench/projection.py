@@ -1,0 +1,217 @@
+"""`python -m modalchorus_widget.bench projection`: every 2-D projection on the same data, one process.
+
+Reads a folder in the COCO-500 format (``clip_vitb16_img_txt.npy``, shape (2, n, d): images, texts),
+fits MFM, PCA, t-SNE, UMAP, MDS and DCM with ``--seeds`` random seeds each, scores them with
+``metrics.evaluate`` and writes
+
+- JSON {method: {"Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "fit_s", ...,
+  "std": {same keys: spread over seeds}}} (figures are means over seeds);
+- a markdown table on stdout (and beside the JSON as .md);
+- a PNG of all projections side by side (seed 0; images and texts in different colours).
+
+``--scale`` adds {"scale": {"mfm_fit_10k_s", "umap_fit_10k_s", "mfm_transform_1m_s"}}: MFM and UMAP fit
+on the same 10,000 points (real vectors repeated with small noise) and MFM transform of 1,000,000 vectors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("MFM", "PCA", "t-SNE", "UMAP", "MDS", "DCM")
+KEYS = ("Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "gap_2d_rel", "fit_s")
+
+
+def _default_data() -> Path:
+    try:
+        from ..datasets import default_coco500_path
+
+        return Path(default_coco500_path())
+    except Exception:
+        env = os.environ.get("MODALCHORUS_COCO500")
+        if env:
+            return Path(env)
+        return Path(__file__).resolve().parents[3] / "shared" / "data" / "coco500-clip-vitb16"
+
+
+def load_pairs(folder: Path):
+    f = Path(folder) / "clip_vitb16_img_txt.npy"
+    if not f.exists():
+        raise FileNotFoundError(
+            f"{f} not found: --data must be a folder holding clip_vitb16_img_txt.npy of shape (2, n, d)."
+        )
+    x = np.load(f)
+    if x.ndim != 3 or x.shape[0] != 2:
+        raise ValueError(f"{f} has shape {x.shape}; expected (2, n, d) with [0] images and [1] texts.")
+    return x[0].astype(np.float32), x[1].astype(np.float32)
+
+
+def run_methods(images, texts, methods=METHODS, seeds=(0, 1, 2), log=print):
+    """{method: {"runs": [figures per seed], "embedding": 2-D of the first seed}}."""
+    from ..metrics import evaluate, modality_labels
+    from ..projectors import make_projector
+
+    high = np.concatenate([images, texts])
+    mod = modality_labels(len(images), len(texts))
+    out = {}
+    for name in methods:
+        runs, emb = [], None
+        for seed in seeds:
+            proj = make_projector(name, random_state=seed)
+            t0 = time.perf_counter()
+            low = proj.fit_transform(images, texts)
+            fit_s = time.perf_counter() - t0
+            fig = evaluate(high, low, mod)
+            fig["fit_s"] = fit_s
+            runs.append(fig)
+            if emb is None:
+                emb = low
+            log(f"  {name:6s} seed {seed}: Tx@10 {fig['Tx@10']:.3f}  Cx@10 {fig['Cx@10']:.3f}  "
+                f"T@10 {fig['T@10']:.3f}  fit {fit_s:.1f}s")
+        out[name] = {"runs": runs, "embedding": emb}
+    return out
+
+
+def summarise(results):
+    table = {}
+    for name, r in results.items():
+        runs = r["runs"]
+        row = {k: float(np.mean([x[k] for x in runs])) for k in runs[0]}
+        row["std"] = {k: float(np.std([x[k] for x in runs])) for k in runs[0]}
+        row["seeds"] = len(runs)
+        table[name] = row
+    return table
+
+
+def markdown(table) -> str:
+    cols = ("Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "fit_s")
+    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, row in table.items():
+        if name == "scale":
+            continue
+        cells = []
+        for c in cols:
+            if c == "fit_s":
+                cells.append(f"{row[c]:.1f}")
+            elif row["seeds"] > 1:
+                cells.append(f"{row[c]:.3f} ± {row['std'][c]:.3f}")
+            else:
+                cells.append(f"{row[c]:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results, n_images, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.8))
+    axes = np.atleast_1d(axes)
+    for ax, name in zip(axes, names):
+        e = results[name]["embedding"]
+        ax.scatter(e[:n_images, 0], e[:n_images, 1], s=4, c="#1f77b4", label="image", alpha=0.7, linewidths=0)
+        ax.scatter(e[n_images:, 0], e[n_images:, 1], s=4, c="#ff7f0e", label="text", alpha=0.7, linewidths=0)
+        r = results[name]["runs"][0]
+        ax.set_title(f"{name}\nTx {r['Tx@10']:.2f}  Cx {r['Cx@10']:.2f}  T {r['T@10']:.2f}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", adjustable="datalim")
+    axes[0].legend(loc="lower left", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def noisy_copies(x: np.ndarray, n: int, noise: float, rng) -> np.ndarray:
+    """n unit vectors: rows of x repeated, plus Gaussian noise of norm about ``noise``, re-normalised."""
+    idx = np.arange(n) % len(x)
+    out = x[idx] + rng.normal(0.0, noise / np.sqrt(x.shape[1]), size=(n, x.shape[1])).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
+    """MFM fit vs UMAP fit on the same 2 x n_fit points, and MFM transform of n_transform vectors."""
+    from ..mfm import MFM
+    from ..projectors import make_projector
+
+    rng = np.random.default_rng(0)
+    A = noisy_copies(images, n_fit, 0.2, rng)
+    B = noisy_copies(texts, n_fit, 0.2, rng)
+    t0 = time.perf_counter()
+    mfm = MFM(random_state=0).fit(A, B)
+    mfm_fit = time.perf_counter() - t0
+    log(f"  MFM fit on {2 * n_fit} points: {mfm_fit:.1f}s")
+    t0 = time.perf_counter()
+    make_projector("UMAP", random_state=0).fit_transform(A, B)
+    umap_fit = time.perf_counter() - t0
+    log(f"  UMAP fit on {2 * n_fit} points: {umap_fit:.1f}s")
+    V = noisy_copies(np.concatenate([A, B]), n_transform, 0.1, rng)
+    t0 = time.perf_counter()
+    out = mfm.transform(V)
+    tr = time.perf_counter() - t0
+    log(f"  MFM transform of {n_transform} vectors: {tr:.1f}s")
+    assert out.shape == (n_transform, 2) and np.isfinite(out).all()
+    return {"mfm_fit_10k_s": mfm_fit, "umap_fit_10k_s": umap_fit, "mfm_transform_1m_s": tr,
+            "n_fit": 2 * n_fit, "n_transform": n_transform}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench projection", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=None, help="folder with clip_vitb16_img_txt.npy (2, n, d)")
+    ap.add_argument("--json", type=Path, default=Path("bench-output/projection.json"), help="where to write the JSON")
+    ap.add_argument("--png", type=Path, default=None, help="PNG of all projections (default: beside the JSON)")
+    ap.add_argument("--seeds", type=int, default=3, help="random seeds per method (spread reported)")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    ap.add_argument("--subset", type=int, default=0, help="use only this many random pairs (robustness checks)")
+    ap.add_argument("--scale", action="store_true", help="add the 10k-fit and 1M-transform timings")
+    args = ap.parse_args(argv)
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        print(f"unknown method(s) {unknown}; choose from {list(METHODS)}", file=sys.stderr)
+        return 2
+    if args.seeds < 1:
+        print("--seeds must be >= 1", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    data = args.data or _default_data()
+    images, texts = load_pairs(data)
+    if args.subset:
+        keep = np.sort(np.random.default_rng(12345).choice(len(images), args.subset, replace=False))
+        images, texts = images[keep], texts[keep]
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log(f"projection bench: {len(images)} images + {len(texts)} texts, dim {images.shape[1]}, seeds {args.seeds}")
+    results = run_methods(images, texts, methods, seeds=tuple(range(args.seeds)), log=log)
+    table = summarise(results)
+    out = dict(table)
+    out["data"] = {"n_images": len(images), "n_texts": len(texts), "dim": int(images.shape[1]),
+                   "seeds": args.seeds, "subset": args.subset}
+    if args.scale:
+        log("scale figures:")
+        out["scale"] = scale_figures(images, texts, log=log)
+    md = markdown(table)
+    if args.scale:
+        s = out["scale"]
+        md += (f"\n\nScale: MFM fit on {s['n_fit']} points {s['mfm_fit_10k_s']:.1f} s, UMAP fit on the same "
+               f"{s['umap_fit_10k_s']:.1f} s; MFM transform of {s['n_transform']:,} vectors {s['mfm_transform_1m_s']:.1f} s.")
+    print(md)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2))
+    args.json.with_suffix(".md").write_text(md + "\n")
+    png = args.png or args.json.with_suffix(".png")
+    plot(results, len(images), png)
+    log(f"wrote {args.json}, {args.json.with_suffix('.md')}, {png}")
+    return 0
