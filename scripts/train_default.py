@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     ytr = torch.from_numpy(y[train])
     steps_per_epoch = int(np.ceil(len(train) / args.batch_size))
     total = args.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total, pct_start=max(0.1, 2.0 / total))
 
     tower.train()
     for epoch in tqdm(range(args.epochs), desc="train default", unit="epoch"):
