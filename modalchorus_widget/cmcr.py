@@ -1,0 +1,506 @@
+"""C-MCR: connect two multi-modal contrastive spaces through a modality they share (METHODS.md section 5).
+
+Space 1 embeds modalities (A, B), space 2 embeds (B, C); the same unpaired items of the shared modality B
+are embedded by both (e.g. one caption through CLIP-text and through CLAP-text or MiniLM). ``CMCR`` learns a
+projector per space into one connected space in which A and C become comparable although no (A, C) pair
+was ever seen:
+
+- semantic enhancement: (a) *completion*: Gaussian noise (``noise_std``) is added to every input and
+  re-normalised, so the projectors learn a neighbourhood instead of points (and carry over across each
+  space's modality gap); (b) *consistency*: every shared embedding b gets a pseudo embedding of each
+  other modality of its space, the softmax(cos(b, memory) / ``tau_memory``)-weighted mean of an
+  **unpaired** memory of that modality (the non-shared rows given to ``fit``; their order and any pairing
+  with the shared rows is never used);
+- inter-MCR loss: symmetric InfoNCE (temperature ``tau``) between p1(b1) and p2(b2), and between the
+  pseudo embeddings of both spaces (a space without another modality uses its shared embedding);
+- intra-MCR loss: within each space, 1 - cos between p(b) and p(pseudo), closing each space's modality gap
+  so the connection learnt on B carries over to A and C;
+- total: L_inter + ``lam`` * L_intra.
+
+Projector (METHODS.md): Linear d -> ``hidden_dim``, BatchNorm, ReLU, Linear -> ``out_dim``, BatchNorm,
+L2-normalise; ``projector="linear"`` gives Linear -> BatchNorm -> L2 (fewer parameters for small data).
+torch is imported lazily (inside functions) so ``import modalchorus_widget`` stays fast.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "modalchorus-cmcr"
+FORMAT_VERSION = 1
+_PARAMS = ("shared", "out_dim", "hidden_dim", "projector", "noise_std", "tau", "tau_memory", "lam",
+           "use_consistency", "use_intra", "epochs", "batch_size", "lr", "weight_decay", "names",
+           "random_state", "n_threads", "verbose")
+
+
+class CMCRError(ValueError):
+    """Inputs to C-MCR are not usable as given (missing shared modality, mismatched counts or dimensions)."""
+
+
+class NotFittedError(CMCRError, AttributeError):
+    """The estimator is used before ``fit`` (or ``load``)."""
+
+
+# ------------------------------------------------------------------------------------------ input parsing
+def _unit(x: np.ndarray, where: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms[:, 0] < 1e-12).any():
+        rows = np.flatnonzero(norms[:, 0] < 1e-12)
+        raise CMCRError(f"{where}: {rows.size} zero vector(s) (first at rows {rows[:5].tolist()}); drop them.")
+    return (x / norms).astype(np.float32)
+
+
+def _as_matrix(x, where: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:
+        raise CMCRError(f"{where}: cannot be read as an (n, d) array ({exc}).") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise CMCRError(f"{where}: dtype {arr.dtype} is not numeric; pass an (n, d) float array.")
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise CMCRError(f"{where}: expected a non-empty (n, d) array, got shape {arr.shape}.")
+    if not np.isfinite(arr).all():
+        raise CMCRError(f"{where}: contains NaN or inf; drop or re-encode those rows.")
+    return _unit(arr, where)
+
+
+def _split_space(space, where: str) -> tuple[dict[str, np.ndarray], str | None]:
+    """A space as {modality: unit-row float32 array} (+ its name when it is an EmbeddingSet)."""
+    if isinstance(space, dict):
+        if not space:
+            raise CMCRError(f"{where}: empty dict; give {{modality: (n, d) array}} with the shared modality.")
+        out = {str(m): _as_matrix(v, f"{where}[{m!r}]") for m, v in space.items()}
+        name = None
+    elif hasattr(space, "vectors") and hasattr(space, "modality"):
+        vec = np.asarray(space.vectors)
+        mods = np.asarray(space.modality).astype(str)
+        out = {m: _as_matrix(vec[mods == m], f"{where} ({m} rows)") for m in dict.fromkeys(mods.tolist())}
+        name = getattr(space, "space", None)
+    else:
+        raise CMCRError(f"{where}: expected an EmbeddingSet or a dict {{modality: (n, d) array}}, "
+                        f"got {type(space).__name__}.")
+    dims = {m: v.shape[1] for m, v in out.items()}
+    if len(set(dims.values())) > 1:
+        raise CMCRError(f"{where}: modalities have different dimensions {dims}; all embeddings of one space "
+                        "must come from the same model's joint space.")
+    return out, name
+
+
+def _recall(sim: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
+    rank = (sim > np.diag(sim)[:, None]).sum(axis=1)
+    return {f"r{k}": float((rank < k).mean()) for k in ks}
+
+
+# ------------------------------------------------------------------------------------------ torch parts
+class _restore_threads:
+    """Context manager: put torch's thread count back to ``n`` on exit."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.n)
+        return False
+
+
+def _make_projector(d_in: int, out_dim: int, hidden_dim: int, kind: str):
+    import torch.nn as nn
+
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(d_in, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(),
+                             nn.Linear(hidden_dim, out_dim), nn.BatchNorm1d(out_dim))
+    return nn.Sequential(nn.Linear(d_in, out_dim), nn.BatchNorm1d(out_dim))
+
+
+def _info_nce(z1, z2, tau: float):
+    import torch
+    import torch.nn.functional as F
+
+    logits = z1 @ z2.T / tau
+    target = torch.arange(len(z1), device=z1.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def pseudo_embeddings(shared: np.ndarray, memory: np.ndarray, tau: float, batch_size: int = 2048) -> np.ndarray:
+    """Memory-based consistency: softmax(cos(shared, memory) / tau)-weighted mean of the memory, re-normalised.
+
+    Batched over ``shared`` so memory use is O(batch * len(memory)), never O(n^2).
+    """
+    out = np.empty((len(shared), memory.shape[1]), dtype=np.float32)
+    for s in range(0, len(shared), batch_size):
+        logits = (shared[s:s + batch_size] @ memory.T) / tau
+        logits -= logits.max(axis=1, keepdims=True)
+        w = np.exp(logits)
+        w /= w.sum(axis=1, keepdims=True)
+        out[s:s + batch_size] = w @ memory
+    return _unit(out, "pseudo embeddings")
+
+
+# ------------------------------------------------------------------------------------------ the estimator
+class CMCR:
+    """Connect two contrastive spaces through a shared modality (C-MCR); scikit-learn style.
+
+    Parameters
+    ----------
+    shared : the modality both spaces embed (default ``"text"``).
+    out_dim : dimension of the connected space.
+    hidden_dim : hidden width of the MLP projectors.
+    projector : ``"mlp"`` (METHODS.md: Linear-BN-ReLU-Linear-BN) or ``"linear"`` (Linear-BN).
+    noise_std : std of the Gaussian noise added to unit inputs during training (completion); 0 disables.
+    tau : InfoNCE temperature of the inter-MCR loss.
+    tau_memory : softmax temperature of the memory-based consistency (CLIP's own logit scale is 1/0.01).
+    lam : weight of the intra-MCR loss (``L_inter + lam * L_intra``).
+    use_consistency : build pseudo embeddings from the unpaired memories (False: shared data only).
+    use_intra : add the intra-MCR loss (only meaningful with consistency).
+    epochs, batch_size, lr, weight_decay : AdamW training schedule over the shared pairs.
+    names : names of the two spaces (default: the EmbeddingSets' ``space`` if distinct, else space1/space2).
+    random_state : seed; equal seeds give identical projectors on the same inputs.
+    n_threads : torch CPU threads while fitting (at most 2 on shared machines; the small projectors train
+        fastest on 1 thread, and much faster than on 2 when the cores are busy).
+    verbose : show a tqdm progress bar.
+
+    Learned attributes: ``spaces_`` (two names), ``dims_`` (input dimension per space), ``modalities_``
+    (modalities seen per space), ``memory_sizes_``, ``history_`` (loss per epoch), ``train_s_``.
+    """
+
+    def __init__(self, shared: str = "text", out_dim: int = 512, hidden_dim: int = 1024, projector: str = "mlp",
+                 noise_std: float = 0.04, tau: float = 0.05, tau_memory: float = 0.01, lam: float = 0.1,
+                 use_consistency: bool = True, use_intra: bool = True, epochs: int = 100, batch_size: int = 256,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, names=None, random_state=None,
+                 n_threads: int = 1, verbose: bool = False):
+        self.shared = shared
+        self.out_dim = out_dim
+        self.hidden_dim = hidden_dim
+        self.projector = projector
+        self.noise_std = noise_std
+        self.tau = tau
+        self.tau_memory = tau_memory
+        self.lam = lam
+        self.use_consistency = use_consistency
+        self.use_intra = use_intra
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.names = names
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ params
+    def get_params(self, deep: bool = True) -> dict:
+        return {p: getattr(self, p) for p in _PARAMS}
+
+    def set_params(self, **params) -> "CMCR":
+        for k, v in params.items():
+            if k not in _PARAMS:
+                raise CMCRError(f"unknown parameter {k!r}; valid ones: {', '.join(_PARAMS)}.")
+            setattr(self, k, v)
+        return self
+
+    def _check_params(self):
+        if self.projector not in ("mlp", "linear"):
+            raise CMCRError(f"projector={self.projector!r}; use 'mlp' or 'linear'.")
+        for p in ("out_dim", "hidden_dim", "epochs", "batch_size", "n_threads"):
+            v = getattr(self, p)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise CMCRError(f"{p}={v!r}; it must be a positive integer.")
+        if self.batch_size < 2:
+            raise CMCRError("batch_size must be >= 2 (InfoNCE needs negatives in the batch).")
+        for p in ("tau", "tau_memory", "lr"):
+            if not float(getattr(self, p)) > 0:
+                raise CMCRError(f"{p}={getattr(self, p)!r}; it must be > 0.")
+        for p in ("noise_std", "lam", "weight_decay"):
+            if not float(getattr(self, p)) >= 0:
+                raise CMCRError(f"{p}={getattr(self, p)!r}; it must be >= 0.")
+        if self.names is not None and (len(self.names) != 2 or self.names[0] == self.names[1]):
+            raise CMCRError(f"names={self.names!r}; give two distinct names, one per space.")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, space1, space2) -> "CMCR":
+        """Learn both projectors from the shared modality (row i of space 1 and of space 2: the same item).
+
+        ``space1`` / ``space2``: EmbeddingSet or ``{modality: (n, d) array}``. Rows of the shared modality must
+        be paired across the spaces, in order. Rows of other modalities are an unpaired memory for the
+        consistency step (their order is irrelevant). Raises ``CMCRError`` (a ValueError) on bad input, with
+        the estimator left as it was.
+        """
+        self._check_params()
+        s1, name1 = _split_space(space1, "space1")
+        s2, name2 = _split_space(space2, "space2")
+        sh = self.shared
+        for where, s in (("space1", s1), ("space2", s2)):
+            if sh not in s:
+                raise CMCRError(f"{where} has no {sh!r} rows (modalities: {sorted(s)}); C-MCR needs the shared "
+                                f"modality {sh!r} embedded by both spaces, or set shared= to the one they share.")
+        b1, b2 = s1[sh], s2[sh]
+        if len(b1) != len(b2):
+            raise CMCRError(f"shared modality {sh!r}: space1 has {len(b1)} rows but space2 has {len(b2)}; "
+                            "row i of both must embed the same item, so give the same items to both spaces.")
+        if len(b1) < 2:
+            raise CMCRError(f"shared modality {sh!r}: {len(b1)} row(s); need at least 2 pairs to train.")
+        if self.names is not None:
+            names = tuple(str(n) for n in self.names)
+        elif name1 and name2 and name1 != name2:
+            names = (str(name1), str(name2))
+        else:
+            names = ("space1", "space2")
+
+        import torch
+        from tqdm.auto import tqdm
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(self.n_threads)))
+        try:
+            t0 = time.perf_counter()
+            seed = 0 if self.random_state is None else int(self.random_state)
+            if self.random_state is None:
+                seed = int(np.random.SeedSequence().generate_state(1)[0])
+            gen = torch.Generator().manual_seed(seed)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                p1 = _make_projector(b1.shape[1], self.out_dim, self.hidden_dim, self.projector)
+                p2 = _make_projector(b2.shape[1], self.out_dim, self.hidden_dim, self.projector)
+
+            mem1 = {m: v for m, v in s1.items() if m != sh} if self.use_consistency else {}
+            mem2 = {m: v for m, v in s2.items() if m != sh} if self.use_consistency else {}
+            ps1 = {m: pseudo_embeddings(b1, v, self.tau_memory) for m, v in mem1.items()}
+            ps2 = {m: pseudo_embeddings(b2, v, self.tau_memory) for m, v in mem2.items()}
+
+            T = torch.from_numpy
+            B1, B2 = T(b1), T(b2)
+            P1 = {m: T(v) for m, v in ps1.items()}
+            P2 = {m: T(v) for m, v in ps2.items()}
+            params = list(p1.parameters()) + list(p2.parameters())
+            opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+            n = len(b1)
+            bs = min(self.batch_size, n)
+            steps_per_epoch = max(1, n // bs)  # drop the ragged tail: BatchNorm and InfoNCE want full batches
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs * steps_per_epoch)
+            noise = float(self.noise_std)
+
+            def enhance(x):
+                if noise > 0:
+                    x = x + noise * torch.randn(x.shape, generator=gen)
+                return torch.nn.functional.normalize(x, dim=1)
+
+            def proj(p, x):
+                return torch.nn.functional.normalize(p(x), dim=1)
+
+            history = []
+            p1.train()
+            p2.train()
+            bar = tqdm(range(self.epochs), desc="C-MCR", disable=not self.verbose)
+            for _ in bar:
+                perm = torch.randperm(n, generator=gen)
+                total = 0.0
+                for s in range(steps_per_epoch):
+                    idx = perm[s * bs:(s + 1) * bs]
+                    z1 = proj(p1, enhance(B1[idx]))
+                    z2 = proj(p2, enhance(B2[idx]))
+                    za = [proj(p1, enhance(v[idx])) for v in P1.values()]
+                    zc = [proj(p2, enhance(v[idx])) for v in P2.values()]
+                    loss = _info_nce(z1, z2, self.tau)
+                    # consistency pairs across spaces: every pseudo (or shared, when a space has no memory)
+                    left, right = (za or [z1]), (zc or [z2])
+                    cross = [(a, c) for a in left for c in right if not (a is z1 and c is z2)]
+                    for a, c in cross:
+                        loss = loss + _info_nce(a, c, self.tau) / len(cross)
+                    if self.use_intra and self.lam > 0 and (za or zc):
+                        intra = sum((1 - (z1 * a).sum(1)).mean() for a in za) + \
+                            sum((1 - (z2 * c).sum(1)).mean() for c in zc)
+                        loss = loss + self.lam * intra
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    total += float(loss.detach())
+                history.append(total / steps_per_epoch)
+                bar.set_postfix(loss=f"{history[-1]:.4f}")
+            p1.eval()
+            p2.eval()
+        finally:
+            torch.set_num_threads(threads)
+
+        self.projectors_ = (p1, p2)
+        self.spaces_ = names
+        self.dims_ = (int(b1.shape[1]), int(b2.shape[1]))
+        self.modalities_ = (tuple(s1), tuple(s2))
+        self.memory_sizes_ = ({m: int(len(v)) for m, v in mem1.items()}, {m: int(len(v)) for m, v in mem2.items()})
+        self.n_pairs_ = int(n)
+        self.history_ = history
+        self.train_s_ = time.perf_counter() - t0
+        return self
+
+    # ------------------------------------------------------------------ transform
+    def _check_fitted(self):
+        if not hasattr(self, "projectors_"):
+            raise NotFittedError("this CMCR is not fitted yet; call fit(space1, space2) or CMCR.load(path) first.")
+
+    def _space_index(self, space) -> int:
+        if space in (1, 2):
+            return int(space) - 1
+        if space in self.spaces_:
+            return self.spaces_.index(space)
+        raise CMCRError(f"space={space!r}; use 1, 2, or one of the names {list(self.spaces_)}.")
+
+    def transform(self, vectors, space=1, modality=None, batch_size: int = 4096) -> np.ndarray:
+        """Project embeddings of one space (any of its modalities) into the connected space.
+
+        ``vectors``: (n, d) array or EmbeddingSet of that space; ``space``: 1, 2 or its name; ``modality`` is
+        checked against the modalities the space was fitted with when given. Returns unit-row float32 (n, out_dim).
+        """
+        self._check_fitted()
+        k = self._space_index(space)
+        if modality is not None and modality not in self.modalities_[k]:
+            raise CMCRError(f"modality {modality!r} was not part of space {self.spaces_[k]!r} when fitted "
+                            f"(it had {list(self.modalities_[k])}); project it with the space that embeds it.")
+        x = np.asarray(vectors.vectors) if hasattr(vectors, "vectors") else vectors
+        x = _as_matrix(x, "vectors")
+        if x.shape[1] != self.dims_[k]:
+            raise CMCRError(f"vectors have dimension {x.shape[1]} but space {self.spaces_[k]!r} has {self.dims_[k]}; "
+                            f"did you mean the other space ({self.spaces_[1 - k]!r}, d={self.dims_[1 - k]})?")
+        import torch
+
+        p = self.projectors_[k]
+        out = np.empty((len(x), self.out_dim), dtype=np.float32)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, min(threads, int(self.n_threads))))
+        with _restore_threads(threads), torch.no_grad():
+            for s in range(0, len(x), batch_size):
+                z = p(torch.from_numpy(x[s:s + batch_size]))
+                out[s:s + batch_size] = torch.nn.functional.normalize(z, dim=1).numpy()
+        return out
+
+    def connected(self, space1, space2):
+        """One EmbeddingSet of every row of both spaces in the connected space, for the widget.
+
+        Keeps each row's modality, id (prefixed with its space name), label and item; adds the columns
+        ``space`` (which space it came from) and ``source`` (``"<space>:<modality>"``) so the widget can colour
+        by space and modality. ``space1`` / ``space2``: EmbeddingSet or ``{modality: array}``.
+        """
+        self._check_fitted()
+        import pandas as pd
+
+        from .embeddings import EmbeddingSet
+
+        parts = []
+        for k, sp in enumerate((space1, space2)):
+            name = self.spaces_[k]
+            if hasattr(sp, "vectors") and hasattr(sp, "frame"):
+                vec = self.transform(sp.vectors, space=k + 1)
+                frame = sp.frame.copy()
+            else:
+                mods, _ = _split_space(sp, f"space{k + 1}")
+                vec = np.concatenate([self.transform(v, space=k + 1, modality=m) for m, v in mods.items()])
+                frame = pd.DataFrame({"id": [f"{m}-{i}" for m, v in mods.items() for i in range(len(v))],
+                                      "modality": [m for m, v in mods.items() for _ in range(len(v))]})
+            frame["id"] = [f"{name}:{i}" for i in frame["id"]]
+            frame["space"] = name
+            frame["source"] = [f"{name}:{m}" for m in frame["modality"]]
+            parts.append((vec, frame))
+        vec = np.concatenate([v for v, _ in parts])
+        frame = pd.concat([f for _, f in parts], ignore_index=True)
+        base = frame[["id", "modality"]]
+        extra = [c for c in frame.columns if c not in ("id", "modality", "label", "item")]
+        return EmbeddingSet(vec, modality=base["modality"].tolist(), ids=base["id"].tolist(),
+                            labels=frame["label"].tolist() if "label" in frame else None,
+                            items=frame["item"].tolist() if "item" in frame else None,
+                            meta=frame[extra], space="+".join(self.spaces_))
+
+    # ------------------------------------------------------------------ evaluation
+    def score(self, queries, keys, query_space=2, key_space=1, ks=(1, 5, 10)) -> dict[str, float]:
+        """Recall@k of cross-space retrieval: row i of ``queries`` should find row i of ``keys``."""
+        q = self.transform(queries, space=query_space)
+        g = self.transform(keys, space=key_space)
+        if len(q) != len(g):
+            raise CMCRError(f"score: {len(q)} queries but {len(g)} keys; row i of both must be a true pair.")
+        return _recall(q @ g.T, ks)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> Path:
+        """One ``.safetensors`` file: both projectors' weights + a JSON header (params, dims, names); atomic."""
+        self._check_fitted()
+        from safetensors.torch import save
+
+        from .embeddings import atomic_write_bytes
+
+        tensors = {}
+        for k, p in enumerate(self.projectors_):
+            for key, t in p.state_dict().items():
+                tensors[f"p{k + 1}.{key}"] = t.detach().contiguous().clone()
+        params = self.get_params()
+        params["names"] = list(params["names"]) if params["names"] is not None else None
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "params": params, "spaces": list(self.spaces_),
+                  "dims": list(self.dims_), "modalities": [list(m) for m in self.modalities_],
+                  "memory_sizes": list(self.memory_sizes_), "n_pairs": self.n_pairs_, "history": self.history_,
+                  "train_s": self.train_s_}
+        path = Path(path)
+        atomic_write_bytes(path, save(tensors, metadata={"cmcr": json.dumps(header)}))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "CMCR":
+        """Read a file written by ``save``; the result transforms exactly as the saved estimator did."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no C-MCR file at {path}; write one with CMCR.save(path).")
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+            tensors = load_file(str(path))
+            header = json.loads(meta["cmcr"])
+        except Exception as exc:
+            raise CMCRError(f"{path} is not a readable C-MCR file ({type(exc).__name__}: {exc}).") from exc
+        if header.get("format") != FORMAT:
+            raise CMCRError(f"{path}: not a C-MCR file (format {header.get('format')!r}).")
+        if header.get("version") != FORMAT_VERSION:
+            raise CMCRError(f"{path}: C-MCR format version {header.get('version')} is not supported "
+                            f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget.")
+        params = header["params"]
+        params["names"] = tuple(params["names"]) if params["names"] is not None else None
+        est = cls(**params)
+        projs = []
+        for k, d in enumerate(header["dims"]):
+            p = _make_projector(d, est.out_dim, est.hidden_dim, est.projector)
+            p.load_state_dict({key[3:]: t for key, t in tensors.items() if key.startswith(f"p{k + 1}.")})
+            p.eval()
+            projs.append(p)
+        est.projectors_ = tuple(projs)
+        est.spaces_ = tuple(header["spaces"])
+        est.dims_ = tuple(header["dims"])
+        est.modalities_ = tuple(tuple(m) for m in header["modalities"])
+        est.memory_sizes_ = tuple(header["memory_sizes"])
+        est.n_pairs_ = header["n_pairs"]
+        est.history_ = header["history"]
+        est.train_s_ = header["train_s"]
+        return est
+
+    def __repr__(self) -> str:
+        diff = {p: getattr(self, p) for p in _PARAMS if getattr(self, p) != _DEFAULTS[p]}
+        return f"CMCR({', '.join(f'{k}={v!r}' for k, v in diff.items())})"
+
+
+_DEFAULTS = {p: inspect.signature(CMCR.__init__).parameters[p].default for p in _PARAMS}
+
+
+def connect(space1, space2, shared: str = "text", **params) -> CMCR:
+    """Fit a ``CMCR`` connecting ``space1`` and ``space2`` through ``shared`` and return it.
+
+    Example: ``cm = connect(clip_set, minilm_set, shared="text", random_state=0)``, then
+    ``cm.connected(clip_set, minilm_set)`` is one EmbeddingSet for the widget.
+    """
+    return CMCR(shared=shared, **params).fit(space1, space2)
