@@ -141,16 +141,20 @@ def _repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def default_coco500_path() -> Path | None:
-    """Where the shared COCO-500 CLIP set lives: ``$MODALCHORUS_COCO500`` if set, else
-    ``<repo root>/../shared/data/coco500-clip-vitb16``. None when neither holds the data."""
+def default_coco500_path() -> Path:
+    """Where the shared COCO-500 CLIP set is expected: ``$MODALCHORUS_COCO500`` if set, else
+    ``<repo root>/../shared/data/coco500-clip-vitb16``. Always a Path; use ``coco500_available()`` (or
+    check the folder) before reading, since the data may be absent."""
     env = os.environ.get(COCO500_ENV)
-    candidates = [Path(env)] if env else []
-    candidates.append(_repo_root().parent / "shared" / "data" / "coco500-clip-vitb16")
-    for c in candidates:
-        if (c / _COCO_FILES[0]).is_file():
-            return c
-    return None
+    if env:
+        return Path(env)
+    return _repo_root().parent / "shared" / "data" / "coco500-clip-vitb16"
+
+
+def coco500_available(path=None) -> bool:
+    """True when ``path`` (default ``default_coco500_path()``) holds the COCO-500 files."""
+    folder = Path(path) if path is not None else default_coco500_path()
+    return all((folder / f).is_file() for f in _COCO_FILES)
 
 
 # Coarse labels for COCO captions: the first group (in this order) any of whose words occurs in the
@@ -211,7 +215,7 @@ def load_coco500(path=None) -> ChorusData:
     path : the folder; default ``default_coco500_path()``.
     """
     folder = Path(path) if path is not None else default_coco500_path()
-    if folder is None:
+    if path is None and not coco500_available(folder):
         raise FileNotFoundError(
             "COCO-500 data not found: pass load_coco500(path) or set the environment variable "
             f"{COCO500_ENV} to the folder holding {_COCO_FILES[0]} and {_COCO_FILES[1]} "

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from modalchorus_widget.datasets import (
-    COCO_COARSE_LABELS, DatasetError, coarse_label, default_coco500_path, from_arrays, from_dataframe,
+    COCO_COARSE_LABELS, DatasetError, coarse_label, coco500_available, default_coco500_path, from_arrays, from_dataframe,
     load_coco500, load_default, load_embeddings, load_numpy, load_parquet,
 )
 from modalchorus_widget.embeddings import EmbeddingError, EmbeddingSet
 
 COCO = default_coco500_path()
-needs_coco = pytest.mark.skipif(COCO is None, reason="COCO-500 shared data not found "
+needs_coco = pytest.mark.skipif(not coco500_available(COCO), reason="COCO-500 shared data not found "
                                 "(set MODALCHORUS_COCO500 or put it at <repo>/../shared/data/coco500-clip-vitb16)")
 
 
@@ -100,13 +100,23 @@ def test_coco500_layout_and_retrieval():
     # the 16 real images are the items of their rows
     have = [i for i, p in enumerate(d.images) if p is not None]
     assert len(have) == 16 and all(es.items[i] == d.images[i] for i in have)
-    assert 22 in have and es.thumbnails(size=16)[22][:4] == b"\x89PNG"
+    assert 22 in have
     # coarse labels: the same for an image and its caption, and the big COCO categories are present
     assert (es.labels[:500] == es.labels[500:]).all()
     counts = pd.Series(es.labels[:500]).value_counts()
     for cat in ("dog", "cat", "motorcycle", "airplane", "bathroom", "giraffe"):
         assert counts.get(cat, 0) >= 3, cat
     assert counts.get("other", 0) < 100
+
+
+@needs_coco
+def test_coco500_thumbnails_for_the_16_images():
+    """Rows with an image file get a PNG thumbnail; rows without one (item None) get None."""
+    d = load_coco500(COCO)
+    thumbs = d.embeddings.thumbnails(size=16)
+    have = [i for i, p in enumerate(d.images) if p is not None]
+    assert all(thumbs[i][:4] == b"\x89PNG" for i in have)
+    assert sum(t is not None for t in thumbs) == 16
 
 
 def test_coarse_label_rules():
@@ -124,8 +134,10 @@ def test_coarse_label_rules():
 def test_coco500_missing(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="clip_vitb16_img_txt.npy"):
         load_coco500(tmp_path)
-    monkeypatch.setenv("MODALCHORUS_COCO500", str(tmp_path))
-    assert default_coco500_path() in (None, COCO)  # an empty env folder is not taken
+    monkeypatch.setenv("MODALCHORUS_COCO500", str(tmp_path / "nowhere"))
+    assert default_coco500_path() == tmp_path / "nowhere" and not coco500_available()
+    with pytest.raises(FileNotFoundError, match="MODALCHORUS_COCO500"):
+        load_coco500()
 
 
 @needs_coco

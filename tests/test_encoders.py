@@ -3,7 +3,6 @@ open_clip backend (offline errors, local checkpoints of a tiny config)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +14,9 @@ from modalchorus_widget.encoders import DefaultEncoder, Encoder, OfflineWeightsE
 
 
 def coco_dir() -> Path | None:
-    try:
-        from modalchorus_widget.datasets import default_coco500_path
+    from modalchorus_widget.datasets import coco500_available, default_coco500_path
 
-        return default_coco500_path()
-    except ImportError:  # pragma: no cover
-        p = Path(os.environ.get("MODALCHORUS_COCO500", Path(__file__).resolve().parents[1].parent / "shared/data/coco500-clip-vitb16"))
-        return p if p.is_dir() else None
+    return default_coco500_path() if coco500_available() else None
 
 
 def unit_rows(x):

@@ -47,10 +47,17 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from ..datasets import default_coco500_path, load_coco500, load_default
+    from ..datasets import coco500_available, default_coco500_path, load_coco500, load_default
     from ..encoders.default import DefaultEncoder
     from ..evaluation import recall_at_k
 
+    folder = args.data if args.data is not None else default_coco500_path()
+    if not coco500_available(folder):
+        if args.data is not None:
+            print(f"--data {args.data}: not a COCO-500 folder (needs clip_vitb16_img_txt.npy and captions.json)",
+                  file=sys.stderr)
+            return 2
+        folder = None
     torch.set_num_threads(args.threads)
     out: dict = {"device": args.device, "threads": args.threads, "torch": torch.__version__,
                  "python": platform.python_version(), "cpu_count": os.cpu_count(),
@@ -66,8 +73,7 @@ def main(argv: list[str]) -> int:
     images = data.images
     out["encode_images_per_s"] = round(_best_rate(lambda: enc.encode_images(images), len(images), args.repeats), 1)
 
-    folder = args.data if args.data is not None else default_coco500_path()
-    if folder is not None and (Path(folder) / "captions.json").is_file():
+    if folder is not None:
         texts = [c["caption"] for c in json.loads((Path(folder) / "captions.json").read_text())]
     else:
         from ..encoders.default import CAPTION_TEMPLATES, fill
