@@ -15,7 +15,9 @@ _EXPORTS = {
     "load_default_encoder": "default",
     # owned by the C-MCR engineer; exported when those modules exist
     "CLAPEncoder": "clap",
+    "CLAPUnavailableError": "clap",
     "SentenceEncoder": "sentence",
+    "SentenceModelError": "sentence",
 }
 
 __all__ = sorted(_EXPORTS)
