@@ -45,6 +45,28 @@ export function ndcToScreen(view, width, height, x, y) {
   return [(width * (cx + 1)) / 2, height * (0.5 - cy / 2)];
 }
 
+/** Inverse of ndcToScreen: canvas pixels -> point (NDC) coordinates under the camera `view`. */
+export function screenToNdc(view, width, height, sx, sy) {
+  const aspect = width / height;
+  const cx = ((2 * sx) / width - 1) * aspect - view[12];
+  const cy = 1 - (2 * sy) / height - view[13];
+  const a = view[0], b = view[4], c = view[1], d = view[5];
+  const det = a * d - b * c;
+  return [(d * cx - b * cy) / det, (a * cy - c * cx) / det];
+}
+
+/** Index of the point nearest to (x, y) within `radius` (NDC units), or -1. Linear scan. */
+export function nearestPoint(xs, ys, x, y, radius) {
+  let best = -1;
+  let bestD = radius * radius;
+  for (let i = 0; i < xs.length; i++) {
+    const dx = xs[i] - x, dy = ys[i] - y;
+    const d = dx * dx + dy * dy;
+    if (d <= bestD) { bestD = d; best = i; }
+  }
+  return best;
+}
+
 export const easeCubicInOut = (t) => (t < 0.5 ? 4 * t * t * t : 1 - Math.pow(-2 * t + 2, 3) / 2);
 
 /** out[i] = a[i] + (b[i] - a[i]) * ease(t); typed arrays of equal length. */

@@ -23,6 +23,7 @@ export const CSS = `
 .mc-canvas-box { position: relative; flex: 1 1 auto; min-height: 0; overflow: hidden; }
 .mc-canvas-box canvas { position: absolute; left: 0; top: 0; }
 .mc-overlay { pointer-events: none; }
+.mc-canvas-box.mc-mode-lasso { cursor: crosshair; }
 .mc-legend { position: absolute; right: 6px; top: 6px; max-height: 60%; overflow: auto; padding: 4px 6px;
   background: color-mix(in srgb, var(--mc-bg) 85%, transparent); border: 1px solid var(--mc-border); border-radius: 3px; }
 .mc-legend:empty { display: none; }

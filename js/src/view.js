@@ -3,10 +3,12 @@
 import createScatterplot from 'regl-scatterplot';
 import { sameIndices, sortedUnique } from './buffers.js';
 import { categoryColors, setColor } from './colors.js';
-import { dataToNdc, fitToNdc, ndcToScreen, niceTicks } from './layout.js';
+import { dataToNdc, fitToNdc, ndcToScreen, nearestPoint, niceTicks, screenToNdc } from './layout.js';
+import { combineSelection, indicesInPolygon, modeFromEvent } from './lasso.js';
 
 export const SELECTION_COLOR = '#ff00ff';
-const OVERLAY_MAX_RINGS = 50000;
+// 2-D canvas paths get slow (seconds) past a few thousand glyphs in software rendering: cap them.
+const OVERLAY_MAX_RINGS = 4000;
 
 export class ScatterView {
   /**
@@ -53,12 +55,19 @@ export class ScatterView {
       lassoColor: [0.1, 0.1, 0.1, 0.9],
       lassoMinDelay: 0,
       lassoMinDist: 2,
-      mouseMode: 'lasso',
-      actionKeyMap: { merge: 'shift', remove: 'alt' },
+      // regl-scatterplot only pans/zooms; the lasso is ours (drawn on the 2-D overlay, so no WebGL
+      // frame is needed while it is drawn, which matters at a million software-rendered points)
+      mouseMode: 'panZoom',
+      actionKeyMap: {},
       deselectOnDblClick: false,
       deselectOnEscape: false,
       // the worker variant stringifies functions, which minification can break: index on the main thread
       spatialIndexUseWorker: false,
+      // publish select/deselect synchronously: with a million points a software-rendered frame takes
+      // long, and async events would wait behind it before Python hears of the lasso
+      syncEvents: true,
+      // squares without alpha blending: several times faster to draw at millions of points
+      performanceMode: Boolean(this.opts.performance),
     });
     const sp = this.scatterplot;
     sp.subscribe('select', ({ points }) => {
@@ -86,6 +95,9 @@ export class ScatterView {
       const r = container.getBoundingClientRect();
       this.mouse = [ev.clientX - r.left, ev.clientY - r.top];
     });
+    this.mode = 'lasso';
+    this.lassoPath = null;
+    this._installLasso();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(container);
   }
@@ -204,7 +216,103 @@ export class ScatterView {
   }
 
   setMouseMode(mode) {
-    this.scatterplot.set({ mouseMode: mode === 'pan' ? 'panZoom' : 'lasso' });
+    this.mode = mode === 'pan' ? 'pan' : 'lasso';
+    this.container.classList.toggle('mc-mode-lasso', this.mode === 'lasso');
+  }
+
+  _local(ev) {
+    const r = this.canvas.getBoundingClientRect();
+    return [ev.clientX - r.left, ev.clientY - r.top];
+  }
+
+  _installLasso() {
+    const box = this.container;
+    box.classList.add('mc-mode-lasso');
+    const onDown = (ev) => {
+      if (this.mode !== 'lasso' || ev.button !== 0 || !this.ndc) return;
+      ev.stopPropagation();
+      ev.preventDefault();
+      this.lassoPath = [this._local(ev)];
+      this.lassoMode = modeFromEvent(ev);
+      window.addEventListener('mousemove', onMove, true);
+      window.addEventListener('mouseup', onUp, true);
+    };
+    const onMove = (ev) => {
+      if (!this.lassoPath) return;
+      ev.stopPropagation();
+      const p = this._local(ev);
+      const last = this.lassoPath[this.lassoPath.length - 1];
+      if (Math.hypot(p[0] - last[0], p[1] - last[1]) >= 2) {
+        this.lassoPath.push(p);
+        this._drawLassoPath();
+      }
+    };
+    const onUp = (ev) => {
+      window.removeEventListener('mousemove', onMove, true);
+      window.removeEventListener('mouseup', onUp, true);
+      if (!this.lassoPath) return;
+      ev.stopPropagation();
+      this.lastMouseUpMs = Date.now();
+      const path = this.lassoPath;
+      this.lassoPath = null;
+      const mode = modeFromEvent(ev) !== 'replace' ? modeFromEvent(ev) : this.lassoMode;
+      let extent = 0;
+      for (const [x, y] of path) extent = Math.max(extent, Math.hypot(x - path[0][0], y - path[0][1]));
+      if (path.length < 3 || extent < 4) this._click(path[0], mode);
+      else this._lassoSelect(path, mode);
+      this.drawOverlay();
+    };
+    box.addEventListener('mousedown', onDown, true);
+    // clicks are handled by _click; keep regl-scatterplot's own click/dblclick from deselecting
+    box.addEventListener('click', (ev) => { if (this.mode === 'lasso') ev.stopPropagation(); }, true);
+    box.addEventListener('dblclick', (ev) => { if (this.mode === 'lasso') ev.stopPropagation(); }, true);
+  }
+
+  _toNdc([sx, sy]) {
+    return screenToNdc(this.scatterplot.get('cameraView'), this.width, this.height, sx, sy);
+  }
+
+  _lassoSelect(path, mode) {
+    // Points inside the polygon, computed here (a flat scan, ~10 ms at 1M points) and handed to Python
+    // first; regl-scatterplot's own select (slow for 100k+ points) only paints the highlight afterwards.
+    const poly = path.flatMap((p) => this._toNdc(p));
+    const inside = indicesInPolygon(this.ndc.x, this.ndc.y, poly);
+    const next = combineSelection(this.selection, inside, mode);
+    this.selection = next;
+    this.opts.onSelect?.(next);
+    setTimeout(() => {
+      if (this.selection !== next) return;
+      if (next.length === 0) this.scatterplot.deselect({ preventEvent: true });
+      else this.scatterplot.select(Array.from(next), { preventEvent: true });
+      this.drawOverlay();
+    }, 0);
+  }
+
+  _click(p, mode) {
+    const [x, y] = this._toNdc(p);
+    const [x2] = this._toNdc([p[0] + 6, p[1]]);
+    const i = nearestPoint(this.ndc.x, this.ndc.y, x, y, Math.abs(x2 - x));
+    if (i < 0) {
+      if (mode === 'replace') this.scatterplot.deselect();
+      return;
+    }
+    this.scatterplot.select([i], { merge: mode === 'add', remove: mode === 'subtract' });
+  }
+
+  _drawLassoPath() {
+    const ctx = this.overlay.getContext('2d');
+    if (!ctx || !this.lassoPath) return;
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const pts = this.lassoPath;
+    const n = pts.length;
+    if (n < 2) return;
+    ctx.strokeStyle = this.opts.theme?.dark ? '#e6e6e6' : '#1a1a1a';
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(pts[n - 2][0], pts[n - 2][1]);
+    ctx.lineTo(pts[n - 1][0], pts[n - 1][1]);
+    ctx.stroke();
   }
 
   resetView() {

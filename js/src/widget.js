@@ -129,6 +129,8 @@ function render({ model, el }) {
     for (const v of allViews()) if (v !== source) v.select(indices);
     model.set('selected', encodeIndices(indices));
     model.save_changes();
+    stamp('selectSentMs');
+    if (source?.lastMouseUpMs) root.dataset.mouseUpMs = String(source.lastMouseUpMs);
     updateStatus();
   };
   const onHover = (source) => (index, mouse) => {
@@ -139,12 +141,14 @@ function render({ model, el }) {
     if (index >= 0 && !tooltipCache.has(index)) model.send({ type: 'hover', index });
   };
 
-  const proj = new ScatterView(projCanvas, { keepAspect: true, theme: currentTheme });
+  const nInit = decodeFloat32(model.get('positions')).length >> 1;
+  const performance = nInit > (model.get('performance_threshold') ?? 500000);
+  const proj = new ScatterView(projCanvas, { keepAspect: true, theme: currentTheme, performance });
   proj.opts.onSelect = onSelect(proj);
   proj.opts.onHover = onHover(proj);
   let axis = null;
   if (chorus) {
-    axis = new ScatterView(axisCanvas, { keepAspect: false, axes: true, theme: currentTheme });
+    axis = new ScatterView(axisCanvas, { keepAspect: false, axes: true, theme: currentTheme, performance });
     axis.opts.onSelect = onSelect(axis);
     axis.opts.onHover = onHover(axis);
   }

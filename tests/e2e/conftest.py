@@ -1,188 +1,23 @@
 """Browser tests: a real JupyterLab on 127.0.0.1 driven by headless Debian Chromium through Playwright.
 
-Fixtures
-- ``lab``: one JupyterLab server per session with its own HOME/config/data/runtime dirs under a tmp dir,
-  a random token, a free port, the announcements pop-up disabled; stopped by PID at the end.
-- ``browser``: Playwright's Chromium launched from Debian's ``chromium`` binary.
-- ``notebook``: opens a new notebook in the page, runs its cells (shift+enter), and gives a kernel client
-  on the same kernel (by its connection file) to run code and read Python-side state back as JSON.
+The harness lives in ``modalchorus_widget.browser`` (the widget benchmark uses it too). Fixtures:
+- ``lab``: one JupyterLab server per session, own HOME/config/runtime dirs under a tmp dir, stopped by PID;
+- ``browser``: Playwright's Chromium launched from Debian's ``chromium``;
+- ``open_notebook(cells)``: a page with a new notebook whose cells have been run, plus a kernel driver.
 Screenshots go to ``<repo>/test-output/``.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "test-output"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Lab:
-    """A running JupyterLab server (started and stopped by PID)."""
-
-    def __init__(self, base: Path):
-        self.base = base
-        self.root = base / "root"
-        self.port = _free_port()
-        self.token = uuid.uuid4().hex
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-        self.env = None
-
-    def start(self, timeout: float = 90):
-        dirs = {k: self.base / k.lower() for k in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
-                                                      "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}
-        for d in [self.root, *dirs.values()]:
-            d.mkdir(parents=True, exist_ok=True)
-        labconfig = dirs["JUPYTER_CONFIG_DIR"] / "labconfig"
-        labconfig.mkdir(parents=True, exist_ok=True)
-        (labconfig / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-        # no "would you like to get notified about news" and no update checks
-        settings = dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-        settings.mkdir(parents=True, exist_ok=True)
-        (settings / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        env = dict(os.environ)
-        env.update({k: str(v) for k, v in dirs.items()})
-        env["JUPYTERLAB_SETTINGS_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings")
-        env["JUPYTERLAB_WORKSPACES_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "workspaces")
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        env.setdefault("MODALCHORUS_COCO500", str(REPO.parent / "shared" / "data" / "coco500-clip-vitb16"))
-        self.env = env
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-               "--LabApp.news_url=", "--ServerApp.open_browser=False",
-               "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e12",
-               "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=1e9",
-               "--ServerApp.tornado_settings={'websocket_max_message_size': 268435456}"]
-        self.log = open(self.base / "jupyterlab.log", "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early (code {self.proc.returncode}); see {self.base}/jupyterlab.log")
-            try:
-                self.api("GET", "/api/status")
-                return self
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError(f"JupyterLab did not answer on {self.url} within {timeout} s")
-
-    def api(self, method: str, path: str, body=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            data = r.read()
-        return json.loads(data) if data else None
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the server and the kernels it started (own session)
-        except ProcessLookupError:
-            return
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        self.log.close()
-
-    def write_notebook(self, name: str, cells: list[str]) -> str:
-        nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-                        for src in cells],
-              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-              "nbformat": 4, "nbformat_minor": 5}
-        (self.root / name).write_text(json.dumps(nb))
-        return name
-
-    def kernel_client(self, notebook_name: str, timeout: float = 60):
-        """A blocking jupyter_client on the kernel of the open notebook (found via the sessions API)."""
-        from jupyter_client import BlockingKernelClient
-
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            sessions = self.api("GET", "/api/sessions") or []
-            for s in sessions:
-                if s.get("path", "").endswith(notebook_name) and s.get("kernel"):
-                    cf = Path(self.env["JUPYTER_RUNTIME_DIR"]) / f"kernel-{s['kernel']['id']}.json"
-                    if cf.exists():
-                        kc = BlockingKernelClient(connection_file=str(cf))
-                        kc.load_connection_file()
-                        kc.start_channels()
-                        kc.wait_for_ready(timeout=30)
-                        return KernelDriver(kc)
-            time.sleep(0.3)
-        raise TimeoutError(f"no running kernel for {notebook_name}")
-
-
-class KernelDriver:
-    """Runs code in the notebook's kernel and returns what it printed; ``value`` reads JSON back."""
-
-    def __init__(self, kc):
-        self.kc = kc
-
-    def run(self, code: str, timeout: float = 120) -> str:
-        msg_id = self.kc.execute(code, store_history=False)
-        out, err = [], None
-        deadline = time.time() + timeout
-        while True:
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                raise TimeoutError(f"kernel did not finish within {timeout} s: {code[:200]}")
-            try:
-                msg = self.kc.get_iopub_msg(timeout=remaining)
-            except Exception:
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            t, c = msg["msg_type"], msg["content"]
-            if t == "stream":
-                out.append(c["text"])
-            elif t == "error":
-                err = "\n".join(c.get("traceback", [])) or f"{c.get('ename')}: {c.get('evalue')}"
-            elif t == "status" and c["execution_state"] == "idle":
-                break
-        if err:
-            raise RuntimeError(f"kernel error running {code[:200]!r}:\n{err}")
-        return "".join(out)
-
-    def value(self, expr: str, timeout: float = 120):
-        text = self.run(f"import json as _j; print('@@' + _j.dumps({expr}))", timeout=timeout)
-        line = [ln for ln in text.splitlines() if ln.startswith("@@")][-1]
-        return json.loads(line[2:])
-
-    def close(self):
-        self.kc.stop_channels()
+from modalchorus_widget.browser import REPO, Lab, NotebookPage, chromium_path, launch_browser
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    if not shutil.which("chromium"):
+    if not chromium_path():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); `make test` installs it")
     if not (REPO / "modalchorus_widget" / "static" / "widget.js").exists():
         pytest.fail("front-end bundle missing: run `cd js && npm run build` (make setup) before the browser tests")
@@ -196,103 +31,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS)
+        b = launch_browser(p)
         yield b
         b.close()
-
-
-class NotebookPage:
-    """A JupyterLab page with one notebook open, its cells run, and a kernel driver."""
-
-    def __init__(self, lab: Lab, page, name: str):
-        self.lab, self.page, self.name = lab, page, name
-        self.kernel: KernelDriver | None = None
-
-    def open_and_run(self, timeout: float = 120):
-        page = self.page
-        page.goto(f"{self.lab.url}/lab/tree/{self.name}?token={self.lab.token}&reset")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
-        # wait for the kernel to be idle before running
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                               "#jp-main-statusbar :text('Idle')", timeout=timeout * 1000)
-        self.kernel = self.lab.kernel_client(self.name)
-        n_cells = page.locator(".jp-Notebook .jp-Cell").count()
-        page.locator(".jp-Notebook .jp-Cell").first.click()
-        page.keyboard.press("Escape")
-        for _ in range(n_cells):
-            page.keyboard.press("Shift+Enter")
-        return self
-
-    def wait_widget(self, index: int = 0, timeout: float = 120):
-        """Wait until the index-th widget has drawn its first frame; return its root locator."""
-        loc = self.page.locator(".mc-root").nth(index)
-        loc.wait_for(timeout=timeout * 1000)
-        self.page.wait_for_function(
-            "i => { const r = document.querySelectorAll('.mc-root')[i]; return r && r.dataset.ready === '1'; }",
-            arg=index, timeout=timeout * 1000)
-        return loc
-
-    def screenshot(self, name: str, locator=None):
-        OUT.mkdir(exist_ok=True)
-        path = OUT / name
-        (locator or self.page).screenshot(path=str(path))
-        return path
-
-    def js(self, expr: str, arg=None):
-        return self.page.evaluate(expr, arg)
-
-    def screen_xy(self, index: int, point: int, view: str = "proj"):
-        """Page coordinates of point ``point`` in a widget's view (from the view's camera)."""
-        return self.page.evaluate(
-            """([i, p, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
-                 const view = v === 'axis' ? e.axis : e.proj; const s = view.screenPosition(p);
-                 const r = view.canvas.getBoundingClientRect(); return [r.left + s[0], r.top + s[1]]; }""",
-            [index, point, view])
-
-    def view_box(self, index: int = 0, view: str = "proj"):
-        return self.page.evaluate(
-            """([i, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
-                 const r = (v === 'axis' ? e.axis : e.proj).canvas.getBoundingClientRect();
-                 return [r.left, r.top, r.width, r.height]; }""", [index, view])
-
-    def lasso(self, polygon, steps_per_edge: int = 8, modifier: str | None = None):
-        """Drag a lasso through page-coordinate vertices; ends off the start so it is not a click."""
-        m = self.page.mouse
-        if modifier:
-            self.page.keyboard.down(modifier)
-        x0, y0 = polygon[0]
-        m.move(x0, y0)
-        m.down()
-        pts = list(polygon[1:]) + [(x0 + 3, y0 + 3)]
-        prev = (x0, y0)
-        for (x, y) in pts:
-            m.move(x, y, steps=steps_per_edge)
-            prev = (x, y)
-        t_up = time.time()
-        m.up()
-        if modifier:
-            self.page.keyboard.up(modifier)
-        return t_up
-
-    def selection_in_browser(self, index: int = 0, view: str = "proj"):
-        return self.page.evaluate(
-            """([i, v]) => Array.from((v === 'axis' ? globalThis.__modalchorus.filter(x => x.root.isConnected)[i].axis
-                 : globalThis.__modalchorus.filter(x => x.root.isConnected)[i].proj).selection)""", [index, view])
-
-    def close(self):
-        if self.kernel:
-            try:
-                self.kernel.run("import gc; gc.collect()", timeout=10)
-            except Exception:
-                pass
-            self.kernel.close()
-        try:
-            for s in self.lab.api("GET", "/api/sessions") or []:
-                if s.get("path", "").endswith(self.name):
-                    self.lab.api("DELETE", f"/api/sessions/{s['id']}")
-        except OSError:
-            pass
-        self.page.close()
 
 
 @pytest.fixture

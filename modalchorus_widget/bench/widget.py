@@ -1,0 +1,163 @@
+"""`python -m modalchorus_widget.bench widget --json FILE`: the widget in a real browser, timed.
+
+For each n (default 10k, 100k, 1M random points) it starts a notebook in a real JupyterLab (headless
+Chromium, software WebGL), displays a ScatterWidget, and measures
+- python_to_first_frame_s: from the start of the cell's execution (kernel clock) to the first frame
+  drawn with all n points (browser clock; same machine);
+- lasso_to_python_s: from the mouse-up of a lasso drawn with the mouse to the moment the kernel's
+  ``selected`` observer fires with the indices (the test checks they equal the browser's selection);
+- update_positions_s: ``w.update_positions(new, animate=False)`` in the kernel until the browser has
+  drawn the new layout;
+- bytes_sent: what the widget's state sends over the comm for the points (JSON + binary buffers, the
+  front-end bundle excluded, counted by ipywidgets' own buffer split); raw_bytes: the plain binary size
+  of the same arrays (float32 positions + uint8 codes + uint32 selection).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CELL = """
+import time
+_t0 = time.time()
+import numpy as np
+from modalchorus_widget import ScatterWidget
+_rng = np.random.default_rng({seed})
+_n = {n}
+_xy = _rng.normal(size=(_n, 2)).astype(np.float32)
+w = ScatterWidget(_xy, category=_rng.integers(0, 10, _n), modality=_rng.integers(0, 2, _n), point_size={size})
+_sel_times = []
+w.observe(lambda c: _sel_times.append((time.time(), len(c['new']))), 'selected')
+w
+"""
+
+
+def measure(nb, n: int, shots: Path | None, timeout: float):
+    page = nb.page
+    root = nb.wait_widget(0, timeout=timeout)
+    t0 = nb.kernel.value("_t0")
+    first = float(page.evaluate("() => document.querySelector('.mc-root').dataset.firstFrameMs")) / 1000
+    n_browser = int(page.evaluate("() => document.querySelector('.mc-root').dataset.n"))
+    if n_browser != n:
+        raise RuntimeError(f"browser shows {n_browser} points, expected {n}")
+    if shots:
+        nb.screenshot(f"bench-{n}.png", root)
+
+    # lasso: a hexagon around the middle of the cloud, drawn with the mouse
+    x, y, w, h = nb.view_box(0)
+    cx, cy, r = x + w / 2, y + h / 2, min(w, h) * 0.08
+    import math
+
+    poly = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in [k * math.pi / 3 for k in range(6)]]
+    t_up = nb.lasso(poly, steps_per_edge=6)
+    deadline = time.time() + timeout
+    times = []
+    while time.time() < deadline:
+        times = nb.kernel.value("_sel_times")
+        if times:
+            break
+        time.sleep(0.05)
+    if not times:
+        raise RuntimeError("the lasso never reached Python")
+    lasso_s = times[0][0] - t_up
+    n_sel_py = times[0][1]
+    n_sel_js = int(page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.selection.length"))
+    if n_sel_py != n_sel_js or n_sel_py == 0:
+        raise RuntimeError(f"lasso: Python got {n_sel_py} indices, the browser selected {n_sel_js}")
+    ds = page.evaluate("() => ({...document.querySelector('.mc-root').dataset})")
+    browser_up = float(ds.get("mouseUpMs", "nan")) / 1000
+    browser_sent = float(ds.get("selectSentMs", "nan")) / 1000
+    if shots:
+        nb.screenshot(f"bench-{n}-lasso.png", root)
+
+    # update positions without animation: kernel call -> new layout drawn
+    before = page.evaluate("() => document.querySelector('.mc-root').dataset.positionsMs")
+    tu = nb.kernel.value("(lambda t: (w.update_positions(_xy[::-1].copy() * 0.5, animate=False), t)[1])(time.time())")
+    page.wait_for_function(
+        "b => document.querySelector('.mc-root').dataset.positionsMs !== b", arg=before, timeout=timeout * 1000)
+    upd = float(page.evaluate("() => document.querySelector('.mc-root').dataset.positionsMs")) / 1000 - tu
+    nbytes = nb.kernel.value("w.payload_nbytes()")
+    return {
+        "n": n,
+        "python_to_first_frame_s": round(first - t0, 4),
+        "lasso_to_python_s": round(lasso_s, 4),
+        "update_positions_s": round(upd, 4),
+        "bytes_sent": int(nbytes["total"]),
+        "raw_bytes": int(nbytes["raw"]),
+        "bytes_json": int(nbytes["json"]),
+        "bytes_binary": int(nbytes["binary"]),
+        "lasso_selected": n_sel_py,
+        # breakdown of the lasso round trip (same machine clock): event delivery to the page,
+        # selection computed + sent by the page, comm transfer + kernel decoding
+        "lasso_mouseup_delivery_s": round(browser_up - t_up, 4),
+        "lasso_browser_select_s": round(browser_sent - browser_up, 4),
+        "lasso_comm_to_kernel_s": round(times[0][0] - browser_sent, 4),
+    }
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench widget", description=__doc__.split("\n")[0])
+    ap.add_argument("--json", required=True, help="where to write the results JSON")
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated point counts")
+    ap.add_argument("--screenshots", default=None, help="folder for screenshots (default: none)")
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each step")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        ap.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    if not sizes or min(sizes) < 10:
+        ap.error("--sizes needs point counts >= 10")
+
+    from playwright.sync_api import sync_playwright
+
+    from ..browser import OUT, Lab, NotebookPage, chromium_path, launch_browser
+
+    if not chromium_path():
+        print("chromium not found; install it with `apt-get install -y chromium`", file=sys.stderr)
+        return 2
+    shots = Path(args.screenshots) if args.screenshots else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
+        lab = Lab(Path(tmp)).start()
+        try:
+            with sync_playwright() as p:
+                browser = launch_browser(p)
+                for n in sizes:
+                    name = f"bench_{n}.ipynb"
+                    size = 3 if n < 200_000 else 1.5
+                    lab.write_notebook(name, [CELL.format(n=n, seed=args.seed, size=size)])
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    nb = NotebookPage(lab, page, name)
+                    try:
+                        nb.open_and_run(timeout=args.timeout)
+                        if shots:
+                            import modalchorus_widget.browser as mb
+
+                            mb.OUT = shots
+                        run = measure(nb, n, shots, args.timeout)
+                        print(json.dumps(run), flush=True)
+                        runs.append(run)
+                    finally:
+                        nb.close()
+                browser.close()
+        finally:
+            lab.stop()
+    _ = OUT
+    result = {
+        "runs": runs,
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "browser": "headless Debian chromium, software WebGL (SwiftShader)"},
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.json}")
+    return 0
