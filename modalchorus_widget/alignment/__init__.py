@@ -1,0 +1,5 @@
+"""Alignment from lasso selections: constraints -> near-identity adapters, round by round (METHODS.md 4)."""
+from .aligner import Aligner, Round
+from .constraints import AlignmentError, PointSet, SetSet, synthesize
+
+__all__ = ["Aligner", "AlignmentError", "PointSet", "Round", "SetSet", "synthesize"]

@@ -1,0 +1,267 @@
+"""Fitting one round of fast-mode alignment: per-modality residual adapters on frozen embeddings.
+
+The objective is sum_c w_c L_c + preserve_kl * KL + preserve_l2 * ||g(e) - e||^2 (see ``losses``).
+Each step works on a mini-batch of constraint rows and of unselected reference rows against fixed
+pools of candidate concepts and keys, so a step costs O(batch * pool * d) whatever n is.
+
+Early stopping (a choice beyond METHODS.md that measured better): with ``validation > 0`` a slice of
+every constraint's rows and of the reference rows is held out, the full objective on that slice picks
+the number of steps, and the adapters are then refitted on everything for that many steps. On COCO-500
+retrieval a fixed step count either under-fits or over-fits 300 pairs; the held-out slice finds the knee.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import losses
+from .adapter import make_adapters
+
+
+@dataclass
+class FitParams:
+    hidden: int = 64
+    steps: int = 150
+    lr: float = 2e-4
+    temperature: float = 0.01
+    margin: float = 0.1
+    preserve_kl: float = 5.0
+    preserve_l2: float = 10.0
+    kl_temperature: float = 0.01
+    n_reference: int = 512
+    n_candidates: int = 512
+    batch_size: int = 256
+    validation: float = 0.2
+    eval_every: int = 5
+    seed: int = 0
+
+
+def _sample(rng, rows, k):
+    rows = np.asarray(rows, dtype=np.int64)
+    return rows if len(rows) <= k else np.sort(rng.choice(rows, size=k, replace=False))
+
+
+class Problem:
+    """The arrays one round optimises over: constraints, candidate pools, reference and key rows."""
+
+    def __init__(self, vectors, modality, resolved, ref_rows, params: FitParams, rng):
+        self.V = vectors
+        self.mod = np.asarray(modality).astype(str)
+        self.resolved = resolved
+        self.p = params
+        self.modalities = sorted(set(self.mod))
+        self.ref = np.asarray(ref_rows, dtype=np.int64)
+        # candidate concepts per anchor modality (fixed pool), keys per query modality (fixed pool)
+        self.cands = {}
+        for r in resolved:
+            if r.kind == "point-set" and r.direction == "pull" and r.anchor_modality not in self.cands:
+                rows = np.flatnonzero(self.mod == r.anchor_modality)
+                self.cands[r.anchor_modality] = _sample(rng, rows, params.n_candidates)
+        self.keys = {}
+        for q in self.modalities:
+            other = np.flatnonzero(self.mod != q) if len(self.modalities) > 1 else np.flatnonzero(self.mod == q)
+            self.keys[q] = _sample(rng, other, params.n_candidates)
+
+    # ------------------------------------------------------------------ views
+    def split(self, rng, fraction):
+        """(train, val) Problems holding out ``fraction`` of each constraint's rows and of the reference rows,
+        or None when the sets are too small to hold anything out."""
+        tr_res, va_res = [], []
+        for r in self.resolved:
+            if r.kind == "point-set":
+                parts = _split_rows(rng, r.members, fraction)
+                if parts is None:
+                    return None
+                tr_res.append(replace(r, members=parts[0]))
+                va_res.append(replace(r, members=parts[1], members_extra=None, members_extra_mod=None))
+            elif r.paired:
+                parts = _split_rows(rng, np.arange(len(r.a)), fraction)
+                if parts is None:
+                    return None
+                tr_res.append(replace(r, a=r.a[parts[0]], b=r.b[parts[0]]))
+                va_res.append(replace(r, a=r.a[parts[1]], b=r.b[parts[1]]))
+            else:
+                pa, pb = _split_rows(rng, r.a, fraction), _split_rows(rng, r.b, fraction)
+                if pa is None or pb is None:
+                    return None
+                tr_res.append(replace(r, a=pa[0], b=pb[0]))
+                va_res.append(replace(r, a=pa[1], b=pb[1], a_extra=None, a_extra_mod=None, b_extra=None, b_extra_mod=None))
+        ref = _split_rows(rng, self.ref, fraction) if len(self.ref) else (self.ref, self.ref)
+        if ref is None:
+            ref = (self.ref, self.ref)
+        out = []
+        for res, rr in ((tr_res, ref[0]), (va_res, ref[1])):
+            p = object.__new__(Problem)
+            p.__dict__.update(self.__dict__)
+            p.resolved, p.ref = res, rr
+            out.append(p)
+        return tuple(out)
+
+    # ------------------------------------------------------------------ objective
+    def objective(self, adapters, rng=None):
+        """Total loss; with ``rng`` a random mini-batch of constraint and reference rows, else all of them."""
+        import torch
+
+        p = self.p
+        pick = (lambda rows: _sample(rng, rows, p.batch_size)) if rng is not None else (lambda rows: rows)
+        batches = []
+        for r in self.resolved:
+            if r.kind == "point-set":
+                batches.append((pick(r.members),))
+            elif r.paired:
+                sel = pick(np.arange(len(r.a)))
+                batches.append((r.a[sel], r.b[sel]))
+            else:
+                batches.append((pick(r.a), pick(r.b)))
+        ref = pick(self.ref)
+        need = [ref] + [np.concatenate(b) for b in batches] + list(self.cands.values())
+        if len(ref):
+            need += [self.keys[m] for m in set(self.mod[ref])]
+        need += [np.array([r.anchor_row]) for r in self.resolved if r.anchor_row is not None]
+        rows = np.unique(np.concatenate(need).astype(np.int64))
+        v = torch.from_numpy(np.ascontiguousarray(self.V[rows]))
+        rmod = self.mod[rows]
+        parts = []
+        for m in self.modalities:
+            sel = np.flatnonzero(rmod == m)
+            if len(sel):
+                parts.append((torch.from_numpy(sel), adapters[m](v[sel])))
+        idx = torch.cat([s for s, _ in parts])
+        z = torch.zeros_like(v).index_add(0, idx, torch.cat([out for _, out in parts]))
+
+        def at(r):
+            return torch.from_numpy(np.searchsorted(rows, r))
+
+        def adapt_extra(vec, mods):
+            out = torch.from_numpy(vec)
+            res = []
+            for m in sorted(set(mods)):
+                sel = np.flatnonzero(mods == m)
+                g = adapters[m] if m in adapters else (lambda x: x)
+                res.append((torch.from_numpy(sel), g(out[sel])))
+            return torch.zeros_like(out).index_add(0, torch.cat([s for s, _ in res]), torch.cat([o for _, o in res]))
+
+        total = torch.zeros(())
+        for r, b in zip(self.resolved, batches):
+            if r.kind == "point-set":
+                zm = z[at(b[0])]
+                mm = self.mod[b[0]]
+                if r.members_extra is not None:
+                    zm = torch.cat([zm, adapt_extra(r.members_extra, r.members_extra_mod)])
+                    mm = np.concatenate([mm, r.members_extra_mod.astype(str)])
+                if len(zm) == 0:
+                    continue
+                if r.anchor_row is not None:
+                    za = z[at(np.array([r.anchor_row]))][0]
+                else:
+                    za = adapt_extra(r.anchor[None], np.array([r.anchor_modality]))[0]
+                same = torch.from_numpy(mm == r.anchor_modality)
+                if r.direction == "pull":
+                    cand = self.cands[r.anchor_modality]
+                    cand = cand[cand != (r.anchor_row if r.anchor_row is not None else -1)]
+                    loss = losses.pointset_pull(zm, same, za, z[at(cand)], p.temperature)
+                else:
+                    v0m = torch.from_numpy(self.V[b[0]])
+                    if r.members_extra is not None:
+                        v0m = torch.cat([v0m, torch.from_numpy(r.members_extra)])
+                    cos0 = v0m @ torch.from_numpy(r.anchor)
+                    loss = losses.pointset_push(zm, za, cos0, p.margin)
+            else:
+                za, zb = z[at(b[0])], z[at(b[1])]
+                if r.a_extra is not None:
+                    za = torch.cat([za, adapt_extra(r.a_extra, r.a_extra_mod)])
+                if r.b_extra is not None:
+                    zb = torch.cat([zb, adapt_extra(r.b_extra, r.b_extra_mod)])
+                if len(za) == 0 or len(zb) == 0:
+                    continue
+                if r.direction == "pull":
+                    loss = losses.setset_pull(za, zb, r.paired, p.temperature)
+                else:
+                    ca = _unit(np.concatenate([self.V[b[0]]] + ([r.a_extra] if r.a_extra is not None else [])).mean(0))
+                    cb = _unit(np.concatenate([self.V[b[1]]] + ([r.b_extra] if r.b_extra is not None else [])).mean(0))
+                    loss = losses.setset_push(za, zb, float(ca @ cb), p.margin)
+            total = total + r.weight * loss
+        if len(ref):
+            zr, vr = z[at(ref)], v[at(ref)]
+            total = total + p.preserve_l2 * ((zr - vr) ** 2).sum(1).mean()
+            if p.preserve_kl:
+                kl = []
+                for q in sorted(set(self.mod[ref])):
+                    sel = torch.from_numpy(np.flatnonzero(self.mod[ref] == q))
+                    kk = at(self.keys[q])
+                    kl.append(losses.preservation_kl(vr[sel], v[kk], zr[sel], z[kk], p.kl_temperature))
+                total = total + p.preserve_kl * sum(kl) / len(kl)
+        return total
+
+
+def _unit(x):
+    return x / max(np.linalg.norm(x), 1e-12)
+
+
+def _split_rows(rng, rows, fraction):
+    rows = np.asarray(rows)
+    n_val = int(round(fraction * len(rows)))
+    if n_val < 2 or len(rows) - n_val < 2:
+        return None
+    perm = rng.permutation(len(rows))
+    return np.sort(rows[perm[n_val:]]), np.sort(rows[perm[:n_val]])
+
+
+def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Problem | None = None):
+    """Adam on fresh identity adapters; returns (adapters, best_step, curve) (best_step by ``val`` if given)."""
+    import torch
+
+    adapters = make_adapters(problem.modalities, problem.V.shape[1], params.hidden, seed)
+    opt = torch.optim.Adam(adapters.parameters(), lr=params.lr)
+    rng = np.random.default_rng(seed)
+    curve, best = [], (float("inf"), 0)
+    for i in range(steps + 1):
+        if val is not None and i % params.eval_every == 0:
+            with torch.no_grad():
+                vl = float(val.objective(adapters))
+            curve.append((i, vl))
+            if vl < best[0] - 1e-6:
+                best = (vl, i)
+        if i == steps:
+            break
+        loss = problem.objective(adapters, rng)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"alignment loss became {float(loss)} at step {i}; lower lr or the weights.")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return adapters, (best[1] if val is not None else steps), curve
+
+
+def _n_threads() -> int:
+    """At most 2 threads; 1 when the machine is oversubscribed (OpenMP barriers then stall each small op)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0] > cores
+    except OSError:
+        busy = False
+    return 1 if busy else max(1, min(2, cores))
+
+
+def fit_round(vectors, modality, resolved, ref_rows, params: FitParams):
+    """Fit one round; returns (adapters, info) where info records steps and the validation curve."""
+    import torch
+
+    rng = np.random.default_rng(params.seed)
+    problem = Problem(vectors, modality, resolved, ref_rows, params, rng)
+    info = {"steps": params.steps, "validation_curve": None}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(_n_threads())
+    try:
+        if params.validation > 0:
+            parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
+            if parts is not None:
+                _, best, curve = train(parts[0], params, params.steps, params.seed, val=parts[1])
+                info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
+        adapters, _, _ = train(problem, params, info["steps"], params.seed)
+    finally:
+        torch.set_num_threads(threads)
+    return adapters, info
