@@ -360,26 +360,51 @@ class MFM:
         return net, mean, scale, center, np.asarray(losses, dtype=np.float32)
 
     # ------------------------------------------------------------------ use
-    def transform(self, vectors, batch_size: int = 262144) -> np.ndarray:
-        """2-D positions (n, 2) float32 of any vectors of the fitted dimension (rows are L2-normalised first)."""
+    def transform(self, vectors, batch_size: int = 32768) -> np.ndarray:
+        """2-D positions (n, 2) float32 of any vectors of the fitted dimension (rows L2-normalised first).
+
+        Streams over the input in batches; the row normalisation and input standardisation are folded
+        into the first layer (W (v/|v| - mean)/scale = (W/scale) v / |v| - W mean/scale), so each vector
+        is read once. 1,000,000 x 512 vectors take a few seconds on 2 cores.
+        """
         import torch
 
         if not hasattr(self, "network_"):
             raise RuntimeError("this MFM is not fitted yet; call fit(images, texts) first.")
-        V = _as_matrix(vectors, "vectors")
+        if hasattr(vectors, "vectors") and not isinstance(vectors, np.ndarray):
+            vectors = vectors.vectors
+        if hasattr(vectors, "detach"):
+            vectors = vectors.detach().cpu().numpy()
+        V = np.asarray(vectors)
+        if V.ndim != 2:
+            raise MFMInputError(f"vectors must be a 2-D array (n_points, dim); got shape {V.shape}.")
+        if not np.issubdtype(V.dtype, np.number):
+            raise MFMInputError(f"vectors must be numeric; got dtype {V.dtype}.")
         if V.shape[1] != self.n_features_in_:
             raise MFMInputError(
                 f"vectors have dimension {V.shape[1]} but this MFM was fitted on {self.n_features_in_}-d vectors; "
                 "use vectors from the same embedding model."
             )
+        first, rest = self.network_[0], self.network_[1:]
+        W = (first.weight / float(self.scale_)).T.contiguous()
+        b = first.bias - (first.weight @ torch.from_numpy(self.mean_)) / float(self.scale_)
+        center = torch.from_numpy(self.center_)
         prev = torch.get_num_threads()
         torch.set_num_threads(min(2, prev))
         out = np.empty((len(V), 2), dtype=np.float32)
         try:
             with torch.inference_mode():
                 for s in range(0, len(V), batch_size):
-                    x = torch.from_numpy((V[s : s + batch_size] - self.mean_) / self.scale_)
-                    out[s : s + batch_size] = self.network_(x).numpy() - self.center_
+                    chunk = torch.from_numpy(np.ascontiguousarray(V[s : s + batch_size], dtype=np.float32))
+                    norms = torch.linalg.vector_norm(chunk, dim=1)
+                    if not (torch.isfinite(norms).all() and (norms > 0).all()):
+                        bad = s + int(torch.nonzero(~(torch.isfinite(norms) & (norms > 0)))[0, 0])
+                        raise MFMInputError(
+                            f"vectors row {bad} is NaN, inf or all zero; drop or fix those rows first."
+                        )
+                    h = chunk @ W
+                    h = h / norms.unsqueeze(1) + b
+                    out[s : s + batch_size] = (rest(h) - center).numpy()
         finally:
             torch.set_num_threads(prev)
         return out
