@@ -11,7 +11,7 @@ import io
 import json
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +128,8 @@ class Aligner:
         params = self._params(len(self.history_))
         selected = np.unique(np.concatenate([r.rows() for r in resolved]))
         unselected = np.setdiff1d(np.arange(es.n), selected)
+        if len(unselected) == 0:  # nothing left to preserve but closeness to the start (the KL would undo the pull)
+            params = replace(params, preserve_kl=0.0)
         rng = np.random.default_rng(params.seed)
         ref = _stratified(rng, unselected if len(unselected) else np.arange(es.n), es.modality, params.n_reference)
         before = es.vectors
