@@ -140,7 +140,13 @@ class Lab:
                         kc = BlockingKernelClient(connection_file=str(cf))
                         kc.load_connection_file()
                         kc.start_channels()
-                        kc.wait_for_ready(timeout=30)
+                        try:
+                            kc.wait_for_ready(timeout=60)
+                        except RuntimeError:
+                            # a missed heartbeat on a loaded machine reads as "kernel died": try again
+                            kc.stop_channels()
+                            time.sleep(1)
+                            continue
                         return KernelDriver(kc)
             time.sleep(0.3)
         raise TimeoutError(f"no running kernel for {notebook_name}")
@@ -233,6 +239,14 @@ class NotebookPage:
                  const view = v === 'axis' ? e.axis : e.proj; const s = view.screenPosition(p);
                  const r = view.canvas.getBoundingClientRect(); return [r.left + s[0], r.top + s[1]]; }""",
             [index, point, view])
+
+    def screen_xy_all(self, index: int = 0, view: str = "proj"):
+        """Page coordinates of every point of a widget's view, as a list of (x, y)."""
+        return self.page.evaluate(
+            """([i, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
+                 const view = v === 'axis' ? e.axis : e.proj; const r = view.canvas.getBoundingClientRect();
+                 const out = []; for (let p = 0; p < view.n; p++) { const s = view.screenPosition(p);
+                 out.push([r.left + s[0], r.top + s[1]]); } return out; }""", [index, view])
 
     def view_box(self, index: int = 0, view: str = "proj"):
         return self.page.evaluate(

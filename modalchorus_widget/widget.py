@@ -237,25 +237,27 @@ def _text_encoder(encoder):
 
 
 def make_projector(method: str, random_state: int = 0):
-    """A fresh estimator for a projection method name (MFM, UMAP, t-SNE, PCA, DCM, MDS)."""
+    """A fresh estimator for a projection method name (MFM, UMAP, t-SNE, PCA, DCM, MDS).
+
+    Uses ``modalchorus_widget.projectors`` (one interface for every method) and falls back to plain
+    scikit-learn / umap-learn estimators where that module is unavailable.
+    """
     key = method.strip().lower().replace("-", "").replace("_", "")
+    try:
+        from . import projectors as P
+
+        names = {k.lower().replace("-", "").replace("_", ""): k for k in P.PROJECTORS}
+        if key in names:
+            try:
+                return P.make_projector(names[key], random_state=random_state)
+            except TypeError:
+                return P.make_projector(names[key])
+    except ImportError:
+        pass
     if key == "mfm":
         from .mfm import MFM
 
         return MFM(random_state=random_state)
-    try:  # the projection engineer's registry, when present
-        from . import projectors as P
-
-        for fname in ("make_projector", "get_projector", "make"):
-            f = getattr(P, fname, None)
-            if callable(f):
-                return f(method, random_state=random_state)
-        for cname in (method, method.replace("-", ""), method.upper(), key.upper()):
-            c = getattr(P, cname, None)
-            if isinstance(c, type):
-                return c(random_state=random_state)
-    except ImportError:
-        pass
     if key == "pca":
         from sklearn.decomposition import PCA
 
@@ -276,13 +278,25 @@ def make_projector(method: str, random_state: int = 0):
 
 
 def _fit_project(projector, es) -> np.ndarray:
-    """Fit ``projector`` on an EmbeddingSet and return (n, 2) positions in the set's row order."""
+    """Fit ``projector`` on an EmbeddingSet and return (n, 2) positions in the set's row order.
+
+    Three interfaces: ``fit_transform(images, texts)`` (projectors.py, images first), MFM's
+    ``fit_transform(X, modality=...)``, and scikit-learn's ``fit_transform(X)``.
+    """
     f = projector.fit_transform
     try:
         params = inspect.signature(f).parameters
     except (TypeError, ValueError):
         params = {}
-    if "modality" in params:
+    if "texts" in params:
+        mods = set(es.modalities)
+        if mods != {"image", "text"}:
+            raise WidgetError(f"{type(projector).__name__} projects images and texts; this set has {sorted(mods)}")
+        img, txt = es.indices("image"), es.indices("text")
+        xy2 = np.asarray(f(es.vectors[img], es.vectors[txt]), dtype=np.float32)
+        xy = np.empty((es.n, 2), np.float32)
+        xy[img], xy[txt] = xy2[: len(img)], xy2[len(img):]
+    elif "modality" in params:
         xy = f(es.vectors, modality=es.modality)
     else:
         xy = f(es.vectors)
@@ -402,6 +416,14 @@ class Chorus(ScatterWidget):
             self._refresh_status()
         if self._axis_spec is not None and self._axis_spec.get("y") is None:
             self._recompute_axis()
+        return self
+
+    def add_layout(self, name: str, positions):
+        """Offer precomputed positions (n, 2) as a projection method named ``name`` in the toolbar."""
+        xy = B.as_positions(positions, self.n, f"layout {name!r}")
+        self._positions_by_method[str(name)] = xy
+        if name not in self.methods:
+            self.methods = self.methods + [str(name)]
         return self
 
     # ------------------------------------------------------------ colour
@@ -646,7 +668,7 @@ class Chorus(ScatterWidget):
         mod = str(es.modality[index])
         items = es.items
         item = items[index] if items is not None else None
-        if isinstance(item, str):
+        if mod != "image" and isinstance(item, str):  # texts show their text; image items are paths
             info["text"] = item if len(item) <= 300 else item[:299] + "\u2026"
         else:
             info["text"] = f"{mod} {es.frame['id'].iat[index]}"
@@ -654,7 +676,8 @@ class Chorus(ScatterWidget):
             info["label"] = es.labels[index]
         if self.predictions_ is not None and self.predictions_[index] is not None:
             info["prediction"] = self.predictions_[index]
-        if mod == "image" and item is not None and not isinstance(item, str):
+        missing = item is None or (isinstance(item, float) and item != item)  # pandas turns None into NaN
+        if mod == "image" and not missing:
             if index not in self._thumb_cache:
                 from .embeddings import make_thumbnail
 

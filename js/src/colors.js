@@ -8,7 +8,7 @@ export const PALETTE = [
 ];
 
 // Named-set colours: distinct from the category palette's first hues, readable on light and dark.
-export const SET_PALETTE = ['#ff00aa', '#00c2ff', '#ffb000', '#00d084', '#a259ff', '#ff4d4d', '#3dd6d0', '#c0ff00'];
+export const SET_PALETTE = ['#00a2ff', '#ffb000', '#00c853', '#a259ff', '#ff4d4d', '#3dd6d0', '#c0a000', '#ff6ec7'];
 
 /** Colour of category code i (cycles through the palette; golden-angle hues beyond it). */
 export function categoryColor(i) {

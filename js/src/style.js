@@ -27,6 +27,8 @@ export const CSS = `
 .mc-legend { position: absolute; right: 6px; top: 6px; max-height: 60%; overflow: auto; padding: 4px 6px;
   background: color-mix(in srgb, var(--mc-bg) 85%, transparent); border: 1px solid var(--mc-border); border-radius: 3px; }
 .mc-legend:empty { display: none; }
+.mc-legend { font-size: 11px; cursor: pointer; opacity: .92; }
+.mc-legend.mc-legend-collapsed .mc-legend-row, .mc-legend.mc-legend-collapsed .mc-legend-more { display: none; }
 .mc-legend-title { font-weight: 600; margin-bottom: 2px; }
 .mc-legend-row { display: flex; gap: 4px; align-items: center; white-space: nowrap; }
 .mc-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; }

@@ -83,7 +83,9 @@ export class ScatterView {
     sp.subscribe('pointover', (i) => this.opts.onHover?.(i, this.mouse));
     sp.subscribe('pointout', () => this.opts.onHover?.(-1, this.mouse));
     sp.subscribe('view', () => this.drawOverlay());
+    this.transitions = 0;
     sp.subscribe('transitionStart', () => {
+      this.transitions += 1;
       this.transitioning = true;
       this.drawOverlay();
     });

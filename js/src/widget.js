@@ -252,7 +252,7 @@ function render({ model, el }) {
   }
 
   function updateLegend() {
-    renderLegend(legend, model.get('color_by') || '', model.get('category_names') || [], codes);
+    renderLegend(legend, model.get('color_by') || '', model.get('category_names') || [], codes, { max: 8 });
   }
 
   function updateStatus() {
@@ -397,6 +397,10 @@ function render({ model, el }) {
     model.save_changes();
     applyStyle();
   });
+  root.addEventListener('mousedown', () => {
+    tooltip.style.display = 'none';
+  }, true);
+  legend.addEventListener('click', () => legend.classList.toggle('mc-legend-collapsed'));
   root.addEventListener('keydown', (ev) => {
     if (ev.target instanceof HTMLInputElement) return;
     if (ev.key === 'l' || ev.key === 'L') setMode('lasso');
