@@ -109,11 +109,11 @@ class EmbeddingSet:
             raise EmbeddingError(f"ids: {len(dup)} duplicate id(s), e.g. {dup.iloc[:3].tolist()}; ids must be unique.")
         frame = pd.DataFrame({"id": ids_s.to_numpy(), "modality": mod.astype(str)})
         lab = _per_row(labels, n, "labels")
-        if lab is not None:
-            frame["label"] = lab
+        if lab is not None:  # object dtype: pandas >= 3 would infer strings and turn None into NaN
+            frame["label"] = pd.Series(lab, dtype=object)
         it = _per_row(items, n, "items") if items is not None and not isinstance(items, str) else None
         if it is not None:
-            frame["item"] = it
+            frame["item"] = pd.Series(it, dtype=object)
         if meta is not None:
             meta = pd.DataFrame(meta)
             if len(meta) != n:
@@ -290,7 +290,7 @@ class EmbeddingSet:
         out = [None] * self.n
         if items is not None:
             for i in np.flatnonzero(self.mask("image")) if "image" in self.modalities else []:
-                if items[i] is not None:
+                if items[i] is not None and not (isinstance(items[i], float) and np.isnan(items[i])):
                     out[i] = make_thumbnail(items[i], size)
         self._thumbs[size] = out
         return out
@@ -336,6 +336,9 @@ class EmbeddingSet:
                                  f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget.")
         fr = header["frame"]
         frame = pd.DataFrame(fr["data"], columns=fr["columns"])
+        for col in ("label", "item"):
+            if col in frame:
+                frame[col] = pd.Series([fr_row[fr["columns"].index(col)] for fr_row in fr["data"]], dtype=object)
         out = cls.__new__(cls)
         vectors = vectors.astype(np.float32, copy=False)
         vectors.setflags(write=False)
