@@ -39,8 +39,10 @@ def _esm():
     return _BUNDLE
 
 
-def _array_trait(default, to_json, from_json):
-    return t.Any(default).tag(sync=True, to_json=to_json, from_json=from_json)
+def _array_trait(default, to_json, from_json, echo=True):
+    # echo_update=False: ipywidgets would otherwise send every front-end update straight back
+    # (a second copy of a million-index selection) before applying it
+    return t.Any(default).tag(sync=True, to_json=to_json, from_json=from_json, echo_update=echo)
 
 
 class ScatterWidget(anywidget.AnyWidget):
@@ -59,8 +61,9 @@ class ScatterWidget(anywidget.AnyWidget):
     category_names = t.List(t.Unicode()).tag(sync=True)
     modality = _array_trait(np.zeros(0, np.uint8), B.codes_to_json, B.codes_from_json)
     modality_names = t.List(t.Unicode()).tag(sync=True)
-    selected = _array_trait(np.zeros(0, np.uint32), B.indices_to_json, B.indices_from_json)
-    named_sets = t.Dict().tag(sync=True, to_json=B.index_dict_to_json, from_json=B.index_dict_from_json)
+    selected = _array_trait(np.zeros(0, np.uint32), B.indices_to_json, B.indices_from_json, echo=False)
+    named_sets = t.Dict().tag(sync=True, to_json=B.index_dict_to_json, from_json=B.index_dict_from_json,
+                              echo_update=False)
     color_by = t.Unicode("").tag(sync=True)
     color_options = t.List(t.Unicode()).tag(sync=True)
     point_size = t.Float(4.0).tag(sync=True)
@@ -94,6 +97,12 @@ class ScatterWidget(anywidget.AnyWidget):
             self.modality_names = [str(m) for m in modality_names]
             self.selected = B.as_indices(selected, n, "selected")
         self.on_msg(self._on_front_end_msg)
+        self.observe(self._ack_selected, "selected")
+
+    def _ack_selected(self, change):
+        """Tell the browser the kernel holds the new selection (it waits for this before repainting at large n)."""
+        if self._property_lock.get("selected") is not None or "selected" in self._property_lock:
+            self.send({"type": "ack_selected", "count": int(len(change["new"]))})
 
     # ------------------------------------------------------------ validation
     @staticmethod

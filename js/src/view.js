@@ -281,13 +281,26 @@ export class ScatterView {
     const inside = indicesInPolygon(this.ndc.x, this.ndc.y, poly);
     const next = combineSelection(this.selection, inside, mode);
     this.selection = next;
-    this.opts.onSelect?.(next);
-    setTimeout(() => {
+    this.keepLasso = path;
+    const paint = () => {
+      this.keepLasso = null;
       if (this.selection !== next) return;
       if (next.length === 0) this.scatterplot.deselect({ preventEvent: true });
       else this.scatterplot.select(Array.from(next), { preventEvent: true });
       this.drawOverlay();
-    }, 0);
+    };
+    // At large n a software-rendered WebGL frame takes about a second of every core; painting the
+    // highlight before the kernel has the indices would starve the transfer. So wait for the kernel's
+    // acknowledgement (or 1.5 s) first; the lasso outline stays on screen meanwhile.
+    const ack = this.opts.onSelect?.(next);
+    if (ack && this.n > 200000) {
+      let done = false;
+      const once = () => { if (!done) { done = true; paint(); } };
+      ack.then(once);
+      setTimeout(once, 1500);
+    } else {
+      setTimeout(paint, 0);
+    }
   }
 
   _click(p, mode) {
@@ -410,6 +423,15 @@ export class ScatterView {
       }
     }
     if (this.opts.axes && this.transform) this._drawAxes(ctx, view, theme);
+    if (this.keepLasso && this.keepLasso.length > 1) {
+      ctx.strokeStyle = theme.dark ? '#e6e6e6' : '#1a1a1a';
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.moveTo(this.keepLasso[0][0], this.keepLasso[0][1]);
+      for (const [x, y] of this.keepLasso) ctx.lineTo(x, y);
+      ctx.closePath();
+      ctx.stroke();
+    }
   }
 
   _drawAxes(ctx, view, theme) {

@@ -116,6 +116,7 @@ function render({ model, el }) {
   let sets = {};
   let textCode = -1;
   const tooltipCache = new Map();
+  const ackWaiters = [];
   let hoverIndex = -1;
   let hoverView = null;
 
@@ -132,6 +133,9 @@ function render({ model, el }) {
     stamp('selectSentMs');
     if (source?.lastMouseUpMs) root.dataset.mouseUpMs = String(source.lastMouseUpMs);
     updateStatus();
+    // resolves when the kernel acknowledges this selection (see ScatterWidget._ack_selected)
+    const count = indices.length;
+    return new Promise((resolve) => ackWaiters.push({ count, resolve }));
   };
   const onHover = (source) => (index, mouse) => {
     hoverIndex = index;
@@ -179,7 +183,11 @@ function render({ model, el }) {
   }
 
   const onCustom = (msg, buffers) => {
-    if (msg?.type === 'tooltip') {
+    if (msg?.type === 'ack_selected') {
+      const waiting = ackWaiters.splice(0);
+      for (const w of waiting) w.resolve(msg.count);
+      stamp('ackMs');
+    } else if (msg?.type === 'tooltip') {
       let img = null;
       if (buffers?.length && msg.has_image) {
         const b = buffers[0];
