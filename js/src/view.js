@@ -174,7 +174,10 @@ export class ScatterView {
             select: this.selection.length ? Array.from(this.selection) : undefined,
           },
         )
-        .then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+        .then(() => {
+          this.lastDrawResolvedMs = Date.now();
+          return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        })
         .then(() => this.drawOverlay());
     };
     this.drawChain = this.drawChain.then(run, run);

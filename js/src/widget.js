@@ -50,11 +50,13 @@ function decodeSets(raw) {
 }
 
 function render({ model, el }) {
+  const renderStartMs = Date.now();
   ensureStyle();
   const chorus = model.get('view_mode') === 'chorus';
   const root = h('div', { class: 'mc-root', tabindex: '0' });
   root.style.setProperty('--mc-height', `${model.get('height') || 420}px`);
   el.appendChild(root);
+  root.dataset.renderStartMs = String(renderStartMs);
 
   // ---------- toolbar ----------
   const toolbar = h('div', { class: 'mc-toolbar', role: 'toolbar', 'aria-label': 'ModalChorus tools' });

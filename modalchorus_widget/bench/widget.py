@@ -33,6 +33,7 @@ _xy = _rng.normal(size=(_n, 2)).astype(np.float32)
 w = ScatterWidget(_xy, category=_rng.integers(0, 10, _n), modality=_rng.integers(0, 2, _n), point_size={size})
 _sel_times = []
 w.observe(lambda c: _sel_times.append((time.time(), len(c['new']))), 'selected')
+_t_cell_done = time.time()
 w
 """
 
@@ -45,6 +46,10 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
     n_browser = int(page.evaluate("() => document.querySelector('.mc-root').dataset.n"))
     if n_browser != n:
         raise RuntimeError(f"browser shows {n_browser} points, expected {n}")
+    ds0 = page.evaluate("() => ({...document.querySelector('.mc-root').dataset})")
+    drawn = page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.lastDrawResolvedMs")
+    t_cell_done = nb.kernel.value("_t_cell_done")
+    render_start = float(ds0["renderStartMs"]) / 1000
     if shots:
         nb.screenshot(f"bench-{n}.png", root)
 
@@ -85,6 +90,12 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
     return {
         "n": n,
         "python_to_first_frame_s": round(first - t0, 4),
+        # breakdown: kernel builds the widget; state reaches the page and render() starts; points
+        # decoded and handed to WebGL (index built); first frame rendered
+        "first_frame_kernel_s": round(t_cell_done - t0, 4),
+        "first_frame_transfer_s": round(render_start - t_cell_done, 4),
+        "first_frame_upload_s": round(drawn / 1000 - render_start, 4),
+        "first_frame_render_s": round(first - drawn / 1000, 4),
         "lasso_to_python_s": round(lasso_s, 4),
         "update_positions_s": round(upd, 4),
         "bytes_sent": int(nbytes["total"]),
