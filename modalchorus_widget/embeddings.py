@@ -60,6 +60,29 @@ def l2_normalize(vectors: np.ndarray, where: str = "vectors") -> np.ndarray:
     return (vectors / norms).astype(np.float32, copy=False)
 
 
+def _check_utf8(values, name: str) -> None:
+    """Strings must be encodable as UTF-8 (the widget and the saved files send them as UTF-8 JSON).
+
+    Strings read with ``errors="surrogateescape"`` hold lone surrogates for undecodable bytes; they are
+    found here, once, with one C-level encode of all strings joined (fast for a million rows).
+    """
+    strs = [v for v in values if isinstance(v, str)]
+    if not strs:
+        return
+    try:
+        "\n".join(strs).encode("utf-8")
+    except UnicodeEncodeError:
+        for i, v in enumerate(values):
+            if isinstance(v, str):
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise EmbeddingError(
+                        f"{name}: row {i} holds text that is not valid UTF-8 ({v[max(0, exc.start - 10):exc.end + 10]!r}, "
+                        f"undecodable byte(s) at position {exc.start}); decode the source with its real encoding "
+                        "(e.g. open(..., encoding='latin-1')) or errors='replace'.") from None
+
+
 def _per_row(value, n: int, name: str, default=None) -> np.ndarray | None:
     if value is None:
         return None if default is None else np.full(n, default, dtype=object)
@@ -108,11 +131,15 @@ class EmbeddingSet:
         if len(dup):
             raise EmbeddingError(f"ids: {len(dup)} duplicate id(s), e.g. {dup.iloc[:3].tolist()}; ids must be unique.")
         frame = pd.DataFrame({"id": ids_s.to_numpy(), "modality": mod.astype(str)})
+        _check_utf8(ids, "ids")
         lab = _per_row(labels, n, "labels")
+        if lab is not None:
+            _check_utf8(lab, "labels")
         if lab is not None:  # object dtype: pandas >= 3 would infer strings and turn None into NaN
             frame["label"] = pd.Series(lab, dtype=object)
         it = _per_row(items, n, "items") if items is not None and not isinstance(items, str) else None
         if it is not None:
+            _check_utf8(it, "items")
             frame["item"] = pd.Series(it, dtype=object)
         if meta is not None:
             meta = pd.DataFrame(meta)
@@ -226,7 +253,8 @@ class EmbeddingSet:
         """The same rows with new vectors (e.g. after alignment); shape must match."""
         vec = _as_vectors(vectors, "with_vectors")
         if vec.shape != self._vectors.shape:
-            raise EmbeddingError(f"with_vectors: shape {vec.shape} does not match the set's {self._vectors.shape}.")
+            raise EmbeddingError(f"with_vectors: shape {vec.shape} does not match the set's {self._vectors.shape}; "
+                                 "pass one new vector per row of the set, in the same order.")
         if normalize:
             vec = l2_normalize(vec, "with_vectors")
         vec = vec.copy() if vec is vectors else vec
@@ -310,7 +338,12 @@ class EmbeddingSet:
         header = {"format": FORMAT, "version": FORMAT_VERSION, "space": self.space,
                   "frame": json.loads(frame.to_json(orient="split", index=False, default_handler=str))}
         buf = io.BytesIO()
-        np.savez(buf, vectors=self._vectors, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        try:
+            text = json.dumps(header).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise EmbeddingError(f"to_bytes: the metadata holds text that is not valid UTF-8 ({exc}); decode the "
+                                 "source with its real encoding or errors='replace' before saving.") from None
+        np.savez(buf, vectors=self._vectors, header=np.frombuffer(text, dtype=np.uint8))
         return buf.getvalue()
 
     @classmethod
@@ -328,7 +361,8 @@ class EmbeddingSet:
                 vectors = z["vectors"]
                 header = json.loads(z["header"].tobytes().decode())
         except Exception as exc:
-            raise EmbeddingError(f"{path} is not a readable EmbeddingSet file ({exc}).") from exc
+            raise EmbeddingError(f"{path} is not a readable EmbeddingSet file ({exc}); it is corrupt or of another "
+                                 "kind. Check the path, or save the set again with EmbeddingSet.save(path).") from exc
         if header.get("format") != FORMAT:
             raise EmbeddingError(f"{path}: not an EmbeddingSet file (format {header.get('format')!r}).")
         if header.get("version") != FORMAT_VERSION:
@@ -380,6 +414,9 @@ def make_thumbnail(item, size: int = 64) -> bytes:
             lo, hi = float(arr.min()), float(arr.max())
             arr = (255 * (arr - lo) / (hi - lo if hi > lo else 1.0)).astype(np.uint8)
             img = Image.fromarray(arr)
+    except Image.DecompressionBombError as exc:
+        raise EmbeddingError(f"image {item!r} is too large to decode safely ({exc}); downscale it, or raise "
+                             "PIL.Image.MAX_IMAGE_PIXELS if you trust the file.") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise EmbeddingError(f"cannot decode image {item!r}: {exc}. Check that the file is a valid image.") from exc
     img = img.convert("RGB")

@@ -121,7 +121,8 @@ def read_manifest(path) -> dict:
         with zipfile.ZipFile(path) as z:
             manifest = json.loads(z.read("manifest.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
-        raise SessionError(f"{path} is not a readable modalchorus session ({exc}).") from exc
+        raise SessionError(f"{path} is not a readable modalchorus session ({exc}); it is corrupt or of "
+                           "another kind. Check the path, or save the session again with save_session(widget, path).") from exc
     if manifest.get("format") != FORMAT:
         raise SessionError(f"{path}: not a modalchorus session (format {manifest.get('format')!r}).")
     if manifest.get("version") != VERSION:
@@ -156,7 +157,8 @@ def load_session(path, encoder=None, **chorus_kwargs):
                 if encoder is not None and hasattr(aligner, "encoder"):
                     aligner.encoder = encoder
     except (KeyError, zipfile.BadZipFile) as exc:
-        raise SessionError(f"{path}: session file is incomplete or corrupt ({exc}).") from exc
+        raise SessionError(f"{path}: session file is incomplete or corrupt ({exc}); save it again with "
+                           "save_session(widget, path) (an interrupted save never replaces a good file).") from exc
     w = Chorus(es, projector=projector, positions=state["positions"], color_by=manifest["color_by"],
                encoder=encoder, aligner=aligner, class_prompts=manifest.get("class_prompts"),
                method=manifest["method"], **chorus_kwargs)

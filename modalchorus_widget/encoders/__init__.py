@@ -9,6 +9,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "Encoder": "base",
+    "ImageDecodeError": "base",
+    "CheckpointError": "base",
     "OpenCLIPEncoder": "open_clip",
     "OfflineWeightsError": "open_clip",
     "DefaultEncoder": "default",

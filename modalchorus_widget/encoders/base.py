@@ -11,6 +11,36 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 
+class ImageDecodeError(ValueError):
+    """An image file exists but cannot be decoded (corrupt, not an image, or too large to decode safely)."""
+
+
+class CheckpointError(ValueError):
+    """A weights file exists but cannot be read (corrupt, truncated, or from another model)."""
+
+
+def open_image(path, i: int, who: str):
+    """Open and fully decode the image file at ``path`` (item ``i``), as an RGB-or-other PIL image.
+
+    Raises ``ImageDecodeError`` naming the file and the fix when it is not a decodable image or is so
+    large that PIL refuses it as a decompression bomb (over ``PIL.Image.MAX_IMAGE_PIXELS`` x 2).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(
+            f"{who}: image {i} at '{path}' is too large to decode safely ({exc}); downscale it, or raise "
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageDecodeError(
+            f"{who}: image {i} at '{path}' cannot be decoded ({type(exc).__name__}: {exc}); check that the file "
+            "is a complete PNG/JPEG image, or drop it.") from exc
+
+
 class Encoder(ABC):
     """Abstract image/text encoder.
 
@@ -51,8 +81,19 @@ class Encoder(ABC):
         if bad:
             raise TypeError(
                 f"encode_texts: item {bad[0]} is a {type(texts[bad[0]]).__name__}, not a str; "
-                "pass a list of strings."
+                "pass a list of strings (decode bytes first, e.g. b.decode('utf-8', errors='replace'))."
             )
+        try:  # lone surrogates (from errors="surrogateescape") are undecodable bytes, not text
+            "\n".join(texts).encode("utf-8")
+        except UnicodeEncodeError:
+            for i, t in enumerate(texts):
+                try:
+                    t.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise ValueError(
+                        f"encode_texts: item {i} is not valid UTF-8 text (undecodable byte(s) at position "
+                        f"{exc.start}: {t[max(0, exc.start - 10):exc.end + 10]!r}); decode the source with its real "
+                        "encoding or errors='replace'.") from None
         return texts
 
     @staticmethod

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Encoder
+from .base import CheckpointError, Encoder, open_image
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_FILE = WEIGHTS_DIR / "default_digits.safetensors"
@@ -140,8 +140,7 @@ def _one_image(item, i: int) -> np.ndarray:
         path = Path(item)
         if not path.is_file():
             raise FileNotFoundError(f"default encoder: image {i} not found at '{path}'; check the path.")
-        with Image.open(path) as im:
-            return _pil_to_digit(im)
+        return _pil_to_digit(open_image(path, i, "default encoder"))
     if isinstance(item, np.ndarray):
         a = np.asarray(item, dtype=np.float32)
         if a.shape == (IMAGE_SIZE * IMAGE_SIZE,):
@@ -252,8 +251,14 @@ class DefaultEncoder(Encoder):
                 )
             cfg = self.config
             tower = build_image_tower(width=int(cfg["width"]), dim=int(cfg["dim"]))
-            state = load_file(str(path))
-            tower.load_state_dict(state)
+            try:
+                state = load_file(str(path))
+                tower.load_state_dict(state)
+            except Exception as exc:  # safetensors raises its own error type; torch a RuntimeError
+                raise CheckpointError(
+                    f"default encoder: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
+                    "corrupt, truncated or from another model. Re-run `python scripts/train_default.py` or "
+                    "reinstall modalchorus-widget.") from exc
             tower.eval().to(self.device)
             for p in tower.parameters():
                 p.requires_grad_(False)

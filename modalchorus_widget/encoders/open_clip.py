@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Encoder
+from .base import Encoder, open_image
 
 _CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors", ".ckpt")
 
@@ -53,8 +53,7 @@ def to_pil(item, i: int = 0):
         path = Path(item)
         if not path.is_file():
             raise FileNotFoundError(f"encode_images: image {i} not found at '{path}'; check the path.")
-        with Image.open(path) as im:
-            return im.convert("RGB")
+        return open_image(path, i, "encode_images").convert("RGB")
     if isinstance(item, np.ndarray):
         a = item
         if a.dtype != np.uint8:
