@@ -52,13 +52,13 @@ class Aligner:
     encoder : optional; embeds text anchors and few-shot items (``encode_text`` / ``encode_image``).
     mode : ``"fast"`` (frozen encoder, residual adapters; the default and the only mode implemented).
     hidden, steps, lr, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference,
-    n_candidates, batch_size, validation, eval_every : see :class:`~.fit.FitParams`.
+    n_candidates, batch_size, validation, eval_every, patience : see :class:`~.fit.FitParams`.
     random_state : seed; the same inputs give bit-identical rounds.
     """
 
     def __init__(self, embeddings, encoder=None, mode="fast", hidden=64, steps=150, lr=2e-4, temperature=0.01,
-                 margin=0.1, preserve_kl=5.0, preserve_l2=10.0, kl_temperature=0.01, n_reference=512,
-                 n_candidates=512, batch_size=256, validation=0.2, eval_every=5, random_state=0):
+                 margin=0.1, preserve_kl=5.0, preserve_l2=10.0, kl_temperature=0.01, n_reference=256,
+                 n_candidates=256, batch_size=128, validation=0.2, eval_every=5, patience=6, random_state=0):
         if not isinstance(embeddings, EmbeddingSet):
             raise TypeError(f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
                             "wrap arrays with EmbeddingSet(vectors, modality=...).")
@@ -71,7 +71,7 @@ class Aligner:
         self.hidden, self.steps, self.lr, self.temperature, self.margin = hidden, steps, lr, temperature, margin
         self.preserve_kl, self.preserve_l2, self.kl_temperature = preserve_kl, preserve_l2, kl_temperature
         self.n_reference, self.n_candidates, self.batch_size = n_reference, n_candidates, batch_size
-        self.validation, self.eval_every, self.random_state = validation, eval_every, random_state
+        self.validation, self.eval_every, self.patience, self.random_state = validation, eval_every, patience, random_state
         self._params()  # validate now, not at the first step
         self.embeddings_ = embeddings
         self.history_ = []
@@ -82,7 +82,7 @@ class Aligner:
     def get_params(self) -> dict:
         names = ("mode", "hidden", "steps", "lr", "temperature", "margin", "preserve_kl", "preserve_l2",
                  "kl_temperature", "n_reference", "n_candidates", "batch_size", "validation", "eval_every",
-                 "random_state")
+                 "patience", "random_state")
         return {k: getattr(self, k) for k in names}
 
     def _params(self, round_index=0) -> FitParams:
@@ -90,6 +90,8 @@ class Aligner:
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise AlignmentError(f"Aligner: {name} must be a positive integer, got {v!r}.")
+        if not isinstance(self.patience, (int, np.integer)) or self.patience < 0:
+            raise AlignmentError(f"Aligner: patience must be a non-negative integer (0 = never stop early), got {self.patience!r}.")
         if not isinstance(self.steps, (int, np.integer)) or self.steps < 0:
             raise AlignmentError(f"Aligner: steps must be a non-negative integer, got {self.steps!r}.")
         for name in ("lr", "temperature", "kl_temperature", "margin"):
@@ -109,6 +111,7 @@ class Aligner:
                          kl_temperature=float(self.kl_temperature), n_reference=int(self.n_reference),
                          n_candidates=int(self.n_candidates), batch_size=int(self.batch_size),
                          validation=float(self.validation), eval_every=int(self.eval_every),
+                         patience=int(self.patience),
                          seed=seed + 1000 * round_index)
 
     # ----------------------------------------------------------------- rounds

@@ -29,11 +29,12 @@ class FitParams:
     preserve_kl: float = 5.0
     preserve_l2: float = 10.0
     kl_temperature: float = 0.01
-    n_reference: int = 512
-    n_candidates: int = 512
-    batch_size: int = 256
+    n_reference: int = 256
+    n_candidates: int = 256
+    batch_size: int = 128
     validation: float = 0.2
     eval_every: int = 5
+    patience: int = 6
     seed: int = 0
 
 
@@ -209,7 +210,8 @@ def _split_rows(rng, rows, fraction):
 
 
 def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Problem | None = None):
-    """Adam on fresh identity adapters; returns (adapters, best_step, curve) (best_step by ``val`` if given)."""
+    """Adam on fresh identity adapters; returns (adapters, best_step, curve) (best_step by ``val`` if given,
+    stopping once ``patience`` evaluations in a row brought no improvement)."""
     import torch
 
     adapters = make_adapters(problem.modalities, problem.V.shape[1], params.hidden, seed)
@@ -223,6 +225,8 @@ def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Probl
             curve.append((i, vl))
             if vl < best[0] - 1e-6:
                 best = (vl, i)
+            elif params.patience and i - best[1] >= params.patience * params.eval_every:
+                break  # no gain on the held-out slice for a while: the knee has passed
         if i == steps:
             break
         loss = problem.objective(adapters, rng)
