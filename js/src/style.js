@@ -48,7 +48,8 @@ export const CSS = `
 .mc-report { padding: 2px 6px; border-top: 1px solid var(--mc-border); }
 .mc-report-table { border-collapse: collapse; }
 .mc-report-table td, .mc-report-table th { padding: 1px 8px; text-align: right; }
-.mc-report-table td:first-child, .mc-report-table th:first-child { text-align: left; }
+.mc-report-table td:first-child, .mc-report-table th:first-child, .mc-report-table td.mc-single { text-align: left; }
+.mc-report { max-height: 160px; overflow: auto; }
 .mc-status { padding: 3px 6px; border-top: 1px solid var(--mc-border); background: var(--mc-panel); opacity: .9; }
 .mc-tooltip { position: absolute; display: none; z-index: 10; pointer-events: none; max-width: 260px; padding: 4px 6px;
   background: var(--mc-bg); color: var(--mc-fg); border: 1px solid var(--mc-border); border-radius: 4px;

@@ -49,6 +49,34 @@ function decodeSets(raw) {
   return out;
 }
 
+/** Report dict -> rows: {name, before, after} for x_before/x_after pairs or {before, after} dicts, else {name, single}. */
+export function reportRows(r) {
+  const fmt = (x) => {
+    if (typeof x === 'number') return Number.isInteger(x) ? String(x) : Math.abs(x) < 10 ? x.toFixed(3) : x.toFixed(1);
+    if (Array.isArray(x)) return x.length > 6 ? `(${x.length} values)` : x.map(fmt).join(', ');
+    if (x && typeof x === 'object') return Object.keys(x).length > 4 ? `(${Object.keys(x).length} entries)` : JSON.stringify(x);
+    return String(x ?? '');
+  };
+  const rows = [];
+  const seen = new Set();
+  for (const k of Object.keys(r)) {
+    if (seen.has(k)) continue;
+    const v = r[k];
+    const m = /^(.*)_(before|after)$/.exec(k);
+    if (m) {
+      const base = m[1];
+      seen.add(`${base}_before`);
+      seen.add(`${base}_after`);
+      rows.push({ name: base, before: fmt(r[`${base}_before`]), after: fmt(r[`${base}_after`]) });
+    } else if (v && typeof v === 'object' && !Array.isArray(v) && ('before' in v || 'after' in v)) {
+      rows.push({ name: k, before: fmt(v.before), after: fmt(v.after) });
+    } else {
+      rows.push({ name: k, single: fmt(v) });
+    }
+  }
+  return rows;
+}
+
 function render({ model, el }) {
   const renderStartMs = Date.now();
   ensureStyle();
@@ -352,20 +380,14 @@ function render({ model, el }) {
 
   function updateReport() {
     if (!chorus) return;
-    const r = model.get('report') || {};
     report.replaceChildren();
-    const keys = Object.keys(r);
-    if (!keys.length) return;
+    const rows = reportRows(model.get('report') || {});
+    if (!rows.length) return;
     const table = h('table', { class: 'mc-report-table' });
-    table.appendChild(h('tr', {}, h('th', { text: 'alignment' }), h('th', { text: 'before' }), h('th', { text: 'after' })));
-    for (const k of keys) {
-      const v = r[k];
-      const fmt = (x) => (typeof x === 'number' ? (Math.abs(x) < 10 ? x.toFixed(3) : String(Math.round(x))) : String(x ?? ''));
-      if (v && typeof v === 'object' && ('before' in v || 'after' in v)) {
-        table.appendChild(h('tr', {}, h('td', { text: k }), h('td', { text: fmt(v.before) }), h('td', { text: fmt(v.after) })));
-      } else {
-        table.appendChild(h('tr', {}, h('td', { text: k }), h('td', { colspan: '2', text: fmt(v) })));
-      }
+    table.appendChild(h('tr', {}, h('th', { text: 'last alignment round' }), h('th', { text: 'before' }), h('th', { text: 'after' })));
+    for (const r of rows) {
+      if (r.single !== undefined) table.appendChild(h('tr', {}, h('td', { text: r.name }), h('td', { class: 'mc-single', colspan: '2', text: r.single })));
+      else table.appendChild(h('tr', {}, h('td', { text: r.name }), h('td', { text: r.before }), h('td', { text: r.after })));
     }
     report.appendChild(table);
   }

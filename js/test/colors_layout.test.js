@@ -80,3 +80,17 @@ describe('legend', () => {
     expect(hiddenCount).toBe(1);
   });
 });
+
+describe('alignment report rows', async () => {
+  const { reportRows } = await import('../src/widget.js');
+  it('pairs _before/_after keys and summarises long arrays', () => {
+    const rows = reportRows({ zero_shot_acc_before: 0.5, zero_shot_acc_after: 0.75, steps: 60, curve: [1, 2, 3, 4, 5, 6, 7],
+      recall: { before: 0.1, after: 0.2 } });
+    expect(rows).toEqual([
+      { name: 'zero_shot_acc', before: '0.500', after: '0.750' },
+      { name: 'steps', single: '60' },
+      { name: 'curve', single: '(7 values)' },
+      { name: 'recall', before: '0.100', after: '0.200' },
+    ]);
+  });
+});
