@@ -709,7 +709,7 @@ def _aligner_interrupt(exc):
         if not a.history_:  # one good round first, so there is history to lose
             a.step(PointSet(ctx.n_pairs, np.arange(4)))
         before = snapshot(ctx)
-        hist = [r.adapters_bytes if hasattr(r, "adapters_bytes") else None for r in a.history_]
+        hist = [bytes(r.weights) for r in a.history_]
         real_train = F.train
 
         def train(problem, *args, **kw):
@@ -734,7 +734,7 @@ def _aligner_interrupt(exc):
         finally:
             F.train = real_train
         lost = [k for k in diff(before, snapshot(ctx)) if k.startswith("aligner")]
-        if [r.adapters_bytes if hasattr(r, "adapters_bytes") else None for r in a.history_] != hist:
+        if [bytes(r.weights) for r in a.history_] != hist:
             lost.append("aligner.history_ adapters")
         # usable: undo/redo and a new round still work
         n = len(a.history_)
