@@ -39,25 +39,51 @@ def _as_vectors(vectors, where: str = "vectors") -> np.ndarray:
     if arr.shape[1] == 0:
         raise EmbeddingError(f"{where}: vectors have dimension 0.")
     arr = arr.astype(np.float32, copy=False)
-    bad = ~np.isfinite(arr).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
+    rows = _rows_where(arr, lambda c: ~np.isfinite(c).all(axis=1))
+    if rows.size:
         raise EmbeddingError(
             f"{where}: {rows.size} row(s) contain NaN or inf (first at rows {rows[:5].tolist()}). "
             "Drop or re-encode those items.")
     return arr
 
 
-def l2_normalize(vectors: np.ndarray, where: str = "vectors") -> np.ndarray:
-    """Unit-length rows (float32); zero rows are an error, since they have no direction."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    zero = norms[:, 0] < 1e-12
+_CHUNK = 65536  # rows per block: temporaries stay ~100 MB whatever n is
+
+
+def _rows_where(arr: np.ndarray, test) -> np.ndarray:
+    """Row indices where ``test(block)`` is True, evaluated block by block (no n x d temporaries)."""
+    hits = [s + np.flatnonzero(test(arr[s:s + _CHUNK])) for s in range(0, len(arr), _CHUNK)]
+    hits = [h for h in hits if h.size]
+    return np.concatenate(hits) if hits else np.zeros(0, np.int64)
+
+
+def _row_norms(arr: np.ndarray) -> np.ndarray:
+    out = np.empty(len(arr), np.float64)
+    for s in range(0, len(arr), _CHUNK):
+        c = arr[s:s + _CHUNK]
+        out[s:s + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c, dtype=np.float64))
+    return out
+
+
+def l2_normalize(vectors: np.ndarray, where: str = "vectors", tol: float = 1e-4) -> np.ndarray:
+    """Unit-length rows (float32); zero rows are an error, since they have no direction.
+
+    Works block by block, and returns a float32 input whose rows are already unit length (within
+    ``tol``, as encoders return them) as it is: no second n x d copy (2 GB for 1M x 512).
+    """
+    norms = _row_norms(vectors)
+    zero = norms < 1e-12
     if zero.any():
         rows = np.flatnonzero(zero)
         raise EmbeddingError(
             f"{where}: {rows.size} row(s) are zero vectors (first at rows {rows[:5].tolist()}); "
             "they have no direction to compare. Drop them or re-encode those items.")
-    return (vectors / norms).astype(np.float32, copy=False)
+    if vectors.dtype == np.float32 and np.abs(norms - 1.0).max() <= tol:
+        return vectors
+    out = np.empty(vectors.shape, np.float32)
+    for s in range(0, len(vectors), _CHUNK):
+        out[s:s + _CHUNK] = vectors[s:s + _CHUNK] / norms[s:s + _CHUNK, None]
+    return out
 
 
 def _check_utf8(values, name: str) -> None:
@@ -100,7 +126,9 @@ class EmbeddingSet:
 
     Parameters
     ----------
-    vectors : (n, d) array of floats; rows are L2-normalised unless ``normalize=False``.
+    vectors : (n, d) array of floats; rows are L2-normalised unless ``normalize=False``. A float32 array
+        whose rows are already unit length (what encoders return) is kept as a read-only view, not
+        copied (a million 512-d rows would otherwise need 2 GB more); do not write into it afterwards.
     modality : one name for all rows or one per row (``"image"``, ``"text"``, ``"audio"``, ``"video"``).
     ids : unique id per row (default ``"<modality>-<i>"``).
     labels : optional class/category label per row.
@@ -149,6 +177,7 @@ class EmbeddingSet:
             if clash:
                 raise EmbeddingError(f"meta: column(s) {clash} are reserved; rename them.")
             frame = pd.concat([frame, meta.reset_index(drop=True)], axis=1)
+        vec = vec.view()  # read-only view: never flips the flag on the caller's own array
         vec.setflags(write=False)
         self._vectors = vec
         self.frame = frame
@@ -335,15 +364,21 @@ class EmbeddingSet:
         frame = self.frame.copy()
         if "item" in frame:
             frame["item"] = [_item_to_json(x) for x in frame["item"]]
-        header = {"format": FORMAT, "version": FORMAT_VERSION, "space": self.space,
-                  "frame": json.loads(frame.to_json(orient="split", index=False, default_handler=str))}
+        # numeric metadata columns travel as arrays: JSON would round floats to 10 digits
+        numeric = [c for c in frame.columns if c not in ("id", "modality", "label", "item")
+                   and frame[c].dtype.kind in "biuf"]
+        arrays = {f"meta_{i}": frame[c].to_numpy() for i, c in enumerate(numeric)}
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "space": self.space, "columns": list(frame.columns),
+                  "numeric": numeric,
+                  "frame": json.loads(frame.drop(columns=numeric).to_json(orient="split", index=False,
+                                                                          default_handler=str))}
         buf = io.BytesIO()
         try:
             text = json.dumps(header).encode("utf-8")
         except UnicodeEncodeError as exc:
             raise EmbeddingError(f"to_bytes: the metadata holds text that is not valid UTF-8 ({exc}); decode the "
                                  "source with its real encoding or errors='replace' before saving.") from None
-        np.savez(buf, vectors=self._vectors, header=np.frombuffer(text, dtype=np.uint8))
+        np.savez(buf, vectors=self._vectors, header=np.frombuffer(text, dtype=np.uint8), **arrays)
         return buf.getvalue()
 
     @classmethod
@@ -360,6 +395,7 @@ class EmbeddingSet:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 vectors = z["vectors"]
                 header = json.loads(z["header"].tobytes().decode())
+                numeric = {c: z[f"meta_{i}"] for i, c in enumerate(header.get("numeric", []))}
         except Exception as exc:
             raise EmbeddingError(f"{path} is not a readable EmbeddingSet file ({exc}); it is corrupt or of another "
                                  "kind. Check the path, or save the set again with EmbeddingSet.save(path).") from exc
@@ -373,6 +409,10 @@ class EmbeddingSet:
         for col in ("label", "item"):
             if col in frame:
                 frame[col] = pd.Series([fr_row[fr["columns"].index(col)] for fr_row in fr["data"]], dtype=object)
+        if numeric:
+            for c, v in numeric.items():
+                frame[c] = v
+            frame = frame[header["columns"]]
         out = cls.__new__(cls)
         vectors = vectors.astype(np.float32, copy=False)
         vectors.setflags(write=False)
