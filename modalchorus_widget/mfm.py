@@ -66,23 +66,30 @@ def _as_matrix(x, name: str) -> np.ndarray:
     return x / norms
 
 
-def _calibrate_torch(sims, perplexity: float, torch, n_iter: int = 50):
-    """Torch version of `_calibrate` over rows of ``sims`` (-inf entries are ignored)."""
+def _calibrate_torch(sims, perplexity, torch, n_iter: int = 18):
+    """Per-row inverse temperature beta with perplexity(softmax(beta * sims)) = ``perplexity``.
+
+    Bisection on log(beta) in [1e-2, 1e5] (18 halvings: relative precision ~1e-4); -inf entries of
+    ``sims`` are ignored; ``perplexity`` may be a scalar or one value per row.
+    """
     finite = torch.isfinite(sims)
-    target = math.log(min(perplexity, float(finite.sum(1).min()) - 1e-3))
+    perp = torch.as_tensor(perplexity, dtype=sims.dtype).expand(len(sims))
+    target = torch.log(torch.minimum(perp, finite.sum(1).to(sims.dtype) - 1e-3).clamp_min(1.0 + 1e-3))
     s = sims - sims.max(1, keepdim=True).values
-    lo = torch.zeros(len(s))
-    hi = torch.full((len(s),), float("inf"))
-    beta = torch.ones(len(s))
+    s = s.masked_fill(~finite, -1e6)
+    lo = torch.full((len(s),), math.log(1e-2))
+    hi = torch.full((len(s),), math.log(1e5))
     for _ in range(n_iter):
-        logp = torch.log_softmax(beta[:, None] * s, 1)
-        p = logp.exp()
-        h = -(p * logp.masked_fill(~finite, 0.0)).sum(1)
-        too_flat = h > target
-        lo = torch.where(too_flat, beta, lo)
-        hi = torch.where(too_flat, hi, beta)
-        beta = torch.where(torch.isinf(hi), beta * 2.0, (lo + hi) / 2.0)
-    return beta
+        mid = (lo + hi) / 2
+        beta = mid.exp().unsqueeze(1)
+        z = beta * s
+        lse = torch.logsumexp(z, 1)
+        p = torch.exp(z - lse.unsqueeze(1))
+        h = lse - (p * z).sum(1)
+        too_flat = h > target  # entropy too high -> sharpen (raise beta)
+        lo = torch.where(too_flat, mid, lo)
+        hi = torch.where(too_flat, hi, mid)
+    return ((lo + hi) / 2).exp()
 
 
 class MFM:
@@ -91,6 +98,19 @@ class MFM:
     ``MFM().fit(images, texts)`` for the common two-modality case, or
     ``MFM().fit(X, modality=names_per_row)`` for any number of modalities. ``transform(vectors)``
     maps any vectors of the same dimension (images, texts, re-aligned versions) to 2-D.
+
+    Parameters: ``hidden`` (MLP widths), ``perplexity`` (neighbourhood size of the listwise targets),
+    ``rank_weight`` (cross-modal rank order), ``neighbor_weight`` (within-modality neighbours),
+    ``global_weight``/``global_perplexity`` (all-points neighbours: standard trustworthiness),
+    ``metric_weight`` (absolute block-normalised distances), ``n_steps`` (default 600),
+    ``batch_size`` (anchors per step), ``learning_rate``, ``max_points_per_step`` (subset per step),
+    ``warm_start`` (PCA warm start), ``random_state``, ``verbose`` (tqdm progress bar).
+    Raise ``metric_weight`` to favour absolute distances, ``rank_weight`` to favour cross-modal rank
+    order, ``global_weight`` to keep modalities locally apart (higher standard T, lower T_x).
+
+    Learned state: ``network_`` (torch MLP), ``mean_``/``scale_`` (input standardisation),
+    ``center_`` (output offset), ``embedding_`` (2-D of the training points), ``loss_curve_``,
+    ``modalities_``, ``n_features_in_``.
     """
 
     def __init__(
@@ -108,7 +128,7 @@ class MFM:
         max_points_per_step: int = 512,
         warm_start: bool = True,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool = True,
     ):
         self.hidden = hidden
         self.perplexity = perplexity
@@ -162,14 +182,23 @@ class MFM:
         return Z, modality
 
     def _check_params(self, n_min: int):
-        if not (isinstance(self.perplexity, (int, float)) and self.perplexity > 1):
+        from numbers import Integral, Real
+
+        if not (isinstance(self.perplexity, Real) and self.perplexity > 1):
             raise MFMInputError(f"perplexity must be a number > 1; got {self.perplexity!r}.")
-        for name in ("rank_weight", "neighbor_weight", "metric_weight"):
+        names = ("rank_weight", "neighbor_weight", "global_weight", "metric_weight")
+        for name in names:
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v >= 0):
+            if not (isinstance(v, Real) and v >= 0):
                 raise MFMInputError(f"{name} must be a number >= 0; got {v!r}.")
-        if self.rank_weight + self.neighbor_weight + self.metric_weight <= 0:
-            raise MFMInputError("at least one of rank_weight, neighbor_weight, metric_weight must be > 0.")
+        if sum(getattr(self, name) for name in names) <= 0:
+            raise MFMInputError(f"at least one of {', '.join(names)} must be > 0.")
+        for name, lo in (("batch_size", 1), ("max_points_per_step", 16), ("n_steps", 1)):
+            v = getattr(self, name)
+            if v is None and name == "n_steps":
+                continue
+            if not (isinstance(v, Integral) and v >= lo):
+                raise MFMInputError(f"{name} must be an integer >= {lo}; got {v!r}.")
         if n_min < 4:
             raise MFMInputError(f"every modality needs at least 4 points to fit a map; the smallest has {n_min}.")
 
@@ -255,8 +284,8 @@ class MFM:
             target = target / np.sqrt((target**2).sum(1).mean()) * 2.0
             Tt = torch.from_numpy(target.astype(np.float32))
             opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-            for _ in range(150):
-                idx = torch.randint(0, n, (min(n, 1024),), generator=gen)
+            for _ in range(100):
+                idx = torch.randint(0, n, (min(n, 512),), generator=gen)
                 loss = ((net(Xt[idx]) - Tt[idx]) ** 2).mean()
                 opt.zero_grad()
                 loss.backward()
@@ -289,33 +318,53 @@ class MFM:
             Y = net(Xt[S])
             ZS = Zt[S]
             loss = torch.zeros(())
-            for a, b, kind in blocks:
-                ca = names.index(a)
-                sel = apos[codeS[apos] == ca]
-                if len(sel) == 0:
-                    continue
-                cpos = torch.arange(sub) if b == "*" else torch.nonzero(codeS == names.index(b))[:, 0]
-                if len(cpos) < 3:
-                    continue
-                with torch.no_grad():
+            # high-D targets of every block (no gradient); in subset mode all blocks' temperatures are
+            # calibrated in one padded call
+            work = []
+            with torch.no_grad():
+                for a, b, kind in blocks:
+                    ca = names.index(a)
+                    sel = apos[codeS[apos] == ca]
+                    if len(sel) == 0:
+                        continue
+                    cpos = torch.arange(sub) if b == "*" else torch.nonzero(codeS == names.index(b))[:, 0]
+                    if len(cpos) < 3:
+                        continue
                     hs = ZS[sel] @ ZS[cpos].T
                     selfmask = (S[cpos].unsqueeze(0) == S[sel].unsqueeze(1)) if kind != "cross" else None
                     if selfmask is not None:
                         hs = hs.masked_fill(selfmask, -torch.inf)
                     pp = gperp if kind == "global" else perp
-                    if exact:
-                        key = (a, b)
-                        if key not in beta_cache:
-                            allsel = torch.nonzero(codeS == ca)[:, 0]
-                            full = ZS[allsel] @ ZS[cpos].T
-                            if kind != "cross":
-                                full = full.masked_fill(S[cpos].unsqueeze(0) == S[allsel].unsqueeze(1), -torch.inf)
-                            bfull = torch.zeros(sub)
-                            bfull[allsel] = _calibrate_torch(full, pp, torch)
-                            beta_cache[key] = bfull
-                        beta = beta_cache[key][sel]
-                    else:
-                        beta = _calibrate_torch(hs, pp, torch, n_iter=30)
+                    work.append([(a, b), sel, cpos, hs, selfmask, pp, kind])
+                # per-anchor temperatures: calibrated the first time a point is an anchor (on the
+                # subset of that step) and kept; one padded call for every block
+                todo = []
+                for w in work:
+                    store = beta_cache.setdefault(w[0], torch.full((n,), float("nan")))
+                    miss = torch.isnan(store[S[w[1]]])
+                    if miss.any():
+                        todo.append((w, miss))
+                if todo:
+                    width = max(w[3].shape[1] for w, _ in todo)
+                    rows = sum(int(m.sum()) for _, m in todo)
+                    padded = torch.full((rows, width), -torch.inf)
+                    pps = torch.empty(rows)
+                    r0 = 0
+                    for w, m in todo:
+                        k = int(m.sum())
+                        padded[r0 : r0 + k, : w[3].shape[1]] = w[3][m]
+                        pps[r0 : r0 + k] = float(w[5])
+                        r0 += k
+                    betas = _calibrate_torch(padded, pps, torch)
+                    r0 = 0
+                    for w, m in todo:
+                        k = int(m.sum())
+                        beta_cache[w[0]][S[w[1]][m]] = betas[r0 : r0 + k]
+                        r0 += k
+                for w in work:
+                    w[5] = beta_cache[w[0]][S[w[1]]]
+            for _, sel, cpos, hs, selfmask, beta, kind in work:
+                with torch.no_grad():
                     p = torch.softmax(beta.unsqueeze(1) * hs, 1)
                 d2 = ((Y[sel].unsqueeze(1) - Y[cpos].unsqueeze(0)) ** 2).sum(-1)
                 logit_l = -torch.log1p(d2)
