@@ -45,7 +45,8 @@ def _mfm_to_bytes(mfm) -> tuple[dict, bytes]:
         tensors[name] = np.ascontiguousarray(np.asarray(getattr(mfm, name), dtype=np.float32))
     params = {k: _jsonable(v) for k, v in vars(mfm).items() if not k.endswith("_") and not k.startswith("_")}
     meta = {"class": "MFM", "params": params, "n_features_in_": int(mfm.n_features_in_),
-            "modalities_": list(mfm.modalities_)}
+            "modalities_": list(mfm.modalities_),
+            "shapes": {name: list(np.shape(getattr(mfm, name))) for name in ("mean_", "scale_", "center_")}}
     return meta, save(tensors)
 
 
@@ -67,8 +68,10 @@ def _mfm_from_bytes(meta: dict, data: bytes):
     for p in net.parameters():
         p.requires_grad_(False)
     mfm.network_ = net
-    for name in ("mean_", "scale_", "center_"):
-        setattr(mfm, name, tensors[name])
+    shapes = meta.get("shapes", {})
+    for name in ("mean_", "scale_", "center_"):  # safetensors stores a 0-d scale as shape (1,)
+        v = tensors[name]
+        setattr(mfm, name, v.reshape(shapes[name]) if name in shapes else v)
     mfm.n_features_in_ = int(meta["n_features_in_"])
     mfm.modalities_ = tuple(meta["modalities_"])
     return mfm
@@ -88,7 +91,7 @@ def save_session(chorus, path) -> Path:
         "format": FORMAT, "version": VERSION,
         "method": chorus.method, "color_by": chorus.color_by, "set_names": set_names,
         "class_prompts": _jsonable(chorus.class_prompts),
-        "n": es.n, "dim": es.dim,
+        "n": es.n, "dim": es.dim, "rounds": int(getattr(chorus, "_rounds", 0)),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -165,4 +168,7 @@ def load_session(path, encoder=None, **chorus_kwargs):
     for i, name in enumerate(manifest["set_names"]):
         w.sets[name] = state[f"set_{i}"]
     w.selected = state["selected"]
+    if manifest.get("rounds"):  # the status line counts alignment rounds done in the session
+        w._rounds = int(manifest["rounds"])
+        w._refresh_status()
     return w

@@ -184,7 +184,7 @@ def test_sigkill_mid_save_keeps_previous_file(chorus, tmp_path):
     save_session(chorus, p)
     before = p.read_bytes()
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", _BIG_SAVE, str(p), "200000"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", _BIG_SAVE, str(p), "120000"], stdout=subprocess.PIPE,
                             env=env, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"

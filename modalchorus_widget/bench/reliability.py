@@ -485,7 +485,7 @@ def _bad_inputs() -> list[BadInput]:
         BadInput("non-UTF-8 text (undecodable surrogates)", "Encoder.encode_texts",
                  lambda c: __import__("modalchorus_widget.encoders.default", fromlist=["x"]).DefaultEncoder()
                  .encode_texts(["a cat", b"caf\xe9".decode("utf-8", "surrogateescape")]), (TE, VE), ("utf-8",)),
-        BadInput("non-UTF-8 text (undecodable surrogates) in captions", "EmbeddingSet.save / save_session",
+        BadInput("non-UTF-8 text (undecodable surrogates) in captions", "EmbeddingSet(items / labels / ids)",
                  lambda c: _es(c.pairs()[1][:2], modality="text",
                                items=["ok", b"caf\xe9".decode("utf-8", "surrogateescape")]).save(c.tmp / "s.npz"),
                  (EmbeddingError, VE), ("utf-8",)),
@@ -948,6 +948,30 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
     return res
 
 
+def markdown_table(res: dict) -> str:
+    """The README table: bad input | where | what happens (exception type and message, or the gap)."""
+    def cell(x):
+        return str(x).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| bad input | where | what happens |", "|---|---|---|"]
+    for o in res["bad_inputs"]:
+        msg = o["message"]
+        for tmp in ("/tmp/",):
+            if tmp in msg:  # the case's temp folder is no part of the message's meaning
+                import re
+
+                msg = re.sub(r"/tmp/[^/']+/", "", msg)
+        what = f"`{o['raised']}`: {msg}" if o["raised"] else "accepted (gap)"
+        if not o["ok"]:
+            what += f" **(gap: {'; '.join(o['problems'])})**"
+        lines.append(f"| {cell(o['name'])} | `{cell(o['where'])}` | {cell(what)} |")
+    lines += ["", "| interrupted work | previous state afterwards |", "|---|---|"]
+    for i in res["interrupts"]:
+        state = "intact and usable" if i["survived"] else f"**lost: {', '.join(map(str, i['state_lost']))}**"
+        lines.append(f"| {cell(i['name'])} | {cell(state)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench reliability", description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True, help="where to write the figures")
@@ -955,12 +979,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--widget-n", type=int, default=5_000_000, help="points for the widget-only large run")
     ap.add_argument("--skip-large", action="store_true", help="bad inputs and interrupts only")
+    ap.add_argument("--table", type=Path, default=None, help="also write the README table (markdown) here")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     res = run_all(args.n, args.dim, args.widget_n, args.skip_large)
     res["seconds"] = round(time.perf_counter() - t, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=1, default=str))
+    if args.table is not None:
+        args.table.write_text(markdown_table(res))
     for o in res["bad_inputs"]:
         if not o["ok"]:
             print(f"BAD INPUT  {o['name']} @ {o['where']}: {'; '.join(o['problems'])}", file=sys.stderr)
