@@ -249,3 +249,19 @@ def test_clap_encoder_with_laion_clap_api(monkeypatch, tmp_path):
         enc.encode_audio([tmp_path / "nope.wav"])
     with pytest.raises(NotImplementedError, match="not images"):
         enc.encode_images([np.zeros((4, 4))])
+
+
+@pytest.mark.slow
+def test_coco_minilm_connection_beats_ridge(coco_dir):
+    """Real spaces: CLIP (COCO-500) + MiniLM, 350 captions to train, MiniLM caption -> CLIP image on 150 held out."""
+    from modalchorus_widget.bench.cmcr import coco_spaces, coco_split, linear_baselines, load_coco
+
+    images, texts, minilm = load_coco(coco_dir)
+    train, test = coco_split()
+    assert len(set(train) & set(test)) == 0 and len(test) == 150
+    s1, s2 = coco_spaces(images, texts, minilm, train)
+    assert not (set(map(bytes, s1["image"])) & set(map(bytes, images[test])))  # no held-out image in the memory
+    got = CMCR(random_state=0).fit(s1, s2).score(minilm[test], images[test], query_space=2, key_space=1)
+    ridge = linear_baselines(minilm, texts, images, train, test)["ridge"]
+    assert got["r1"] > ridge["r1"] and got["r5"] > ridge["r5"], (got, ridge)
+    assert got["r1"] > 0.4  # chance is 1/150
