@@ -243,10 +243,16 @@ def test_few_shot_augmentation_with_synthetic_and_typed_items(coco_set):
     assert len(al2.history_) == 1
 
 
-def test_validation_picks_steps_and_records_curve(coco_set):
+@pytest.mark.parametrize("refit", [False, True])
+def test_validation_picks_steps_and_records_curve(coco_set, refit):
     es, _, _ = coco_set
-    al = Aligner(es, **{**FAST, "validation": 0.25, "steps": 30, "eval_every": 10})
+    al = Aligner(es, **{**FAST, "validation": 0.25, "steps": 30, "eval_every": 10, "patience": 0, "refit": refit})
     rnd = al.step(SetSet(np.arange(0, 40), np.arange(N, N + 40), paired=True))
     curve = rnd.report["validation_curve"]
     assert [i for i, _ in curve] == [0, 10, 20, 30]
     assert rnd.report["steps"] == min(curve, key=lambda t: t[1])[0]
+    c = rnd.report["constraints"][0]
+    if rnd.report["steps"] > 0:
+        assert c["after"]["pair_r1"] >= c["before"]["pair_r1"]
+    else:  # no gain on the held-out slice: the round is the identity
+        assert np.array_equal(al.embeddings_.vectors, es.vectors)

@@ -37,6 +37,11 @@ class Round:
     _adapters: object = field(default=None, repr=False, compare=False)
 
     @property
+    def is_identity(self) -> bool:
+        """True when the round kept zero steps (no gain on the held-out slice): vectors stay bit-identical."""
+        return self.report.get("steps") == 0
+
+    @property
     def adapters(self):
         if self._adapters is None:
             self._adapters = adapters_from_bytes(self.weights)
@@ -53,12 +58,15 @@ class Aligner:
     mode : ``"fast"`` (frozen encoder, residual adapters; the default and the only mode implemented).
     hidden, steps, lr, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference,
     n_candidates, batch_size, validation, eval_every, patience : see :class:`~.fit.FitParams`.
+    refit : after the held-out slice picked the step count, refit on all rows (True) or keep the best
+        checkpoint of the held-out run (False: about half the time).
     random_state : seed; the same inputs give bit-identical rounds.
     """
 
     def __init__(self, embeddings, encoder=None, mode="fast", hidden=64, steps=150, lr=2e-4, temperature=0.01,
                  margin=0.1, preserve_kl=5.0, preserve_l2=10.0, kl_temperature=0.01, n_reference=256,
-                 n_candidates=256, batch_size=128, validation=0.2, eval_every=5, patience=6, random_state=0):
+                 n_candidates=256, batch_size=128, validation=0.2, eval_every=5, patience=6, refit=False,
+                 random_state=0):
         if not isinstance(embeddings, EmbeddingSet):
             raise TypeError(f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
                             "wrap arrays with EmbeddingSet(vectors, modality=...).")
@@ -72,6 +80,7 @@ class Aligner:
         self.preserve_kl, self.preserve_l2, self.kl_temperature = preserve_kl, preserve_l2, kl_temperature
         self.n_reference, self.n_candidates, self.batch_size = n_reference, n_candidates, batch_size
         self.validation, self.eval_every, self.patience, self.random_state = validation, eval_every, patience, random_state
+        self.refit = refit
         self._params()  # validate now, not at the first step
         self.embeddings_ = embeddings
         self.history_ = []
@@ -82,7 +91,7 @@ class Aligner:
     def get_params(self) -> dict:
         names = ("mode", "hidden", "steps", "lr", "temperature", "margin", "preserve_kl", "preserve_l2",
                  "kl_temperature", "n_reference", "n_candidates", "batch_size", "validation", "eval_every",
-                 "patience", "random_state")
+                 "patience", "refit", "random_state")
         return {k: getattr(self, k) for k in names}
 
     def _params(self, round_index=0) -> FitParams:
@@ -111,7 +120,7 @@ class Aligner:
                          kl_temperature=float(self.kl_temperature), n_reference=int(self.n_reference),
                          n_candidates=int(self.n_candidates), batch_size=int(self.batch_size),
                          validation=float(self.validation), eval_every=int(self.eval_every),
-                         patience=int(self.patience),
+                         patience=int(self.patience), refit=bool(self.refit),
                          seed=seed + 1000 * round_index)
 
     # ----------------------------------------------------------------- rounds
@@ -138,7 +147,7 @@ class Aligner:
         before = es.vectors
         adapters, info = fit_round(before, es.modality, resolved, ref, params)
         after = np.array(before, copy=True)
-        for m in adapters.keys():
+        for m in adapters.keys() if info["steps"] > 0 else ():
             rows = es.mask(m)
             after[rows] = apply_adapter(adapters, before[rows], m)
         if not np.isfinite(after).all():
@@ -167,7 +176,8 @@ class Aligner:
             raise AlignmentError("Aligner.transform: zero vectors have no direction; drop them.")
         v = (v / norms).astype(np.float32)
         for rnd in self.history_:
-            v = apply_adapter(rnd.adapters, v, modality)
+            if not rnd.is_identity:
+                v = apply_adapter(rnd.adapters, v, modality)
         return v[0] if single else v
 
     def undo(self) -> Round:
@@ -269,7 +279,7 @@ class Aligner:
                         blobs[r["weights"]])
             prev = out._states[-1] if r["status"] == "active" else (redo[-1][1] if redo else out._states[-1])
             after = np.array(prev.vectors, copy=True)
-            for m in rnd.adapters.keys():
+            for m in rnd.adapters.keys() if not rnd.is_identity else ():
                 rows = prev.mask(m)
                 after[rows] = apply_adapter(rnd.adapters, prev.vectors[rows], m)
             state = prev.with_vectors(after, normalize=False)
