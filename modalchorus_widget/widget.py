@@ -341,6 +341,10 @@ class Chorus(ScatterWidget):
     ``color_by`` (a frame column, ``"prediction"`` or ``"modality"``), and links lasso selections,
     hover and named sets between both views and Python. ``align(*constraints)`` runs one alignment
     round through ``aligner`` and animates the points to their new places.
+
+    ``class_prompts`` (for zero-shot predictions of image rows): row indices of prompt texts in the set
+    (they follow alignment), a list of texts (embedded by ``encoder``), a dict name -> text or vector, or
+    an array of vectors. ``save(path)`` / ``Chorus.load(path)`` keep a whole session in one file.
     """
 
     axis_positions = _array_trait(np.zeros((0, 2), np.float32), B.positions_to_json, B.positions_from_json)
@@ -377,6 +381,7 @@ class Chorus(ScatterWidget):
             self.projector = projector
             xy = _fit_project(projector, es)
         self._positions_by_method[name] = xy
+        self._prompt_rows = None
         self._prompt_names, self._prompt_vectors = self._resolve_prompts(class_prompts)
         self.predictions_ = self._predict(es)
         mod_names = list(es.modalities)
@@ -486,6 +491,14 @@ class Chorus(ScatterWidget):
         prompts = list(prompts)
         if all(isinstance(p, str) for p in prompts):
             return prompts, self._encode_or_fail(prompts, "class_prompts")
+        if prompts and all(isinstance(p, (int, np.integer)) for p in prompts):
+            # rows of the set: their vectors are read at every prediction, so prompts follow alignment
+            es = self.embeddings
+            rows = es.check_indices(np.asarray(prompts, dtype=np.int64), "class_prompts")
+            labels = es.labels
+            names = [str(labels[r]) if labels is not None and labels[r] is not None else str(es.ids[r]) for r in rows]
+            self._prompt_rows = rows
+            return names, es.vectors[rows]
         arr = np.asarray(prompts, dtype=np.float32)
         return [str(i) for i in range(len(arr))], arr
 
@@ -506,7 +519,8 @@ class Chorus(ScatterWidget):
         pred = np.full(es.n, None, dtype=object)
         img = es.indices("image") if "image" in es.modalities else np.zeros(0, np.uint32)
         if len(img):
-            idx = zero_shot_predict(es.vectors[img], self._prompt_vectors)
+            prompts = es.vectors[self._prompt_rows] if self._prompt_rows is not None else self._prompt_vectors
+            idx = zero_shot_predict(es.vectors[img], prompts)
             pred[img] = np.asarray(self._prompt_names, dtype=object)[idx]
         return pred
 
@@ -566,8 +580,8 @@ class Chorus(ScatterWidget):
                 return es.vectors[idx], name
             items = es.items
             if items is not None:
-                tmask = es.mask("text") if "text" in es.modalities else np.zeros(es.n, bool)
-                hits = np.flatnonzero(tmask & (items.astype(object) == name))
+                tidx = es.indices("text") if "text" in es.modalities else np.zeros(0, np.uint32)
+                hits = np.array([i for i in tidx if isinstance(items[i], str) and items[i] == name], dtype=np.int64)
                 if len(hits):
                     return es.vectors[hits], name
             if self._encode is not None:
@@ -591,6 +605,19 @@ class Chorus(ScatterWidget):
                           f"or row indices; got {type(c).__name__} with shape {getattr(arr, 'shape', None)}")
 
     # ------------------------------------------------------------ alignment
+    def save(self, path):
+        """Save the whole session (embeddings, map, sets, alignment history) to one file, atomically."""
+        from .session import save_session
+
+        return save_session(self, path)
+
+    @classmethod
+    def load(cls, path, encoder=None, **kwargs):
+        """Re-open a session saved with ``save``; pass ``encoder`` to embed free-text concepts again."""
+        from .session import load_session
+
+        return load_session(path, encoder=encoder, **kwargs)
+
     def align(self, *constraints, animate: bool = True):
         """One alignment round: aligner.step(*constraints), then re-place, recolour and report.
 
