@@ -627,6 +627,8 @@ class Chorus(ScatterWidget):
         if self.aligner is None:
             raise WidgetError("align: no aligner attached; pass aligner=Aligner(embeddings) to Chorus")
         self.busy = "aligning\u2026"
+        rnd = None
+        old_es, old_pred = self.embeddings, self.predictions_
         try:
             rnd = self.aligner.step(*constraints)
             new_es = self.aligner.embeddings_
@@ -641,18 +643,14 @@ class Chorus(ScatterWidget):
                     xy = _fit_project(self.projector, new_es)
             else:
                 xy = self._current_positions()
-            old_es = self.embeddings
             self.embeddings = new_es
-            try:
-                pred = self._predict(new_es)
-                codes, names = self._codes_for(self.color_by) if self.color_by != "prediction" else (None, None)
-                if self.color_by == "prediction":
-                    self.predictions_ = pred
-                    codes, names = self._codes_for("prediction")
-            except Exception:
-                self.embeddings = old_es
-                raise
-        except Exception:
+            pred = self.predictions_ = self._predict(new_es)
+            codes, names = self._codes_for(self.color_by)
+        except BaseException:
+            # the round, or placing its result, failed: widget and aligner both go back to where they were
+            self.embeddings, self.predictions_ = old_es, old_pred
+            if rnd is not None:
+                self.aligner.undo()
             self.busy = ""
             raise
         report = getattr(rnd, "report", None) or {}

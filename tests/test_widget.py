@@ -206,3 +206,36 @@ def test_package_import_is_light():
             "print(time.time() - t, 'torch' in sys.modules, 'open_clip' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]
+
+
+class _BrokenMap:
+    """A fitted parametric map whose transform fails (e.g. out of memory) after the round succeeded."""
+
+    network_ = object()
+
+    def transform(self, vectors):
+        raise MemoryError("no room for the new positions")
+
+
+def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
+    from modalchorus_widget.alignment import Aligner, PointSet
+    aligner = Aligner(coco_set, steps=20)
+    w = Chorus(coco_set, projector=_BrokenMap(), positions=np.zeros((120, 2)), aligner=aligner)
+    with pytest.raises(MemoryError, match="no room"):
+        w.align(PointSet(60, np.arange(1, 6)))
+    assert w.embeddings is coco_set and (w.positions == 0).all() and w.busy == ""
+    assert aligner.history_ == [] and aligner.embeddings_ is coco_set
+
+
+def test_align_with_real_aligner_moves_selected_points(coco_set):
+    from sklearn.decomposition import PCA
+    from modalchorus_widget.alignment import Aligner, PointSet
+    pca = PCA(2).fit(coco_set.vectors)
+    w = Chorus(coco_set, projector=pca, positions=pca.transform(coco_set.vectors), aligner=Aligner(coco_set, steps=30))
+    members = np.arange(1, 6)
+    before = coco_set.vectors[members] @ coco_set.vectors[60]
+    w.align(PointSet(60, members))
+    after = w.embeddings.vectors[members] @ w.embeddings.vectors[60]
+    assert after.mean() > before.mean()  # pulled toward the anchor caption
+    np.testing.assert_allclose(w.positions, pca.transform(w.embeddings.vectors), atol=1e-4)
+    assert "alignment rounds: 1" in w.status
