@@ -73,13 +73,14 @@ def test_snapshot_diff_detects_changes(ctx):
 def test_peak_rss_200k_subprocess():
     """Kernel-side path (EmbeddingSet + MFM.transform + widget payload) for 200,000 x 512 float32 unit rows.
 
-    The input itself is 0.38 GiB; memory grown above the imports must stay under 1.5x the input (no
-    second n x d copy: before block-wise normalisation it was ~2.3x). The 1M figure is in the bench.
+    The input itself is 0.38 GiB; what the path adds on top of the process holding the input must stay
+    under the size of the input (no second n x d copy: before block-wise normalisation it added 1.2x the
+    input at 1M; now ~0.2x). The 1M figure (< 4 GiB) is in the bench.
     """
     r = R.measure_rss(200_000, 512, timeout=600)
     assert "error" not in r, r.get("error")
     input_gb = 200_000 * 512 * 4 / 2**30
-    assert r["rss_gb_peak"] - r["rss_gb_after_imports"] < 1.5 * input_gb, r
+    assert r["rss_gb_peak"] - r["rss_gb_input"] < input_gb, r
     # positions cross the comm as one float32 buffer, not JSON: binary ~ raw size, JSON small
     assert r["payload"]["binary"] >= 200_000 * 8
     assert r["payload"]["json"] < 100_000
