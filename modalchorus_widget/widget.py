@@ -466,7 +466,7 @@ class Chorus(ScatterWidget):
         if key == "modality":
             return _categorise(es.modality)
         if key not in es.frame.columns:
-            raise WidgetError(f"color_by={key!r} is not a column of embeddings.frame ({list(es.frame.columns)})")
+            raise WidgetError(f"color_by={key!r} is not a column of embeddings.frame; choose one of {self._color_options()}")
         return _categorise(es.frame[key].to_numpy())
 
     def set_color_by(self, key: str):

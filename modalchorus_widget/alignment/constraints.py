@@ -323,7 +323,8 @@ class PointSet(Constraint):
                 vec = aligner.transform(_normalise(raw, f"PointSet anchor {a!r}"), mod)[0]
         else:
             if a.size != es.dim:
-                raise AlignmentError(f"PointSet: anchor vector has dimension {a.size}, the set has {es.dim}.")
+                raise AlignmentError(f"PointSet: anchor vector has dimension {a.size}, the set has {es.dim}; "
+                                     "use a vector from the same model as the embeddings (or a row index / text).")
             mod = self.anchor_modality or "text"
             vec = aligner.transform(_normalise(a[None], "PointSet anchor"), mod)[0]
         if mod not in MODALITIES:
