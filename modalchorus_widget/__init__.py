@@ -20,6 +20,9 @@ _EXPORTS = {
     "load_default": "datasets",
     "load_coco500": "datasets",
     "concept_axis": "concept_axis",
+    "make_projector": "projectors",
+    "save_session": "session",
+    "load_session": "session",
 }
 
 __all__ = sorted(_EXPORTS)
