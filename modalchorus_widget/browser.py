@@ -294,3 +294,13 @@ class NotebookPage:
         self.page.close()
 
 
+def wait_for(fn, timeout: float = 30.0, interval: float = 0.15):
+    """Poll ``fn`` until it returns something truthy or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    return last

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from modalchorus_widget.browser import wait_for
 from modalchorus_widget.datasets import coco500_available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -24,15 +25,6 @@ w = Chorus(es, projector=PCA(2, random_state=0).fit(es.vectors), positions=PCA(2
 w
 """
 
-
-def wait_for(fn, timeout=30.0, interval=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(interval)
-    return None
 
 
 def test_lasso_then_align_moves_points_and_recolours(open_notebook):

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from modalchorus_widget.browser import wait_for
 from modalchorus_widget.datasets import coco500_available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -24,16 +25,6 @@ w.concept_axis("ref", np.arange(0, 20))
 w
 """
 
-
-def wait_for(fn, timeout=30.0, interval=0.15):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    return last
 
 
 def inside(poly, x, y):

@@ -5,7 +5,10 @@ import time
 
 import numpy as np
 import pytest
+
 from PIL import Image
+
+from modalchorus_widget.browser import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -20,16 +23,6 @@ w = ScatterWidget(xy, category=lab, modality=np.arange(300) % 2, category_names=
 w
 """
 
-
-def wait_for(fn, timeout=20.0, interval=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    return last
 
 
 def bbox_polygon(points, margin=14):
