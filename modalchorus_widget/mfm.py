@@ -42,7 +42,8 @@ class MFMInputError(ValueError):
     """Bad input to MFM (shapes, NaN, too few points, unknown modality layout)."""
 
 
-def _as_matrix(x, name: str) -> np.ndarray:
+def _as_array(x, name: str) -> np.ndarray:
+    """A numeric 2-D numpy array from an array, an EmbeddingSet or a torch tensor (no copy when possible)."""
     if hasattr(x, "vectors") and not isinstance(x, np.ndarray):  # an EmbeddingSet
         x = x.vectors
     if hasattr(x, "detach"):
@@ -50,10 +51,15 @@ def _as_matrix(x, name: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 2:
         raise MFMInputError(f"{name} must be a 2-D array (n_points, dim); got shape {x.shape}.")
-    if x.shape[0] == 0:
-        raise MFMInputError(f"{name} is empty; pass at least one vector.")
     if not np.issubdtype(x.dtype, np.number):
         raise MFMInputError(f"{name} must be numeric; got dtype {x.dtype}.")
+    return x
+
+
+def _as_matrix(x, name: str) -> np.ndarray:
+    x = _as_array(x, name)
+    if x.shape[0] == 0:
+        raise MFMInputError(f"{name} is empty; pass at least one vector.")
     x = x.astype(np.float32, copy=False)
     finite = np.isfinite(x).all(1)
     if not finite.all():
@@ -420,15 +426,7 @@ class MFM:
 
         if not hasattr(self, "network_"):
             raise RuntimeError("this MFM is not fitted yet; call fit(images, texts) first.")
-        if hasattr(vectors, "vectors") and not isinstance(vectors, np.ndarray):
-            vectors = vectors.vectors
-        if hasattr(vectors, "detach"):
-            vectors = vectors.detach().cpu().numpy()
-        V = np.asarray(vectors)
-        if V.ndim != 2:
-            raise MFMInputError(f"vectors must be a 2-D array (n_points, dim); got shape {V.shape}.")
-        if not np.issubdtype(V.dtype, np.number):
-            raise MFMInputError(f"vectors must be numeric; got dtype {V.dtype}.")
+        V = _as_array(vectors, "vectors")
         if V.shape[1] != self.n_features_in_:
             raise MFMInputError(
                 f"vectors have dimension {V.shape[1]} but this MFM was fitted on {self.n_features_in_}-d vectors; "
