@@ -134,9 +134,10 @@ def read_manifest(path) -> dict:
     return manifest
 
 
-def load_session(path, encoder=None, **chorus_kwargs):
+def load_session(path, encoder=None, images=None, texts=None, **chorus_kwargs):
     """Re-create the Chorus saved at ``path``. Pass ``encoder`` to embed free-text concepts again
-    (encoders are code + weights, not session state)."""
+    (encoders are code + weights, not session state). A session whose aligner ran in deep mode also needs
+    the raw ``images`` / ``texts`` again unless the set's items hold them (see ``Aligner.load``)."""
     from .widget import Chorus
 
     path = Path(path)
@@ -156,7 +157,7 @@ def load_session(path, encoder=None, **chorus_kwargs):
                 with tempfile.TemporaryDirectory() as tmp:
                     f = Path(tmp) / "aligner.bin"
                     f.write_bytes(z.read("aligner.bin"))
-                    aligner = Aligner.load(f)
+                    aligner = Aligner.load(f, encoder=encoder, images=images, texts=texts)
                 if encoder is not None and hasattr(aligner, "encoder"):
                     aligner.encoder = encoder
     except (KeyError, zipfile.BadZipFile) as exc:

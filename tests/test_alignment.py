@@ -158,6 +158,20 @@ def test_save_load_round_trip(coco_set, tmp_path):
         Aligner.load(tmp_path / "junk.zip")
 
 
+def test_load_replays_several_undone_rounds_in_their_order(coco_set, tmp_path):
+    es, _, _ = coco_set
+    al = Aligner(es, **FAST)
+    al.step(PointSet(N + 1, [2, 3, 4]))
+    al.step(PointSet(N + 9, [50, 51]))
+    al.step(SetSet([10, 11, 12], [N + 20, N + 21, N + 22], direction="push"))
+    al.undo()
+    al.undo()  # the redo stack holds rounds 2 and 1 (round 1 is redone first)
+    back = Aligner.load(al.save(tmp_path / "aligner.zip"))
+    for _ in range(2):
+        assert back.redo().index == al.redo().index
+        assert np.array_equal(back.embeddings_.vectors, al.embeddings_.vectors)
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: PointSet(N + 1, []), "empty"),
     (lambda: PointSet(N + 1, np.zeros(2 * N, bool)), "empty"),
@@ -185,8 +199,10 @@ def test_constructor_errors_are_clear(coco_set):
         Aligner(es.vectors)
     with pytest.raises(AlignmentError, match="lr must be"):
         Aligner(es, lr=-1)
-    with pytest.raises(NotImplementedError, match="mode='fast'"):
-        Aligner(es, mode="deep")
+    with pytest.raises(AlignmentError, match="mode='deep'.*tunes an encoder.*mode='fast'"):
+        Aligner(es, mode="deep")  # deep mode needs the encoder and raw inputs (tests/test_deep_alignment.py)
+    with pytest.raises(AlignmentError, match="mode must be 'fast'"):
+        Aligner(es, mode="turbo")
     with pytest.raises(AlignmentError, match="direction"):
         PointSet(1, [2], direction="sideways")
     with pytest.raises(AlignmentError, match="no set given"):

@@ -4,6 +4,10 @@ Each ``step(*constraints)`` fits a fresh near-identity adapter per modality on t
 (rounds compose: round k adapts the output of round k-1), records the constraints, the adapter weights
 (safetensors bytes) and before/after figures, and only then swaps the new state in. Anything that goes
 wrong before that swap (bad constraint, NaN, KeyboardInterrupt) leaves the aligner exactly as it was.
+
+``mode="deep"`` (see ``deep.py``) tunes the last block of the encoder instead, on the raw inputs of the
+rows; a round's weights are then the tuned encoder tensors, and undo/redo/load put them back in the
+encoder bit for bit.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
 from .constraints import AlignmentError, Constraint, Resolved, constraint_from_dict
 from .fit import FitParams, fit_round
 
+MODES = ("fast", "deep")
 FORMAT = "modalchorus-aligner"
 FORMAT_VERSION = 1
 
@@ -35,6 +40,7 @@ class Round:
     seconds: float
     weights: bytes = field(repr=False)
     _adapters: object = field(default=None, repr=False, compare=False)
+    mode: str = "fast"
 
     @property
     def is_identity(self) -> bool:
@@ -43,9 +49,19 @@ class Round:
 
     @property
     def adapters(self):
+        if self.mode == "deep":
+            raise AlignmentError("a deep-mode round has no adapters: its weights are the tuned encoder tensors "
+                                 "(Round.tensors).")
         if self._adapters is None:
             self._adapters = adapters_from_bytes(self.weights)
         return self._adapters
+
+    @property
+    def tensors(self) -> dict:
+        """The tensors stored in ``weights`` by name (adapter weights, or the tuned encoder tensors in deep mode)."""
+        from safetensors.torch import load
+
+        return load(self.weights)
 
 
 class Aligner:
@@ -54,10 +70,18 @@ class Aligner:
     Parameters
     ----------
     embeddings : EmbeddingSet to align (rows keep their order; only vectors change).
-    encoder : optional; embeds text anchors and few-shot items (``encode_text`` / ``encode_image``).
-    mode : ``"fast"`` (frozen encoder, residual adapters; the default and the only mode implemented).
+    encoder : optional in fast mode; embeds text anchors and few-shot items (``encode_text`` / ``encode_image``).
+        Required in deep mode: an ``OpenCLIPEncoder`` (ViT towers) or the embedded ``DefaultEncoder``, the
+        model that made ``embeddings``; its weights are tuned **in place** (undo / redo restore them).
+    mode : ``"fast"`` (the default: frozen encoder, residual adapters on the embeddings) or ``"deep"`` (tune
+        the last block of the encoder's towers on the raw inputs; see ``alignment/deep.py``).
+    images, texts : deep mode only: the raw inputs, one per image / text row in row order (or one per row
+        of the set). Default: the set's ``items`` of those rows, when every one of them is there.
+    towers : deep mode only: which towers to tune, ``"image"`` and/or ``"text"`` (default: every tower the
+        encoder can tune that the set has rows of; the default model's text tower is locked).
     hidden, steps, lr, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference,
-    n_candidates, batch_size, validation, eval_every, patience : see :class:`~.fit.FitParams`.
+    n_candidates, batch_size, validation, eval_every, patience : see :class:`~.fit.FitParams` (``hidden``
+        is unused in deep mode).
     refit : after the held-out slice picked the step count, refit on all rows (True) or keep the best
         checkpoint of the held-out run (False: about half the time).
     random_state : seed; the same inputs give bit-identical rounds.
@@ -66,13 +90,16 @@ class Aligner:
     def __init__(self, embeddings, encoder=None, mode="fast", hidden=64, steps=150, lr=2e-4, temperature=0.01,
                  margin=0.1, preserve_kl=5.0, preserve_l2=10.0, kl_temperature=0.01, n_reference=256,
                  n_candidates=256, batch_size=128, validation=0.2, eval_every=5, patience=6, refit=False,
-                 random_state=0):
+                 random_state=0, images=None, texts=None, towers=None):
         if not isinstance(embeddings, EmbeddingSet):
             raise TypeError(f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
                             "wrap arrays with EmbeddingSet(vectors, modality=...).")
-        if mode != "fast":
-            raise NotImplementedError(f"Aligner: mode={mode!r} is not available; use mode='fast' (frozen encoder, "
-                                      "residual adapters). Deep mode (tuning the encoder) is not implemented yet.")
+        if mode not in MODES:
+            raise AlignmentError(f"Aligner: mode must be 'fast' (adapters on frozen embeddings, the default) or 'deep' "
+                                 f"(tune the encoder's last block on raw inputs), got {mode!r}.")
+        if mode == "fast" and (images is not None or texts is not None or towers is not None):
+            raise AlignmentError("Aligner: images=, texts= and towers= are for mode='deep' (tuning the encoder); "
+                                 "fast mode works on the embeddings alone.")
         self.embeddings = embeddings
         self.encoder = encoder
         self.mode = mode
@@ -82,6 +109,15 @@ class Aligner:
         self.validation, self.eval_every, self.patience, self.random_state = validation, eval_every, patience, random_state
         self.refit = refit
         self._params()  # validate now, not at the first step
+        self._tuner = None
+        if mode == "deep":
+            from .deep import DeepTuner
+
+            tuner = DeepTuner(encoder, embeddings, images=images, texts=texts, towers=towers)
+            tuner.check(embeddings)
+            self._tuner = tuner
+            self.towers = tuple(tuner.towers)
+            self._deep_original = tuner.to_bytes()  # the tuned tensors before any round: undo's last stop
         self.embeddings_ = embeddings
         self.history_ = []
         self._states = [embeddings]
@@ -92,7 +128,10 @@ class Aligner:
         names = ("mode", "hidden", "steps", "lr", "temperature", "margin", "preserve_kl", "preserve_l2",
                  "kl_temperature", "n_reference", "n_candidates", "batch_size", "validation", "eval_every",
                  "patience", "refit", "random_state")
-        return {k: getattr(self, k) for k in names}
+        out = {k: getattr(self, k) for k in names}
+        if self.mode == "deep":
+            out["towers"] = list(self.towers)
+        return out
 
     def _params(self, round_index=0) -> FitParams:
         for name in ("hidden", "n_reference", "n_candidates", "batch_size", "eval_every"):
@@ -144,6 +183,8 @@ class Aligner:
             params = replace(params, preserve_kl=0.0)
         rng = np.random.default_rng(params.seed)
         ref = _stratified(rng, unselected if len(unselected) else np.arange(es.n), es.modality, params.n_reference)
+        if self.mode == "deep":
+            return self._step_deep(flat, resolved, params, selected, ref, t0)
         before = es.vectors
         adapters, info = fit_round(before, es.modality, resolved, ref, params)
         after = np.array(before, copy=True)
@@ -162,8 +203,50 @@ class Aligner:
         self.history_, self._states, self._redo, self.embeddings_ = history, states, [], new_es
         return rnd
 
+    def _step_deep(self, flat, resolved, params, selected, ref, t0) -> Round:
+        """One deep round: tune the encoder in place, re-encode the tuned towers' rows, then commit; on any
+        exception (KeyboardInterrupt, NaN loss, encoder error) the tuned tensors go back bit for bit."""
+        from .deep import fit_deep_round
+
+        tuner, es = self._tuner, self.embeddings_
+        start = tuner.state()
+        try:
+            info = fit_deep_round(tuner, es.vectors, es.modality, resolved, ref, params)
+            before = es.vectors
+            after = np.array(before, copy=True)
+            t_enc = time.perf_counter()
+            if info["steps"] > 0:
+                for m in tuner.towers:
+                    rows = np.flatnonzero(es.mask(m))
+                    after[rows] = tuner.encode_rows(rows, m)
+            info["seconds_reencode"] = round(time.perf_counter() - t_enc, 4)
+            if not np.isfinite(after).all():
+                raise AlignmentError("Aligner.step: the round produced non-finite vectors; nothing was changed. "
+                                     "Lower lr or the constraint weights.")
+            new_es = es.with_vectors(after, normalize=False)
+            report = self._report(es, before, after, resolved, None, selected, info)
+            report.update(mode="deep", towers=list(tuner.towers), tuned_parameters=tuner.n_params,
+                          **{k: info[k] for k in ("constraint_loss_before", "constraint_loss_after", "cached_rows",
+                                                  "seconds_cache", "seconds_train", "seconds_reencode")})
+            rnd = Round(len(self.history_), flat, report, 0.0, tuner.to_bytes(), None, mode="deep")
+        except BaseException:
+            tuner.set_state(start)
+            raise
+        rnd.seconds = report["seconds"] = round(time.perf_counter() - t0, 4)
+        history, states = self.history_ + [rnd], self._states + [new_es]
+        self.history_, self._states, self._redo, self.embeddings_ = history, states, [], new_es
+        return rnd
+
+    def _deep_weights_at(self, k: int) -> bytes:
+        """The tuned tensors after the first k active rounds (k = 0: the encoder's original ones)."""
+        return self.history_[k - 1].weights if k > 0 else self._deep_original
+
     def transform(self, vectors, modality: str) -> np.ndarray:
-        """Map vectors of ``modality`` from the original space through every active round (L2-normalised)."""
+        """Map vectors of ``modality`` from the original space through every active round (L2-normalised).
+
+        Deep mode has no vector-to-vector map: the encoder itself was tuned, so what it encodes *now* is
+        already in the aligned space. There this only checks and normalises (vectors embedded before the
+        rounds are not moved; re-encode their raw items with ``aligner.encoder``)."""
         v = np.asarray(vectors, dtype=np.float32)
         single = v.ndim == 1
         v = v[None] if single else v
@@ -175,6 +258,8 @@ class Aligner:
         if (norms < 1e-12).any():
             raise AlignmentError("Aligner.transform: zero vectors have no direction; drop them.")
         v = (v / norms).astype(np.float32)
+        if self.mode == "deep":
+            return v[0] if single else v
         for rnd in self.history_:
             if not rnd.is_identity:
                 v = apply_adapter(rnd.adapters, v, modality)
@@ -186,6 +271,8 @@ class Aligner:
             raise AlignmentError("Aligner.undo: nothing to undo (no rounds in the history).")
         rnd = self.history_[-1]
         history, states, redo = self.history_[:-1], self._states[:-1], self._redo + [(rnd, self._states[-1])]
+        if self.mode == "deep":  # the encoder's tuned tensors go back to those after the previous round
+            self._tuner.load_bytes(self._deep_weights_at(len(history)), "Aligner.undo")
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, states[-1]
         return rnd
 
@@ -195,6 +282,8 @@ class Aligner:
             raise AlignmentError("Aligner.redo: nothing to redo (no undone rounds since the last step).")
         rnd, state = self._redo[-1]
         history, states, redo = self.history_ + [rnd], self._states + [state], self._redo[:-1]
+        if self.mode == "deep":
+            self._tuner.load_bytes(rnd.weights, "Aligner.redo")
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, state
         return rnd
 
@@ -239,25 +328,45 @@ class Aligner:
 
     # ----------------------------------------------------------------- persistence
     def save(self, path) -> Path:
-        """One zip file (atomic): original embeddings, parameters, rounds (constraints, figures, safetensors)."""
+        """One zip file (atomic): original embeddings, parameters, rounds (constraints, figures, safetensors).
+
+        Deep mode also stores the encoder's tuned tensors before the first round and each round's embeddings
+        (re-encoding every row on load would take as long as the rounds did); the raw inputs and the rest of
+        the model are not stored: :meth:`load` takes them again."""
         path = Path(path)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
             z.writestr("embeddings.npz", _embeddings_bytes(self.embeddings))
-            rounds = [(r, "active") for r in self.history_] + [(r, "redo") for r, _ in self._redo]
+            rounds = [(r, "active", s) for r, s in zip(self.history_, self._states[1:])] + \
+                [(r, "redo", s) for r, s in self._redo]
             meta = {"format": FORMAT, "version": FORMAT_VERSION, "params": self.get_params(), "rounds": []}
-            for k, (r, status) in enumerate(rounds):
+            if self.mode == "deep":
+                z.writestr("deep_original.safetensors", self._deep_original)
+                meta["deep"] = {"original": "deep_original.safetensors", "encoder": self._tuner.kind,
+                                "towers": list(self.towers), "tuned": list(self._tuner.names)}
+            for k, (r, status, state) in enumerate(rounds):
                 name = f"round_{k:03d}.safetensors"
                 z.writestr(name, r.weights)
-                meta["rounds"].append({"status": status, "index": r.index, "weights": name, "seconds": r.seconds,
-                                       "report": r.report, "constraints": [c.to_dict() for c in r.constraints]})
+                entry = {"status": status, "index": r.index, "weights": name, "seconds": r.seconds,
+                         "report": r.report, "constraints": [c.to_dict() for c in r.constraints]}
+                if self.mode == "deep":
+                    entry["vectors"] = f"round_{k:03d}_vectors.npy"
+                    vbuf = io.BytesIO()
+                    np.save(vbuf, state.vectors, allow_pickle=False)
+                    z.writestr(entry["vectors"], vbuf.getvalue())
+                meta["rounds"].append(entry)
             z.writestr("aligner.json", json.dumps(meta, default=_json_default))
         atomic_write_bytes(path, buf.getvalue())
         return path
 
     @classmethod
-    def load(cls, path, encoder=None) -> "Aligner":
-        """Rebuild an Aligner written by :meth:`save`; states are recomputed from the saved adapters."""
+    def load(cls, path, encoder=None, images=None, texts=None) -> "Aligner":
+        """Rebuild an Aligner written by :meth:`save`; fast-mode states are recomputed from the saved adapters.
+
+        A deep-mode file needs the encoder (same model) and the raw inputs again (``images`` / ``texts``, as
+        for the constructor). The encoder's tuned tensors are first set to the saved originals (so a fresh
+        encoder and the one tuned by the saving aligner both work), checked against the saved embeddings, then
+        set to those of the last active round. If anything fails the encoder is left as it was."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no aligner file at {path}; write one with Aligner.save(path).")
@@ -266,18 +375,29 @@ class Aligner:
                 meta = json.loads(z.read("aligner.json"))
                 emb = z.read("embeddings.npz")
                 blobs = {r["weights"]: z.read(r["weights"]) for r in meta["rounds"]}
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+                deep = meta.get("deep")
+                if deep is not None:
+                    blobs[deep["original"]] = z.read(deep["original"])
+                    for r in meta["rounds"]:
+                        blobs[r["vectors"]] = np.load(io.BytesIO(z.read(r["vectors"])), allow_pickle=False)
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as exc:
             raise AlignmentError(f"{path} is not a readable Aligner file ({exc}).") from exc
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise AlignmentError(f"{path}: not an Aligner file of version {FORMAT_VERSION} "
                                  f"(format {meta.get('format')!r}, version {meta.get('version')!r}).")
         es = _embeddings_from_bytes(emb)
+        if deep is not None:
+            return cls._load_deep(path, meta, es, blobs, encoder, images, texts)
         out = cls(es, encoder=encoder, **meta["params"])
-        redo = []
-        for r in meta["rounds"]:
+        # active rounds in order; then the undone ones, saved as the redo stack (last undone first), so they
+        # are replayed in reverse to rebuild their states in the order they were made
+        active = [r for r in meta["rounds"] if r["status"] == "active"]
+        undone = [r for r in meta["rounds"] if r["status"] != "active"]
+        replayed = []
+        for r in active + undone[::-1]:
             rnd = Round(r["index"], [constraint_from_dict(c) for c in r["constraints"]], r["report"], r["seconds"],
                         blobs[r["weights"]])
-            prev = out._states[-1] if r["status"] == "active" else (redo[-1][1] if redo else out._states[-1])
+            prev = replayed[-1][1] if replayed else out._states[-1]
             after = np.array(prev.vectors, copy=True)
             for m in rnd.adapters.keys() if not rnd.is_identity else ():
                 rows = prev.mask(m)
@@ -287,13 +407,56 @@ class Aligner:
                 out.history_.append(rnd)
                 out._states.append(state)
             else:
-                redo.append((rnd, state))
-        out._redo = redo[::-1]
+                replayed.append((rnd, state))
+        out._redo = replayed[::-1]
         out.embeddings_ = out._states[-1]
         return out
 
+    @classmethod
+    def _load_deep(cls, path, meta, es, blobs, encoder, images, texts) -> "Aligner":
+        from .deep import DeepTuner
+
+        if encoder is None:
+            raise AlignmentError(f"{path} holds a deep-mode aligner: it tuned an encoder, so loading it needs that "
+                                 "encoder and the raw inputs again: Aligner.load(path, encoder=..., images=..., "
+                                 "texts=...).")
+        params = dict(meta["params"])
+        towers = params.pop("towers", None)
+        tuner = DeepTuner(encoder, es, images=images, texts=texts, towers=towers)  # checks inputs, touches nothing
+        where = f"{path}"
+        original = tuner.from_bytes(blobs[meta["deep"]["original"]], where)
+        rounds = [(r, tuner.from_bytes(blobs[r["weights"]], f"{where} ({r['weights']})")) for r in meta["rounds"]]
+        current = tuner.state()
+        try:
+            tuner.set_state(original)
+            out = cls(es, encoder=encoder, images=images, texts=texts, towers=towers, **params)
+            redo = []  # saved as the redo stack: kept in that order
+            for r, _ in rounds:
+                vec = blobs[r["vectors"]]
+                if vec.shape != es.vectors.shape or vec.dtype != np.float32:
+                    raise AlignmentError(f"{path}: round {r['index']} embeddings have shape {vec.shape}, the set "
+                                         f"{es.vectors.shape}; the file is corrupt.")
+                rnd = Round(r["index"], [constraint_from_dict(c) for c in r["constraints"]], r["report"],
+                            r["seconds"], blobs[r["weights"]], None, mode="deep")
+                state = es.with_vectors(vec, normalize=False)
+                if r["status"] == "active":
+                    out.history_.append(rnd)
+                    out._states.append(state)
+                else:
+                    redo.append((rnd, state))
+            out._redo = redo
+            out.embeddings_ = out._states[-1]
+            if out.history_:
+                out._tuner.load_bytes(out.history_[-1].weights, where)
+                out._tuner.check(out.embeddings_)  # the restored encoder reproduces the saved embeddings
+        except BaseException:
+            tuner.set_state(current)
+            raise
+        return out
+
     def __repr__(self) -> str:
-        return f"Aligner({self.embeddings!r}, rounds={len(self.history_)}, mode={self.mode!r})"
+        deep = f", towers={list(self.towers)!r}" if self.mode == "deep" else ""
+        return f"Aligner({self.embeddings!r}, rounds={len(self.history_)}, mode={self.mode!r}{deep})"
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -328,6 +491,8 @@ def _adapted_anchor(r: Resolved, adapters, after):
         return None
     if r.anchor_row is not None:
         return after[r.anchor_row]
+    if adapters is None:  # deep mode: anchors that are not rows are held fixed during the round
+        return r.anchor
     return apply_adapter(adapters, r.anchor[None], r.anchor_modality)[0]
 
 

@@ -96,13 +96,18 @@ class Problem:
             ref = (self.ref, self.ref)
         out = []
         for res, rr in ((tr_res, ref[0]), (va_res, ref[1])):
-            p = object.__new__(Problem)
+            p = object.__new__(type(self))
             p.__dict__.update(self.__dict__)
             p.resolved, p.ref = res, rr
             out.append(p)
         return tuple(out)
 
     # ------------------------------------------------------------------ objective
+    def _embed(self, adapters, modality, rows, v):
+        """Adapted vectors of ``rows`` (all of ``modality``; ``v`` their start-of-round vectors). Deep mode
+        overrides this to re-encode the rows' raw inputs through the encoder being tuned."""
+        return adapters[modality](v)
+
     def objective(self, adapters, rng=None):
         """Total loss; with ``rng`` a random mini-batch of constraint and reference rows, else all of them."""
         import torch
@@ -130,7 +135,7 @@ class Problem:
         for m in self.modalities:
             sel = np.flatnonzero(rmod == m)
             if len(sel):
-                parts.append((torch.from_numpy(sel), adapters[m](v[sel])))
+                parts.append((torch.from_numpy(sel), self._embed(adapters, m, rows[sel], v[sel])))
         idx = torch.cat([s for s, _ in parts])
         z = torch.zeros_like(v).index_add(0, idx, torch.cat([out for _, out in parts]))
 
@@ -213,12 +218,13 @@ def _split_rows(rng, rows, fraction):
 
 
 def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Problem | None = None,
-          keep_best: bool = False):
-    """Adam on fresh identity adapters; returns (adapters, best_step, curve) (best_step by ``val`` if given,
-    stopping once ``patience`` evaluations in a row brought no improvement)."""
+          keep_best: bool = False, model=None):
+    """Adam on fresh identity adapters (or on ``model``'s parameters, tuned in place: deep mode); returns
+    (adapters, best_step, curve) (best_step by ``val`` if given, stopping once ``patience`` evaluations in a
+    row brought no improvement)."""
     import torch
 
-    adapters = make_adapters(problem.modalities, problem.V.shape[1], params.hidden, seed)
+    adapters = make_adapters(problem.modalities, problem.V.shape[1], params.hidden, seed) if model is None else model
     opt = torch.optim.Adam(adapters.parameters(), lr=params.lr)
     rng = np.random.default_rng(seed)
     curve, best, best_state = [], (float("inf"), 0), None
@@ -237,7 +243,7 @@ def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Probl
             break
         loss = problem.objective(adapters, rng)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"alignment loss became {float(loss)} at step {i}; lower lr or the weights.")
+            raise FloatingPointError(f"alignment loss became {float(loss.detach())} at step {i}; lower lr or the weights.")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

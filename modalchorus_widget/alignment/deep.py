@@ -1,0 +1,565 @@
+"""Deep mode of alignment (METHODS.md 4): the same losses tune the encoder itself, not an adapter.
+
+When the raw images / texts behind the embeddings and the model that made them are at hand, a round can
+change the encoder so that *new* items embed in the aligned space too. Deep mode re-encodes the raw
+inputs of the rows a round touches through the model while optimising only the **last block** of each
+tuned tower, with the fast-mode objective unchanged (constraint terms + preservation: KL of the reference
+rows' similarity distributions and ||z - z0||^2, z0 = the rows' embeddings at the start of the round).
+After the round every row of a tuned tower is re-encoded (batched, no grad, tqdm) and becomes the
+aligner's new embedding of that row.
+
+What is tuned, and why the whole last block rather than LoRA:
+
+* open_clip (ViT towers, blocks in ``.transformer.resblocks``): every parameter of the last residual
+  attention block of the image tower and/or of the text tower. Everything else (earlier blocks,
+  embeddings, final norm, projection) stays bit-identical. LoRA on ``nn.Linear`` would miss attention
+  altogether: open_clip's block uses ``nn.MultiheadAttention``, which reads ``in_proj_weight`` and
+  ``out_proj.weight`` directly instead of calling Linear modules, so a wrapper would only reach the MLP.
+  Unfreezing the block also keeps the model's structure untouched (no injected modules left in the
+  user's model), and restoring a state is a plain bit-exact copy of a few tensors (no merge/unmerge
+  rounding). The price is size: ~7 M parameters (28 MB of safetensors) per round for ViT-B/32's image
+  block, which the history keeps per round.
+* the embedded default model (``DefaultEncoder``): the last layer of its CNN image tower (a 256 -> 384
+  Linear, ~99 k parameters). Its text tower is the locked MiniLM that *defines* the joint space, so text
+  rows keep their vectors.
+
+Speed: the blocks before the tuned one are frozen, so a round runs them once per involved row (a cached
+pass that also gives z0) and each optimisation step runs only the last block and the tower's head on the
+cached activations. For open_clip this uses the model's own forward with the earlier blocks taken out and
+the cached block input put in (a forward pre-hook); it is checked against the full forward on the first
+batch and the round falls back to full forwards if they disagree.
+
+Anchors that are not rows of the set (free text embedded by the encoder, vectors, few-shot extras) are
+embedded once at the start of the round and held fixed during it.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from .constraints import AlignmentError
+from .fit import Problem, _n_threads, train
+
+_CHECK_ROWS = 8          # rows per tuned tower encoded at construction to check raw inputs against the set
+_CHECK_MIN_COS = 0.99    # encoder output vs given vector: below this the raw inputs are not those rows'
+_CACHE_BATCH = 64
+
+
+def _torch():
+    import torch
+    return torch
+
+
+# ---------------------------------------------------------------------------- towers
+class _Tower:
+    """One tunable tower: which parameters are tuned, how to encode raw items with and without grad."""
+
+    modality: str
+    names: list       # qualified names (keys of the safetensors blobs)
+    params: list      # the nn.Parameters, same order
+    root: object      # the nn.Module whose parameters must all stay frozen except ``params``
+
+    def encode(self, items, progress=None) -> np.ndarray:
+        """Re-encode raw items with the encoder's own batched, no-grad path (tqdm when many batches)."""
+        raise NotImplementedError
+
+    def prepare(self, items, progress=None):
+        """(z0 (k, d) float32 numpy, cache) for raw items, no grad; ``cache`` feeds :meth:`forward`."""
+        raise NotImplementedError
+
+    def forward(self, cache, idx):
+        """Unit embeddings (torch, CPU, with grad through the tuned parameters) of cached items ``idx``."""
+        raise NotImplementedError
+
+
+class _DefaultImageTower(_Tower):
+    """Image tower of the embedded default model: tune its last Linear layer."""
+
+    def __init__(self, encoder):
+        from ..encoders.default import PIXEL_MAX, images_to_array
+
+        self.encoder, self.modality = encoder, "image"
+        tower = encoder._load_tower()
+        self.root = tower
+        last = len(tower) - 1
+        self.head = tower[last]
+        self.names = [f"image_tower.{last}.{n}" for n, _ in self.head.named_parameters()]
+        self.params = [p for _, p in self.head.named_parameters()]
+        self._to_array, self._scale = images_to_array, PIXEL_MAX
+        self.device = encoder.device
+
+    def encode(self, items, progress=None):
+        return self.encoder.encode_images(items, progress=progress)
+
+    def prepare(self, items, progress=None):
+        torch = _torch()
+        arr = self._to_array(items)
+        tower = self.root
+        with torch.no_grad():
+            x = torch.from_numpy(arr / self._scale).unsqueeze(1).to(self.device)
+            feats = torch.cat([tower[:-1](x[s:s + 1024]) for s in range(0, len(x), 1024)]) if len(x) else \
+                torch.zeros((0, self.head.in_features), device=self.device)
+            z0 = torch.nn.functional.normalize(self.head(feats), dim=-1)
+        return z0.float().cpu().numpy(), feats
+
+    def forward(self, cache, idx):
+        torch = _torch()
+        z = self.head(cache[torch.as_tensor(idx, device=cache.device)])
+        return torch.nn.functional.normalize(z, dim=-1).float().cpu()
+
+
+class _OpenCLIPTower(_Tower):
+    """Image or text tower of an open_clip model whose blocks live in ``<tower>.transformer.resblocks``."""
+
+    use_shortcut = True  # class switch (tests force the full-forward path with it)
+
+    def __init__(self, encoder, modality):
+        self.encoder, self.modality = encoder, modality
+        model = encoder._load()
+        self.model = model
+        if modality == "image":
+            root = model.visual
+        elif hasattr(model, "text"):  # CustomTextCLIP
+            root = model.text
+        else:
+            root = model
+        tr = getattr(root, "transformer", None)
+        blocks = getattr(tr, "resblocks", None)
+        where = "image tower (model.visual)" if modality == "image" else "text tower"
+        if blocks is None or len(blocks) == 0:
+            raise AlignmentError(
+                f"Aligner(mode='deep'): the {where} of this open_clip model ({type(root).__name__}) has no "
+                "transformer.resblocks stack, so its last block cannot be tuned; deep mode supports open_clip ViT "
+                "towers (e.g. ViT-B-32) and the embedded default model. Use mode='fast', or "
+                f"towers={('text',) if modality == 'image' else ('image',)!r} to tune the other tower only.")
+        self.transformer, self.block = tr, blocks[-1]
+        self.root = root if modality == "image" else model  # text: token embedding etc. live on the CLIP
+        prefix = {id(m): n for n, m in model.named_modules()}[id(self.block)]
+        self.names = [f"{prefix}.{n}" for n, _ in self.block.named_parameters()]
+        self.params = [p for _, p in self.block.named_parameters()]
+        self._shortcut_ok = None
+
+    def encode(self, items, progress=None):
+        if self.modality == "image":
+            return self.encoder.encode_images(items, progress=progress)
+        return self.encoder.encode_texts(items, progress=progress)
+
+    # --- inputs -----------------------------------------------------------------------------------
+    def _inputs(self, items, offset=0):
+        torch = _torch()
+        enc = self.encoder
+        if self.modality == "image":
+            from ..encoders.open_clip import to_pil
+
+            return torch.stack([enc._preprocess(to_pil(it, offset + i)) for i, it in enumerate(items)]).to(enc._device)
+        texts = enc._check_texts(items)
+        return enc._tokenizer(texts).to(enc._device)
+
+    def _full(self, x):
+        if self.modality == "image":
+            return self.model.encode_image(x, normalize=True)
+        return self.model.encode_text(x, normalize=True)
+
+    @contextlib.contextmanager
+    def _only_last_block(self, block_input):
+        """Run the tower with the earlier blocks taken out and ``block_input`` fed to the last one."""
+        import torch.nn as nn
+
+        tr, block = self.transformer, self.block
+        original = tr.resblocks
+        hook = block.register_forward_pre_hook(lambda mod, args: (block_input,) + tuple(args[1:]))
+        tr.resblocks = nn.ModuleList([block])
+        try:
+            yield
+        finally:
+            tr.resblocks = original
+            hook.remove()
+
+    def _shortcut(self, block_input, x):
+        """Embeddings from cached last-block inputs; ``x`` only has to have the right shape (images) or be
+        the real tokens (texts: pooling reads the end-of-text position from them)."""
+        with self._only_last_block(block_input):
+            return self._full(x)
+
+    def prepare(self, items, progress=None):
+        torch = _torch()
+        items = list(items)
+        z0, acts, xs = [], [], []
+        for s in _progress(range(0, len(items), _CACHE_BATCH), progress, f"deep: caching {self.modality}s"):
+            x = self._inputs(items[s:s + _CACHE_BATCH], s)
+            seen = {}
+
+            def grab(mod, args):
+                seen["x"] = args[0].detach()
+
+            h = self.block.register_forward_pre_hook(grab)
+            try:
+                with torch.no_grad():
+                    z = self._full(x)
+            finally:
+                h.remove()
+            if self._shortcut_ok is None:
+                ok = False
+                if self.use_shortcut:
+                    with torch.no_grad():
+                        zs = self._shortcut(seen["x"], self._dummy(x))
+                    ok = bool(zs.shape == z.shape and torch.allclose(zs, z, atol=1e-5, rtol=1e-4))
+                self._shortcut_ok = ok
+            z0.append(z.float().cpu().numpy())
+            acts.append(seen["x"] if self._shortcut_ok else None)
+            xs.append(self._dummy(x) if self._shortcut_ok else x)
+        d = self.encoder.dim
+        cache = {"acts": acts, "xs": xs, "batch": _CACHE_BATCH}
+        return (np.concatenate(z0) if z0 else np.zeros((0, d), np.float32)), cache
+
+    def _dummy(self, x):
+        if self.modality == "image":
+            return x[:1].new_zeros((1,) + tuple(x.shape[1:]))  # broadcast below to the batch size
+        return x
+
+    def forward(self, cache, idx):
+        torch = _torch()
+        idx = np.asarray(idx, dtype=np.int64)
+        b = cache["batch"]
+        which, pos = idx // b, idx % b
+        out = [None] * len(idx)
+        for k in np.unique(which):
+            sel = np.flatnonzero(which == k)
+            p = torch.as_tensor(pos[sel])
+            x = cache["xs"][k]
+            if self._shortcut_ok:
+                acts = cache["acts"][k]
+                # batch-first blocks take (N, L, D); LND blocks (N on dim 1) are indexed there
+                bf = getattr(self.transformer, "batch_first", True)
+                a = acts[p.to(acts.device)] if bf else acts[:, p.to(acts.device)]
+                xin = x.expand((len(sel),) + tuple(x.shape[1:])) if self.modality == "image" else x[p.to(x.device)]
+                z = self._shortcut(a, xin)
+            else:
+                z = self._full(x[p.to(x.device)])
+            for j, i in enumerate(sel):
+                out[i] = z[j]
+        return torch.stack(out).float().cpu()
+
+
+# ---------------------------------------------------------------------------- the tuner
+class DeepTuner:
+    """The tunable part of an encoder for deep-mode rounds: towers, raw items per row, tuned tensors.
+
+    It owns no copy of the model: the encoder's weights are tuned in place (so ``encoder.encode_images``
+    embeds new items in the aligned space), and ``state`` / ``set_state`` / ``to_bytes`` / ``load_bytes``
+    save and restore exactly the tuned tensors, bit for bit.
+    """
+
+    def __init__(self, encoder, embeddings, images=None, texts=None, towers=None):
+        from ..encoders.default import DefaultEncoder
+        from ..encoders.open_clip import OpenCLIPEncoder
+
+        es = embeddings
+        if encoder is None:
+            raise AlignmentError(
+                "Aligner(mode='deep') tunes an encoder: pass encoder=OpenCLIPEncoder(...) (the open_clip model that "
+                "made the embeddings) or the embedded DefaultEncoder, plus the raw images=/texts= of the rows. "
+                "Without them use mode='fast' (adapters on frozen embeddings).")
+        if isinstance(encoder, OpenCLIPEncoder):
+            kind, tunable = "open_clip", ("image", "text")
+        elif isinstance(encoder, DefaultEncoder):
+            kind, tunable = "default", ("image",)
+        else:
+            raise AlignmentError(
+                f"Aligner(mode='deep'): the encoder is a {type(encoder).__name__}, but deep mode can only tune an "
+                "open_clip model (modalchorus_widget.encoders.OpenCLIPEncoder) or the embedded DefaultEncoder. Use "
+                "mode='fast' with this encoder.")
+        present = [m for m in tunable if m in es.modalities]
+        if towers is None:
+            towers = tuple(present)
+        else:
+            towers = (towers,) if isinstance(towers, str) else tuple(towers)
+            for t in towers:
+                if t not in tunable:
+                    raise AlignmentError(f"Aligner(mode='deep'): towers={towers!r}: the {kind} encoder can tune "
+                                         f"{list(tunable)} towers only" +
+                                         (" (its text tower is the locked MiniLM that defines the space)"
+                                          if kind == "default" else "") + ".")
+                if t not in es.modalities:
+                    raise AlignmentError(f"Aligner(mode='deep'): towers={towers!r}: the set has no {t} rows.")
+            towers = tuple(dict.fromkeys(towers))
+        if not towers:
+            raise AlignmentError(f"Aligner(mode='deep'): the set has no rows of a modality the {kind} encoder can "
+                                 f"tune ({list(tunable)}); its modalities are {list(es.modalities)}.")
+        raw = {"image": images, "text": texts}
+        self.items = {}
+        for m in towers:
+            self.items[m] = _raw_per_row(es, m, raw[m])
+        self.encoder, self.kind = encoder, kind
+        try:
+            self.towers = {m: (_DefaultImageTower(encoder) if kind == "default" else _OpenCLIPTower(encoder, m))
+                           for m in towers}
+        except AlignmentError:
+            raise
+        except Exception as exc:
+            raise AlignmentError(f"Aligner(mode='deep'): cannot load the {kind} encoder's model "
+                                 f"({type(exc).__name__}: {exc}).") from exc
+        self.names = [n for t in self.towers.values() for n in t.names]
+        self.params = [p for t in self.towers.values() for p in t.params]
+        bad = [n for n, p in zip(self.names, self.params) if p.dtype != _torch().float32]
+        if bad:
+            raise AlignmentError(f"Aligner(mode='deep'): tuned weights must be float32 (got {self.params[0].dtype} "
+                                 f"for {bad[0]}); load the encoder with precision='fp32'.")
+
+    # --- raw items --------------------------------------------------------------------------------
+    def raw(self, rows, modality):
+        return [self.items[modality][r] for r in np.asarray(rows, dtype=np.int64)]
+
+    def check(self, es):
+        """Encode a few rows of each tuned tower and compare with the set: catches raw inputs in another
+        order, of other items, or an encoder that did not make these embeddings."""
+        for m in self.towers:
+            rows = np.flatnonzero(es.mask(m))
+            pick = rows[np.unique(np.linspace(0, len(rows) - 1, min(_CHECK_ROWS, len(rows))).astype(np.int64))]
+            z = self.encode_rows(pick, m, progress=False)
+            v = es.vectors[pick]
+            cos = np.einsum("ij,ij->i", z, v) / np.maximum(np.linalg.norm(z, axis=1) * np.linalg.norm(v, axis=1), 1e-12)
+            worst = int(np.argmin(cos))
+            if cos[worst] < _CHECK_MIN_COS:
+                raise AlignmentError(
+                    f"Aligner(mode='deep'): the raw {m} inputs do not reproduce the embeddings: row {int(pick[worst])} "
+                    f"re-encoded by the encoder has cosine {cos[worst]:.3f} with the set's vector (needs >= "
+                    f"{_CHECK_MIN_COS}). Pass the raw {m}s in the same order as the set's {m} rows, and the encoder "
+                    "(with the weights) that made these embeddings.")
+
+    def encode_rows(self, rows, modality, progress=None) -> np.ndarray:
+        try:
+            out = self.towers[modality].encode(self.raw(rows, modality), progress=progress)
+        except (KeyboardInterrupt, AlignmentError):
+            raise
+        except Exception as exc:
+            raise AlignmentError(f"Aligner(mode='deep'): the encoder failed on the raw {modality} inputs "
+                                 f"({type(exc).__name__}: {exc}); check images=/texts=.") from exc
+        return np.asarray(out, dtype=np.float32)
+
+    # --- tuned tensors ----------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {n: p.detach().clone() for n, p in zip(self.names, self.params)}
+
+    def set_state(self, state: dict):
+        torch = _torch()
+        with torch.no_grad():
+            for n, p in zip(self.names, self.params):
+                p.copy_(state[n])
+
+    def to_bytes(self, state=None) -> bytes:
+        from safetensors.torch import save
+
+        state = self.state() if state is None else state
+        tensors = {n: t.detach().cpu().contiguous() for n, t in state.items()}
+        meta = {"mode": "deep", "encoder": self.kind, "towers": json.dumps(list(self.towers))}
+        return save(tensors, metadata=meta)
+
+    def from_bytes(self, blob: bytes, where="deep weights") -> dict:
+        from safetensors.torch import load
+
+        try:
+            tensors = load(blob)
+        except Exception as exc:
+            raise AlignmentError(f"{where}: cannot read the tuned tensors ({type(exc).__name__}: {exc}).") from exc
+        if sorted(tensors) != sorted(self.names):
+            raise AlignmentError(f"{where}: the saved tuned tensors ({len(tensors)}, e.g. {sorted(tensors)[:1]}) are not "
+                                 f"this encoder's ({len(self.names)}, e.g. {sorted(self.names)[:1]}); load with the "
+                                 "same model and towers=.")
+        for n, p in zip(self.names, self.params):
+            if tuple(tensors[n].shape) != tuple(p.shape):
+                raise AlignmentError(f"{where}: tensor {n} has shape {tuple(tensors[n].shape)}, the encoder's "
+                                     f"{tuple(p.shape)}; it is from another model.")
+        return {n: tensors[n].to(p.device) for n, p in zip(self.names, self.params)}
+
+    def load_bytes(self, blob: bytes, where="deep weights"):
+        self.set_state(self.from_bytes(blob, where))
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(p.numel() for p in self.params))
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for n, p in sorted(zip(self.names, self.params), key=lambda t: t[0]):
+            h.update(n.encode())
+            h.update(p.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    @contextlib.contextmanager
+    def training(self):
+        """Gradients on for the tuned tensors only, every module in eval mode; flags restored after."""
+        roots = {id(t.root): t.root for t in self.towers.values()}
+        saved = [(p, p.requires_grad) for r in roots.values() for p in r.parameters()]
+        modes = [(m, m.training) for r in roots.values() for m in r.modules()]
+        try:
+            for p, _ in saved:
+                p.requires_grad_(False)
+            for m, _ in modes:
+                m.eval()
+            for p in self.params:
+                p.requires_grad_(True)
+            yield
+        finally:
+            for p, flag in saved:
+                p.requires_grad_(flag)
+                p.grad = None
+            for m, flag in modes:
+                m.train(flag)
+
+
+def _raw_per_row(es, modality, given):
+    """Object array of length n: the raw item of each row of ``modality`` (None elsewhere)."""
+    rows = np.flatnonzero(es.mask(modality))
+    arg = "images" if modality == "image" else "texts"
+    if given is None:
+        items = es.items
+        if items is not None and all(items[r] is not None for r in rows) and _usable(items[rows], modality):
+            given = items[rows]
+        else:
+            raise AlignmentError(
+                f"Aligner(mode='deep') re-encodes the raw inputs, but none were given for the {len(rows)} {modality} "
+                f"rows: pass {arg}=[...] (one per {modality} row, in row order, or one per row of the set), or a set "
+                f"whose items hold the raw {modality}s. Without raw inputs use mode='fast'.")
+    if isinstance(given, (str, bytes)):
+        raise AlignmentError(f"Aligner(mode='deep'): {arg} must be a sequence of raw {modality}s, got one "
+                             f"{type(given).__name__}.")
+    seq = given if isinstance(given, np.ndarray) and given.dtype != object and given.ndim >= 2 else list(given)
+    out = np.empty(es.n, dtype=object)
+    if len(seq) == len(rows):
+        for r, it in zip(rows, seq):
+            out[r] = it
+    elif len(seq) == es.n:
+        for r in rows:
+            out[r] = seq[r]
+    else:
+        raise AlignmentError(
+            f"Aligner(mode='deep'): {arg} has {len(seq)} items, but the set has {len(rows)} {modality} rows "
+            f"(and {es.n} rows in all); give one raw {modality} per {modality} row in row order, or one per row.")
+    missing = [int(r) for r in rows if out[r] is None]
+    if missing:
+        raise AlignmentError(f"Aligner(mode='deep'): {arg} has no raw {modality} for row {missing[0]} "
+                             f"({len(missing)} missing).")
+    return out
+
+
+def _usable(items, modality):
+    if modality == "text":
+        return all(isinstance(x, str) for x in items)
+    return not any(isinstance(x, str) and not x for x in items)
+
+
+# ---------------------------------------------------------------------------- one round
+class DeepModel:
+    """What ``fit.train`` optimises in deep mode: the tuned tensors (``parameters``, ``state_dict``)."""
+
+    def __init__(self, tuner: DeepTuner):
+        self.tuner = tuner
+
+    def parameters(self):
+        return list(self.tuner.params)
+
+    def state_dict(self):
+        return dict(zip(self.tuner.names, self.tuner.params))
+
+    def load_state_dict(self, state):
+        self.tuner.set_state(state)
+
+    def __contains__(self, modality):  # few-shot extras are held fixed (no vector-to-vector map in deep mode)
+        return False
+
+
+class DeepProblem(Problem):
+    """Fast mode's objective with rows of tuned towers embedded by the model instead of an adapter."""
+
+    def _embed(self, adapters, modality, rows, v):
+        slot = self.slots.get(modality)
+        if slot is None:
+            return v  # an untuned tower: its rows stay as they are
+        return self.tuner.towers[modality].forward(self.caches[modality], np.searchsorted(slot, rows))
+
+
+def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, params, progress=None):
+    """Tune the encoder in place for one round; returns info (steps, curve, losses, timings).
+
+    The caller snapshots ``tuner.state()`` first and restores it on any exception.
+    """
+    import time
+
+    torch = _torch()
+    mod = np.asarray(modality).astype(str)
+    touched = np.unique(np.concatenate([r.rows() for r in resolved]))
+    if not np.isin(mod[touched], list(tuner.towers)).any():
+        raise AlignmentError(
+            f"Aligner.step (deep mode): the constraints touch only {sorted(set(mod[touched]))} rows, but deep mode tunes "
+            f"the {list(tuner.towers)} tower(s); select rows of a tuned modality, or use mode='fast'.")
+    rng = np.random.default_rng(params.seed)
+    V = np.array(vectors, dtype=np.float32, copy=True)
+    problem = DeepProblem(V, mod, resolved, ref_rows, params, rng)
+    # every row any objective call can touch: constraint rows, anchors, candidate and key pools, reference
+    need = [problem.ref] + [r.rows() for r in resolved] + list(problem.cands.values()) + list(problem.keys.values())
+    need = np.unique(np.concatenate(need).astype(np.int64))
+    info = {"steps": params.steps, "validation_curve": None}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(_n_threads())
+    try:
+        t0 = time.perf_counter()
+        problem.tuner, problem.slots, problem.caches = tuner, {}, {}
+        for m, tower in tuner.towers.items():
+            rows = need[mod[need] == m]
+            if not len(rows):
+                continue
+            z0, cache = tower.prepare(tuner.raw(rows, m), progress)
+            V[rows] = z0  # the start of the round is the encoder's own output for these rows
+            problem.slots[m], problem.caches[m] = rows, cache
+        info["seconds_cache"] = round(time.perf_counter() - t0, 4)
+        info["cached_rows"] = int(sum(len(s) for s in problem.slots.values()))
+        model = DeepModel(tuner)
+        start = tuner.state()
+        constraint_only = _constraint_only(problem, params)
+        with tuner.training():
+            with torch.no_grad():
+                info["constraint_loss_before"] = round(float(constraint_only.objective(model)), 6)
+            t1 = time.perf_counter()
+            if params.validation > 0:
+                parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
+                if parts is not None:
+                    _, best, curve = train(parts[0], params, params.steps, params.seed, val=parts[1],
+                                           keep_best=not params.refit, model=model)
+                    info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
+                    if params.refit:
+                        tuner.set_state(start)
+                        train(problem, params, info["steps"], params.seed, model=model)
+                else:
+                    train(problem, params, info["steps"], params.seed, model=model)
+            else:
+                train(problem, params, info["steps"], params.seed, model=model)
+            info["seconds_train"] = round(time.perf_counter() - t1, 4)
+            if info["steps"] == 0:
+                tuner.set_state(start)  # no gain: the round is the identity, weights bit-exact
+            with torch.no_grad():
+                info["constraint_loss_after"] = round(float(constraint_only.objective(model)), 6)
+    finally:
+        torch.set_num_threads(threads)
+    return info
+
+
+def _constraint_only(problem, params):
+    """The same problem with the preservation terms off: the constraint loss on all constraint rows."""
+    p = object.__new__(type(problem))
+    p.__dict__.update(problem.__dict__)
+    p.p = replace(params, preserve_kl=0.0, preserve_l2=0.0)
+    return p
+
+
+def _progress(batches, progress, desc):
+    """tqdm over batch starts when asked, or by default when there are more than four batches."""
+    if progress is False or (progress is None and len(batches) <= 4):
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=desc, unit="batch", leave=False)

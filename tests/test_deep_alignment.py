@@ -1,0 +1,393 @@
+"""Deep-mode alignment (METHODS.md 4): the same losses tune the encoder's last block on raw inputs.
+
+Two real encoders, both offline: a tiny open_clip CLIP (random weights, built from a local config, two
+blocks per tower so that "only the last block changes" means something) and the embedded default model
+with its shipped weights (``load_default()``: 1,797 digit images + 10 prompts).
+"""
+import json
+
+import numpy as np
+import pytest
+
+from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet
+from modalchorus_widget.alignment import deep as deep_mod
+from modalchorus_widget.alignment import losses
+from modalchorus_widget.embeddings import EmbeddingSet
+
+torch = pytest.importorskip("torch")
+open_clip = pytest.importorskip("open_clip")
+
+TINY_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+}
+N = 40  # pairs: image rows 0..N-1, text rows N..2N-1
+DEEP = dict(mode="deep", steps=60, lr=1e-3, validation=0.0, n_reference=64, n_candidates=64, batch_size=32,
+            random_state=0)
+LAST_BLOCKS = ("visual.transformer.resblocks.1.", "transformer.resblocks.1.")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ------------------------------------------------------------------------------------ tiny open_clip
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """A tiny open_clip CLIP with random weights as a local-dir folder (config + checkpoint): no download."""
+    folder = tmp_path_factory.mktemp("tiny_clip_deep")
+    torch.manual_seed(0)
+    model = open_clip.model.CLIP(**TINY_CFG)
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG, "preprocess_cfg": {}}))
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    return folder
+
+
+def fresh_encoder(folder):
+    """A new encoder with the pristine weights (deep mode tunes the encoder it is given, in place)."""
+    from modalchorus_widget.encoders import OpenCLIPEncoder
+
+    return OpenCLIPEncoder(str(folder), pretrained=None)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_folder):
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(N)]
+    words = "dog cat red blue car tree house sky sea bird fish green small big old new".split()
+    texts = [" ".join(rng.choice(words, 3)) for _ in range(N)]
+    enc = fresh_encoder(tiny_folder)
+    es = EmbeddingSet.from_pairs(enc.encode_images(images), enc.encode_texts(texts), captions=texts)
+    pristine = {k: v.clone() for k, v in enc._model.state_dict().items()}
+    return es, images, texts, pristine
+
+
+def weights(enc):
+    return {k: v.detach().clone() for k, v in enc._model.state_dict().items()}
+
+
+def same_weights(a, b):
+    return sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def changed_keys(a, b):
+    return sorted(k for k in a if not torch.equal(a[k], b[k]))
+
+
+def snapshot(al, enc):
+    return al.embeddings_, al.embeddings_.vectors.copy(), list(al.history_), list(al._redo), weights(enc)
+
+
+def assert_unchanged(al, enc, snap):
+    es, vec, hist, redo, w = snap
+    assert al.embeddings_ is es
+    assert np.array_equal(al.embeddings_.vectors, vec)
+    assert al.history_ == hist and al._redo == redo
+    assert same_weights(weights(enc), w)
+
+
+def mean_cos(vecs, members, anchor):
+    return float((vecs[members] @ vecs[anchor]).mean())
+
+
+def test_pull_moves_reencoded_members_to_anchor_and_tunes_only_last_blocks(tiny, tiny_folder):
+    es, images, texts, pristine = tiny
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    assert al.towers == ("image", "text")
+    members, anchor = np.arange(0, 8), N + 20
+    rnd = al.step(PointSet(anchor, members))
+    after = al.embeddings_.vectors
+    # re-encoded embeddings: members closer to the anchor, and the anchor is now their best caption
+    assert mean_cos(after, members, anchor) > mean_cos(es.vectors, members, anchor) + 0.05
+    c = rnd.report["constraints"][0]
+    assert c["after"]["anchor_top1"] > c["before"]["anchor_top1"]
+    assert rnd.report["constraint_loss_after"] < 0.5 * rnd.report["constraint_loss_before"]
+    assert rnd.report["moved_unselected_mean"] < rnd.report["moved_selected_mean"]
+    assert rnd.report["mode"] == "deep" and rnd.mode == "deep"
+    # the aligner's embeddings are what the tuned encoder now gives for every row
+    np.testing.assert_allclose(after[:N], enc.encode_images(images), atol=1e-5)
+    np.testing.assert_allclose(after[N:], enc.encode_texts(texts), atol=1e-5)
+    # only the last block of each tower changed; every other tensor is bit-identical
+    changed = changed_keys(pristine, weights(enc))
+    tuned = sorted(rnd.tensors)
+    assert changed == tuned and all(k.startswith(LAST_BLOCKS) for k in tuned)
+    assert {k.split("resblocks.1.")[0] for k in tuned} == {"visual.transformer.", "transformer."}
+    assert rnd.report["tuned_parameters"] == sum(t.numel() for t in rnd.tensors.values())
+    # the history holds the tuned tensors exactly as they are in the model
+    w = weights(enc)
+    assert all(torch.equal(rnd.tensors[k], w[k]) for k in tuned)
+    # gradients and requires_grad flags are as they were
+    assert all(p.grad is None for p in enc._model.parameters())
+
+
+def test_push_moves_members_away(tiny, tiny_folder):
+    es, images, texts, _ = tiny
+    anchor = N + 5
+    members = np.argsort(-(es.vectors[:N] @ es.vectors[anchor]))[:6]
+    al = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **DEEP)
+    al.step(PointSet(anchor, members, direction="push"))
+    cos0 = es.vectors[members] @ es.vectors[anchor]
+    cos1 = al.embeddings_.vectors[members] @ al.embeddings_.vectors[anchor]
+    assert np.all(cos1 < cos0)
+    assert (cos0 - cos1).mean() > 0.05
+
+
+def test_image_tower_only(tiny, tiny_folder):
+    es, images, texts, pristine = tiny
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(es, encoder=enc, images=images, towers="image", **DEEP)  # no texts needed
+    al.step(SetSet(np.arange(0, 10), np.arange(N, N + 10), paired=True))
+    assert all(k.startswith(LAST_BLOCKS[0]) for k in changed_keys(pristine, weights(enc)))
+    assert np.array_equal(al.embeddings_.vectors[N:], es.vectors[N:])  # text rows untouched
+    assert not np.array_equal(al.embeddings_.vectors[:N], es.vectors[:N])
+
+
+def test_undo_redo_restore_weights_and_embeddings_bit_exact(tiny, tiny_folder):
+    es, images, texts, pristine = tiny
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    r1 = al.step(PointSet(N + 20, np.arange(0, 8)))
+    v1, w1 = al.embeddings_.vectors.copy(), weights(enc)
+    al.step(SetSet(np.arange(10, 16), np.arange(N + 25, N + 31), direction="push"))
+    w2, v2 = weights(enc), al.embeddings_.vectors.copy()
+    assert not same_weights(w1, w2)
+    al.undo()
+    assert same_weights(weights(enc), w1) and np.array_equal(al.embeddings_.vectors, v1)
+    al.undo()
+    assert same_weights(weights(enc), pristine)
+    assert al.embeddings_ is es and np.array_equal(al.embeddings_.vectors, es.vectors)
+    with pytest.raises(AlignmentError, match="nothing to undo"):
+        al.undo()
+    assert al.redo() is r1
+    assert same_weights(weights(enc), w1) and np.array_equal(al.embeddings_.vectors, v1)
+    al.redo()
+    assert same_weights(weights(enc), w2) and np.array_equal(al.embeddings_.vectors, v2)
+    # the same round on a fresh encoder gives the same weights and embeddings
+    enc2 = fresh_encoder(tiny_folder)
+    again = Aligner(es, encoder=enc2, images=images, texts=texts, **DEEP)
+    again.step(PointSet(N + 20, np.arange(0, 8)))
+    np.testing.assert_allclose(again.embeddings_.vectors, v1, atol=1e-6)
+
+
+def test_save_load_round_trip(tiny, tiny_folder, tmp_path):
+    es, images, texts, pristine = tiny
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al.step(PointSet(N + 20, np.arange(0, 8)))
+    v1 = al.embeddings_.vectors.copy()
+    al.step(SetSet(np.arange(20, 30), np.arange(N + 20, N + 30), paired=True))
+    al.step(PointSet(N + 3, [30, 31, 32], direction="push"))
+    al.undo()
+    al.undo()  # two rounds saved as redo-able, to be redone in their order
+    path = al.save(tmp_path / "deep.zip")
+    # a fresh encoder (pristine weights) ends up with exactly the tuned tensors
+    enc2 = fresh_encoder(tiny_folder)
+    back = Aligner.load(path, encoder=enc2, images=images, texts=texts)
+    assert back.mode == "deep" and back.get_params() == al.get_params()
+    assert len(back.history_) == 1 and len(back._redo) == 2
+    assert back.history_[0].weights == al.history_[0].weights and back.history_[0].report == al.history_[0].report
+    assert np.array_equal(back.embeddings_.vectors, al.embeddings_.vectors)
+    assert same_weights(weights(enc2), weights(enc))
+    for _ in range(2):
+        assert back.redo().index == al.redo().index
+        assert np.array_equal(back.embeddings_.vectors, al.embeddings_.vectors)
+        assert same_weights(weights(enc2), weights(enc))
+    for _ in range(3):
+        back.undo()
+    assert same_weights(weights(enc2), pristine) and np.array_equal(back.embeddings_.vectors, es.vectors)
+    # loading with the encoder the saving aligner tuned works too (it starts from the saved originals)
+    back2 = Aligner.load(path, encoder=enc, images=images, texts=texts)  # enc holds round 3's tensors
+    assert np.array_equal(back2.embeddings_.vectors, v1)
+    assert same_weights(weights(enc), {**pristine, **back2.history_[-1].tensors})
+    # errors: no encoder, another model; the encoder is left as it was
+    with pytest.raises(AlignmentError, match="deep-mode aligner"):
+        Aligner.load(path)
+    from modalchorus_widget.encoders import DefaultEncoder
+
+    with pytest.raises(AlignmentError):
+        Aligner.load(path, encoder=DefaultEncoder(), images=images, texts=texts)
+    w = weights(enc2)
+    with pytest.raises(AlignmentError, match="do not reproduce"):
+        Aligner.load(path, encoder=enc2, images=images[::-1], texts=texts)
+    assert same_weights(weights(enc2), w)
+
+
+def test_construction_errors_are_clear(tiny, tiny_folder):
+    es, images, texts, _ = tiny
+    enc = fresh_encoder(tiny_folder)
+
+    class Lookup:
+        def encode_texts(self, t):
+            return np.zeros((len(t), 32), np.float32)
+
+    with pytest.raises(AlignmentError, match="tunes an encoder"):
+        Aligner(es, mode="deep")
+    with pytest.raises(AlignmentError, match="can only tune an open_clip model"):
+        Aligner(es, mode="deep", encoder=Lookup(), images=images, texts=texts)
+    with pytest.raises(AlignmentError, match="none were given for the 40 image rows"):
+        Aligner(es, mode="deep", encoder=enc, texts=texts)  # the set's items hold captions but no images
+    with pytest.raises(AlignmentError, match="images has 39 items, but the set has 40 image rows"):
+        Aligner(es, mode="deep", encoder=enc, images=images[:-1], texts=texts)
+    with pytest.raises(AlignmentError, match="texts has 41 items"):
+        Aligner(es, mode="deep", encoder=enc, images=images, texts=texts + ["x"])
+    with pytest.raises(AlignmentError, match="raw image inputs do not reproduce the embeddings"):
+        Aligner(es, mode="deep", encoder=enc, images=images[1:] + images[:1], texts=texts)
+    with pytest.raises(AlignmentError, match="mode must be 'fast'"):
+        Aligner(es, mode="turbo")
+    with pytest.raises(AlignmentError, match="for mode='deep'"):
+        Aligner(es, images=images)
+    with pytest.raises(AlignmentError, match="towers"):
+        Aligner(es, mode="deep", encoder=enc, images=images, towers="audio")
+    # texts default to the set's items (the captions); one raw input per row of the set is accepted too
+    per_row = list(images) + [None] * N
+    al = Aligner(es, mode="deep", encoder=enc, images=per_row)
+    assert al.towers == ("image", "text")
+    assert al.transform(es.vectors[:3], "image").shape == (3, 32)  # deep: no vector map, only checks
+
+
+def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monkeypatch):
+    es, images, texts, _ = tiny
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al.step(PointSet(N + 1, [2, 3, 4]))
+    snap = snapshot(al, enc)
+    calls = {"n": 0}
+    real_kl = losses.preservation_kl
+
+    def interrupted(*a, **k):
+        calls["n"] += 1
+        if calls["n"] > 20:  # inside the optimisation, after the weights have moved
+            raise KeyboardInterrupt
+        return real_kl(*a, **k)
+
+    monkeypatch.setattr(losses, "preservation_kl", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        al.step(PointSet(N + 4, [20, 21, 22]))
+    assert calls["n"] > 20
+    assert_unchanged(al, enc, snap)
+    monkeypatch.setattr(losses, "preservation_kl", real_kl)
+    # NaN loss
+    monkeypatch.setattr(losses, "pointset_pull", lambda *a, **k: torch.tensor(float("nan")))
+    with pytest.raises(FloatingPointError):
+        al.step(PointSet(N + 4, [20, 21, 22]))
+    assert_unchanged(al, enc, snap)
+    monkeypatch.undo()
+    # interrupted while re-encoding every row with the tuned weights
+    real_encode = enc.encode_images
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(enc, "encode_images", stop)
+    with pytest.raises(KeyboardInterrupt):
+        al.step(PointSet(N + 4, [20, 21, 22]))
+    assert_unchanged(al, enc, snap)
+    monkeypatch.setattr(enc, "encode_images", real_encode)
+    # a bad constraint: clear error, nothing changed
+    with pytest.raises(AlignmentError, match="row indices must lie"):
+        al.step(PointSet(N + 1, [1, 5000]))
+    assert_unchanged(al, enc, snap)
+    # and the aligner still works, giving the round an uninterrupted aligner gives
+    al.step(PointSet(N + 4, [20, 21, 22]))
+    ref = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **DEEP)
+    ref.step(PointSet(N + 1, [2, 3, 4]))
+    ref.step(PointSet(N + 4, [20, 21, 22]))
+    np.testing.assert_allclose(al.embeddings_.vectors, ref.embeddings_.vectors, atol=1e-6)
+
+
+def test_last_block_shortcut_matches_full_forward(tiny, tiny_folder, monkeypatch):
+    """Steps run only the last block on cached activations; the result is the full model's."""
+    es, images, texts, _ = tiny
+    c = PointSet(N + 20, np.arange(0, 8))
+    runs = {}
+    for shortcut in (True, False):
+        monkeypatch.setattr(deep_mod._OpenCLIPTower, "use_shortcut", shortcut)
+        al = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **{**DEEP, "steps": 10})
+        al.step(c)
+        assert all(t._shortcut_ok is shortcut for t in al._tuner.towers.values())
+        runs[shortcut] = al.embeddings_.vectors
+    np.testing.assert_allclose(runs[True], runs[False], atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------ embedded default
+@pytest.fixture(scope="module")
+def digits():
+    from modalchorus_widget.datasets import load_default
+
+    return load_default()
+
+
+def default_encoder():
+    from modalchorus_widget.encoders import DefaultEncoder
+
+    return DefaultEncoder()  # not the shared instance of load_default(): deep mode tunes it in place
+
+
+def tower_weights(enc):
+    return {k: v.detach().clone() for k, v in enc._load_tower().state_dict().items()}
+
+
+def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
+    es, y = digits.embeddings, digits.image_labels
+    train = digits.train
+    threes = train[y[train] == 3][:25]
+    eight = int(digits.prompt_index[8])
+    enc = default_encoder()
+    w0 = tower_weights(enc)
+    al = Aligner(es, encoder=enc, mode="deep", images=digits.images)  # the defaults, as a user gets them
+    assert al.towers == ("image",)
+    rnd = al.step(PointSet(eight, threes))
+    after = al.embeddings_.vectors
+    assert mean_cos(after, threes, eight) > mean_cos(es.vectors, threes, eight) + 0.1
+    c = rnd.report["constraints"][0]
+    assert c["after"]["anchor_top1"] >= 0.8 > c["before"]["anchor_top1"]
+    assert rnd.report["constraint_loss_after"] < 0.5 * rnd.report["constraint_loss_before"]
+    assert rnd.report["moved_unselected_mean"] < rnd.report["moved_selected_mean"]
+    assert changed_keys(w0, tower_weights(enc)) == ["11.bias", "11.weight"]  # the last Linear only
+    assert np.array_equal(after[len(y):], es.vectors[len(y):])  # the locked text tower's rows stay put
+    np.testing.assert_allclose(after[:len(y)], enc.encode_images(digits.images), atol=1e-5)
+    al.undo()
+    assert same_weights(tower_weights(enc), w0) and al.embeddings_ is es
+    # push: images of 4 away from the prompt of 4
+    fours = train[y[train] == 4][:25]
+    four = int(digits.prompt_index[4])
+    al.step(PointSet(four, fours, direction="push"))
+    cos0 = es.vectors[fours] @ es.vectors[four]
+    cos1 = al.embeddings_.vectors[fours] @ al.embeddings_.vectors[four]
+    assert (cos0 - cos1).mean() > 0.05 and (cos1 < cos0).mean() >= 0.9
+    # constraints only on rows of the locked tower: a clear error, nothing changed
+    snap = (al.embeddings_, list(al.history_), tower_weights(enc))
+    with pytest.raises(AlignmentError, match="tunes the \\['image'\\] tower"):
+        al.step(SetSet([int(digits.prompt_index[0])], [int(digits.prompt_index[1])], direction="push"))
+    assert al.embeddings_ is snap[0] and al.history_ == snap[1] and same_weights(tower_weights(enc), snap[2])
+    with pytest.raises(AlignmentError, match="locked MiniLM"):
+        Aligner(es, encoder=enc, mode="deep", images=digits.images, towers=("image", "text"))
+
+
+def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
+    from modalchorus_widget.session import load_session, save_session
+    from modalchorus_widget.widget import Chorus
+
+    es, images, texts, pristine = tiny
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    w = Chorus(es, positions=np.random.default_rng(0).normal(size=(es.n, 2)).astype(np.float32), aligner=al,
+               encoder=enc, color_by="modality")
+    w.align(PointSet(N + 20, np.arange(0, 8)), animate=False)
+    assert len(al.history_) == 1
+    path = save_session(w, tmp_path / "deep.chorus")
+    enc2 = fresh_encoder(tiny_folder)
+    back = load_session(path, encoder=enc2, images=images, texts=texts)
+    assert back.aligner.mode == "deep" and back.aligner.encoder is enc2
+    assert np.array_equal(back.aligner.embeddings_.vectors, al.embeddings_.vectors)
+    assert same_weights(weights(enc2), weights(enc))
+    back.aligner.undo()
+    assert same_weights(weights(enc2), pristine)
+    with pytest.raises(AlignmentError, match="deep-mode aligner"):
+        load_session(path)
