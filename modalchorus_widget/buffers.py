@@ -7,6 +7,11 @@ dtype and layout of each kind of array (little-endian, C order) and give traitle
 
 Kinds: ``positions`` float32 (n, 2) interleaved x, y; ``codes`` uint8 (or uint16 when more than 256
 categories) per point; ``indices`` uint32 sorted unique row indices.
+
+Large inputs: a buffer above ``MAX_BUFFER_BYTES`` crosses as a list of chunks (each at most that size),
+joined back into one typed array by the front-end (``js/src/buffers.js``). Above a widget's point budget
+the serializers send a ``PointSample`` of the rows instead of all of them and map indices between the
+full data (what Python holds) and the rows shown (what the browser draws).
 """
 from __future__ import annotations
 
@@ -30,7 +35,24 @@ __all__ = [
     "index_dict_to_json",
     "index_dict_from_json",
     "payload_nbytes",
+    "buffer_sizes",
+    "MAX_BUFFER_BYTES",
+    "chunk_buffer",
+    "join_buffers",
+    "PointSample",
+    "stratified_sample",
+    "labels_to_json",
 ]
+
+# Largest single binary buffer one comm message carries; bigger arrays go as a list of chunks.
+# Why 8 MiB: the Jupyter server accepts browser -> kernel websocket messages of at most tornado's
+# ``websocket_max_message_size``, 10 MiB by default (tornado.websocket: ``_default_max_message_size =
+# 10 * 1024 * 1024``; "Messages larger than the websocket_max_message_size application setting (default
+# 10MiB) will not be accepted", tornado docs, WebSocketHandler.max_message_size; jupyter_server passes
+# its ``tornado_settings`` through). A chunk of 8 MiB leaves room for the JSON part and the message
+# framing. The limit is on whole messages the server *receives*; kernel -> browser messages are not
+# capped by it, but they are chunked the same way so no single buffer is ever bigger than this.
+MAX_BUFFER_BYTES = 8 * 1024 * 1024
 
 _LE = {"float32": "<f4", "uint8": "|u1", "uint16": "<u2", "uint32": "<u4"}
 
@@ -40,6 +62,8 @@ class BufferFormatError(ValueError):
 
 
 def _bytes_view(data) -> memoryview:
+    if isinstance(data, (list, tuple)):
+        return join_buffers(data)
     if isinstance(data, memoryview):
         return data.cast("B") if data.format != "B" or data.ndim != 1 else data
     if isinstance(data, (bytes, bytearray)):
@@ -159,10 +183,137 @@ def as_indices(idx, n: int | None = None, where: str = "indices") -> np.ndarray:
     return sorted_unique(a.astype(np.uint32))
 
 
+# ---- chunks: no single buffer above MAX_BUFFER_BYTES ----
+
+def chunk_buffer(data, limit: int = MAX_BUFFER_BYTES):
+    """``data`` as one memoryview when it fits in ``limit`` bytes, else a list of zero-copy slices of at most
+    ``limit`` bytes each (ipywidgets sends every memoryview of a list as its own binary buffer)."""
+    if limit < 8 or limit % 8:
+        raise BufferFormatError(f"chunk limit must be a positive multiple of 8 bytes, got {limit}")
+    mv = _bytes_view(data)
+    if mv.nbytes <= limit:
+        return mv
+    return [mv[i:i + limit] for i in range(0, mv.nbytes, limit)]
+
+
+def join_buffers(chunks) -> memoryview:
+    """Inverse of ``chunk_buffer``: one contiguous byte view from a buffer or a list of buffers."""
+    if not isinstance(chunks, (list, tuple)):
+        return _bytes_view(chunks)
+    if len(chunks) == 1:
+        return _bytes_view(chunks[0])
+    return memoryview(b"".join(_bytes_view(c) for c in chunks))
+
+
+def buffer_sizes(state: dict) -> list[int]:
+    """Sizes in bytes of every binary buffer ipywidgets would send for a widget ``state`` dict."""
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    return [int(memoryview(b).nbytes) for b in _remove_buffers(state)[2]]
+
+
+# ---- large inputs: a deterministic, modality-stratified sample of the rows ----
+
+class PointSample:
+    """The rows a widget draws when it has more points than its budget, and the index maps both ways.
+
+    ``index``: sorted unique uint32 row numbers of the full data that are shown; shown row ``k`` of the
+    browser is full row ``index[k]``. ``n_total``: rows in the full data.
+    """
+
+    def __init__(self, index, n_total: int):
+        idx = np.asarray(index)
+        if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n_total)):
+            raise BufferFormatError(f"sample index must be 1-D rows in [0, {n_total})")
+        self.index = sorted_unique(idx.astype(np.uint32))
+        self.n_total = int(n_total)
+
+    @property
+    def n_shown(self) -> int:
+        return int(self.index.size)
+
+    def take(self, a):
+        """The shown rows of a per-point array (anything else, e.g. an empty default, passes through)."""
+        a = np.asarray(a)
+        return a[self.index] if a.ndim >= 1 and a.shape[0] == self.n_total else a
+
+    def to_shown(self, full) -> np.ndarray:
+        """Full-data row indices -> positions among the shown rows (rows not shown are dropped)."""
+        full = np.asarray(full, dtype=np.int64).reshape(-1)
+        if full.size == 0 or self.index.size == 0:
+            return np.zeros(0, np.uint32)
+        pos = np.searchsorted(self.index, full)
+        pos = np.minimum(pos, self.index.size - 1)
+        hit = self.index[pos] == full
+        return sorted_unique(pos[hit].astype(np.uint32))
+
+    def to_full(self, shown) -> np.ndarray:
+        """Positions among the shown rows (what the browser sends) -> full-data row indices."""
+        shown = np.asarray(shown).reshape(-1)
+        if shown.size == 0:
+            return np.zeros(0, np.uint32)
+        if shown.min() < 0 or shown.max() >= self.index.size:
+            raise BufferFormatError(f"shown index {int(shown.max())} out of range for {self.index.size} shown points")
+        return sorted_unique(self.index[shown.astype(np.int64)])
+
+    def notice(self) -> str:
+        return (f"showing {self.n_shown:,} of {self.n_total:,} points (sampled, stratified by modality); "
+                "selections map to the full data")
+
+
+def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> PointSample:
+    """A deterministic sample of ``max_points`` rows with each modality's share of the full data.
+
+    Quotas per modality code are proportional to its count (largest remainders, so they add up to
+    ``max_points``; a modality present keeps at least one row). Within a modality, rows in ``keep``
+    (e.g. the current selection) come first, then rows in the order of one seeded random key per row,
+    so the same input and seed always give the same sample.
+    """
+    codes = np.asarray(modality).reshape(-1)
+    n = int(codes.size)
+    max_points = int(max_points)
+    if max_points < 1:
+        raise BufferFormatError(f"max_points must be a positive number of points, got {max_points}")
+    if n <= max_points:
+        return PointSample(np.arange(n, dtype=np.uint32), n)
+    counts = np.bincount(codes.astype(np.int64))
+    present = np.flatnonzero(counts)
+    share = counts[present] / n * max_points
+    quota = np.floor(share).astype(np.int64)
+    quota = np.maximum(quota, 1) if len(present) <= max_points else quota
+    short = max_points - int(quota.sum())
+    if short > 0:
+        quota[np.argsort(-(share - np.floor(share)), kind="stable")[:short]] += 1
+    while quota.sum() > max_points:  # the at-least-one rule overshot: take back from the largest
+        quota[int(np.argmax(quota))] -= 1
+    key = np.random.default_rng(seed).random(n, dtype=np.float32)
+    if keep is not None:
+        k = np.asarray(keep, dtype=np.int64).reshape(-1)
+        key[k[(k >= 0) & (k < n)]] -= 1.0  # kept rows sort before every other row of their modality
+    order = np.argsort(codes, kind="stable")  # rows grouped by modality, ascending within each
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    parts = []
+    for code, q in zip(present, quota):
+        rows = order[starts[code]:starts[code + 1]]
+        if q >= rows.size:
+            parts.append(rows)
+        elif q > 0:
+            parts.append(rows[np.argpartition(key[rows], q - 1)[:q]])
+    return PointSample(np.concatenate(parts) if parts else np.zeros(0, np.int64), n)
+
+
 # ---- traitlet serializers (``trait.tag(sync=True, to_json=..., from_json=...)``) ----
+# ``widget`` is the widget the trait belongs to (ipywidgets passes it): when it shows a sample
+# (``widget._sample``, a PointSample) only the shown rows cross, and indices are mapped both ways.
+
+def _sample_of(widget) -> PointSample | None:
+    return getattr(widget, "_sample", None) if widget is not None else None
+
 
 def positions_to_json(value, widget=None):
-    return to_bytes(value if value is not None else np.zeros((0, 2), np.float32), "float32")
+    a = np.zeros((0, 2), np.float32) if value is None else value
+    s = _sample_of(widget)
+    return chunk_buffer(to_bytes(s.take(a) if s is not None else a, "float32"))
 
 
 def positions_from_json(value, widget=None):
@@ -171,27 +322,62 @@ def positions_from_json(value, widget=None):
 
 def codes_to_json(value, widget=None):
     a = np.zeros(0, np.uint8) if value is None else np.asarray(value)
-    return to_bytes(a, "uint16" if a.dtype == np.uint16 else "uint8")
+    s = _sample_of(widget)
+    return chunk_buffer(to_bytes(s.take(a) if s is not None else a, "uint16" if a.dtype == np.uint16 else "uint8"))
 
 
 def codes_from_json(value, widget=None):
     return from_bytes(value, "uint8")
 
 
+def _to_shown(value, widget):
+    a = np.zeros(0, np.uint32) if value is None else value
+    s = _sample_of(widget)
+    return s.to_shown(a) if s is not None else a
+
+
+def _from_shown(shown, widget, current=None):
+    """Indices from the browser -> full-data indices. When the browser sent back exactly what it was shown
+    of ``current``, ``current`` is kept whole (rows not shown stay in it)."""
+    s = _sample_of(widget)
+    if s is None:
+        return shown
+    if current is not None and np.array_equal(s.to_shown(current), shown):
+        return np.asarray(current)
+    return s.to_full(shown)
+
+
 def indices_to_json(value, widget=None):
-    return to_bytes(np.zeros(0, np.uint32) if value is None else value, "uint32")
+    return chunk_buffer(to_bytes(_to_shown(value, widget), "uint32"))
 
 
 def indices_from_json(value, widget=None):
-    return sorted_unique(from_bytes(value, "uint32"))
+    shown = sorted_unique(from_bytes(value, "uint32"))
+    return _from_shown(shown, widget, getattr(widget, "selected", None))
 
 
 def index_dict_to_json(value, widget=None):
-    return {str(k): to_bytes(v, "uint32") for k, v in (value or {}).items()}
+    return {str(k): chunk_buffer(to_bytes(_to_shown(v, widget), "uint32")) for k, v in (value or {}).items()}
 
 
 def index_dict_from_json(value, widget=None):
-    return {str(k): sorted_unique(from_bytes(v, "uint32")) for k, v in (value or {}).items()}
+    current = getattr(widget, "named_sets", None) or {}
+    return {str(k): _from_shown(sorted_unique(from_bytes(v, "uint32")), widget, current.get(str(k)))
+            for k, v in (value or {}).items()}
+
+
+def labels_to_json(value, widget=None):
+    """``[[row, text], ...]`` point labels; with a sample, rows become shown positions (others dropped)."""
+    s = _sample_of(widget)
+    if s is None or not value:
+        return list(value or [])
+    rows = np.asarray([int(r) for r, _ in value], dtype=np.int64)
+    pos = np.searchsorted(s.index, rows)
+    out = []
+    for (_r, text), r, p in zip(value, rows, pos):
+        if p < s.index.size and int(s.index[p]) == r:
+            out.append([int(p), text])
+    return out
 
 
 def payload_nbytes(state: dict) -> tuple[int, int]:

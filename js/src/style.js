@@ -17,6 +17,8 @@ export const CSS = `
 .mc-lbl input[type=range] { width: 70px; }
 .mc-root select, .mc-root input[type=text] { font: inherit; color: var(--mc-fg); background: var(--mc-bg);
   border: 1px solid var(--mc-border); border-radius: 3px; padding: 1px 4px; }
+.mc-notice { display: none; padding: 3px 8px; background: #fff4d6; color: #4d3900; border-bottom: 1px solid #e3c46a; }
+.mc-root.mc-dark .mc-notice { background: #3b3010; color: #f2dfa6; border-color: #7a6424; }
 .mc-views { display: flex; gap: 4px; height: var(--mc-height, 420px); }
 .mc-view { position: relative; flex: 1 1 0; min-width: 0; display: flex; flex-direction: column; }
 .mc-view-title { position: absolute; left: 6px; top: 4px; z-index: 2; font-weight: 600; opacity: .7; pointer-events: none; }

@@ -104,6 +104,9 @@ function render({ model, el }) {
     h('label', { class: 'mc-lbl' }, 'opacity ', opacityIn),
   );
   root.appendChild(toolbar);
+  // shown when Python sends a sample of the points (more than max_points): how many, and what selections mean
+  const notice = h('div', { class: 'mc-notice', role: 'note' });
+  root.appendChild(notice);
 
   // ---------- views ----------
   const views = h('div', { class: 'mc-views' });
@@ -301,7 +304,8 @@ function render({ model, el }) {
       : `${selection.length}`;
     const extra = model.get('status') || '';
     const method = model.get('method');
-    status.textContent = `${n.toLocaleString()} points${method ? ` \u00b7 ${method}` : ''} \u00b7 selected: ${sel}${extra ? ` \u00b7 ${extra}` : ''}`;
+    const shown = model.get('sample_notice') ? ' shown (sampled)' : '';
+    status.textContent = `${n.toLocaleString()} points${shown}${method ? ` \u00b7 ${method}` : ''} \u00b7 selected: ${sel}${extra ? ` \u00b7 ${extra}` : ''}`;
     root.dataset.selected = String(selection.length);
   }
 
@@ -400,6 +404,14 @@ function render({ model, el }) {
     updateStatus();
   }
 
+  function updateNotice() {
+    const text = model.get('sample_notice') || '';
+    notice.textContent = text;
+    notice.style.display = text ? 'block' : 'none';
+    root.dataset.sampled = text ? '1' : '0';
+    updateStatus();
+  }
+
   function updateBusy() {
     const b = model.get('busy') || '';
     busy.textContent = b;
@@ -473,6 +485,7 @@ function render({ model, el }) {
     'change:report': updateReport,
     'change:point_labels': updateLabels,
     'change:busy': updateBusy,
+    'change:sample_notice': updateNotice,
     'change:height': () => root.style.setProperty('--mc-height', `${model.get('height') || 420}px`),
   };
   for (const [ev, fn] of Object.entries(handlers)) model.on(ev, fn);
@@ -492,6 +505,7 @@ function render({ model, el }) {
   updateColorOptions();
   applyStyle();
   updateBusy();
+  updateNotice();
   updateReport();
   const first = readPoints();
   selection = decodeUint32(model.get('selected'));
