@@ -273,6 +273,42 @@ class NotebookPage:
             self.page.keyboard.up(modifier)
         return t_up
 
+    def screen_xy_of(self, index: int, points, view: str = "proj"):
+        """Page coordinates of several drawn points (browser-side indices) of a widget's view, in one call."""
+        return self.page.evaluate(
+            """([i, ps, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
+                 const view = v === 'axis' ? e.axis : e.proj; const r = view.canvas.getBoundingClientRect();
+                 return ps.map((p) => { const s = view.screenPosition(p); return [r.left + s[0], r.top + s[1]]; }); }""",
+            [index, [int(p) for p in points], view])
+
+    def polygon_around(self, index: int, points, view: str = "proj", margin: float = 14):
+        """Scroll the ``index``-th widget into view and return an octagon (page coordinates) around its drawn
+        points ``points`` (browser-side indices), ready for ``lasso``."""
+        self.page.locator(".mc-root").nth(index).scroll_into_view_if_needed()
+        return bbox_polygon(self.screen_xy_of(index, points, view), margin)
+
+    def lasso_around(self, index: int, points, view: str = "proj", margin: float = 14, steps_per_edge: int = 8):
+        """Lasso, with the mouse, an octagon around drawn points ``points`` of the ``index``-th widget."""
+        poly = self.polygon_around(index, points, view, margin)
+        self.lasso(poly, steps_per_edge=steps_per_edge)
+        return poly
+
+    def lasso_burst(self, index: int, polygons, view: str = "proj"):
+        """Draw several lassos back to back in one browser task (synthetic mouse events through the same
+        handlers the mouse drives, vertices only): as fast as events can come, faster than the kernel answers."""
+        return self.page.evaluate(
+            """([i, polys, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
+                 const box = (v === 'axis' ? e.axis : e.proj).container;
+                 const fire = (t, type, x, y) => t.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y,
+                   button: 0, buttons: type === 'mouseup' ? 0 : 1, bubbles: true, cancelable: true, view: window }));
+                 for (const poly of polys) {
+                   const [x0, y0] = poly[0];
+                   fire(box, 'mousedown', x0, y0);
+                   for (const [x, y] of [...poly.slice(1), [x0 + 3, y0 + 3]]) fire(window, 'mousemove', x, y);
+                   fire(window, 'mouseup', x0 + 3, y0 + 3);
+                 }
+                 return polys.length; }""", [index, [[list(p) for p in poly] for poly in polygons], view])
+
     def selection_in_browser(self, index: int = 0, view: str = "proj"):
         return self.page.evaluate(
             """([i, v]) => Array.from((v === 'axis' ? globalThis.__modalchorus.filter(x => x.root.isConnected)[i].axis
@@ -292,6 +328,14 @@ class NotebookPage:
         except OSError:
             pass
         self.page.close()
+
+
+def bbox_polygon(points, margin: float = 14):
+    """A rough octagon (not a rectangle, so a lasso has real corners to follow) around page points."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1, y0, y1 = min(xs) - margin, max(xs) + margin, min(ys) - margin, max(ys) + margin
+    return [(x0, (y0 + y1) / 2), (x0 + 4, y0), ((x0 + x1) / 2, y0 - 4), (x1, y0), (x1 + 4, (y0 + y1) / 2),
+            (x1, y1), ((x0 + x1) / 2, y1 + 4), (x0, y1)]
 
 
 def wait_for(fn, timeout: float = 30.0, interval: float = 0.15):

@@ -8,7 +8,7 @@ import pytest
 
 from PIL import Image
 
-from modalchorus_widget.browser import wait_for
+from modalchorus_widget.browser import bbox_polygon, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +23,6 @@ w = ScatterWidget(xy, category=lab, modality=np.arange(300) % 2, category_names=
 w
 """
 
-
-
-def bbox_polygon(points, margin=14):
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1, y0, y1 = min(xs) - margin, max(xs) + margin, min(ys) - margin, max(ys) + margin
-    # a rough octagon (not a rectangle) so the lasso has real corners to follow
-    return [(x0, (y0 + y1) / 2), (x0 + 4, y0), ((x0 + x1) / 2, y0 - 4), (x1, y0), (x1 + 4, (y0 + y1) / 2),
-            (x1, y1), ((x0 + x1) / 2, y1 + 4), (x0, y1)]
 
 
 def magenta_fraction(img: Image.Image, box) -> float:
