@@ -1,15 +1,22 @@
 """`python -m modalchorus_widget.bench reliability --json FILE`: bad inputs, interrupted work, large inputs.
 
 Writes {"bad_inputs_tried", "bad_inputs_clear_error", "interrupts_survived", "interrupts_tried",
-"peak_rss_gb_1m", "state_lost"} plus per-case detail:
+"peak_rss_gb_1m", "state_lost", "points_shown_5m", "notice_5m", "max_message_buffer_mb", "build_state_s_5m",
+"peak_rss_gb_5m"} plus per-case detail:
 - every bad input a user can hand the public API (``BAD_INPUTS``): it must raise one of the expected
   exception types, with a message that names what was wrong and says how to fix it, and leave the
   objects it touched as they were (compared by snapshot before/after);
 - interrupted work (``INTERRUPTS``): KeyboardInterrupt or an exception raised part-way through MFM fitting,
   encoding and an alignment round; the previous model, positions, sets and history must be intact and
   usable afterwards (``state_lost`` counts cases where they were not);
-- peak RSS (``resource.getrusage`` ru_maxrss) of a fresh subprocess running the kernel-side path for
-  1,000,000 x 512 float32 unit embeddings: EmbeddingSet construction, MFM.transform, widget payload encoding.
+- peak RSS (VmHWM of /proc/self/status, else ru_maxrss) of a fresh subprocess running the kernel-side path
+  for 1,000,000 x 512 float32 unit embeddings: EmbeddingSet construction, MFM.transform, widget payload
+  encoding;
+- the widget for 5,000,000 points (positions, categories and modality codes only; 5M x 512 embeddings would
+  be 10 GB): points shown (``points_shown_5m``, the default ``max_points`` sample), the notice it shows
+  (``notice_5m``), the largest binary buffer of any comm message either way (``max_message_buffer_mb``:
+  the state message, and a lasso around every shown point), the time to build the widget and its state
+  message (``build_state_s_5m``) and the peak RSS of that process (``peak_rss_gb_5m``).
 
 The same case tables drive ``tests/test_reliability.py`` (one test per row), so the figure and the tests
 cannot drift apart. Data: a small slice of the shared COCO-500 CLIP embeddings (synthetic unit vectors
@@ -833,7 +840,13 @@ from modalchorus_widget.widget import ScatterWidget
 import torch
 torch.set_num_threads(2)
 def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    # peak RSS of this process in GiB: VmHWM (per address space, so it starts afresh at exec); ru_maxrss
+    # would carry over the parent's peak at fork (the bench's own ~1 GB) as a floor
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 2**20  # KiB -> GiB
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 out = {"n": n, "dim": d, "rss_gb_after_imports": rss()}
 # a small fitted MFM (fitting is not the large-input path; transform is)
 rng = np.random.default_rng(0)
@@ -871,23 +884,51 @@ print("RESULT " + json.dumps(out))
 _WIDGET_5M_SCRIPT = r"""
 import json, resource, sys, time
 import numpy as np
+def rss():
+    # peak RSS of this process in GiB: VmHWM (per address space, so it starts afresh at exec); ru_maxrss
+    # would carry over the parent's peak at fork (the bench's own ~1 GB) as a floor
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 2**20  # KiB -> GiB
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+t0 = time.perf_counter()
+from ipywidgets.widgets.widget import _remove_buffers
 from modalchorus_widget.widget import ScatterWidget
 from modalchorus_widget import buffers as B
 n = int(sys.argv[1])
+out = {"n": n, "rss_gb_after_imports": rss()}
+# what is built: positions only (n x 2 float32, as a projection returns them), 10 categories, and a
+# modality code per point (30 % texts); n x 512 embeddings would be 10 GB at 5M and are not the widget's part
 rng = np.random.default_rng(0)
 xy = rng.normal(size=(n, 2)).astype(np.float32)
+cat = (np.arange(n) % 10).astype(np.uint8)
+mod = (rng.random(n) < 0.3).astype(np.uint8)
+out["input_mb"] = (xy.nbytes + cat.nbytes + mod.nbytes) / 1e6
+out["rss_gb_input"] = rss()
 t = time.perf_counter()
-w = ScatterWidget(positions=xy, category=(np.arange(n) % 10).astype(np.uint8),
-                  modality=(np.arange(n) % 2).astype(np.uint8))
-pay = w.payload_nbytes()
-from ipywidgets.widgets.widget import _remove_buffers
-st = w.get_state(); st.pop("_esm", None)
+w = ScatterWidget(positions=xy, category=cat, modality=mod, modality_names=["image", "text"])
+out["widget_s"] = time.perf_counter() - t
+t = time.perf_counter()
+st = w.get_state(); st.pop("_esm", None)   # the state message the browser gets (serializers run here)
 _, _, bufs = _remove_buffers(st)
-largest = max(memoryview(b).nbytes for b in bufs)
-out = {"n": n, "payload": pay, "largest_buffer_bytes": int(largest), "n_buffers": len(bufs),
-       "widget_s": time.perf_counter() - t,
-       "downsampled": int(w.n) != n, "status": w.status,
-       "rss_gb_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+out["state_s"] = time.perf_counter() - t
+sizes = [memoryview(b).nbytes for b in bufs]
+out.update({"points_shown": w.n_shown, "sampled": w.sampled, "notice": w.sample_notice,
+            "shown_per_modality": np.bincount(w.modality[w.shown_index], minlength=2).tolist(),
+            "state_binary_bytes": int(sum(sizes)), "n_buffers": len(sizes), "largest_buffer_bytes": max(sizes)})
+# the biggest browser -> kernel message: a lasso around every shown point (uint32 per point)
+wire = B.chunk_buffer(B.to_bytes(np.arange(w.n_shown, dtype=np.uint32), "uint32"))
+parts = wire if isinstance(wire, list) else [wire]
+out["select_all_message_bytes"] = int(sum(p.nbytes for p in parts))
+out["select_all_largest_buffer_bytes"] = int(max(p.nbytes for p in parts))
+t = time.perf_counter()
+w.set_state({"selected": wire})
+out["select_all_s"] = time.perf_counter() - t
+out["selected_full_indices"] = int(len(w.selected))
+out["payload"] = w.payload_nbytes()
+out["total_s"] = time.perf_counter() - t0
+out["rss_gb_peak"] = rss()
 print("RESULT " + json.dumps(out))
 """
 
@@ -935,6 +976,8 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         "interrupts_survived": sum(bool(i["survived"]) for i in ints),
         "state_lost": sum(bool(o.state_changed) for o in outcomes) + sum(bool(i["state_lost"]) for i in ints),
         "peak_rss_gb_1m": None,
+        "points_shown_5m": None, "notice_5m": None, "max_message_buffer_mb": None, "build_state_s_5m": None,
+        "peak_rss_gb_5m": None,
         "data": source,
         "bad_inputs": [{"name": o.name, "where": o.where, "raised": o.raised, "message": o.message,
                         "ok": o.ok, "problems": o.problems} for o in outcomes],
@@ -944,7 +987,16 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         rss = measure_rss(n_rss, dim)
         res["large_1m"] = rss
         res["peak_rss_gb_1m"] = rss.get("rss_gb_peak")
-        res["large_widget"] = measure_widget(widget_n)
+        big = measure_widget(widget_n)
+        res["large_widget"] = big
+        mb = [big.get("largest_buffer_bytes"), big.get("select_all_largest_buffer_bytes")]
+        res.update({
+            "points_shown_5m": big.get("points_shown"),
+            "notice_5m": big.get("notice"),
+            "max_message_buffer_mb": round(max(mb) / 2**20, 3) if None not in mb else None,
+            "build_state_s_5m": (round(big["widget_s"] + big["state_s"], 2) if "state_s" in big else None),
+            "peak_rss_gb_5m": big.get("rss_gb_peak"),
+        })
     return res
 
 
@@ -995,6 +1047,7 @@ def main(argv: list[str]) -> int:
         if not i["survived"]:
             print(f"INTERRUPT  {i['name']}: lost {i['state_lost']} ({i['detail']})", file=sys.stderr)
     keys = ("bad_inputs_tried", "bad_inputs_clear_error", "interrupts_survived", "interrupts_tried",
-            "peak_rss_gb_1m", "state_lost")
+            "peak_rss_gb_1m", "state_lost", "points_shown_5m", "notice_5m", "max_message_buffer_mb",
+            "build_state_s_5m", "peak_rss_gb_5m")
     print(json.dumps({k: res[k] for k in keys}))
     return 0

@@ -1,7 +1,8 @@
 """`python -m modalchorus_widget.bench widget --json FILE`: the widget in a real browser, timed.
 
 For each n (default 10k, 100k, 1M random points) it starts a notebook in a real JupyterLab (headless
-Chromium, software WebGL), displays a ScatterWidget, and measures
+Chromium, software WebGL), displays a ScatterWidget, and measures (above the widget's ``max_points`` the
+browser draws a sample: ``points_shown`` and the visible ``notice`` say so, and the figures are for it)
 - python_to_first_frame_s: from the start of the cell's execution (kernel clock) to the first frame
   drawn with all n points (browser clock; same machine);
 - lasso_to_python_s: from the mouse-up of a lasso drawn with the mouse to the moment the kernel's
@@ -44,8 +45,13 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
     t0 = nb.kernel.value("_t0")
     first = float(page.evaluate("() => document.querySelector('.mc-root').dataset.firstFrameMs")) / 1000
     n_browser = int(page.evaluate("() => document.querySelector('.mc-root').dataset.n"))
-    if n_browser != n:
-        raise RuntimeError(f"browser shows {n_browser} points, expected {n}")
+    n_shown = int(nb.kernel.value("w.n_shown"))  # n, or the widget's max_points sample above it
+    if n_browser != n_shown:
+        raise RuntimeError(f"browser shows {n_browser} points, expected {n_shown} of {n}")
+    notice = page.evaluate("() => { const e = document.querySelector('.mc-root .mc-notice');"
+                           " return e && e.offsetHeight > 0 ? e.textContent : ''; }")
+    if (n_shown < n) != bool(notice):
+        raise RuntimeError(f"{n_shown} of {n} points shown but the visible notice reads {notice!r}")
     ds0 = page.evaluate("() => ({...document.querySelector('.mc-root').dataset})")
     drawn = page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.lastDrawResolvedMs")
     t_cell_done = nb.kernel.value("_t_cell_done")
@@ -89,6 +95,8 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
     nbytes = nb.kernel.value("w.payload_nbytes()")
     return {
         "n": n,
+        "points_shown": n_shown,
+        "notice": notice,
         "python_to_first_frame_s": round(first - t0, 4),
         # breakdown: kernel builds the widget; state reaches the page and render() starts; points
         # decoded and handed to WebGL (index built); first frame rendered
