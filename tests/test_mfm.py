@@ -31,7 +31,8 @@ def test_params_stored_as_given_and_fit_returns_self(small):
     assert m.fit(*small) is m
     assert m.embedding_.shape == (400, 2)
     assert m.modalities_ == ("image", "text")
-    assert len(m.loss_curve_) == FAST["n_steps"]
+    refinements = len(m.trustworthiness_trail_) - 1  # trustworthiness-floor refinements, n_steps // 4 each
+    assert len(m.loss_curve_) == FAST["n_steps"] + refinements * (FAST["n_steps"] // 4)
 
 
 def test_transform_places_unseen_vectors(coco_vectors):
@@ -54,8 +55,10 @@ def test_training_improves_over_warm_start(small):
     img, txt = small
     high = np.concatenate([img, txt])
     mod = M.modality_labels(200, 200)
-    start = M.intermodal_scores(high, MFM(random_state=0, n_steps=1).fit_transform(img, txt), mod, k=10)
-    trained = M.intermodal_scores(high, MFM(random_state=0, n_steps=150).fit_transform(img, txt), mod, k=10)
+    start = M.intermodal_scores(high, MFM(random_state=0, n_steps=1, min_trustworthiness=None).fit_transform(img, txt),
+                                mod, k=10)
+    trained = M.intermodal_scores(high, MFM(random_state=0, n_steps=150, min_trustworthiness=None).fit_transform(img, txt),
+                                  mod, k=10)
     assert trained[0] > start[0] + 0.05 and trained[1] > start[1] + 0.05
 
 
@@ -107,3 +110,28 @@ def test_quality_on_coco500_beats_dcm_reference(coco_vectors):
     res = M.evaluate(np.concatenate([img, txt]), low, M.modality_labels(500, 500), ks=(10,))
     assert res["Tx@10"] > 0.805 and res["Cx@10"] > 0.833, res
     assert res["T@10"] >= 0.90, res
+
+
+@pytest.mark.slow
+def test_trustworthiness_floor_holds_on_a_subset(coco_vectors):
+    """On 250 random COCO-500 pairs the main phase lands below T 0.90; the floor raises the global weight
+    until standard T@10 is back above it, and cross-modal rank order still beats the DCM baseline."""
+    img, txt = coco_vectors
+    keep = np.sort(np.random.default_rng(12345).choice(len(img), 250, replace=False))
+    img, txt = img[keep], txt[keep]
+    m = MFM(random_state=0).fit(img, txt)
+    high, mod = np.concatenate([img, txt]), M.modality_labels(250, 250)
+    res = M.evaluate(high, m.embedding_, mod, ks=(10,))
+    assert res["T@10"] >= 0.90, res
+    assert m.trustworthiness_trail_[0][1] < 0.90 and m.global_weight_ > m.global_weight
+    assert res["Tx@10"] > 0.75 and res["Cx@10"] > 0.78, res  # DCM on this subset: 0.743 / 0.784
+    # without the floor the same fit keeps its first-phase trustworthiness
+    free = MFM(random_state=0, min_trustworthiness=None).fit(img, txt)
+    assert len(free.trustworthiness_trail_) == 1 and free.global_weight_ == free.global_weight
+
+
+def test_min_trustworthiness_must_be_a_fraction(small):
+    img, txt = small
+    for bad in (0, 1.5, "high"):
+        with pytest.raises(MFMInputError, match="min_trustworthiness"):
+            MFM(min_trustworthiness=bad, **FAST).fit(img, txt)

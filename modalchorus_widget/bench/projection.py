@@ -51,6 +51,18 @@ def load_pairs(folder: Path):
     return x[0].astype(np.float32), x[1].astype(np.float32)
 
 
+def load_default_digits():
+    """A second real embedding set, from the embedded default model: the 1,797 digit images and the 240
+    distinct training captions (24 templates x 10 digits), both through the shipped towers."""
+    from ..datasets import load_default
+    from ..encoders.default import CAPTION_TEMPLATES, fill
+
+    d = load_default()
+    captions = [fill(t, c) for c in range(len(d.class_names)) for t in CAPTION_TEMPLATES]
+    images = np.asarray(d.embeddings.vectors[d.image_index], dtype=np.float32)
+    return images, d.encoder.encode_texts(captions).astype(np.float32)
+
+
 def run_methods(images, texts, methods=METHODS, seeds=(0, 1, 2), log=print):
     """{method: {"runs": [figures per seed], "embedding": 2-D of the first seed}}."""
     from ..metrics import evaluate, modality_labels
@@ -170,12 +182,16 @@ def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench projection", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=None, help="folder with clip_vitb16_img_txt.npy (2, n, d)")
+    ap.add_argument("--data", default=None,
+                    help="folder with clip_vitb16_img_txt.npy (2, n, d), or 'default' for the embedded default "
+                         "model's digits (1,797 images + 240 captions)")
     ap.add_argument("--json", type=Path, default=Path("bench-output/projection.json"), help="where to write the JSON")
     ap.add_argument("--png", type=Path, default=None, help="PNG of all projections (default: beside the JSON)")
     ap.add_argument("--seeds", type=int, default=3, help="random seeds per method (spread reported)")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
-    ap.add_argument("--subset", type=int, default=0, help="use only this many random pairs (robustness checks)")
+    ap.add_argument("--subset", type=int, default=0,
+                    help="use only this many random pairs (robustness checks; unpaired sets: this many images)")
+    ap.add_argument("--subset-seed", type=int, default=12345, help="which random subset --subset draws")
     ap.add_argument("--scale", action="store_true", help="add the 10k-fit and 1M-transform timings")
     args = ap.parse_args(argv)
 
@@ -190,18 +206,22 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    data = args.data or _default_data()
-    images, texts = load_pairs(data)
+    if args.data == "default":
+        images, texts = load_default_digits()
+    else:
+        images, texts = load_pairs(Path(args.data) if args.data else _default_data())
     if args.subset:
-        keep = np.sort(np.random.default_rng(12345).choice(len(images), args.subset, replace=False))
-        images, texts = images[keep], texts[keep]
+        rng = np.random.default_rng(args.subset_seed)
+        keep = np.sort(rng.choice(len(images), min(args.subset, len(images)), replace=False))
+        images, texts = (images[keep], texts[keep]) if len(images) == len(texts) else (images[keep], texts)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     log(f"projection bench: {len(images)} images + {len(texts)} texts, dim {images.shape[1]}, seeds {args.seeds}")
     results = run_methods(images, texts, methods, seeds=tuple(range(args.seeds)), log=log)
     table = summarise(results)
     out = dict(table)
     out["data"] = {"n_images": len(images), "n_texts": len(texts), "dim": int(images.shape[1]),
-                   "seeds": args.seeds, "subset": args.subset}
+                   "seeds": args.seeds, "subset": args.subset, "subset_seed": args.subset_seed if args.subset else None,
+                   "source": args.data or "coco500"}
     if args.scale:
         log("scale figures:")
         out["scale"] = scale_figures(images, texts, log=log)
