@@ -205,8 +205,11 @@ class _OpenCLIPTower(_Tower):
             if self._shortcut_ok is None:
                 ok = False
                 if self.use_shortcut:
-                    with torch.no_grad():
-                        zs = self._shortcut(seen["x"], self._dummy(x))
+                    dummy = self._dummy(x)
+                    if self.modality == "image":
+                        dummy = dummy.expand((len(x),) + tuple(dummy.shape[1:]))
+                    with torch.no_grad():  # the same call as forward() makes, on this first batch
+                        zs = self._shortcut(seen["x"], dummy)
                     ok = bool(zs.shape == z.shape and torch.allclose(zs, z, atol=1e-5, rtol=1e-4))
                 self._shortcut_ok = ok
             z0.append(z.float().cpu().numpy())
@@ -367,9 +370,9 @@ class DeepTuner:
         except Exception as exc:
             raise AlignmentError(f"{where}: cannot read the tuned tensors ({type(exc).__name__}: {exc}).") from exc
         if sorted(tensors) != sorted(self.names):
-            raise AlignmentError(f"{where}: the saved tuned tensors ({len(tensors)}, e.g. {sorted(tensors)[:1]}) are not "
-                                 f"this encoder's ({len(self.names)}, e.g. {sorted(self.names)[:1]}); load with the "
-                                 "same model and towers=.")
+            raise AlignmentError(f"{where}: the saved tuned tensors ({len(tensors)}, e.g. {sorted(tensors)[:1]}) are "
+                                 f"not this encoder's ({len(self.names)}, e.g. {sorted(self.names)[:1]}); load with "
+                                 "the same model and towers=.")
         for n, p in zip(self.names, self.params):
             if tuple(tensors[n].shape) != tuple(p.shape):
                 raise AlignmentError(f"{where}: tensor {n} has shape {tuple(tensors[n].shape)}, the encoder's "
@@ -495,8 +498,8 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
     touched = np.unique(np.concatenate([r.rows() for r in resolved]))
     if not np.isin(mod[touched], list(tuner.towers)).any():
         raise AlignmentError(
-            f"Aligner.step (deep mode): the constraints touch only {sorted(set(mod[touched]))} rows, but deep mode tunes "
-            f"the {list(tuner.towers)} tower(s); select rows of a tuned modality, or use mode='fast'.")
+            f"Aligner.step (deep mode): the constraints touch only {sorted(set(mod[touched]))} rows, but deep mode "
+            f"tunes the {list(tuner.towers)} tower(s); select rows of a tuned modality, or use mode='fast'.")
     rng = np.random.default_rng(params.seed)
     V = np.array(vectors, dtype=np.float32, copy=True)
     problem = DeepProblem(V, mod, resolved, ref_rows, params, rng)
