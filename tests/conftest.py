@@ -1,4 +1,6 @@
-"""Shared fixtures: the real COCO-500 CLIP embeddings beside the project (skipped with a reason when absent)."""
+"""Shared fixtures: the real COCO-500 CLIP embeddings beside the project (skipped with a reason when absent),
+and a tiny open_clip model with random weights saved as a local folder (no download possible offline)."""
+import json
 import os
 from pathlib import Path
 
@@ -26,3 +28,25 @@ def coco_vectors(coco_dir):
     """(images, texts): two (500, 512) float32 arrays of real CLIP ViT-B/16 embeddings, row i paired."""
     x = np.load(coco_dir / "clip_vitb16_img_txt.npy")
     return x[0], x[1]
+
+
+def tiny_clip_cfg(layers: int) -> dict:
+    """An open_clip CLIP config small enough to run in well under a second on CPU."""
+    return {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": layers, "width": 64, "head_width": 32, "patch_size": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": layers},
+    }
+
+
+def save_tiny_clip(folder: Path, layers: int):
+    """Random-weight tiny CLIP (seed 0) saved as an open_clip local-dir folder (config + checkpoint)."""
+    import open_clip
+    import torch
+
+    cfg = tiny_clip_cfg(layers)
+    torch.manual_seed(0)
+    model = open_clip.model.CLIP(**cfg)
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {}}))
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    return model

@@ -4,11 +4,11 @@ Two real encoders, both offline: a tiny open_clip CLIP (random weights, built fr
 blocks per tower so that "only the last block changes" means something) and the embedded default model
 with its shipped weights (``load_default()``: 1,797 digit images + 10 prompts).
 """
-import json
 
 import numpy as np
 import pytest
 
+from conftest import save_tiny_clip
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet
 from modalchorus_widget.alignment import deep as deep_mod
 from modalchorus_widget.alignment import losses
@@ -17,11 +17,6 @@ from modalchorus_widget.embeddings import EmbeddingSet
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-}
 N = 40  # pairs: image rows 0..N-1, text rows N..2N-1
 DEEP = dict(mode="deep", steps=60, lr=1e-3, validation=0.0, n_reference=64, n_candidates=64, batch_size=32,
             random_state=0)
@@ -41,10 +36,7 @@ def _one_thread():
 def tiny_folder(tmp_path_factory):
     """A tiny open_clip CLIP with random weights as a local-dir folder (config + checkpoint): no download."""
     folder = tmp_path_factory.mktemp("tiny_clip_deep")
-    torch.manual_seed(0)
-    model = open_clip.model.CLIP(**TINY_CFG)
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG, "preprocess_cfg": {}}))
-    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    save_tiny_clip(folder, layers=2)
     return folder
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import save_tiny_clip, tiny_clip_cfg
 from modalchorus_widget.encoders import DefaultEncoder, Encoder, OfflineWeightsError, OpenCLIPEncoder
 
 
@@ -130,24 +131,11 @@ def test_openclip_unknown_names():
         OpenCLIPEncoder("ViT-B-32", pretrained="no-such-tag").encode_texts(["x"])
 
 
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "head_width": 32, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     """A tiny open_clip CLIP with random weights saved as a local-dir folder (config + checkpoint)."""
-    import open_clip
-    import torch
-
     folder = tmp_path_factory.mktemp("tiny_clip")
-    torch.manual_seed(0)
-    model = open_clip.model.CLIP(**TINY_CFG)
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG, "preprocess_cfg": {}}))
-    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    model = save_tiny_clip(folder, layers=1)
     return folder, model
 
 
@@ -190,7 +178,7 @@ def test_openclip_checkpoint_file_with_registered_arch(tiny_checkpoint, tmp_path
 
     folder, model = tiny_checkpoint
     cfg_file = tmp_path / "mc-tiny-test.json"
-    cfg_file.write_text(json.dumps(TINY_CFG))
+    cfg_file.write_text(json.dumps(tiny_clip_cfg(1)))
     open_clip.add_model_config(cfg_file)
     enc = OpenCLIPEncoder("mc-tiny-test", pretrained=str(folder / "open_clip_pytorch_model.bin"))
     _, rt = _reference(model, [np.zeros((32, 32, 3), np.uint8)], ["hello"])
@@ -198,7 +186,7 @@ def test_openclip_checkpoint_file_with_registered_arch(tiny_checkpoint, tmp_path
 
 
 def test_openclip_local_dir_without_weights(tmp_path):
-    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG}))
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": tiny_clip_cfg(1)}))
     with pytest.raises(OfflineWeightsError, match="no weights file"):
         OpenCLIPEncoder(f"local-dir:{tmp_path}").encode_texts(["x"])
 

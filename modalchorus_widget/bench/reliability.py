@@ -829,6 +829,18 @@ def interrupts() -> list[InterruptCase]:
 
 
 # -------------------------------------------------------------------------------------------- large
+# the peak-RSS probe both subprocess scripts below start with
+_RSS_FN = r"""
+def rss():
+    # peak RSS of this process in GiB: VmHWM (per address space, so it starts afresh at exec); ru_maxrss
+    # would carry over the parent's peak at fork (the bench's own ~1 GB) as a floor
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 2**20  # KiB -> GiB
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+"""
+
 _RSS_SCRIPT = r"""
 import json, resource, sys, time
 import numpy as np
@@ -839,15 +851,7 @@ from modalchorus_widget.mfm import MFM
 from modalchorus_widget.widget import ScatterWidget
 import torch
 torch.set_num_threads(2)
-def rss():
-    # peak RSS of this process in GiB: VmHWM (per address space, so it starts afresh at exec); ru_maxrss
-    # would carry over the parent's peak at fork (the bench's own ~1 GB) as a floor
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 2**20  # KiB -> GiB
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-out = {"n": n, "dim": d, "rss_gb_after_imports": rss()}
+""" + _RSS_FN + r"""out = {"n": n, "dim": d, "rss_gb_after_imports": rss()}
 # a small fitted MFM (fitting is not the large-input path; transform is)
 rng = np.random.default_rng(0)
 small = rng.normal(size=(400, d)).astype(np.float32)
@@ -884,15 +888,7 @@ print("RESULT " + json.dumps(out))
 _WIDGET_5M_SCRIPT = r"""
 import json, resource, sys, time
 import numpy as np
-def rss():
-    # peak RSS of this process in GiB: VmHWM (per address space, so it starts afresh at exec); ru_maxrss
-    # would carry over the parent's peak at fork (the bench's own ~1 GB) as a floor
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 2**20  # KiB -> GiB
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-t0 = time.perf_counter()
+""" + _RSS_FN + r"""t0 = time.perf_counter()
 from ipywidgets.widgets.widget import _remove_buffers
 from modalchorus_widget.widget import ScatterWidget
 from modalchorus_widget import buffers as B
