@@ -34,55 +34,16 @@ def _timed(fn):
 
 
 def default_protocol(prompt_override=None):
-    from modalchorus_widget.alignment import Aligner, PointSet
+    """Protocol 1 of ``bench alignment`` (one implementation) in fast and in deep mode."""
+    from modalchorus_widget.bench.alignment import USER_PROMPT, zero_shot
     from modalchorus_widget.datasets import load_default
-    from modalchorus_widget.encoders import DefaultEncoder
-    from modalchorus_widget.evaluation import confusion_matrix, per_class_accuracy, zero_shot_predict
 
-    prompt_override = {1: "a stick"} if prompt_override is None else prompt_override
+    prompt_override = {1: USER_PROMPT} if prompt_override is None else prompt_override
     d = load_default()
-    es = d.embeddings
-    vec = np.array(es.vectors, copy=True)
-    for c, text in prompt_override.items():
-        vec[d.prompt_index[c]] = d.encoder.encode_texts([text])[0]
-    es = es.with_vectors(vec)
-    k = len(d.class_names)
-    y_tr, y_te = d.image_labels[d.train], d.image_labels[d.test]
-    sub = es.subset(np.concatenate([d.train, d.prompt_index]))
-    n_tr = len(d.train)
-    prompts = np.arange(n_tr, n_tr + k)
-    pred_tr = zero_shot_predict(sub.vectors[:n_tr], sub.vectors[prompts])
-    cm = confusion_matrix(pred_tr, y_tr, k)
-    np.fill_diagonal(cm, 0)
-    a, b = np.unravel_index(int(np.argmax(cm)), cm.shape)
-    members = np.flatnonzero((y_tr == a) & (pred_tr == b))
-    p0 = zero_shot_predict(es.vectors[d.test], sub.vectors[prompts])
-    acc0 = per_class_accuracy(p0, y_te, k)
-    untouched = np.array([c not in (a, b) for c in range(k)])
-    out = {"prompt_override": {str(c): t for c, t in prompt_override.items()}, "target_class": int(a),
-           "confused_with": int(b), "n_selected": int(len(members)), "rows": int(sub.n),
-           "target_acc_before": float(acc0[a]), "overall_acc_before": float(np.mean(p0 == y_te))}
+    out = {"prompt_override": {str(c): t for c, t in prompt_override.items()}}
     for mode in ("fast", "deep"):
-        if mode == "deep":
-            enc = DefaultEncoder()  # a private instance: deep mode tunes it in place
-            al = Aligner(sub, encoder=enc, mode="deep", images=d.images[d.train])
-        else:
-            enc, al = None, Aligner(sub, encoder=d.encoder)
-        rnd, wall, cpu = _timed(lambda: al.step(PointSet(int(prompts[a]), members)))
-        test_vec = enc.encode_images(d.images[d.test]) if mode == "deep" else al.transform(es.vectors[d.test], "image")
-        p1 = zero_shot_predict(test_vec, al.embeddings_.vectors[prompts])
-        acc1 = per_class_accuracy(p1, y_te, k)
-        c = rnd.report["constraints"][0]
-        out[mode] = {"round_wall_s": wall, "round_cpu_s": cpu, "steps": rnd.report["steps"],
-                     "target_acc_after": float(acc1[a]), "overall_acc_after": float(np.mean(p1 == y_te)),
-                     "untouched_max_drop": float(np.max((acc0 - acc1)[untouched])),
-                     "anchor_top1_train": [c["before"].get("anchor_top1"), c["after"].get("anchor_top1")],
-                     "moved_unselected_mean": rnd.report["moved_unselected_mean"],
-                     "predictions_changed_unselected": rnd.report.get("predictions_changed_unselected")}
-        if mode == "deep":
-            out[mode].update({k_: rnd.report[k_] for k_ in ("constraint_loss_before", "constraint_loss_after",
-                                                            "tuned_parameters", "seconds_cache", "seconds_train",
-                                                            "seconds_reencode")})
+        (res, wall, cpu) = _timed(lambda: zero_shot(data=d, prompt_override=prompt_override, mode=mode))
+        out[mode] = {**res, "protocol_wall_s": wall, "protocol_cpu_s": cpu}
     return out
 
 
