@@ -304,6 +304,29 @@ def _prepare_mfm(ctx):
     return ctx.mfm
 
 
+def _aligner_cls():
+    from ..alignment import Aligner
+
+    return Aligner
+
+
+def _default_encoder():
+    from ..encoders.default import DefaultEncoder
+
+    return DefaultEncoder()  # a private instance: deep mode would tune it in place
+
+
+def _digit_images(n):
+    from sklearn.datasets import load_digits
+
+    return load_digits().images[:n].astype(np.float32)
+
+
+def _digits_es(n):
+    """n digit images embedded by the default model, with no raw items attached."""
+    return _es(_default_encoder().encode_images(_digit_images(n)), modality="image")
+
+
 def _bad_inputs() -> list[BadInput]:
     from ..alignment.constraints import AlignmentError
     from ..buffers import BufferFormatError
@@ -504,6 +527,14 @@ def _bad_inputs() -> list[BadInput]:
                  (EmbeddingError,), ("labels", "7")),
         BadInput("unknown modality name", "EmbeddingSet(modality)",
                  lambda c: _es(c.pairs()[0][:3], modality=["image", "txt", "image"]), (EmbeddingError,), ("txt",)),
+        BadInput("deep mode without an encoder to tune", "Aligner(mode='deep')",
+                 lambda c: _aligner_cls()(c.es, mode="deep"), (AlignmentError,), ("encoder", "mode='fast'")),
+        BadInput("deep mode without raw inputs", "Aligner(mode='deep', encoder=DefaultEncoder())",
+                 lambda c: _aligner_cls()(_digits_es(6), mode="deep", encoder=_default_encoder()),
+                 (AlignmentError,), ("images=",)),
+        BadInput("deep mode with raw inputs of the wrong count", "Aligner(mode='deep', images=...)",
+                 lambda c: _aligner_cls()(_digits_es(6), mode="deep", encoder=_default_encoder(),
+                                          images=_digit_images(5)), (AlignmentError,), ("5", "6")),
         BadInput("unknown colour column", "Chorus.set_color_by",
                  lambda c: c.chorus.set_color_by("no_such_column"), (WidgetError,), ("no_such_column",),
                  _prepare_chorus),
