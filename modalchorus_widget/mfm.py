@@ -33,7 +33,7 @@ weight is the lever between standard T and cross-modal rank order, and no fixed 
 set: 1.75 kept T@10 >= 0.90 on all 500 COCO-500 pairs but gave T 0.84 on some 250-pair subsets, and on the
 embedded default's digits it kept T 0.99 while cross-modal order fell below PCA's. So after the main loop
 MFM measures T@10 and T_x/C_x on (a probe of at most 2,000 of) the training points, raises the global weight
-while T is below the floor and lowers it while T is more than 0.02 above it (secant steps in log-weight,
+while T is below the floor and lowers it while T is more than 0.01 above it (secant steps in log-weight,
 each followed by a refinement of a quarter of ``n_steps``, at most four; the first lowering from more than
 0.05 above the floor refits from the warm start instead, since refinements do not merge modality islands), and keeps the visited state with
 the best T_x + C_x among those that meet the floor. The metrics only read the input vectors and the map,
@@ -167,7 +167,7 @@ class MFM:
         self.random_state = random_state
         self.verbose = verbose
 
-    _T_BAND = 0.02  # how far above the floor T may sit before the global weight is lowered
+    _T_BAND = 0.01  # how far above the floor T may sit before the global weight is lowered
     _T_RESTART = 0.05  # that far above, the first lowering refits from the warm start instead of refining
 
     def get_params(self, deep: bool = True) -> dict:
@@ -476,12 +476,12 @@ class MFM:
             if t0 < floor:
                 if g0 >= g_max:
                     break  # this lever cannot reach the floor; keep the best state seen
-                g = min(g_max, g0 * float(np.clip(math.exp((floor + 0.01 - t0) / slope), 1.5, 8.0)) if g0 > 0 else 1.0)
+                g = min(g_max, g0 * float(np.clip(math.exp((floor + 0.004 - t0) / slope), 1.5, 8.0)) if g0 > 0 else 1.0)
             else:
                 prev = visits[-2] if len(visits) > 1 else None
                 if g0 <= 0.02 or (prev and g0 < prev["global_weight"] and cur["cross"] - prev["cross"] < 0.005):
                     break  # lowering the weight no longer buys cross-modal order
-                g = g0 * float(np.clip(math.exp((floor + 0.01 - t0) / slope), 1 / 8, 1 / 1.5))
+                g = g0 * float(np.clip(math.exp((floor + 0.004 - t0) / slope), 1 / 8, 1 / 1.5))
             weights = dict(weights, **{"global": g})
             if t0 > floor + self._T_RESTART and not restarted:
                 # far above the floor the modalities sit apart as islands, a basin a refinement does not
