@@ -50,3 +50,11 @@ def save_tiny_clip(folder: Path, layers: int):
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {}}))
     torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return model
+
+
+@pytest.fixture(scope="session")
+def tiny_clip():
+    """The tiny open_clip helpers as a fixture (test modules cannot import from conftest: tests/e2e has its own)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(cfg=tiny_clip_cfg, save=save_tiny_clip)

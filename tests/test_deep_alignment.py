@@ -8,7 +8,6 @@ with its shipped weights (``load_default()``: 1,797 digit images + 10 prompts).
 import numpy as np
 import pytest
 
-from conftest import save_tiny_clip
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet
 from modalchorus_widget.alignment import deep as deep_mod
 from modalchorus_widget.alignment import losses
@@ -33,10 +32,10 @@ def _one_thread():
 
 # ------------------------------------------------------------------------------------ tiny open_clip
 @pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
+def tiny_folder(tmp_path_factory, tiny_clip):
     """A tiny open_clip CLIP with random weights as a local-dir folder (config + checkpoint): no download."""
     folder = tmp_path_factory.mktemp("tiny_clip_deep")
-    save_tiny_clip(folder, layers=2)
+    tiny_clip.save(folder, layers=2)
     return folder
 
 

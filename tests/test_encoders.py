@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import save_tiny_clip, tiny_clip_cfg
 from modalchorus_widget.encoders import DefaultEncoder, Encoder, OfflineWeightsError, OpenCLIPEncoder
 
 
@@ -132,10 +131,10 @@ def test_openclip_unknown_names():
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
+def tiny_checkpoint(tmp_path_factory, tiny_clip):
     """A tiny open_clip CLIP with random weights saved as a local-dir folder (config + checkpoint)."""
     folder = tmp_path_factory.mktemp("tiny_clip")
-    model = save_tiny_clip(folder, layers=1)
+    model = tiny_clip.save(folder, layers=1)
     return folder, model
 
 
@@ -173,20 +172,20 @@ def test_openclip_local_dir_checkpoint_loads_those_weights(tiny_checkpoint, tmp_
     np.testing.assert_allclose(enc.encode_images([path, Image.open(path)]), ri[[0, 0]], atol=1e-5)
 
 
-def test_openclip_checkpoint_file_with_registered_arch(tiny_checkpoint, tmp_path):
+def test_openclip_checkpoint_file_with_registered_arch(tiny_checkpoint, tiny_clip, tmp_path):
     import open_clip
 
     folder, model = tiny_checkpoint
     cfg_file = tmp_path / "mc-tiny-test.json"
-    cfg_file.write_text(json.dumps(tiny_clip_cfg(1)))
+    cfg_file.write_text(json.dumps(tiny_clip.cfg(1)))
     open_clip.add_model_config(cfg_file)
     enc = OpenCLIPEncoder("mc-tiny-test", pretrained=str(folder / "open_clip_pytorch_model.bin"))
     _, rt = _reference(model, [np.zeros((32, 32, 3), np.uint8)], ["hello"])
     np.testing.assert_allclose(enc.encode_texts(["hello"]), rt, atol=1e-5)
 
 
-def test_openclip_local_dir_without_weights(tmp_path):
-    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": tiny_clip_cfg(1)}))
+def test_openclip_local_dir_without_weights(tmp_path, tiny_clip):
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": tiny_clip.cfg(1)}))
     with pytest.raises(OfflineWeightsError, match="no weights file"):
         OpenCLIPEncoder(f"local-dir:{tmp_path}").encode_texts(["x"])
 
