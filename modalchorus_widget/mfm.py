@@ -335,7 +335,7 @@ class MFM:
             order = torch.randperm(sub, generator=gen)
             cursor = 0
             S = torch.arange(n)
-            bar = tqdm(range(steps), desc=desc, disable=not self.verbose, leave=False)
+            bar = tqdm(range(steps), desc=desc, disable=not self.verbose, leave=False, mininterval=1.0)
             for step in bar:
                 if not exact:
                     S = torch.from_numpy(np.sort(rng.choice(n, sub, replace=False)))
