@@ -393,24 +393,26 @@ class Aligner:
         # are replayed in reverse to rebuild their states in the order they were made
         active = [r for r in meta["rounds"] if r["status"] == "active"]
         undone = [r for r in meta["rounds"] if r["status"] != "active"]
-        replayed = []
+        built = []
         for r in active + undone[::-1]:
             rnd = Round(r["index"], [constraint_from_dict(c) for c in r["constraints"]], r["report"], r["seconds"],
                         blobs[r["weights"]])
-            prev = replayed[-1][1] if replayed else out._states[-1]
+            prev = built[-1][1] if built else out._states[-1]
             after = np.array(prev.vectors, copy=True)
             for m in rnd.adapters.keys() if not rnd.is_identity else ():
                 rows = prev.mask(m)
                 after[rows] = apply_adapter(rnd.adapters, prev.vectors[rows], m)
-            state = prev.with_vectors(after, normalize=False)
-            if r["status"] == "active":
-                out.history_.append(rnd)
-                out._states.append(state)
-            else:
-                replayed.append((rnd, state))
-        out._redo = replayed[::-1]
-        out.embeddings_ = out._states[-1]
+            built.append((rnd, prev.with_vectors(after, normalize=False)))
+        out._adopt(built[:len(active)], built[len(active):][::-1])
         return out
+
+    def _adopt(self, active, redo):
+        """Install loaded rounds: ``active`` [(round, state)] in the order they were made, ``redo`` as saved
+        (the redo stack, next round to redo last)."""
+        self.history_ += [rnd for rnd, _ in active]
+        self._states += [state for _, state in active]
+        self._redo = list(redo)
+        self.embeddings_ = self._states[-1]
 
     @classmethod
     def _load_deep(cls, path, meta, es, blobs, encoder, images, texts) -> "Aligner":
@@ -430,7 +432,7 @@ class Aligner:
         try:
             tuner.set_state(original)
             out = cls(es, encoder=encoder, images=images, texts=texts, towers=towers, **params)
-            redo = []  # saved as the redo stack: kept in that order
+            active, redo = [], []
             for r, _ in rounds:
                 vec = blobs[r["vectors"]]
                 if vec.shape != es.vectors.shape or vec.dtype != np.float32:
@@ -438,14 +440,8 @@ class Aligner:
                                          f"{es.vectors.shape}; the file is corrupt.")
                 rnd = Round(r["index"], [constraint_from_dict(c) for c in r["constraints"]], r["report"],
                             r["seconds"], blobs[r["weights"]], None, mode="deep")
-                state = es.with_vectors(vec, normalize=False)
-                if r["status"] == "active":
-                    out.history_.append(rnd)
-                    out._states.append(state)
-                else:
-                    redo.append((rnd, state))
-            out._redo = redo
-            out.embeddings_ = out._states[-1]
+                (active if r["status"] == "active" else redo).append((rnd, es.with_vectors(vec, normalize=False)))
+            out._adopt(active, redo)
             if out.history_:
                 out._tuner.load_bytes(out.history_[-1].weights, where)
                 out._tuner.check(out.embeddings_)  # the restored encoder reproduces the saved embeddings
