@@ -532,7 +532,8 @@ class MFM:
         try:
             with torch.inference_mode():
                 for s in range(0, len(V), batch_size):
-                    chunk = torch.from_numpy(np.ascontiguousarray(V[s : s + batch_size], dtype=np.float32))
+                    part = np.ascontiguousarray(V[s : s + batch_size], dtype=np.float32)
+                    chunk = torch.from_numpy(part if part.flags.writeable else part.copy())  # read-only: torch warns
                     norms = torch.linalg.vector_norm(chunk, dim=1)
                     if not (torch.isfinite(norms).all() and (norms > 0).all()):
                         bad = s + int(torch.nonzero(~(torch.isfinite(norms) & (norms > 0)))[0, 0])

@@ -64,6 +64,34 @@ def test_pointset_pull_from_index_set_makes_anchor_best_match(coco_set):
     assert rnd.seconds > 0 and isinstance(rnd.weights, bytes) and len(al.history_) == 1
 
 
+def test_round_stops_once_the_constraint_holds_on_every_member(coco_set):
+    es, _, _ = coco_set
+    anchor = N + 7
+    imgs = es.indices("image")
+    order = imgs[np.argsort(-(es.vectors[imgs] @ es.vectors[anchor]))]
+    members = [i for i in order if _nearest_text(es, [i])[0] != anchor][:8]
+    long = {**FAST, "steps": 300}
+    al = Aligner(es, **long)
+    rnd = al.step(PointSet(anchor, members))
+    assert (_nearest_text(al.embeddings_, members) == anchor).all()  # pull: the anchor is every member's best match
+    assert 0 < rnd.report["steps"] < 300
+    full = Aligner(es, **long, stop_when_satisfied=False)
+    assert full.step(PointSet(anchor, members)).report["steps"] == 300
+    # push: stops once every member sits `margin` below its start cosine
+    push = Aligner(es, **long)
+    rnd = push.step(PointSet(anchor, members, direction="push"))
+    assert 0 < rnd.report["steps"] < 300
+    cos0, cos1 = es.vectors[members] @ es.vectors[anchor], push.embeddings_.vectors[members] @ push.embeddings_.vectors[anchor]
+    assert (cos1 <= cos0 - push.margin + 1e-6).all()
+    # a constraint that already holds: an identity round, nothing moves
+    done = [i for i in imgs if _nearest_text(es, [i])[0] == anchor]
+    al0 = Aligner(es, **FAST)
+    rnd = al0.step(PointSet(anchor, done))
+    assert rnd.report["steps"] == 0 and np.array_equal(al0.embeddings_.vectors, es.vectors)
+    # set-set rounds have no such test and run their steps
+    assert Aligner(es, **FAST).step(SetSet(np.arange(0, 20), np.arange(N, N + 20), paired=True)).report["steps"] == 40
+
+
 def test_text_anchor_by_encoder_and_by_item_text(coco_set):
     es, x, caps = coco_set
     members = np.arange(10, 16)

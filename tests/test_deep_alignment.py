@@ -244,8 +244,9 @@ def test_construction_errors_are_clear(tiny, tiny_folder):
 
 def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monkeypatch):
     es, images, texts, _ = tiny
+    # run every step: the interrupt must land inside the optimisation, not after the constraints already hold
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP, stop_when_satisfied=False)
     al.step(PointSet(N + 1, [2, 3, 4]))
     snap = snapshot(al, enc)
     calls = {"n": 0}
@@ -286,7 +287,7 @@ def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monk
     assert_unchanged(al, enc, snap)
     # and the aligner still works, giving the round an uninterrupted aligner gives
     al.step(PointSet(N + 4, [20, 21, 22]))
-    ref = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **DEEP)
+    ref = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **DEEP, stop_when_satisfied=False)
     ref.step(PointSet(N + 1, [2, 3, 4]))
     ref.step(PointSet(N + 4, [20, 21, 22]))
     np.testing.assert_allclose(al.embeddings_.vectors, ref.embeddings_.vectors, atol=1e-6)

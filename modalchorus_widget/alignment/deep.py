@@ -538,9 +538,9 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
                         tuner.set_state(start)
                         train(problem, params, info["steps"], params.seed, model=model)
                 else:
-                    train(problem, params, info["steps"], params.seed, model=model)
+                    info["steps"] = int(train(problem, params, info["steps"], params.seed, model=model)[1])
             else:
-                train(problem, params, info["steps"], params.seed, model=model)
+                info["steps"] = int(train(problem, params, info["steps"], params.seed, model=model)[1])
             info["seconds_train"] = round(time.perf_counter() - t1, 4)
             if info["steps"] == 0:
                 tuner.set_state(start)  # no gain: the round is the identity, weights bit-exact
