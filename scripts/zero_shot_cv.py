@@ -5,7 +5,8 @@ by looking at those figures. This script splits the *training* images into K cla
 each fold it runs the same protocol with the other folds as "training" and the fold as "held out", and
 prints the mean target gain, the worst untouched-class drop and the untouched predictions that changed.
 
-    python scripts/zero_shot_cv.py [--folds 5] [--mode fast|deep] [--prompt "a stick"] [--set key=value ...]
+    python scripts/zero_shot_cv.py [--folds 5] [--repeats 1] [--mode fast|deep] [--prompt "a stick" --prompt-class 1]
+                                   [--set key=value ... | --grid '[{...}, ...]'] [--quiet]
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--mode", default="fast", choices=["fast", "deep"])
-    ap.add_argument("--prompt", default="a stick", help="user wording for class 1 ('' = the default prompts)")
+    ap.add_argument("--prompt", default="a stick", help="user wording for --prompt-class ('' = the default prompts)")
+    ap.add_argument("--prompt-class", type=int, default=1, help="class whose prompt --prompt replaces")
     ap.add_argument("--set", nargs="*", default=[], help="Aligner parameters, key=value (JSON values)")
     ap.add_argument("--grid", help="JSON list of parameter dicts to compare (instead of --set)")
     ap.add_argument("--repeats", type=int, default=1, help="fold assignments (seeds) to average over")
@@ -53,7 +55,7 @@ def cv(d, params, args):
     rows = []
     splits = [s for r in range(args.repeats) for s in folds(d, args.folds, seed=r)]
     for tr, te in splits:
-        z = zero_shot(params=params or None, prompt_override={1: args.prompt} if args.prompt else None,
+        z = zero_shot(params=params or None, prompt_override={args.prompt_class: args.prompt} if args.prompt else None,
                       data=replace(d, train=tr, test=te), mode=args.mode)
         rows.append(z)
         if not args.quiet:
@@ -62,7 +64,7 @@ def cv(d, params, args):
                   f"{z['overall_acc_after']:.3f}  untouched drop {z['untouched_max_drop']:.3f} changed {z['untouched_changed']}"
                   f"  steps {z['steps']}  {z['round_s']:.2f}s", flush=True)
     gain = np.mean([z["target_acc_after"] - z["target_acc_before"] for z in rows])
-    print(json.dumps({"params": params, "mode": args.mode, "prompt": args.prompt, "folds": len(splits),
+    print(json.dumps({"params": params, "mode": args.mode, "prompt": args.prompt, "class": args.prompt_class, "folds": len(splits),
                       "mean_target_gain": round(float(gain), 4),
                       "mean_overall_change": round(float(np.mean([z["overall_acc_after"] - z["overall_acc_before"] for z in rows])), 4),
                       "worst_untouched_drop": round(float(max(z["untouched_max_drop"] for z in rows)), 4),
