@@ -312,7 +312,7 @@ class CMCR:
             history = []
             p1.train()
             p2.train()
-            bar = tqdm(range(self.epochs), desc="C-MCR", disable=not self.verbose)
+            bar = tqdm(range(self.epochs), desc="C-MCR", disable=not self.verbose, mininterval=1.0)
             for _ in bar:
                 perm = torch.randperm(n, generator=gen)
                 total = 0.0

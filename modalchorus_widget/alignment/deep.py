@@ -565,4 +565,4 @@ def _progress(batches, progress, desc):
         return batches
     from tqdm.auto import tqdm
 
-    return tqdm(batches, desc=desc, unit="batch", leave=False)
+    return tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=1.0)

@@ -110,6 +110,6 @@ class Encoder(ABC):
         if show:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc=desc, unit="batch")
+            starts = tqdm(starts, desc=desc, unit="batch", mininterval=1.0)
         for s in starts:
             yield slice(s, min(s + batch_size, n))

@@ -182,7 +182,7 @@ def encode_texts_minilm(texts, batch_size: int = 256, device: str = "cpu", progr
         from tqdm.auto import tqdm
 
         parts = [load_minilm(device).encode(texts[s:s + 4 * batch_size], batch_size)
-                 for s in tqdm(range(0, len(texts), 4 * batch_size), desc="default: texts", unit="chunk")]
+                 for s in tqdm(range(0, len(texts), 4 * batch_size), desc="default: texts", unit="chunk", mininterval=1.0)]
         return np.concatenate(parts)
     return load_minilm(device).encode(texts, batch_size)
 
