@@ -109,6 +109,21 @@ def _calibrate_torch(sims, perplexity, torch, n_iter: int = 18):
     return ((lo + hi) / 2).exp()
 
 
+def _probe_rows(rng, mod, size: int, min_per_modality: int) -> np.ndarray:
+    """Sorted rows of a uniform draw of ``size`` (all rows when fewer), topped up so that every modality has at
+    least ``min_per_modality`` rows in it (or all of its rows): a uniform draw can miss a tiny modality, such as
+    ten concept prompts among 100,000 images, and then the cross-modal score is undefined."""
+    n = len(mod)
+    probe = rng.choice(n, min(n, size), replace=False)
+    extra = []
+    for m in np.unique(mod):
+        rows = np.flatnonzero(mod == m)
+        missing = min(len(rows), min_per_modality) - int(np.sum(mod[probe] == m))
+        if missing > 0:
+            extra.append(rng.choice(np.setdiff1d(rows, probe), missing, replace=False))
+    return np.sort(np.concatenate([probe, *extra]))
+
+
 class MFM:
     """Modal Fusion Map estimator (scikit-learn style).
 
@@ -435,11 +450,11 @@ class MFM:
         train(steps, weights, self.learning_rate, "MFM fit")
 
         # trustworthiness floor: the global weight is the lever between standard T (high weight) and
-        # cross-modal rank order (low weight). After the main loop, measure both on a probe of at most 2,000
-        # training points; while T@10 is below `min_trustworthiness`, raise the weight, and while it is
+        # cross-modal rank order (low weight). After the main loop, measure both on a probe of 2,000
+        # training points (topped up so that a small modality, e.g. a few concept prompts, is in it); while T@10 is below `min_trustworthiness`, raise the weight, and while it is
         # comfortably above (by more than `_T_BAND`), lower it; refine after each change (secant steps in
         # log-weight). Keep the visited state with the best cross-modal score among those above the floor.
-        probe = np.sort(rng.choice(n, min(n, 2000), replace=False))
+        probe = _probe_rows(rng, mod, 2000, min_per_modality=100)
         probe_mod = mod[probe]
         kk = min(10, len(probe) // 2 - 1, *(int((probe_mod == m).sum()) * 2 // 3 - 1 for m in names))
 

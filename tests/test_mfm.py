@@ -137,3 +137,19 @@ def test_min_trustworthiness_must_be_a_fraction(small):
     for bad in (0, 1.5, "high"):
         with pytest.raises(MFMInputError, match="min_trustworthiness"):
             MFM(min_trustworthiness=bad, **FAST).fit(img, txt)
+
+
+def test_trustworthiness_search_sees_a_tiny_modality(coco_vectors):
+    """8,000 images and 4 concept prompts: a uniform probe of 2,000 rows holds about 1 prompt (here: 1), too few
+    for a cross-modal score; the probe is topped up, so every step of the search has one."""
+    from modalchorus_widget.mfm import _probe_rows
+
+    img, txt = coco_vectors
+    rng = np.random.default_rng(0)
+    imgs = np.concatenate([img] * 16) + rng.normal(0, 0.01, (16 * len(img), img.shape[1])).astype(np.float32)
+    mod = np.array(["image"] * len(imgs) + ["text"] * 4)
+    rows = _probe_rows(np.random.default_rng(1), mod, 2000, min_per_modality=100)
+    assert np.all(np.diff(rows) > 0) and (mod[rows] == "text").sum() == 4 and len(rows) <= 2004
+    m = MFM(random_state=1, n_steps=60).fit(imgs, txt[:4])
+    assert len(m.trustworthiness_trail_) > 1 and all(np.isfinite(c) for _, _, c in m.trustworthiness_trail_)
+    assert m.embedding_.shape == (len(imgs) + 4, 2) and np.isfinite(m.embedding_).all()
