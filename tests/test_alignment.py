@@ -74,9 +74,10 @@ def test_round_stops_once_the_constraint_holds_on_every_member(coco_set):
     al = Aligner(es, **long)
     rnd = al.step(PointSet(anchor, members))
     assert (_nearest_text(al.embeddings_, members) == anchor).all()  # pull: the anchor is every member's best match
-    assert 0 < rnd.report["steps"] < 300
+    assert 0 < rnd.report["steps"] < 300 and rnd.report["stopped"] == "satisfied" and "note" not in rnd.report
     full = Aligner(es, **long, stop_when_satisfied=False)
-    assert full.step(PointSet(anchor, members)).report["steps"] == 300
+    rnd = full.step(PointSet(anchor, members))
+    assert rnd.report["steps"] == 300 and rnd.report["stopped"] == "steps"
     # push: stops once every member sits `margin` below its start cosine
     push = Aligner(es, **long)
     rnd = push.step(PointSet(anchor, members, direction="push"))
@@ -88,6 +89,7 @@ def test_round_stops_once_the_constraint_holds_on_every_member(coco_set):
     al0 = Aligner(es, **FAST)
     rnd = al0.step(PointSet(anchor, done))
     assert rnd.report["steps"] == 0 and np.array_equal(al0.embeddings_.vectors, es.vectors)
+    assert rnd.report["stopped"] == "satisfied" and "already held" in rnd.report["note"]
     # set-set rounds have no such test and run their steps
     assert Aligner(es, **FAST).step(SetSet(np.arange(0, 20), np.arange(N, N + 20), paired=True)).report["steps"] == 40
 
@@ -298,5 +300,7 @@ def test_validation_picks_steps_and_records_curve(coco_set, refit):
     c = rnd.report["constraints"][0]
     if rnd.report["steps"] > 0:
         assert c["after"]["pair_r1"] >= c["before"]["pair_r1"]
-    else:  # no gain on the held-out slice: the round is the identity
+    else:  # no gain on the held-out slice: the round is the identity, and says so
         assert np.array_equal(al.embeddings_.vectors, es.vectors)
+        assert rnd.report["stopped"] == "validation" and "held-out slice" in rnd.report["note"]
+    assert rnd.report["stopped"] == ("steps" if rnd.report["steps"] == 30 else "validation")

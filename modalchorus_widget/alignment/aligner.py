@@ -297,7 +297,7 @@ class Aligner:
         unsel = np.ones(es.n, dtype=bool)
         unsel[selected] = False
         moved = 1.0 - np.einsum("ij,ij->i", before, after)
-        rep = {"steps": info["steps"], "validation_curve": info["validation_curve"],
+        rep = {"steps": info["steps"], "stopped": info.get("stopped"), "validation_curve": info["validation_curve"],
                "n_selected": int(len(selected)),
                "moved_selected_mean": _f(moved[~unsel].mean()) if (~unsel).any() else 0.0,
                "moved_unselected_mean": _f(moved[unsel].mean()) if unsel.any() else 0.0,
@@ -322,6 +322,11 @@ class Aligner:
                 if ok.any() and any(x is not None for x in lt):
                     rep["zero_shot_acc_before"] = _f(np.mean(lt[p0[ok]] == labels[q][ok]))
                     rep["zero_shot_acc_after"] = _f(np.mean(lt[p1[ok]] == labels[q][ok]))
+        if info["steps"] == 0:  # an identity round: say why, in the widget's report as well
+            rep["note"] = ("the constraints already held on every selected row; nothing moved"
+                           if info.get("stopped") == "satisfied" else
+                           "no step improved the held-out slice of the constraints; nothing moved (select more rows, "
+                           "or pass validation=0 to run every step)")
         return rep
 
     @staticmethod

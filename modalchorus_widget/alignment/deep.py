@@ -506,7 +506,7 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
     # every row any objective call can touch: constraint rows, anchors, candidate and key pools, reference
     need = [problem.ref] + [r.rows() for r in resolved] + list(problem.cands.values()) + list(problem.keys.values())
     need = np.unique(np.concatenate(need).astype(np.int64))
-    info = {"steps": params.steps, "validation_curve": None}
+    info = {"steps": params.steps, "validation_curve": None, "stopped": None}
     threads = torch.get_num_threads()
     torch.set_num_threads(_n_threads())
     try:
@@ -532,15 +532,15 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
                 parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
                 if parts is not None:
                     _, best, curve = train(parts[0], params, params.steps, params.seed, val=parts[1],
-                                           keep_best=not params.refit, model=model)
+                                           keep_best=not params.refit, model=model, info=info)
                     info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
                     if params.refit:
                         tuner.set_state(start)
                         train(problem, params, info["steps"], params.seed, model=model)
                 else:
-                    info["steps"] = int(train(problem, params, info["steps"], params.seed, model=model)[1])
+                    info["steps"] = int(train(problem, params, info["steps"], params.seed, model=model, info=info)[1])
             else:
-                info["steps"] = int(train(problem, params, info["steps"], params.seed, model=model)[1])
+                info["steps"] = int(train(problem, params, info["steps"], params.seed, model=model, info=info)[1])
             info["seconds_train"] = round(time.perf_counter() - t1, 4)
             if info["steps"] == 0:
                 tuner.set_state(start)  # no gain: the round is the identity, weights bit-exact

@@ -280,17 +280,18 @@ def _split_rows(rng, rows, fraction):
 
 
 def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Problem | None = None,
-          keep_best: bool = False, model=None):
+          keep_best: bool = False, model=None, info: dict | None = None):
     """Adam on fresh identity adapters (or on ``model``'s parameters, tuned in place: deep mode); returns
     (adapters, best_step, curve) (best_step by ``val`` if given, stopping once ``patience`` evaluations in a
     row brought no improvement). With ``stop_when_satisfied`` the run ends, keeping the current weights, at
-    the first evaluation where every constraint holds on all rows of ``problem`` and ``val``."""
+    the first evaluation where every constraint holds on all rows of ``problem`` and ``val``. ``info`` (a dict)
+    gets ``stopped``: "satisfied", "validation" (the held-out slice stopped gaining) or "steps"."""
     import torch
 
     adapters = make_adapters(problem.modalities, problem.V.shape[1], params.hidden, seed) if model is None else model
     opt = torch.optim.Adam(adapters.parameters(), lr=params.lr)
     rng = np.random.default_rng(seed)
-    curve, best, best_state, satisfied_at = [], (float("inf"), 0), None, None
+    curve, best, best_state, satisfied_at, reason = [], (float("inf"), 0), None, None, "steps"
     for i in range(steps + 1):
         if params.stop_when_satisfied and i % params.eval_every == 0 and problem.satisfied(adapters) \
                 and (val is None or val.satisfied(adapters)):
@@ -305,6 +306,7 @@ def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Probl
                 if keep_best:
                     best_state = {k: t.detach().clone() for k, t in adapters.state_dict().items()}
             elif params.patience and i - best[1] >= params.patience * params.eval_every:
+                reason = "validation"
                 break  # no gain on the held-out slice for a while: the knee has passed
         if i == steps:
             break
@@ -314,6 +316,9 @@ def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Probl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    if info is not None:
+        info["stopped"] = "satisfied" if satisfied_at is not None else (
+            "validation" if val is not None and (reason == "validation" or best[1] < i) else reason)
     if satisfied_at is not None:
         return adapters, satisfied_at, curve
     if keep_best and best_state is not None:
@@ -339,7 +344,7 @@ def fit_round(vectors, modality, resolved, ref_rows, params: FitParams):
 
     rng = np.random.default_rng(params.seed)
     problem = Problem(vectors, modality, resolved, ref_rows, params, rng)
-    info = {"steps": params.steps, "validation_curve": None}
+    info = {"steps": params.steps, "validation_curve": None, "stopped": None}
     threads = torch.get_num_threads()
     torch.set_num_threads(_n_threads())
     try:
@@ -348,12 +353,13 @@ def fit_round(vectors, modality, resolved, ref_rows, params: FitParams):
             parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
             if parts is not None:
                 kept, best, curve = train(parts[0], params, params.steps, params.seed, val=parts[1],
-                                          keep_best=not params.refit)
+                                          keep_best=not params.refit, info=info)
                 info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
                 if not params.refit:  # the best checkpoint of the held-out run: half the time of a refit
                     adapters = kept
         if adapters is None:
-            adapters, ran, _ = train(problem, params, info["steps"], params.seed)
+            adapters, ran, _ = train(problem, params, info["steps"], params.seed,
+                                     info=info if info.get("stopped") is None else None)
             info["steps"] = int(ran)
     finally:
         torch.set_num_threads(threads)
