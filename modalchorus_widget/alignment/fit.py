@@ -180,7 +180,6 @@ class Problem:
                 total = total + p.preserve_kl * sum(kl) / len(kl)
         return total
 
-
     def _adapted(self, adapters, rows):
         """(start vectors, adapted vectors, row -> position) of the sorted unique ``rows``."""
         import torch

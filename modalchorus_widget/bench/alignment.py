@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -141,8 +142,6 @@ def speed(data, n=10_000, members=200, params=None):
     es = EmbeddingSet.from_pairs(img, txt)
     anchor = len(img) + 3
     sel = np.argsort(-(es.vectors[: len(img)] @ es.vectors[anchor]))[:members]
-    import os
-
     out = {}
     # the default round stops once the constraint holds; the second one runs every step (the worst case)
     for key, extra in (("", {}), ("_all_steps", {"stop_when_satisfied": False})):
