@@ -1,28 +1,39 @@
 """modalchorus-widget: see and fix misalignment in multi-modal embeddings, in a notebook.
 
-Imports are lazy: ``import modalchorus_widget`` stays fast (no torch, no open_clip) and
-each public name is loaded from its module on first use.
+The data flow reads from the folders: ``data`` (embedding sets, datasets) -> ``encoders`` ->
+``projection`` (MFM, baselines, metrics, concept axis) -> ``widget`` (the notebook views) -> ``alignment``
+(constraints from selections, adapters) -> back to ``data``; ``cmcr`` connects two spaces and ``session``
+keeps a whole working session in one file.
+
+Imports are lazy: ``import modalchorus_widget`` stays fast (no torch, no open_clip) and each public name is
+loaded from its module on first use.
 """
+
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
-    "EmbeddingSet": "embeddings",
-    "MFM": "mfm",
-    "Chorus": "widget",
-    "ScatterWidget": "widget",
+    "EmbeddingSet": "data.embeddings",
+    "load_default": "data.datasets",
+    "load_coco500": "data.datasets",
+    "load_embeddings": "data.datasets",
+    "MFM": "projection.mfm",
+    "make_projector": "projection.registry",
+    "Projector": "projection.base",
+    "PROJECTORS": "projection.registry",
+    "evaluate": "projection.metrics",
+    "concept_axis": "projection.concept_axis",
+    "Chorus": "widget.chorus",
+    "ScatterWidget": "widget.scatter",
     "PointSet": "alignment",
     "SetSet": "alignment",
     "Aligner": "alignment",
     "CMCR": "cmcr",
     "connect": "cmcr",
-    "load_default": "datasets",
-    "load_coco500": "datasets",
-    "concept_axis": "concept_axis",
-    "make_projector": "projectors",
-    "save_session": "session",
-    "load_session": "session",
+    "save_session": "widget.chorus",
+    "load_session": "widget.chorus",
+    "ModalChorusError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)

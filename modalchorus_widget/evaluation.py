@@ -3,6 +3,7 @@
 Shared by the alignment history, the benchmarks and the widget's before/after panel, so every place
 reports the same numbers. Inputs are L2-normalised rows; similarity is the dot product (cosine).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ def zero_shot_predict(image_vectors, prompt_vectors, batch_size: int = 65536) ->
         raise ValueError(f"image_vectors have dimension {x.shape[1]} but prompt_vectors {p.shape[1]}.")
     out = np.empty(len(x), dtype=np.int64)
     for s in range(0, len(x), batch_size):
-        out[s:s + batch_size] = np.argmax(x[s:s + batch_size] @ p.T, axis=1)
+        out[s : s + batch_size] = np.argmax(x[s : s + batch_size] @ p.T, axis=1)
     return out
 
 
@@ -60,8 +61,8 @@ def recall_at_k(queries, keys, k: int = 1, truth=None, batch_size: int = 4096) -
         raise ValueError(f"truth has {len(truth)} entries for {len(q)} queries.")
     hits = 0
     for s in range(0, len(q), batch_size):
-        sim = q[s:s + batch_size] @ kk.T
-        true_sim = sim[np.arange(len(sim)), truth[s:s + batch_size]]
+        sim = q[s : s + batch_size] @ kk.T
+        true_sim = sim[np.arange(len(sim)), truth[s : s + batch_size]]
         # rank = number of keys strictly more similar than the true one
         rank = (sim > true_sim[:, None]).sum(axis=1)
         hits += int((rank < k).sum())

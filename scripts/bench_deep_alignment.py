@@ -14,6 +14,7 @@
 Threads: torch uses 1 thread outside the rounds; a round picks 1 or 2 (``fit._n_threads``, 1 when the
 machine is busy). Wall and CPU seconds and the load average are recorded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,7 +73,24 @@ def _clip_round(cfg_or_name, n, steps, images=None):
             size = 224
         rng = np.random.default_rng(0)
         imgs = [rng.integers(0, 255, (size, size, 3), dtype=np.uint8) for _ in range(n)]
-        words = "dog cat red blue car tree house sky sea bird fish green small big old new".split()
+        words = [
+            "dog",
+            "cat",
+            "red",
+            "blue",
+            "car",
+            "tree",
+            "house",
+            "sky",
+            "sea",
+            "bird",
+            "fish",
+            "green",
+            "small",
+            "big",
+            "old",
+            "new",
+        ]
         texts = [" ".join(rng.choice(words, 4)) for _ in range(n)]
         (zi, zt), enc_wall, _ = _timed(lambda: (enc.encode_images(imgs), enc.encode_texts(texts)))
         es = EmbeddingSet.from_pairs(zi, zt, captions=texts)
@@ -81,17 +99,32 @@ def _clip_round(cfg_or_name, n, steps, images=None):
         # images whose best caption is not the anchor, the closest to it first: something to fix
         best = np.argmax(zi @ zt.T, axis=1) + n
         order = np.argsort(-(zi @ es.vectors[anchor]))
-        members = np.array([i for i in order if best[i] != anchor][:max(2, n // 5)])
+        members = np.array([i for i in order if best[i] != anchor][: max(2, n // 5)])
         rnd, wall, cpu = _timed(lambda: al.step(PointSet(anchor, members)))
         r = rnd.report
-        return {"rows": int(es.n), "n_selected": int(len(members)), "steps": steps, "round_wall_s": wall,
-                "round_cpu_s": cpu, "encode_all_rows_wall_s": enc_wall,
-                **{k: r[k] for k in ("tuned_parameters", "cached_rows", "seconds_cache", "seconds_train",
-                                     "seconds_reencode", "constraint_loss_before", "constraint_loss_after")},
-                "anchor_cos": [r["constraints"][0]["before"]["anchor_cos"], r["constraints"][0]["after"]["anchor_cos"]],
-                "anchor_top1": [r["constraints"][0]["before"]["anchor_top1"],
-                                r["constraints"][0]["after"]["anchor_top1"]],
-                "last_block_shortcut": {m: t._shortcut_ok for m, t in al._tuner.towers.items()}}
+        return {
+            "rows": int(es.n),
+            "n_selected": int(len(members)),
+            "steps": steps,
+            "round_wall_s": wall,
+            "round_cpu_s": cpu,
+            "encode_all_rows_wall_s": enc_wall,
+            **{
+                k: r[k]
+                for k in (
+                    "tuned_parameters",
+                    "cached_rows",
+                    "seconds_cache",
+                    "seconds_train",
+                    "seconds_reencode",
+                    "constraint_loss_before",
+                    "constraint_loss_after",
+                )
+            },
+            "anchor_cos": [r["constraints"][0]["before"]["anchor_cos"], r["constraints"][0]["after"]["anchor_cos"]],
+            "anchor_top1": [r["constraints"][0]["before"]["anchor_top1"], r["constraints"][0]["after"]["anchor_top1"]],
+            "last_block_shortcut": {m: t._shortcut_ok for m, t in al._tuner.towers.items()},
+        }
 
 
 TINY_CFG = {

@@ -7,6 +7,7 @@ bench does (their caption pairs + their images, shuffled, as the unpaired memory
 
     python scripts/cmcr_cv.py [--folds 5] [--seeds 1] [--grid '[{"lam": 0.1}, {"projector": "mlp"}]']
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--grid", default='[{}]', help="JSON list of CMCR parameter dicts (each on top of the defaults)")
+    ap.add_argument("--grid", default="[{}]", help="JSON list of CMCR parameter dicts (each on top of the defaults)")
     ap.add_argument("--data", default=None, help="COCO-500 folder (default: the shared data)")
     args = ap.parse_args()
-    from modalchorus_widget.bench.cmcr import SPLIT_SEED, coco_split, coco_spaces, load_coco
+    from modalchorus_widget.bench.cmcr import SPLIT_SEED, coco_spaces, coco_split, load_coco
     from modalchorus_widget.cmcr import CMCR
 
     images, texts, minilm = load_coco(args.data)
@@ -36,9 +37,18 @@ def main():
             for seed in range(args.seeds):
                 cm = CMCR(random_state=seed, **params).fit(s1, s2)
                 runs.append(cm.score(minilm[va], images[va], query_space=2, key_space=1))
-        print(json.dumps({"params": params, "folds": args.folds, "seeds": args.seeds,
-                          **{k: round(float(np.mean([r[k] for r in runs])), 4) for k in ("r1", "r5")},
-                          "r1_std_over_folds": round(float(np.std([r["r1"] for r in runs])), 4)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "params": params,
+                    "folds": args.folds,
+                    "seeds": args.seeds,
+                    **{k: round(float(np.mean([r[k] for r in runs])), 4) for k in ("r1", "r5")},
+                    "r1_std_over_folds": round(float(np.std([r["r1"] for r in runs])), 4),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

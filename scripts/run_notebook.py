@@ -3,6 +3,7 @@
 Used by `make run` when CI=true and by the notebook tests. Outputs are not written back (notebooks stay
 stripped in git); pass --out DIR to keep executed copies.
 """
+
 import argparse
 import sys
 import time
@@ -15,8 +16,9 @@ from nbclient.exceptions import CellExecutionError
 
 def run(path: Path, out_dir: Path | None = None, timeout: int = 1200) -> None:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

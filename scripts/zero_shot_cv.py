@@ -8,6 +8,7 @@ prints the mean target gain, the worst untouched-class drop and the untouched pr
     python scripts/zero_shot_cv.py [--folds 5] [--repeats 1] [--mode fast|deep] [--prompt "a stick" --prompt-class 1]
                                    [--set key=value ... | --grid '[{...}, ...]'] [--quiet]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,22 +56,43 @@ def cv(d, params, args):
     rows = []
     splits = [s for r in range(args.repeats) for s in folds(d, args.folds, seed=r)]
     for tr, te in splits:
-        z = zero_shot(params=params or None, prompt_override={args.prompt_class: args.prompt} if args.prompt else None,
-                      data=replace(d, train=tr, test=te), mode=args.mode)
+        z = zero_shot(
+            params=params or None,
+            prompt_override={args.prompt_class: args.prompt} if args.prompt else None,
+            data=replace(d, train=tr, test=te),
+            mode=args.mode,
+        )
         rows.append(z)
         if not args.quiet:
-            print(f"target {z['target_class']} (as {z['confused_with']}, {z['n_selected']} sel): "
-                  f"{z['target_acc_before']:.3f} -> {z['target_acc_after']:.3f}  overall {z['overall_acc_before']:.3f} -> "
-                  f"{z['overall_acc_after']:.3f}  untouched drop {z['untouched_max_drop']:.3f} changed {z['untouched_changed']}"
-                  f"  steps {z['steps']}  {z['round_s']:.2f}s", flush=True)
+            print(
+                f"target {z['target_class']} (as {z['confused_with']}, {z['n_selected']} sel): "
+                f"{z['target_acc_before']:.3f} -> {z['target_acc_after']:.3f}  overall {z['overall_acc_before']:.3f} -> "
+                f"{z['overall_acc_after']:.3f}  untouched drop {z['untouched_max_drop']:.3f} changed {z['untouched_changed']}"
+                f"  steps {z['steps']}  {z['round_s']:.2f}s",
+                flush=True,
+            )
     gain = np.mean([z["target_acc_after"] - z["target_acc_before"] for z in rows])
-    print(json.dumps({"params": params, "mode": args.mode, "prompt": args.prompt, "class": args.prompt_class, "folds": len(splits),
-                      "mean_target_gain": round(float(gain), 4),
-                      "mean_overall_change": round(float(np.mean([z["overall_acc_after"] - z["overall_acc_before"] for z in rows])), 4),
-                      "worst_untouched_drop": round(float(max(z["untouched_max_drop"] for z in rows)), 4),
-                      "untouched_changed": int(sum(z["untouched_changed"] for z in rows)),
-                      "folds_gain_ge_10": int(sum(z["target_acc_after"] - z["target_acc_before"] >= 0.1 - 1e-9 for z in rows))}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "params": params,
+                "mode": args.mode,
+                "prompt": args.prompt,
+                "class": args.prompt_class,
+                "folds": len(splits),
+                "mean_target_gain": round(float(gain), 4),
+                "mean_overall_change": round(
+                    float(np.mean([z["overall_acc_after"] - z["overall_acc_before"] for z in rows])), 4
+                ),
+                "worst_untouched_drop": round(float(max(z["untouched_max_drop"] for z in rows)), 4),
+                "untouched_changed": int(sum(z["untouched_changed"] for z in rows)),
+                "folds_gain_ge_10": int(
+                    sum(z["target_acc_after"] - z["target_acc_before"] >= 0.1 - 1e-9 for z in rows)
+                ),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

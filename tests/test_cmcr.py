@@ -102,7 +102,7 @@ def test_embedding_sets_and_connected_view(rotated):
     assert both.frame["id"].is_unique
     np.testing.assert_allclose(both.vectors[:clip.n], cm.transform(clip, space="clip"), atol=1e-6)
     np.testing.assert_allclose(both.vectors[clip.n:], cm.transform(clap.vectors, space="clap"), atol=1e-6)
-    assert cm.connected_set(clip, clap).n == both.n
+    assert cm.connected(clip, clap).n == both.n
     # dict inputs give the same view, with modality-based ids
     view = cm.connected({"image": s1["image"][:3]}, {"audio": s2["audio"][:2]})
     assert view.frame["id"].tolist() == ["clip:image-0", "clip:image-1", "clip:image-2", "clap:audio-0", "clap:audio-1"]

@@ -1,5 +1,7 @@
 """Alignment from lasso selections: constraints -> near-identity adapters, round by round (METHODS.md 4)."""
+
+from ..errors import AlignmentError
 from .aligner import Aligner, Round
-from .constraints import AlignmentError, PointSet, SetSet, synthesize
+from .constraints import PointSet, SetSet, synthesize
 
 __all__ = ["Aligner", "AlignmentError", "PointSet", "Round", "SetSet", "synthesize"]

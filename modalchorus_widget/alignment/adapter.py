@@ -3,6 +3,7 @@
 B starts at zero, so a fresh adapter is exactly the identity and a round only moves what its loss asks
 for. Weights travel as safetensors bytes (one blob per alignment round). torch is imported lazily.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import numpy as np
 
 def _torch():
     import torch
+
     return torch
 
 
@@ -57,7 +59,7 @@ def adapters_from_bytes(blob: bytes):
     tensors = load(blob)
     # metadata sits in the header: 8-byte little-endian length, then JSON
     n = int.from_bytes(blob[:8], "little")
-    meta = json.loads(blob[8:8 + n].decode()).get("__metadata__", {})
+    meta = json.loads(blob[8 : 8 + n].decode()).get("__metadata__", {})
     mods = make_adapters(json.loads(meta["modalities"]), int(meta["dim"]), int(meta["hidden"]))
     mods.load_state_dict(tensors)
     return mods
@@ -73,5 +75,5 @@ def apply_adapter(adapters, vectors: np.ndarray, modality: str, batch_size: int 
     g = adapters[modality]
     with torch.no_grad():
         for s in range(0, len(vectors), batch_size):
-            out[s:s + batch_size] = g(torch.from_numpy(np.ascontiguousarray(vectors[s:s + batch_size]))).numpy()
+            out[s : s + batch_size] = g(torch.from_numpy(np.ascontiguousarray(vectors[s : s + batch_size]))).numpy()
     return out

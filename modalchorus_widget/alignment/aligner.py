@@ -9,6 +9,7 @@ wrong before that swap (bad constraint, NaN, KeyboardInterrupt) leaves the align
 rows; a round's weights are then the tuned encoder tensors, and undo/redo/load put them back in the
 encoder bit for bit.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embeddings import EmbeddingSet, atomic_write_bytes
+from ..data.embeddings import EmbeddingSet
+from ..data.io import atomic_write_bytes
+from ..encoders.base import check_encoder
+from ..errors import AlignmentError
 from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
-from .constraints import AlignmentError, Constraint, Resolved, constraint_from_dict
+from .constraints import Constraint, Resolved, constraint_from_dict
 from .fit import FitParams, fit_round
 
 MODES = ("fast", "deep")
@@ -50,8 +54,9 @@ class Round:
     @property
     def adapters(self):
         if self.mode == "deep":
-            raise AlignmentError("a deep-mode round has no adapters: its weights are the tuned encoder tensors "
-                                 "(Round.tensors).")
+            raise AlignmentError(
+                "a deep-mode round has no adapters: its weights are the tuned encoder tensors (Round.tensors)."
+            )
         if self._adapters is None:
             self._adapters = adapters_from_bytes(self.weights)
         return self._adapters
@@ -91,26 +96,59 @@ class Aligner:
     random_state : seed; the same inputs give bit-identical rounds.
     """
 
-    def __init__(self, embeddings, encoder=None, mode="fast", hidden=64, steps=150, lr=2e-4, temperature=0.01,
-                 margin=0.1, preserve_kl=5.0, preserve_l2=10.0, kl_temperature=0.01, n_reference=256,
-                 n_candidates=256, batch_size=128, validation=0.2, eval_every=5, patience=6, refit=False,
-                 stop_when_satisfied=True, random_state=0, images=None, texts=None, towers=None):
+    def __init__(
+        self,
+        embeddings,
+        encoder=None,
+        mode="fast",
+        hidden=64,
+        steps=150,
+        lr=2e-4,
+        temperature=0.01,
+        margin=0.1,
+        preserve_kl=5.0,
+        preserve_l2=10.0,
+        kl_temperature=0.01,
+        n_reference=256,
+        n_candidates=256,
+        batch_size=128,
+        validation=0.2,
+        eval_every=5,
+        patience=6,
+        refit=False,
+        stop_when_satisfied=True,
+        random_state=0,
+        images=None,
+        texts=None,
+        towers=None,
+    ):
         if not isinstance(embeddings, EmbeddingSet):
-            raise TypeError(f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
-                            "wrap arrays with EmbeddingSet(vectors, modality=...).")
+            raise TypeError(
+                f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
+                "wrap arrays with EmbeddingSet(vectors, modality=...)."
+            )
         if mode not in MODES:
-            raise AlignmentError(f"Aligner: mode must be 'fast' (adapters on frozen embeddings, the default) or 'deep' "
-                                 f"(tune the encoder's last block on raw inputs), got {mode!r}.")
+            raise AlignmentError(
+                f"Aligner: mode must be 'fast' (adapters on frozen embeddings, the default) or 'deep' "
+                f"(tune the encoder's last block on raw inputs), got {mode!r}."
+            )
         if mode == "fast" and (images is not None or texts is not None or towers is not None):
-            raise AlignmentError("Aligner: images=, texts= and towers= are for mode='deep' (tuning the encoder); "
-                                 "fast mode works on the embeddings alone.")
+            raise AlignmentError(
+                "Aligner: images=, texts= and towers= are for mode='deep' (tuning the encoder); "
+                "fast mode works on the embeddings alone."
+            )
         self.embeddings = embeddings
-        self.encoder = encoder
+        self.encoder = check_encoder(encoder, "Aligner(encoder=...)")
         self.mode = mode
         self.hidden, self.steps, self.lr, self.temperature, self.margin = hidden, steps, lr, temperature, margin
         self.preserve_kl, self.preserve_l2, self.kl_temperature = preserve_kl, preserve_l2, kl_temperature
         self.n_reference, self.n_candidates, self.batch_size = n_reference, n_candidates, batch_size
-        self.validation, self.eval_every, self.patience, self.random_state = validation, eval_every, patience, random_state
+        self.validation, self.eval_every, self.patience, self.random_state = (
+            validation,
+            eval_every,
+            patience,
+            random_state,
+        )
         self.refit, self.stop_when_satisfied = refit, stop_when_satisfied
         self._params()  # validate now, not at the first step
         self._tuner = None
@@ -129,9 +167,26 @@ class Aligner:
 
     # ----------------------------------------------------------------- params
     def get_params(self) -> dict:
-        names = ("mode", "hidden", "steps", "lr", "temperature", "margin", "preserve_kl", "preserve_l2",
-                 "kl_temperature", "n_reference", "n_candidates", "batch_size", "validation", "eval_every",
-                 "patience", "refit", "stop_when_satisfied", "random_state")
+        names = (
+            "mode",
+            "hidden",
+            "steps",
+            "lr",
+            "temperature",
+            "margin",
+            "preserve_kl",
+            "preserve_l2",
+            "kl_temperature",
+            "n_reference",
+            "n_candidates",
+            "batch_size",
+            "validation",
+            "eval_every",
+            "patience",
+            "refit",
+            "stop_when_satisfied",
+            "random_state",
+        )
         out = {k: getattr(self, k) for k in names}
         if self.mode == "deep":
             out["towers"] = list(self.towers)
@@ -143,7 +198,9 @@ class Aligner:
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise AlignmentError(f"Aligner: {name} must be a positive integer, got {v!r}.")
         if not isinstance(self.patience, (int, np.integer)) or self.patience < 0:
-            raise AlignmentError(f"Aligner: patience must be a non-negative integer (0 = never stop early), got {self.patience!r}.")
+            raise AlignmentError(
+                f"Aligner: patience must be a non-negative integer (0 = never stop early), got {self.patience!r}."
+            )
         if not isinstance(self.steps, (int, np.integer)) or self.steps < 0:
             raise AlignmentError(f"Aligner: steps must be a non-negative integer, got {self.steps!r}.")
         for name in ("lr", "temperature", "kl_temperature", "margin"):
@@ -157,15 +214,25 @@ class Aligner:
         if not 0 <= self.validation < 1:
             raise AlignmentError(f"Aligner: validation must be a fraction in [0, 1), got {self.validation!r}.")
         seed = 0 if self.random_state is None else int(self.random_state)
-        return FitParams(hidden=int(self.hidden), steps=int(self.steps), lr=float(self.lr),
-                         temperature=float(self.temperature), margin=float(self.margin),
-                         preserve_kl=float(self.preserve_kl), preserve_l2=float(self.preserve_l2),
-                         kl_temperature=float(self.kl_temperature), n_reference=int(self.n_reference),
-                         n_candidates=int(self.n_candidates), batch_size=int(self.batch_size),
-                         validation=float(self.validation), eval_every=int(self.eval_every),
-                         patience=int(self.patience), refit=bool(self.refit),
-                         stop_when_satisfied=bool(self.stop_when_satisfied),
-                         seed=seed + 1000 * round_index)
+        return FitParams(
+            hidden=int(self.hidden),
+            steps=int(self.steps),
+            lr=float(self.lr),
+            temperature=float(self.temperature),
+            margin=float(self.margin),
+            preserve_kl=float(self.preserve_kl),
+            preserve_l2=float(self.preserve_l2),
+            kl_temperature=float(self.kl_temperature),
+            n_reference=int(self.n_reference),
+            n_candidates=int(self.n_candidates),
+            batch_size=int(self.batch_size),
+            validation=float(self.validation),
+            eval_every=int(self.eval_every),
+            patience=int(self.patience),
+            refit=bool(self.refit),
+            stop_when_satisfied=bool(self.stop_when_satisfied),
+            seed=seed + 1000 * round_index,
+        )
 
     # ----------------------------------------------------------------- rounds
     def step(self, *constraints) -> Round:
@@ -197,8 +264,10 @@ class Aligner:
             rows = es.mask(m)
             after[rows] = apply_adapter(adapters, before[rows], m)
         if not np.isfinite(after).all():
-            raise AlignmentError("Aligner.step: the round produced non-finite vectors; nothing was changed. "
-                                 "Lower lr or the constraint weights.")
+            raise AlignmentError(
+                "Aligner.step: the round produced non-finite vectors; nothing was changed. "
+                "Lower lr or the constraint weights."
+            )
         new_es = es.with_vectors(after, normalize=False)
         report = self._report(es, before, after, resolved, adapters, selected, info)
         rnd = Round(len(self.history_), flat, report, 0.0, adapters_to_bytes(adapters), adapters)
@@ -226,13 +295,28 @@ class Aligner:
                     after[rows] = tuner.encode_rows(rows, m)
             info["seconds_reencode"] = round(time.perf_counter() - t_enc, 4)
             if not np.isfinite(after).all():
-                raise AlignmentError("Aligner.step: the round produced non-finite vectors; nothing was changed. "
-                                     "Lower lr or the constraint weights.")
+                raise AlignmentError(
+                    "Aligner.step: the round produced non-finite vectors; nothing was changed. "
+                    "Lower lr or the constraint weights."
+                )
             new_es = es.with_vectors(after, normalize=False)
             report = self._report(es, before, after, resolved, None, selected, info)
-            report.update(mode="deep", towers=list(tuner.towers), tuned_parameters=tuner.n_params,
-                          **{k: info[k] for k in ("constraint_loss_before", "constraint_loss_after", "cached_rows",
-                                                  "seconds_cache", "seconds_train", "seconds_reencode")})
+            report.update(
+                mode="deep",
+                towers=list(tuner.towers),
+                tuned_parameters=tuner.n_params,
+                **{
+                    k: info[k]
+                    for k in (
+                        "constraint_loss_before",
+                        "constraint_loss_after",
+                        "cached_rows",
+                        "seconds_cache",
+                        "seconds_train",
+                        "seconds_reencode",
+                    )
+                },
+            )
             rnd = Round(len(self.history_), flat, report, 0.0, tuner.to_bytes(), None, mode="deep")
         except BaseException:
             tuner.set_state(start)
@@ -256,7 +340,9 @@ class Aligner:
         single = v.ndim == 1
         v = v[None] if single else v
         if v.ndim != 2 or v.shape[1] != self.embeddings.dim:
-            raise AlignmentError(f"Aligner.transform: expected (n, {self.embeddings.dim}) vectors, got {np.shape(vectors)}.")
+            raise AlignmentError(
+                f"Aligner.transform: expected (n, {self.embeddings.dim}) vectors, got {np.shape(vectors)}."
+            )
         if not np.isfinite(v).all():
             raise AlignmentError("Aligner.transform: vectors contain NaN or inf; drop or re-encode them.")
         norms = np.linalg.norm(v, axis=1, keepdims=True)
@@ -297,14 +383,23 @@ class Aligner:
         unsel = np.ones(es.n, dtype=bool)
         unsel[selected] = False
         moved = 1.0 - np.einsum("ij,ij->i", before, after)
-        rep = {"steps": info["steps"], "stopped": info.get("stopped"), "validation_curve": info["validation_curve"],
-               "n_selected": int(len(selected)),
-               "moved_selected_mean": _f(moved[~unsel].mean()) if (~unsel).any() else 0.0,
-               "moved_unselected_mean": _f(moved[unsel].mean()) if unsel.any() else 0.0,
-               "moved_unselected_max": _f(moved[unsel].max()) if unsel.any() else 0.0}
-        rep["constraints"] = [dict(constraint=c_desc, before=_constraint_figures(r, before, es, r.anchor),
-                                   after=_constraint_figures(r, after, es, _adapted_anchor(r, adapters, after)))
-                              for c_desc, r in zip([self._describe(r) for r in resolved], resolved)]
+        rep = {
+            "steps": info["steps"],
+            "stopped": info.get("stopped"),
+            "validation_curve": info["validation_curve"],
+            "n_selected": int(len(selected)),
+            "moved_selected_mean": _f(moved[~unsel].mean()) if (~unsel).any() else 0.0,
+            "moved_unselected_mean": _f(moved[unsel].mean()) if unsel.any() else 0.0,
+            "moved_unselected_max": _f(moved[unsel].max()) if unsel.any() else 0.0,
+        }
+        rep["constraints"] = [
+            dict(
+                constraint=c_desc,
+                before=_constraint_figures(r, before, es, r.anchor),
+                after=_constraint_figures(r, after, es, _adapted_anchor(r, adapters, after)),
+            )
+            for c_desc, r in zip([self._describe(r) for r in resolved], resolved)
+        ]
         if "text" in es.modalities and len(es.modalities) > 1:
             from ..evaluation import zero_shot_predict
 
@@ -323,10 +418,12 @@ class Aligner:
                     rep["zero_shot_acc_before"] = _f(np.mean(lt[p0[ok]] == labels[q][ok]))
                     rep["zero_shot_acc_after"] = _f(np.mean(lt[p1[ok]] == labels[q][ok]))
         if info["steps"] == 0:  # an identity round: say why, in the widget's report as well
-            rep["note"] = ("the constraints already held on every selected row; nothing moved"
-                           if info.get("stopped") == "satisfied" else
-                           "no step improved the held-out slice of the constraints; nothing moved (select more rows, "
-                           "or pass validation=0 to run every step)")
+            rep["note"] = (
+                "the constraints already held on every selected row; nothing moved"
+                if info.get("stopped") == "satisfied"
+                else "no step improved the held-out slice of the constraints; nothing moved (select more rows, "
+                "or pass validation=0 to run every step)"
+            )
         return rep
 
     @staticmethod
@@ -347,18 +444,29 @@ class Aligner:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
             z.writestr("embeddings.npz", _embeddings_bytes(self.embeddings))
-            rounds = [(r, "active", s) for r, s in zip(self.history_, self._states[1:])] + \
-                [(r, "redo", s) for r, s in self._redo]
+            rounds = [(r, "active", s) for r, s in zip(self.history_, self._states[1:])] + [
+                (r, "redo", s) for r, s in self._redo
+            ]
             meta = {"format": FORMAT, "version": FORMAT_VERSION, "params": self.get_params(), "rounds": []}
             if self.mode == "deep":
                 z.writestr("deep_original.safetensors", self._deep_original)
-                meta["deep"] = {"original": "deep_original.safetensors", "encoder": self._tuner.kind,
-                                "towers": list(self.towers), "tuned": list(self._tuner.names)}
+                meta["deep"] = {
+                    "original": "deep_original.safetensors",
+                    "encoder": self._tuner.kind,
+                    "towers": list(self.towers),
+                    "tuned": list(self._tuner.names),
+                }
             for k, (r, status, state) in enumerate(rounds):
                 name = f"round_{k:03d}.safetensors"
                 z.writestr(name, r.weights)
-                entry = {"status": status, "index": r.index, "weights": name, "seconds": r.seconds,
-                         "report": r.report, "constraints": [c.to_dict() for c in r.constraints]}
+                entry = {
+                    "status": status,
+                    "index": r.index,
+                    "weights": name,
+                    "seconds": r.seconds,
+                    "report": r.report,
+                    "constraints": [c.to_dict() for c in r.constraints],
+                }
                 if self.mode == "deep":
                     entry["vectors"] = f"round_{k:03d}_vectors.npy"
                     vbuf = io.BytesIO()
@@ -370,7 +478,7 @@ class Aligner:
         return path
 
     @classmethod
-    def load(cls, path, encoder=None, images=None, texts=None) -> "Aligner":
+    def load(cls, path, encoder=None, images=None, texts=None) -> Aligner:
         """Rebuild an Aligner written by :meth:`save`; fast-mode states are recomputed from the saved adapters.
 
         A deep-mode file needs the encoder (same model) and the raw inputs again (``images`` / ``texts``, as
@@ -393,8 +501,10 @@ class Aligner:
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as exc:
             raise AlignmentError(f"{path} is not a readable Aligner file ({exc}).") from exc
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise AlignmentError(f"{path}: not an Aligner file of version {FORMAT_VERSION} "
-                                 f"(format {meta.get('format')!r}, version {meta.get('version')!r}).")
+            raise AlignmentError(
+                f"{path}: not an Aligner file of version {FORMAT_VERSION} "
+                f"(format {meta.get('format')!r}, version {meta.get('version')!r})."
+            )
         es = _embeddings_from_bytes(emb)
         if deep is not None:
             return cls._load_deep(path, meta, es, blobs, encoder, images, texts)
@@ -405,15 +515,20 @@ class Aligner:
         undone = [r for r in meta["rounds"] if r["status"] != "active"]
         built = []
         for r in active + undone[::-1]:
-            rnd = Round(r["index"], [constraint_from_dict(c) for c in r["constraints"]], r["report"], r["seconds"],
-                        blobs[r["weights"]])
+            rnd = Round(
+                r["index"],
+                [constraint_from_dict(c) for c in r["constraints"]],
+                r["report"],
+                r["seconds"],
+                blobs[r["weights"]],
+            )
             prev = built[-1][1] if built else out._states[-1]
             after = np.array(prev.vectors, copy=True)
             for m in rnd.adapters.keys() if not rnd.is_identity else ():
                 rows = prev.mask(m)
                 after[rows] = apply_adapter(rnd.adapters, prev.vectors[rows], m)
             built.append((rnd, prev.with_vectors(after, normalize=False)))
-        out._adopt(built[:len(active)], built[len(active):][::-1])
+        out._adopt(built[: len(active)], built[len(active) :][::-1])
         return out
 
     def _adopt(self, active, redo):
@@ -425,13 +540,15 @@ class Aligner:
         self.embeddings_ = self._states[-1]
 
     @classmethod
-    def _load_deep(cls, path, meta, es, blobs, encoder, images, texts) -> "Aligner":
+    def _load_deep(cls, path, meta, es, blobs, encoder, images, texts) -> Aligner:
         from .deep import DeepTuner
 
         if encoder is None:
-            raise AlignmentError(f"{path} holds a deep-mode aligner: it tuned an encoder, so loading it needs that "
-                                 "encoder and the raw inputs again: Aligner.load(path, encoder=..., images=..., "
-                                 "texts=...).")
+            raise AlignmentError(
+                f"{path} holds a deep-mode aligner: it tuned an encoder, so loading it needs that "
+                "encoder and the raw inputs again: Aligner.load(path, encoder=..., images=..., "
+                "texts=...)."
+            )
         params = dict(meta["params"])
         towers = params.pop("towers", None)
         tuner = DeepTuner(encoder, es, images=images, texts=texts, towers=towers)  # checks inputs, touches nothing
@@ -446,10 +563,19 @@ class Aligner:
             for r, _ in rounds:
                 vec = blobs[r["vectors"]]
                 if vec.shape != es.vectors.shape or vec.dtype != np.float32:
-                    raise AlignmentError(f"{path}: round {r['index']} embeddings have shape {vec.shape}, the set "
-                                         f"{es.vectors.shape}; the file is corrupt.")
-                rnd = Round(r["index"], [constraint_from_dict(c) for c in r["constraints"]], r["report"],
-                            r["seconds"], blobs[r["weights"]], None, mode="deep")
+                    raise AlignmentError(
+                        f"{path}: round {r['index']} embeddings have shape {vec.shape}, the set "
+                        f"{es.vectors.shape}; the file is corrupt."
+                    )
+                rnd = Round(
+                    r["index"],
+                    [constraint_from_dict(c) for c in r["constraints"]],
+                    r["report"],
+                    r["seconds"],
+                    blobs[r["weights"]],
+                    None,
+                    mode="deep",
+                )
                 (active if r["status"] == "active" else redo).append((rnd, es.with_vectors(vec, normalize=False)))
             out._adopt(active, redo)
             if out.history_:
@@ -522,6 +648,7 @@ def _constraint_figures(r: Resolved, vecs, es, anchor) -> dict:
     out = {"centroid_cos": _f(ca @ cb / max(np.linalg.norm(ca) * np.linalg.norm(cb), 1e-12))}
     if r.paired:
         from ..evaluation import recall_at_k
+
         out["pair_r1"] = _f(recall_at_k(vecs[r.a], vecs[r.b], 1))
     return out
 

@@ -6,6 +6,7 @@
   mixed with ratio ``alpha`` and trained with the symmetric contrastive loss on the pairs.
 Each ``fit`` returns a function (image_vectors, text_vectors) -> (image_vectors', text_vectors').
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,9 @@ def _unit(x):
 def _pairs(images, texts):
     x, y = np.asarray(images, np.float32), np.asarray(texts, np.float32)
     if x.ndim != 2 or x.shape != y.shape or len(x) < 2:
-        raise ValueError(f"baselines need paired (n, d) arrays of equal shape with n >= 2; got {x.shape} and {y.shape}.")
+        raise ValueError(
+            f"baselines need paired (n, d) arrays of equal shape with n >= 2; got {x.shape} and {y.shape}."
+        )
     return x, y
 
 
@@ -46,8 +49,12 @@ def clip_adapter(images, texts, alpha=0.2, reduction=4, steps=100, lr=1e-3, temp
     x, y = _pairs(images, texts)
     d = x.shape[1]
     g = torch.Generator().manual_seed(random_state)
-    net = torch.nn.Sequential(torch.nn.Linear(d, d // reduction, bias=False), torch.nn.ReLU(),
-                              torch.nn.Linear(d // reduction, d, bias=False), torch.nn.ReLU())
+    net = torch.nn.Sequential(
+        torch.nn.Linear(d, d // reduction, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Linear(d // reduction, d, bias=False),
+        torch.nn.ReLU(),
+    )
     with torch.no_grad():
         for p in net.parameters():
             p.copy_(torch.empty_like(p).uniform_(-1, 1, generator=g) / np.sqrt(p.shape[1]))
@@ -65,6 +72,7 @@ def clip_adapter(images, texts, alpha=0.2, reduction=4, steps=100, lr=1e-3, temp
     def apply(xi, yt_):
         with torch.no_grad():
             return f(torch.from_numpy(np.asarray(xi, np.float32))).numpy(), _unit(yt_)
+
     return apply
 
 

@@ -8,18 +8,15 @@ Constraints are light descriptions; :meth:`Constraint.resolve` turns one into ar
 EmbeddingSet (and encoder, for text anchors and few-shot items) and is where every check happens, so
 an ``Aligner`` can reject a bad constraint before it changes anything.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..embeddings import MODALITIES
-
-
-class AlignmentError(ValueError):
-    """A constraint or alignment request cannot be carried out as given."""
-
+from ..data.embeddings import MODALITIES
+from ..errors import AlignmentError
 
 DIRECTIONS = ("pull", "push")
 
@@ -74,30 +71,19 @@ def _normalise(v, where):
 
 
 def encode(encoder, items, modality, where):
-    """Embed raw items with whatever encoder the user attached (duck-typed).
-
-    Accepted encoders: objects with ``encode_texts(list)`` / ``encode_images(list)`` (the project's
-    encoders) or ``encode_text`` / ``encode_image``, or with
-    ``encode(list, modality=...)``, or a plain callable ``f(list, modality) -> (n, d)``.
-    """
+    """Embed raw items with the attached ``Encoder`` (``Encoder.encode(items, modality)``)."""
     if encoder is None:
-        raise AlignmentError(f"{where}: {modality} items need an encoder to embed them; pass encoder=... to the "
-                             "Aligner (e.g. load_default().encoder), or give vectors instead.")
+        raise AlignmentError(
+            f"{where}: {modality} items need an encoder to embed them; pass encoder=... to the "
+            "Aligner (e.g. load_default().encoder), or give vectors instead."
+        )
     items = list(items)
-    fn = getattr(encoder, f"encode_{modality}s", None) or getattr(encoder, f"encode_{modality}", None)
     try:
-        if fn is not None:
-            out = fn(items)
-        elif hasattr(encoder, "encode"):
-            out = encoder.encode(items, modality=modality)
-        elif callable(encoder):
-            out = encoder(items, modality)
-        else:
-            raise AlignmentError(f"{where}: the encoder has no encode_{modality}() or encode(); cannot embed items.")
-    except AlignmentError:
-        raise
+        out = encoder.encode(items, modality)
     except Exception as exc:
-        raise AlignmentError(f"{where}: the encoder failed on the {modality} items ({type(exc).__name__}: {exc}).") from exc
+        raise AlignmentError(
+            f"{where}: the encoder failed on the {modality} items ({type(exc).__name__}: {exc})."
+        ) from exc
     if hasattr(out, "detach"):
         out = out.detach().cpu().numpy()
     out = np.asarray(out, dtype=np.float32)
@@ -149,8 +135,10 @@ def synthesize(concepts, weights, noise: float = 0.0, random_state=None) -> np.n
     c = np.asarray(concepts, dtype=np.float32)
     w = np.atleast_2d(np.asarray(weights, dtype=np.float32))
     if c.ndim != 2 or w.shape[1] != c.shape[0]:
-        raise AlignmentError(f"synthesize: weights of shape {w.shape} do not match {c.shape[0] if c.ndim == 2 else '?'} "
-                             "concepts; give one weight per concept (per row).")
+        raise AlignmentError(
+            f"synthesize: weights of shape {w.shape} do not match {c.shape[0] if c.ndim == 2 else '?'} "
+            "concepts; give one weight per concept (per row)."
+        )
     out = w @ c
     if noise:
         out = out + np.random.default_rng(random_state).normal(0.0, noise, out.shape).astype(np.float32)
@@ -166,11 +154,11 @@ class Resolved:
     direction: str
     weight: float
     # point-set
-    anchor: np.ndarray | None = None          # (d,) current-space vector
+    anchor: np.ndarray | None = None  # (d,) current-space vector
     anchor_modality: str | None = None
     anchor_row: int | None = None
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    members_extra: np.ndarray | None = None   # (k, d) current-space vectors
+    members_extra: np.ndarray | None = None  # (k, d) current-space vectors
     members_extra_mod: np.ndarray | None = None
     # set-set
     a: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -228,8 +216,10 @@ class Constraint:
             vec = new.vectors
             if old.vectors is not None and vec is not None:
                 if old.modality != modality:
-                    raise AlignmentError("augment: augment one modality of vectors per call per side; "
-                                         f"{side!r} already has {old.modality} vectors.")
+                    raise AlignmentError(
+                        "augment: augment one modality of vectors per call per side; "
+                        f"{side!r} already has {old.modality} vectors."
+                    )
                 vec = np.concatenate([old.vectors, vec])
             elif old.vectors is not None:
                 vec, modality = old.vectors, old.modality
@@ -281,7 +271,9 @@ class PointSet(Constraint):
         elif isinstance(anchor, (int, np.integer)):
             anchor = int(anchor)
         elif not isinstance(anchor, str):
-            raise AlignmentError(f"PointSet: anchor must be a row index, a text or a vector, got {type(anchor).__name__}.")
+            raise AlignmentError(
+                f"PointSet: anchor must be a row index, a text or a vector, got {type(anchor).__name__}."
+            )
         self.anchor = anchor
         self.anchor_modality = anchor_modality
         self.members = _as_index_array(members, "PointSet members")
@@ -317,14 +309,17 @@ class PointSet(Constraint):
             elif aligner.encoder is None:
                 raise AlignmentError(
                     f"PointSet: unknown anchor {a!r}: no {mod} row of the set has that text or label, and no "
-                    "encoder is attached to embed it. Pass encoder=... to the Aligner or use a row index.")
+                    "encoder is attached to embed it. Pass encoder=... to the Aligner or use a row index."
+                )
             else:
                 raw = encode(aligner.encoder, [a], mod, f"PointSet anchor {a!r}")
                 vec = aligner.transform(_normalise(raw, f"PointSet anchor {a!r}"), mod)[0]
         else:
             if a.size != es.dim:
-                raise AlignmentError(f"PointSet: anchor vector has dimension {a.size}, the set has {es.dim}; "
-                                     "use a vector from the same model as the embeddings (or a row index / text).")
+                raise AlignmentError(
+                    f"PointSet: anchor vector has dimension {a.size}, the set has {es.dim}; "
+                    "use a vector from the same model as the embeddings (or a row index / text)."
+                )
             mod = self.anchor_modality or "text"
             vec = aligner.transform(_normalise(a[None], "PointSet anchor"), mod)[0]
         if mod not in MODALITIES:
@@ -333,15 +328,30 @@ class PointSet(Constraint):
             members = members[members != anchor_row]
             if members.size == 0 and extra is None:
                 raise AlignmentError("PointSet: the member set holds only the anchor itself; select other points.")
-        return Resolved(self.kind, self.direction, self.weight, anchor=np.array(vec, dtype=np.float32, copy=True),
-                        anchor_modality=mod, anchor_row=anchor_row, members=members,
-                        members_extra=extra, members_extra_mod=extra_mod)
+        return Resolved(
+            self.kind,
+            self.direction,
+            self.weight,
+            anchor=np.array(vec, dtype=np.float32, copy=True),
+            anchor_modality=mod,
+            anchor_row=anchor_row,
+            members=members,
+            members_extra=extra,
+            members_extra_mod=extra_mod,
+        )
 
     def to_dict(self) -> dict:
         a = self.anchor.tolist() if isinstance(self.anchor, np.ndarray) else self.anchor
-        return {"kind": self.kind, "anchor": a, "anchor_is_vector": isinstance(self.anchor, np.ndarray),
-                "anchor_modality": self.anchor_modality, "members": _idx_list(self.members),
-                "direction": self.direction, "weight": self.weight, "extras": _extras_dict(self.extras)}
+        return {
+            "kind": self.kind,
+            "anchor": a,
+            "anchor_is_vector": isinstance(self.anchor, np.ndarray),
+            "anchor_modality": self.anchor_modality,
+            "members": _idx_list(self.members),
+            "direction": self.direction,
+            "weight": self.weight,
+            "extras": _extras_dict(self.extras),
+        }
 
 
 class SetSet(Constraint):
@@ -385,8 +395,10 @@ class SetSet(Constraint):
             if len(present) != 2:
                 raise AlignmentError(
                     f"SetSet with one set splits it by modality and needs exactly two modalities, but the set is "
-                    f"all {present[0]!r}" + ("" if len(present) == 1 else f" (got {present})") +
-                    ". Select points of both modalities, or pass a second set b.")
+                    f"all {present[0]!r}"
+                    + ("" if len(present) == 1 else f" (got {present})")
+                    + ". Select points of both modalities, or pass a second set b."
+                )
             b = a[mods == present[1]]
             a = a[mods == present[0]]
         else:
@@ -404,15 +416,32 @@ class SetSet(Constraint):
             if a_extra is not None or b_extra is not None:
                 raise AlignmentError("SetSet: few-shot augmentation is not supported with paired=True.")
         elif np.intersect1d(a, b).size:
-            raise AlignmentError(f"SetSet: sets a and b share {np.intersect1d(a, b).size} row(s); "
-                                 "a point cannot be on both sides.")
-        return Resolved(self.kind, self.direction, self.weight, a=a, b=b, a_extra=a_extra, a_extra_mod=a_mod,
-                        b_extra=b_extra, b_extra_mod=b_mod, paired=self.paired)
+            raise AlignmentError(
+                f"SetSet: sets a and b share {np.intersect1d(a, b).size} row(s); a point cannot be on both sides."
+            )
+        return Resolved(
+            self.kind,
+            self.direction,
+            self.weight,
+            a=a,
+            b=b,
+            a_extra=a_extra,
+            a_extra_mod=a_mod,
+            b_extra=b_extra,
+            b_extra_mod=b_mod,
+            paired=self.paired,
+        )
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "a": _idx_list(self.a), "b": None if self.b is None else _idx_list(self.b),
-                "direction": self.direction, "paired": self.paired, "weight": self.weight,
-                "extras": _extras_dict(self.extras)}
+        return {
+            "kind": self.kind,
+            "a": _idx_list(self.a),
+            "b": None if self.b is None else _idx_list(self.b),
+            "direction": self.direction,
+            "paired": self.paired,
+            "weight": self.weight,
+            "extras": _extras_dict(self.extras),
+        }
 
 
 def _find_text(es, text, modality):
@@ -436,8 +465,12 @@ def _idx_list(arr):
 def _extras_dict(extras):
     out = {}
     for side, ex in extras.items():
-        out[side] = {"n_images": len(ex.images), "texts": list(ex.texts), "modality": ex.modality,
-                     "vectors": None if ex.vectors is None else ex.vectors.tolist()}
+        out[side] = {
+            "n_images": len(ex.images),
+            "texts": list(ex.texts),
+            "modality": ex.modality,
+            "vectors": None if ex.vectors is None else ex.vectors.tolist(),
+        }
     return out
 
 

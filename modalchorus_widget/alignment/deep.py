@@ -32,6 +32,7 @@ batch and the round falls back to full forwards if they disagree.
 Anchors that are not rows of the set (free text embedded by the encoder, vectors, few-shot extras) are
 embedded once at the start of the round and held fixed during it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,16 +42,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from .constraints import AlignmentError
+from ..errors import AlignmentError
 from .fit import Problem, _n_threads, train
 
-_CHECK_ROWS = 8          # rows per tuned tower encoded at construction to check raw inputs against the set
-_CHECK_MIN_COS = 0.99    # encoder output vs given vector: below this the raw inputs are not those rows'
+_CHECK_ROWS = 8  # rows per tuned tower encoded at construction to check raw inputs against the set
+_CHECK_MIN_COS = 0.99  # encoder output vs given vector: below this the raw inputs are not those rows'
 _CACHE_BATCH = 64
 
 
 def _torch():
     import torch
+
     return torch
 
 
@@ -59,9 +61,9 @@ class _Tower:
     """One tunable tower: which parameters are tuned, how to encode raw items with and without grad."""
 
     modality: str
-    names: list       # qualified names (keys of the safetensors blobs)
-    params: list      # the nn.Parameters, same order
-    root: object      # the nn.Module whose parameters must all stay frozen except ``params``
+    names: list  # qualified names (keys of the safetensors blobs)
+    params: list  # the nn.Parameters, same order
+    root: object  # the nn.Module whose parameters must all stay frozen except ``params``
 
     def encode(self, items, progress=None) -> np.ndarray:
         """Re-encode raw items with the encoder's own batched, no-grad path (tqdm when many batches)."""
@@ -101,8 +103,11 @@ class _DefaultImageTower(_Tower):
         tower = self.root
         with torch.no_grad():
             x = torch.from_numpy(arr / self._scale).unsqueeze(1).to(self.device)
-            feats = torch.cat([tower[:-1](x[s:s + 1024]) for s in range(0, len(x), 1024)]) if len(x) else \
-                torch.zeros((0, self.head.in_features), device=self.device)
+            feats = (
+                torch.cat([tower[:-1](x[s : s + 1024]) for s in range(0, len(x), 1024)])
+                if len(x)
+                else torch.zeros((0, self.head.in_features), device=self.device)
+            )
             z0 = torch.nn.functional.normalize(self.head(feats), dim=-1)
         return z0.float().cpu().numpy(), feats
 
@@ -135,7 +140,8 @@ class _OpenCLIPTower(_Tower):
                 f"Aligner(mode='deep'): the {where} of this open_clip model ({type(root).__name__}) has no "
                 "transformer.resblocks stack, so its last block cannot be tuned; deep mode supports open_clip ViT "
                 "towers (e.g. ViT-B-32) and the embedded default model. Use mode='fast', or "
-                f"towers={('text',) if modality == 'image' else ('image',)!r} to tune the other tower only.")
+                f"towers={('text',) if modality == 'image' else ('image',)!r} to tune the other tower only."
+            )
         self.transformer, self.block = tr, blocks[-1]
         self.root = root if modality == "image" else model  # text: token embedding etc. live on the CLIP
         prefix = {id(m): n for n, m in model.named_modules()}[id(self.block)]
@@ -190,7 +196,7 @@ class _OpenCLIPTower(_Tower):
         items = list(items)
         z0, acts, xs = [], [], []
         for s in _progress(range(0, len(items), _CACHE_BATCH), progress, f"deep: caching {self.modality}s"):
-            x = self._inputs(items[s:s + _CACHE_BATCH], s)
+            x = self._inputs(items[s : s + _CACHE_BATCH], s)
             seen = {}
 
             def grab(mod, args):
@@ -266,7 +272,8 @@ class DeepTuner:
             raise AlignmentError(
                 "Aligner(mode='deep') tunes an encoder: pass encoder=OpenCLIPEncoder(...) (the open_clip model that "
                 "made the embeddings) or the embedded DefaultEncoder, plus the raw images=/texts= of the rows. "
-                "Without them use mode='fast' (adapters on frozen embeddings).")
+                "Without them use mode='fast' (adapters on frozen embeddings)."
+            )
         if isinstance(encoder, OpenCLIPEncoder):
             kind, tunable = "open_clip", ("image", "text")
         elif isinstance(encoder, DefaultEncoder):
@@ -275,7 +282,8 @@ class DeepTuner:
             raise AlignmentError(
                 f"Aligner(mode='deep'): the encoder is a {type(encoder).__name__}, but deep mode can only tune an "
                 "open_clip model (modalchorus_widget.encoders.OpenCLIPEncoder) or the embedded DefaultEncoder. Use "
-                "mode='fast' with this encoder.")
+                "mode='fast' with this encoder."
+            )
         present = [m for m in tunable if m in es.modalities]
         if towers is None:
             towers = tuple(present)
@@ -283,35 +291,43 @@ class DeepTuner:
             towers = (towers,) if isinstance(towers, str) else tuple(towers)
             for t in towers:
                 if t not in tunable:
-                    raise AlignmentError(f"Aligner(mode='deep'): towers={towers!r}: the {kind} encoder can tune "
-                                         f"{list(tunable)} towers only" +
-                                         (" (its text tower is the locked MiniLM that defines the space)"
-                                          if kind == "default" else "") + ".")
+                    raise AlignmentError(
+                        f"Aligner(mode='deep'): towers={towers!r}: the {kind} encoder can tune "
+                        f"{list(tunable)} towers only"
+                        + (" (its text tower is the locked MiniLM that defines the space)" if kind == "default" else "")
+                        + "."
+                    )
                 if t not in es.modalities:
                     raise AlignmentError(f"Aligner(mode='deep'): towers={towers!r}: the set has no {t} rows.")
             towers = tuple(dict.fromkeys(towers))
         if not towers:
-            raise AlignmentError(f"Aligner(mode='deep'): the set has no rows of a modality the {kind} encoder can "
-                                 f"tune ({list(tunable)}); its modalities are {list(es.modalities)}.")
+            raise AlignmentError(
+                f"Aligner(mode='deep'): the set has no rows of a modality the {kind} encoder can "
+                f"tune ({list(tunable)}); its modalities are {list(es.modalities)}."
+            )
         raw = {"image": images, "text": texts}
         self.items = {}
         for m in towers:
             self.items[m] = _raw_per_row(es, m, raw[m])
         self.encoder, self.kind = encoder, kind
         try:
-            self.towers = {m: (_DefaultImageTower(encoder) if kind == "default" else _OpenCLIPTower(encoder, m))
-                           for m in towers}
+            self.towers = {
+                m: (_DefaultImageTower(encoder) if kind == "default" else _OpenCLIPTower(encoder, m)) for m in towers
+            }
         except AlignmentError:
             raise
         except Exception as exc:
-            raise AlignmentError(f"Aligner(mode='deep'): cannot load the {kind} encoder's model "
-                                 f"({type(exc).__name__}: {exc}).") from exc
+            raise AlignmentError(
+                f"Aligner(mode='deep'): cannot load the {kind} encoder's model ({type(exc).__name__}: {exc})."
+            ) from exc
         self.names = [n for t in self.towers.values() for n in t.names]
         self.params = [p for t in self.towers.values() for p in t.params]
         bad = [n for n, p in zip(self.names, self.params) if p.dtype != _torch().float32]
         if bad:
-            raise AlignmentError(f"Aligner(mode='deep'): tuned weights must be float32 (got {self.params[0].dtype} "
-                                 f"for {bad[0]}); load the encoder with precision='fp32'.")
+            raise AlignmentError(
+                f"Aligner(mode='deep'): tuned weights must be float32 (got {self.params[0].dtype} "
+                f"for {bad[0]}); load the encoder with precision='fp32'."
+            )
 
     # --- raw items --------------------------------------------------------------------------------
     def raw(self, rows, modality):
@@ -332,7 +348,8 @@ class DeepTuner:
                     f"Aligner(mode='deep'): the raw {m} inputs do not reproduce the embeddings: row {int(pick[worst])} "
                     f"re-encoded by the encoder has cosine {cos[worst]:.3f} with the set's vector (needs >= "
                     f"{_CHECK_MIN_COS}). Pass the raw {m}s in the same order as the set's {m} rows, and the encoder "
-                    "(with the weights) that made these embeddings.")
+                    "(with the weights) that made these embeddings."
+                )
 
     def encode_rows(self, rows, modality, progress=None) -> np.ndarray:
         try:
@@ -340,8 +357,10 @@ class DeepTuner:
         except (KeyboardInterrupt, AlignmentError):
             raise
         except Exception as exc:
-            raise AlignmentError(f"Aligner(mode='deep'): the encoder failed on the raw {modality} inputs "
-                                 f"({type(exc).__name__}: {exc}); check images=/texts=.") from exc
+            raise AlignmentError(
+                f"Aligner(mode='deep'): the encoder failed on the raw {modality} inputs "
+                f"({type(exc).__name__}: {exc}); check images=/texts=."
+            ) from exc
         return np.asarray(out, dtype=np.float32)
 
     # --- tuned tensors ----------------------------------------------------------------------------
@@ -370,13 +389,17 @@ class DeepTuner:
         except Exception as exc:
             raise AlignmentError(f"{where}: cannot read the tuned tensors ({type(exc).__name__}: {exc}).") from exc
         if sorted(tensors) != sorted(self.names):
-            raise AlignmentError(f"{where}: the saved tuned tensors ({len(tensors)}, e.g. {sorted(tensors)[:1]}) are "
-                                 f"not this encoder's ({len(self.names)}, e.g. {sorted(self.names)[:1]}); load with "
-                                 "the same model and towers=.")
+            raise AlignmentError(
+                f"{where}: the saved tuned tensors ({len(tensors)}, e.g. {sorted(tensors)[:1]}) are "
+                f"not this encoder's ({len(self.names)}, e.g. {sorted(self.names)[:1]}); load with "
+                "the same model and towers=."
+            )
         for n, p in zip(self.names, self.params):
             if tuple(tensors[n].shape) != tuple(p.shape):
-                raise AlignmentError(f"{where}: tensor {n} has shape {tuple(tensors[n].shape)}, the encoder's "
-                                     f"{tuple(p.shape)}; it is from another model.")
+                raise AlignmentError(
+                    f"{where}: tensor {n} has shape {tuple(tensors[n].shape)}, the encoder's "
+                    f"{tuple(p.shape)}; it is from another model."
+                )
         return {n: tensors[n].to(p.device) for n, p in zip(self.names, self.params)}
 
     def load_bytes(self, blob: bytes, where="deep weights"):
@@ -427,10 +450,12 @@ def _raw_per_row(es, modality, given):
             raise AlignmentError(
                 f"Aligner(mode='deep') re-encodes the raw inputs, but none were given for the {len(rows)} {modality} "
                 f"rows: pass {arg}=[...] (one per {modality} row, in row order, or one per row of the set), or a set "
-                f"whose items hold the raw {modality}s. Without raw inputs use mode='fast'.")
+                f"whose items hold the raw {modality}s. Without raw inputs use mode='fast'."
+            )
     if isinstance(given, (str, bytes)):
-        raise AlignmentError(f"Aligner(mode='deep'): {arg} must be a sequence of raw {modality}s, got one "
-                             f"{type(given).__name__}.")
+        raise AlignmentError(
+            f"Aligner(mode='deep'): {arg} must be a sequence of raw {modality}s, got one {type(given).__name__}."
+        )
     seq = given if isinstance(given, np.ndarray) and given.dtype != object and given.ndim >= 2 else list(given)
     out = np.empty(es.n, dtype=object)
     if len(seq) == len(rows):
@@ -442,11 +467,13 @@ def _raw_per_row(es, modality, given):
     else:
         raise AlignmentError(
             f"Aligner(mode='deep'): {arg} has {len(seq)} items, but the set has {len(rows)} {modality} rows "
-            f"(and {es.n} rows in all); give one raw {modality} per {modality} row in row order, or one per row.")
+            f"(and {es.n} rows in all); give one raw {modality} per {modality} row in row order, or one per row."
+        )
     missing = [int(r) for r in rows if out[r] is None]
     if missing:
-        raise AlignmentError(f"Aligner(mode='deep'): {arg} has no raw {modality} for row {missing[0]} "
-                             f"({len(missing)} missing).")
+        raise AlignmentError(
+            f"Aligner(mode='deep'): {arg} has no raw {modality} for row {missing[0]} ({len(missing)} missing)."
+        )
     return out
 
 
@@ -499,7 +526,8 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
     if not np.isin(mod[touched], list(tuner.towers)).any():
         raise AlignmentError(
             f"Aligner.step (deep mode): the constraints touch only {sorted(set(mod[touched]))} rows, but deep mode "
-            f"tunes the {list(tuner.towers)} tower(s); select rows of a tuned modality, or use mode='fast'.")
+            f"tunes the {list(tuner.towers)} tower(s); select rows of a tuned modality, or use mode='fast'."
+        )
     rng = np.random.default_rng(params.seed)
     V = np.array(vectors, dtype=np.float32, copy=True)
     problem = DeepProblem(V, mod, resolved, ref_rows, params, rng)
@@ -531,8 +559,16 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
             if params.validation > 0:
                 parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
                 if parts is not None:
-                    _, best, curve = train(parts[0], params, params.steps, params.seed, val=parts[1],
-                                           keep_best=not params.refit, model=model, info=info)
+                    _, best, curve = train(
+                        parts[0],
+                        params,
+                        params.steps,
+                        params.seed,
+                        val=parts[1],
+                        keep_best=not params.refit,
+                        model=model,
+                        info=info,
+                    )
                     info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
                     if params.refit:
                         tuner.set_state(start)

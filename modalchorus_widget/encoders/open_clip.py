@@ -5,6 +5,7 @@ Why a wrapper: the widget needs one encoder interface (batched, tqdm, unit-lengt
 on machines without network, an error that says what to do instead of a 50-second retry loop that
 ends in a generic RuntimeError. torch and open_clip are imported lazily, on first use.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import OfflineWeightsError
 from .base import Encoder, open_image
 
 _CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors", ".ckpt")
-
-
-class OfflineWeightsError(FileNotFoundError):
-    """open_clip weights are neither on disk nor downloadable (offline machine or missing file)."""
 
 
 def _hint(model_name: str) -> str:
@@ -72,7 +70,6 @@ def to_pil(item, i: int = 0):
     raise TypeError(f"encode_images: image {i} is a {type(item).__name__}; expected a path, PIL image or array.")
 
 
-
 class OpenCLIPEncoder(Encoder):
     """Encode images and texts with an open_clip model.
 
@@ -88,8 +85,15 @@ class OpenCLIPEncoder(Encoder):
     offline : True = never try the network; None = detect (HF_HUB_OFFLINE, or a quick connect test).
     """
 
-    def __init__(self, model_name: str = "ViT-B-32", pretrained: str | None = "openai", device: str | None = "cpu",
-                 precision: str = "fp32", cache_dir: str | None = None, offline: bool | None = None):
+    def __init__(
+        self,
+        model_name: str = "ViT-B-32",
+        pretrained: str | None = "openai",
+        device: str | None = "cpu",
+        precision: str = "fp32",
+        cache_dir: str | None = None,
+        offline: bool | None = None,
+    ):
         self.model_name = model_name
         self.pretrained = pretrained
         self.device = device
@@ -109,7 +113,7 @@ class OpenCLIPEncoder(Encoder):
         if not name.startswith(("local-dir:", "hf-hub:")) and Path(name).is_dir():
             name = f"local-dir:{name}"
         if name.startswith("local-dir:"):
-            folder = Path(name[len("local-dir:"):])
+            folder = Path(name[len("local-dir:") :])
             if not (folder / "open_clip_config.json").is_file():
                 raise OfflineWeightsError(
                     f"open_clip model folder '{folder}' has no open_clip_config.json; a local-dir model needs "
@@ -137,8 +141,11 @@ class OpenCLIPEncoder(Encoder):
             )
         pre = self.pretrained
         if pre is None:
-            warnings.warn(f"OpenCLIPEncoder({arch!r}, pretrained=None): random weights, embeddings carry no "
-                          "meaning (fine for speed measurements and tests).", stacklevel=3)
+            warnings.warn(
+                f"OpenCLIPEncoder({arch!r}, pretrained=None): random weights, embeddings carry no "
+                "meaning (fine for speed measurements and tests).",
+                stacklevel=3,
+            )
             return arch, None, {}
         pre = str(pre)
         if Path(pre).is_file():
@@ -215,8 +222,14 @@ class OpenCLIPEncoder(Encoder):
                 kwargs["image_resize_mode"] = preprocess["resize_mode"]
             try:
                 model, _, preprocess_val = open_clip.create_model_and_transforms(
-                    name, pretrained=pre, precision=self.precision, device=device, cache_dir=self.cache_dir,
-                    pretrained_text=False, **kwargs)
+                    name,
+                    pretrained=pre,
+                    precision=self.precision,
+                    device=device,
+                    cache_dir=self.cache_dir,
+                    pretrained_text=False,
+                    **kwargs,
+                )
             except RuntimeError as exc:
                 if "download" in str(exc).lower():
                     raise OfflineWeightsError(
@@ -268,5 +281,6 @@ class OpenCLIPEncoder(Encoder):
         return out
 
     def __repr__(self):
-        return (f"OpenCLIPEncoder(model_name={self.model_name!r}, pretrained={self.pretrained!r}, "
-                f"device={self.device!r})")
+        return (
+            f"OpenCLIPEncoder(model_name={self.model_name!r}, pretrained={self.pretrained!r}, device={self.device!r})"
+        )

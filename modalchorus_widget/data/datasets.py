@@ -5,10 +5,10 @@ for pre-computed embeddings (numpy / parquet / pandas) so users with their own C
 then texts) plus what a demo needs around it (class names, prompt rows, split, raw items, encoder).
 Nothing heavy is imported at module import; torch / sentence-transformers load on first use.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,14 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DatasetError
 from .embeddings import MODALITIES, EmbeddingSet
 
-COCO500_ENV = "MODALCHORUS_COCO500"
 _COCO_FILES = ("clip_vitb16_img_txt.npy", "captions.json")
-
-
-class DatasetError(ValueError):
-    """A data file is malformed or inconsistent (bad shape, missing column, mismatched lengths)."""
 
 
 @dataclass
@@ -70,7 +66,7 @@ class ChorusData:
         """Zero-shot class index of every image row (or of ``vectors``): the nearest class prompt by cosine."""
         if len(self.prompt_index) == 0:
             raise DatasetError(f"{self.name}: no class prompts in this set, so zero-shot prediction is undefined.")
-        from .evaluation import zero_shot_predict
+        from ..evaluation import zero_shot_predict
 
         v = self.embeddings.vectors
         x = v[self.image_index] if vectors is None else np.asarray(vectors, np.float32)
@@ -81,7 +77,9 @@ class ChorusData:
         rows = self.test if rows is None else rows
         rows = self.image_index if rows is None else np.asarray(rows)
         pos = np.searchsorted(self.image_index, rows)
-        if np.any(pos >= len(self.image_index)) or np.any(self.image_index[np.minimum(pos, len(self.image_index) - 1)] != rows):
+        if np.any(pos >= len(self.image_index)) or np.any(
+            self.image_index[np.minimum(pos, len(self.image_index) - 1)] != rows
+        ):
             raise DatasetError(f"{self.name}: zero_shot_accuracy rows must be image rows of the set.")
         pred = self.predict(self.embeddings.vectors[rows])
         return float(np.mean(pred == self.image_labels[pos]))
@@ -101,7 +99,7 @@ def load_default(device: str = "cpu") -> ChorusData:
     """
     from sklearn.datasets import load_digits
 
-    from .encoders.default import digits_split, load_default_encoder
+    from ..encoders.default import digits_split, load_default_encoder
 
     t0 = time.perf_counter()
     digits = load_digits()
@@ -124,37 +122,45 @@ def load_default(device: str = "cpu") -> ChorusData:
         items[i] = images[i]
     items[n:] = prompts
     meta = pd.DataFrame({"split": list(split) + ["prompt"] * k, "target": list(y) + list(range(k))})
-    es = EmbeddingSet(np.concatenate([img, txt]), ["image"] * n + ["text"] * k, ids=ids, labels=labels,
-                      items=items, meta=meta, space="default-digits")
+    es = EmbeddingSet(
+        np.concatenate([img, txt]),
+        ["image"] * n + ["text"] * k,
+        ids=ids,
+        labels=labels,
+        items=items,
+        meta=meta,
+        space="default-digits",
+    )
     return ChorusData(
-        name="default-digits", embeddings=es, class_names=tuple(class_names),
-        prompt_index=np.arange(n, n + k), image_index=np.arange(n), image_labels=y,
-        train=train, test=test, images=images, captions=list(prompts), encoder=encoder,
-        info={"source": "sklearn.datasets.load_digits", "model": encoder.config.get("description"),
-              "split": encoder.config.get("split"), "prompt_template": encoder.prompt_template,
-              "seconds": round(time.perf_counter() - t0, 3), "seconds_images": round(t_img, 3)},
+        name="default-digits",
+        embeddings=es,
+        class_names=tuple(class_names),
+        prompt_index=np.arange(n, n + k),
+        image_index=np.arange(n),
+        image_labels=y,
+        train=train,
+        test=test,
+        images=images,
+        captions=list(prompts),
+        encoder=encoder,
+        info={
+            "source": "sklearn.datasets.load_digits",
+            "model": encoder.config.get("description"),
+            "split": encoder.config.get("split"),
+            "prompt_template": encoder.prompt_template,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "seconds_images": round(t_img, 3),
+        },
     )
 
 
 # ------------------------------------------------------------------------------------------- COCO-500
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+COCO500_DIR = Path(__file__).resolve().parent / "coco500"
 
 
-def default_coco500_path() -> Path:
-    """Where the shared COCO-500 CLIP set is expected: ``$MODALCHORUS_COCO500`` if set, else
-    ``<repo root>/../shared/data/coco500-clip-vitb16``. Always a Path; use ``coco500_available()`` (or
-    check the folder) before reading, since the data may be absent."""
-    env = os.environ.get(COCO500_ENV)
-    if env:
-        return Path(env)
-    return _repo_root().parent / "shared" / "data" / "coco500-clip-vitb16"
-
-
-def coco500_available(path=None) -> bool:
-    """True when ``path`` (default ``default_coco500_path()``) holds the COCO-500 files."""
-    folder = Path(path) if path is not None else default_coco500_path()
-    return all((folder / f).is_file() for f in _COCO_FILES)
+def coco500_path() -> Path:
+    """The folder of the COCO-500 embeddings and captions that ship with the package."""
+    return COCO500_DIR
 
 
 # Coarse labels for COCO captions: the first group (in this order) any of whose words occurs in the
@@ -174,8 +180,25 @@ COCO_COARSE_LABELS: tuple = (
     ("pizza", ("pizza", "pizzas")),
     ("banana", ("banana", "bananas")),
     ("cake", ("cake", "cakes", "cupcake", "donut", "donuts", "doughnut")),
-    ("food", ("sandwich", "food", "meal", "plate", "broccoli", "vegetables", "fruit", "fruits", "orange",
-              "oranges", "apple", "apples", "hot dog", "salad")),
+    (
+        "food",
+        (
+            "sandwich",
+            "food",
+            "meal",
+            "plate",
+            "broccoli",
+            "vegetables",
+            "fruit",
+            "fruits",
+            "orange",
+            "oranges",
+            "apple",
+            "apples",
+            "hot dog",
+            "salad",
+        ),
+    ),
     ("train", ("train", "trains", "locomotive")),
     ("airplane", ("airplane", "airplanes", "plane", "planes", "jet", "jets", "aircraft", "airliner", "jetliner")),
     ("motorcycle", ("motorcycle", "motorcycles", "motorbike", "motorbikes", "scooter", "scooters", "moped")),
@@ -184,16 +207,50 @@ COCO_COARSE_LABELS: tuple = (
     ("truck", ("truck", "trucks")),
     ("car", ("car", "cars", "taxi", "van")),
     ("boat", ("boat", "boats", "ship", "sailboat", "kayak")),
-    ("sports", ("skateboard", "skateboarder", "surfboard", "surfer", "skis", "skier", "snowboard", "tennis",
-                "baseball", "frisbee", "kite", "soccer")),
+    (
+        "sports",
+        (
+            "skateboard",
+            "skateboarder",
+            "surfboard",
+            "surfer",
+            "skis",
+            "skier",
+            "snowboard",
+            "tennis",
+            "baseball",
+            "frisbee",
+            "kite",
+            "soccer",
+        ),
+    ),
     ("bathroom", ("toilet", "toilets", "bathroom", "bathrooms", "restroom", "shower", "bathtub", "tub", "urinal")),
     ("kitchen", ("kitchen", "stove", "oven", "refrigerator", "fridge", "microwave")),
     ("computer", ("laptop", "laptops", "computer", "computers", "keyboard", "monitor", "monitors")),
     ("tv", ("tv", "television")),
     ("bed", ("bed", "bedroom")),
     ("street", ("street", "traffic", "intersection", "road", "sidewalk")),
-    ("person", ("man", "men", "woman", "women", "person", "people", "child", "children", "boy", "girl", "kid",
-                "kids", "lady", "guy", "player", "crowd")),
+    (
+        "person",
+        (
+            "man",
+            "men",
+            "woman",
+            "women",
+            "person",
+            "people",
+            "child",
+            "children",
+            "boy",
+            "girl",
+            "kid",
+            "kids",
+            "lady",
+            "guy",
+            "player",
+            "crowd",
+        ),
+    ),
 )
 
 
@@ -206,28 +263,25 @@ def coarse_label(caption: str, groups=COCO_COARSE_LABELS) -> str:
     return "other"
 
 
-def load_coco500(path=None) -> ChorusData:
-    """The real CLIP ViT-B/16 embeddings of 500 COCO val2017 image/caption pairs (pre-computed; see the
-    folder's PROVENANCE.md): rows 0..499 are images, rows 500..999 their captions (row i pairs with
-    500 + i). Labels are coarse categories from caption words (``coarse_label``; the same label for an
-    image and its caption); the 16 images available offline are the ``items`` of their rows (others None).
+def load_coco500(path=None, images=None) -> ChorusData:
+    """The real CLIP ViT-B/16 embeddings of 500 COCO val2017 image/caption pairs (pre-computed, shipped with
+    the package; see ``coco500/PROVENANCE.md``): rows 0..499 are images, rows 500..999 their captions (row i
+    pairs with 500 + i). Labels are coarse categories from caption words (``coarse_label``; the same label for
+    an image and its caption).
 
-    path : the folder; default ``default_coco500_path()``.
+    path : a folder with the same files (``clip_vitb16_img_txt.npy``, ``captions.json``); default: the
+        packaged copy. images : a folder of ``NNN_<cocoid>.jpg`` files to attach as the image rows' ``items``
+        (default: ``path/images`` when it exists; the packaged copy has no images).
     """
-    folder = Path(path) if path is not None else default_coco500_path()
-    if path is None and not coco500_available(folder):
-        raise FileNotFoundError(
-            "COCO-500 data not found: pass load_coco500(path) or set the environment variable "
-            f"{COCO500_ENV} to the folder holding {_COCO_FILES[0]} and {_COCO_FILES[1]} "
-            "(default location: <repo>/../shared/data/coco500-clip-vitb16)."
-        )
+    folder = Path(path) if path is not None else COCO500_DIR
     for f in _COCO_FILES:
         if not (folder / f).is_file():
-            raise FileNotFoundError(f"load_coco500: '{folder / f}' is missing; the folder must hold {list(_COCO_FILES)}.")
+            raise FileNotFoundError(
+                f"load_coco500: '{folder / f}' is missing; the folder must hold {list(_COCO_FILES)}."
+            )
     vec = np.load(folder / _COCO_FILES[0])
     if vec.ndim != 3 or vec.shape[0] != 2:
-        raise DatasetError(f"load_coco500: {_COCO_FILES[0]} has shape {vec.shape}; expected (2, n, d) "
-                           "(images, texts).")
+        raise DatasetError(f"load_coco500: {_COCO_FILES[0]} has shape {vec.shape}; expected (2, n, d) (images, texts).")
     img, txt = vec[0], vec[1]
     n = img.shape[0]
     caps = json.loads((folder / _COCO_FILES[1]).read_text())
@@ -237,7 +291,9 @@ def load_coco500(path=None) -> ChorusData:
     captions = [c["caption"] for c in caps]
     labels = [coarse_label(c) for c in captions]
     image_paths: list = [None] * n
-    img_dir = folder / "images"
+    img_dir = Path(images) if images is not None else folder / "images"
+    if images is not None and not img_dir.is_dir():
+        raise FileNotFoundError(f"load_coco500: images folder '{img_dir}' does not exist.")
     if img_dir.is_dir():
         for p in sorted(img_dir.glob("*.jpg")):
             m = re.match(r"(\d+)_", p.name)
@@ -247,31 +303,56 @@ def load_coco500(path=None) -> ChorusData:
     cocoid = [int(m.group(1)) if m else -1 for m in cocoid]
     meta = pd.DataFrame({"pair": list(range(n)) * 2, "coco_id": cocoid * 2, "caption": captions * 2})
     ids = [f"image-{i}" for i in range(n)] + [f"text-{i}" for i in range(n)]
-    es = EmbeddingSet.from_pairs(img, txt, labels=labels, text_labels=labels, image_items=image_paths,
-                                 captions=captions, space="clip-vitb16", ids=ids, meta=meta)
+    es = EmbeddingSet.from_pairs(
+        img,
+        txt,
+        labels=labels,
+        text_labels=labels,
+        image_items=image_paths,
+        captions=captions,
+        space="clip-vitb16",
+        ids=ids,
+        meta=meta,
+    )
     class_names = tuple(sorted(set(labels)))
     lab_idx = {c: i for i, c in enumerate(class_names)}
     return ChorusData(
-        name="coco500-clip-vitb16", embeddings=es, class_names=class_names,
-        prompt_index=np.zeros(0, dtype=np.int64), image_index=np.arange(n),
+        name="coco500-clip-vitb16",
+        embeddings=es,
+        class_names=class_names,
+        prompt_index=np.zeros(0, dtype=np.int64),
+        image_index=np.arange(n),
         image_labels=np.array([lab_idx[c] for c in labels], dtype=np.int64),
-        images=image_paths, captions=captions, pairs=np.stack([np.arange(n), n + np.arange(n)], axis=1),
+        images=image_paths,
+        captions=captions,
+        pairs=np.stack([np.arange(n), n + np.arange(n)], axis=1),
         encoder=None,
-        info={"source": str(folder.name), "model": "OpenAI CLIP ViT-B/16 (pre-computed, Liang et al. 2022)",
-              "labels": "coarse_label(caption) with COCO_COARSE_LABELS", "n_images_with_files":
-              int(sum(p is not None for p in image_paths))},
+        info={
+            "source": str(folder.name),
+            "model": "OpenAI CLIP ViT-B/16 (pre-computed, Liang et al. 2022)",
+            "labels": "coarse_label(caption) with COCO_COARSE_LABELS",
+            "n_images_with_files": int(sum(p is not None for p in image_paths)),
+        },
     )
 
 
 # ------------------------------------------------------------------------ pre-computed embeddings
-def from_arrays(images=None, texts=None, image_labels=None, text_labels=None, image_items=None,
-                captions=None, space: str = "clip") -> EmbeddingSet:
+def from_arrays(
+    images=None, texts=None, image_labels=None, text_labels=None, image_items=None, captions=None, space: str = "clip"
+) -> EmbeddingSet:
     """An EmbeddingSet from pre-computed image and/or text vectors (numpy arrays), images first."""
     if images is None and texts is None:
         raise DatasetError("from_arrays: give images, texts or both (arrays of shape (n, d)).")
     if images is not None and texts is not None:
-        return EmbeddingSet.from_pairs(images, texts, labels=image_labels, text_labels=text_labels,
-                                       image_items=image_items, captions=captions, space=space)
+        return EmbeddingSet.from_pairs(
+            images,
+            texts,
+            labels=image_labels,
+            text_labels=text_labels,
+            image_items=image_items,
+            captions=captions,
+            space=space,
+        )
     if images is not None:
         return EmbeddingSet(images, "image", labels=image_labels, items=image_items, space=space)
     return EmbeddingSet(texts, "text", labels=text_labels, items=captions, space=space)
@@ -295,8 +376,14 @@ def load_numpy(path, modality: str | None = None, labels=None, items=None, space
                 raise DatasetError(f"load_numpy: '{path}' has arrays {sorted(keys)}; expected 'images' and/or 'texts'.")
             get = lambda k: z[k] if k in keys else None  # noqa: E731
             caps = get("captions")
-            return from_arrays(get("images"), get("texts"), get("image_labels"), get("text_labels"),
-                               captions=None if caps is None else [str(c) for c in caps], space=space)
+            return from_arrays(
+                get("images"),
+                get("texts"),
+                get("image_labels"),
+                get("text_labels"),
+                captions=None if caps is None else [str(c) for c in caps],
+                space=space,
+            )
     arr = np.load(path, allow_pickle=False)
     if arr.ndim == 3 and arr.shape[0] == 2:
         return from_arrays(arr[0], arr[1], image_labels=labels, text_labels=labels, space=space)
@@ -305,10 +392,17 @@ def load_numpy(path, modality: str | None = None, labels=None, items=None, space
     return EmbeddingSet(arr, modality or "image", labels=labels, items=items, space=space)
 
 
-def from_dataframe(df: pd.DataFrame, vector_column: str | None = "vector", vector_columns=None,
-                   modality_column: str = "modality", label_column: str | None = "label",
-                   item_column: str | None = "item", id_column: str | None = "id",
-                   modality: str | None = None, space: str = "clip") -> EmbeddingSet:
+def from_dataframe(
+    df: pd.DataFrame,
+    vector_column: str | None = "vector",
+    vector_columns=None,
+    modality_column: str = "modality",
+    label_column: str | None = "label",
+    item_column: str | None = "item",
+    id_column: str | None = "id",
+    modality: str | None = None,
+    space: str = "clip",
+) -> EmbeddingSet:
     """An EmbeddingSet from a DataFrame: vectors in one column of arrays/lists (``vector_column``) or in
     several numeric columns (``vector_columns``, e.g. ``[f"e{i}" for i in range(512)]``); modality per row
     from ``modality_column`` (or one ``modality`` for all); other columns become ``meta``."""
@@ -325,7 +419,8 @@ def from_dataframe(df: pd.DataFrame, vector_column: str | None = "vector", vecto
         if vector_column not in df.columns:
             raise DatasetError(
                 f"from_dataframe: no column {vector_column!r} holding vectors; columns are {list(df.columns)[:10]}. "
-                "Pass vector_column=NAME or vector_columns=[...].")
+                "Pass vector_column=NAME or vector_columns=[...]."
+            )
         try:
             vec = np.stack([np.asarray(v, dtype=np.float32) for v in df[vector_column]])
         except ValueError as exc:
@@ -337,8 +432,10 @@ def from_dataframe(df: pd.DataFrame, vector_column: str | None = "vector", vecto
         mod = df[modality_column].astype(str).to_numpy()
         used.append(modality_column)
     else:
-        raise DatasetError(f"from_dataframe: no column {modality_column!r}; pass modality='image' (or 'text') "
-                           f"for all rows, or modality_column=NAME. Known modalities: {list(MODALITIES)}.")
+        raise DatasetError(
+            f"from_dataframe: no column {modality_column!r}; pass modality='image' (or 'text') "
+            f"for all rows, or modality_column=NAME. Known modalities: {list(MODALITIES)}."
+        )
     kw = {}
     for key, col in (("labels", label_column), ("items", item_column), ("ids", id_column)):
         if col is not None and col in df.columns:

@@ -13,9 +13,12 @@ joined back into one typed array by the front-end (``js/src/buffers.js``). Above
 the serializers send a ``PointSample`` of the rows instead of all of them and map indices between the
 full data (what Python holds) and the rows shown (what the browser draws).
 """
+
 from __future__ import annotations
 
 import numpy as np
+
+from ..errors import BufferFormatError
 
 __all__ = [
     "BufferFormatError",
@@ -57,10 +60,6 @@ MAX_BUFFER_BYTES = 8 * 1024 * 1024
 _LE = {"float32": "<f4", "uint8": "|u1", "uint16": "<u2", "uint32": "<u4"}
 
 
-class BufferFormatError(ValueError):
-    """An array or byte buffer has the wrong dtype, shape or size for its widget trait."""
-
-
 def _bytes_view(data) -> memoryview:
     if isinstance(data, (list, tuple)):
         return join_buffers(data)
@@ -89,7 +88,8 @@ def from_bytes(data, dtype: str, shape=None) -> np.ndarray:
     item = np.dtype(_LE[dtype]).itemsize
     if mv.nbytes % item:
         raise BufferFormatError(
-            f"buffer of {mv.nbytes} bytes is not a whole number of {dtype} values ({item} bytes each)")
+            f"buffer of {mv.nbytes} bytes is not a whole number of {dtype} values ({item} bytes each)"
+        )
     a = np.frombuffer(mv, dtype=_LE[dtype]).astype(dtype, copy=True)
     if shape is not None:
         try:
@@ -185,6 +185,7 @@ def as_indices(idx, n: int | None = None, where: str = "indices") -> np.ndarray:
 
 # ---- chunks: no single buffer above MAX_BUFFER_BYTES ----
 
+
 def chunk_buffer(data, limit: int = MAX_BUFFER_BYTES):
     """``data`` as one memoryview when it fits in ``limit`` bytes, else a list of zero-copy slices of at most
     ``limit`` bytes each (ipywidgets sends every memoryview of a list as its own binary buffer)."""
@@ -193,7 +194,7 @@ def chunk_buffer(data, limit: int = MAX_BUFFER_BYTES):
     mv = _bytes_view(data)
     if mv.nbytes <= limit:
         return mv
-    return [mv[i:i + limit] for i in range(0, mv.nbytes, limit)]
+    return [mv[i : i + limit] for i in range(0, mv.nbytes, limit)]
 
 
 def join_buffers(chunks) -> memoryview:
@@ -213,6 +214,7 @@ def buffer_sizes(state: dict) -> list[int]:
 
 
 # ---- large inputs: a deterministic, modality-stratified sample of the rows ----
+
 
 class PointSample:
     """The rows a widget draws when it has more points than its budget, and the index maps both ways.
@@ -257,8 +259,10 @@ class PointSample:
         return sorted_unique(self.index[shown.astype(np.int64)])
 
     def notice(self) -> str:
-        return (f"showing {self.n_shown:,} of {self.n_total:,} points (sampled, stratified by modality); "
-                "selections map to the full data")
+        return (
+            f"showing {self.n_shown:,} of {self.n_total:,} points (sampled, stratified by modality); "
+            "selections map to the full data"
+        )
 
 
 def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> PointSample:
@@ -294,7 +298,7 @@ def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> Po
     starts = np.concatenate([[0], np.cumsum(counts)])
     parts = []
     for code, q in zip(present, quota):
-        rows = order[starts[code]:starts[code + 1]]
+        rows = order[starts[code] : starts[code + 1]]
         if q >= rows.size:
             parts.append(rows)
         elif q > 0:
@@ -305,6 +309,7 @@ def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> Po
 # ---- traitlet serializers (``trait.tag(sync=True, to_json=..., from_json=...)``) ----
 # ``widget`` is the widget the trait belongs to (ipywidgets passes it): when it shows a sample
 # (``widget._sample``, a PointSample) only the shown rows cross, and indices are mapped both ways.
+
 
 def _sample_of(widget) -> PointSample | None:
     return getattr(widget, "_sample", None) if widget is not None else None
@@ -362,8 +367,10 @@ def index_dict_to_json(value, widget=None):
 
 def index_dict_from_json(value, widget=None):
     current = getattr(widget, "named_sets", None) or {}
-    return {str(k): _from_shown(sorted_unique(from_bytes(v, "uint32")), widget, current.get(str(k)))
-            for k, v in (value or {}).items()}
+    return {
+        str(k): _from_shown(sorted_unique(from_bytes(v, "uint32")), widget, current.get(str(k)))
+        for k, v in (value or {}).items()
+    }
 
 
 def labels_to_json(value, widget=None):

@@ -39,6 +39,7 @@ each followed by a refinement of a quarter of ``n_steps``, at most four; the fir
 the best T_x + C_x among those that meet the floor. The metrics only read the input vectors and the map,
 never labels or pairs. ``trustworthiness_trail_`` records the search.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,41 +47,11 @@ from itertools import product
 
 import numpy as np
 
-__all__ = ["MFM", "MFMInputError"]
+from ..errors import NotFittedError, ProjectionError
+from .base import Projector, check_embeddings
+from .mfm_file import mfm_from_bytes, mfm_to_bytes
 
-
-class MFMInputError(ValueError):
-    """Bad input to MFM (shapes, NaN, too few points, unknown modality layout)."""
-
-
-def _as_array(x, name: str) -> np.ndarray:
-    """A numeric 2-D numpy array from an array, an EmbeddingSet or a torch tensor (no copy when possible)."""
-    if hasattr(x, "vectors") and not isinstance(x, np.ndarray):  # an EmbeddingSet
-        x = x.vectors
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise MFMInputError(f"{name} must be a 2-D array (n_points, dim); got shape {x.shape}.")
-    if not np.issubdtype(x.dtype, np.number):
-        raise MFMInputError(f"{name} must be numeric; got dtype {x.dtype}.")
-    return x
-
-
-def _as_matrix(x, name: str) -> np.ndarray:
-    x = _as_array(x, name)
-    if x.shape[0] == 0:
-        raise MFMInputError(f"{name} is empty; pass at least one vector.")
-    x = x.astype(np.float32, copy=False)
-    finite = np.isfinite(x).all(1)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise MFMInputError(f"{name} contains NaN or inf (first at row {bad}); drop or fix those rows first.")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if (norms == 0).any():
-        bad = int(np.flatnonzero(norms[:, 0] == 0)[0])
-        raise MFMInputError(f"{name} has an all-zero row ({bad}); cosine geometry needs non-zero vectors.")
-    return x / norms
+__all__ = ["MFM", "ProjectionError"]
 
 
 def _calibrate_torch(sims, perplexity, torch, n_iter: int = 18):
@@ -124,11 +95,11 @@ def _probe_rows(rng, mod, size: int, min_per_modality: int) -> np.ndarray:
     return np.sort(np.concatenate([probe, *extra]))
 
 
-class MFM:
+class MFM(Projector):
     """Modal Fusion Map estimator (scikit-learn style).
 
-    ``MFM().fit(images, texts)`` for the common two-modality case, or
-    ``MFM().fit(X, modality=names_per_row)`` for any number of modalities. ``transform(vectors)``
+    ``MFM().fit(embedding_set)``, or ``MFM().fit(X, modality=names_per_row)`` for arrays (two or more
+    modalities). ``transform(vectors)``
     maps any vectors of the same dimension (images, texts, re-aligned versions) to 2-D.
 
     Parameters: ``hidden`` (MLP widths), ``perplexity`` (neighbourhood size of the listwise targets),
@@ -182,68 +153,38 @@ class MFM:
         self.random_state = random_state
         self.verbose = verbose
 
+    name = "MFM"
+    supports_transform = True
+    min_modalities = 2
+    persistable = True
+    _ARRAYS = ("mean_", "scale_", "center_")
+
     _T_BAND = 0.01  # how far above the floor T may sit before the global weight is lowered
     _T_RESTART = 0.05  # that far above, the first lowering refits from the warm start instead of refining
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor parameters, as given (scikit-learn convention)."""
-        import inspect
-
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise MFMInputError(f"unknown MFM parameter {k!r}; valid ones: {sorted(valid)}.")
-            setattr(self, k, v)
-        return self
-
-    # ------------------------------------------------------------------ input
-    def _stack(self, X, Y, modality):
-        if Y is not None:
-            if modality is not None:
-                raise MFMInputError("pass either fit(images, texts) or fit(X, modality=...), not both.")
-            A = _as_matrix(X, "images")
-            B = _as_matrix(Y, "texts")
-            if A.shape[1] != B.shape[1]:
-                raise MFMInputError(
-                    f"images have dimension {A.shape[1]} but texts have {B.shape[1]}; both must come from one model."
-                )
-            return np.concatenate([A, B]), np.array(["image"] * len(A) + ["text"] * len(B), dtype=object)
-        if hasattr(X, "modality") and hasattr(X, "vectors") and modality is None:
-            modality = X.modality
-        Z = _as_matrix(X, "X")
-        if modality is None:
-            raise MFMInputError("fit(X) needs modality=<one name per row> (or call fit(images, texts)).")
-        modality = np.asarray(modality, dtype=object)
-        if modality.shape != (len(Z),):
-            raise MFMInputError(f"modality must give one name per row of X ({len(Z)}); got shape {modality.shape}.")
-        return Z, modality
 
     def _check_params(self, n_min: int):
         from numbers import Integral, Real
 
         if not (isinstance(self.perplexity, Real) and self.perplexity > 1):
-            raise MFMInputError(f"perplexity must be a number > 1; got {self.perplexity!r}.")
+            raise ProjectionError(f"perplexity must be a number > 1; got {self.perplexity!r}.")
         names = ("rank_weight", "neighbor_weight", "global_weight", "metric_weight")
         for name in names:
             v = getattr(self, name)
             if not (isinstance(v, Real) and v >= 0):
-                raise MFMInputError(f"{name} must be a number >= 0; got {v!r}.")
+                raise ProjectionError(f"{name} must be a number >= 0; got {v!r}.")
         mt = self.min_trustworthiness
         if mt is not None and not (isinstance(mt, Real) and 0 < mt < 1):
-            raise MFMInputError(f"min_trustworthiness must be None or a number in (0, 1); got {mt!r}.")
+            raise ProjectionError(f"min_trustworthiness must be None or a number in (0, 1); got {mt!r}.")
         if sum(getattr(self, name) for name in names) <= 0:
-            raise MFMInputError(f"at least one of {', '.join(names)} must be > 0.")
+            raise ProjectionError(f"at least one of {', '.join(names)} must be > 0.")
         for name, lo in (("batch_size", 1), ("max_points_per_step", 16), ("n_steps", 1)):
             v = getattr(self, name)
             if v is None and name == "n_steps":
                 continue
             if not (isinstance(v, Integral) and v >= lo):
-                raise MFMInputError(f"{name} must be an integer >= {lo}; got {v!r}.")
+                raise ProjectionError(f"{name} must be an integer >= {lo}; got {v!r}.")
         if n_min < 4:
-            raise MFMInputError(f"every modality needs at least 4 points to fit a map; the smallest has {n_min}.")
+            raise ProjectionError(f"every modality needs at least 4 points to fit a map; the smallest has {n_min}.")
 
     # ------------------------------------------------------------------ model
     def _build(self, dim: int):
@@ -257,17 +198,17 @@ class MFM:
         layers.append(torch.nn.Linear(prev, 2))
         return torch.nn.Sequential(*layers)
 
-    def fit(self, X, Y=None, modality=None):
-        """Fit on images X and texts Y (images first), or on X with per-row ``modality`` names."""
+    def fit(self, X, modality=None):
+        """Fit on an EmbeddingSet, or on vectors X with one ``modality`` name per row."""
         import torch
         from tqdm.auto import tqdm
 
-        Z, mod = self._stack(X, Y, modality)
+        Z, mod = check_embeddings(X, modality, self.min_modalities)
         names = list(dict.fromkeys(mod.tolist()))
         groups = {m: np.flatnonzero(mod == m) for m in names}
         self._check_params(min(len(g) for g in groups.values()))
         if len(names) < 2:
-            raise MFMInputError(f"MFM fuses modalities; got only {names}. Use PCA/UMAP for one modality.")
+            raise ProjectionError(f"MFM fuses modalities; got only {names}. Use PCA/UMAP for one modality.")
 
         prev_threads = torch.get_num_threads()
         torch.set_num_threads(min(2, prev_threads))
@@ -342,8 +283,10 @@ class MFM:
         beta_cache = {}
 
         def train(steps, weights, lr, desc):
-            blocks = [(a, b, "global" if b == "*" else ("within" if a == b else "cross"))
-                      for a, b in product(names, names + ["*"])]
+            blocks = [
+                (a, b, "global" if b == "*" else ("within" if a == b else "cross"))
+                for a, b in product(names, names + ["*"])
+            ]
             blocks = [blk for blk in blocks if weights[blk[2]] > 0]
             opt = torch.optim.Adam(net.parameters(), lr=lr)
             sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
@@ -471,8 +414,12 @@ class MFM:
 
         def snapshot(g):
             t, cross = score()
-            return {"global_weight": float(g), "T": t, "cross": cross,
-                    "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+            return {
+                "global_weight": float(g),
+                "T": t,
+                "cross": cross,
+                "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+            }
 
         visits = [snapshot(weights["global"])]
         floor = self.min_trustworthiness
@@ -530,10 +477,15 @@ class MFM:
         import torch
 
         if not hasattr(self, "network_"):
-            raise RuntimeError("this MFM is not fitted yet; call fit(images, texts) first.")
-        V = _as_array(vectors, "vectors")
+            raise NotFittedError("this MFM is not fitted yet; call fit(embeddings) first.")
+        V = vectors.vectors if hasattr(vectors, "vectors") and not isinstance(vectors, np.ndarray) else vectors
+        V = np.asarray(V)
+        if V.ndim != 2 or not np.issubdtype(V.dtype, np.number):
+            raise ProjectionError(
+                f"vectors must be a numeric 2-D array (n, dim); got shape {V.shape}, dtype {V.dtype}."
+            )
         if V.shape[1] != self.n_features_in_:
-            raise MFMInputError(
+            raise ProjectionError(
                 f"vectors have dimension {V.shape[1]} but this MFM was fitted on {self.n_features_in_}-d vectors; "
                 "use vectors from the same embedding model."
             )
@@ -552,7 +504,7 @@ class MFM:
                     norms = torch.linalg.vector_norm(chunk, dim=1)
                     if not (torch.isfinite(norms).all() and (norms > 0).all()):
                         bad = s + int(torch.nonzero(~(torch.isfinite(norms) & (norms > 0)))[0, 0])
-                        raise MFMInputError(
+                        raise ProjectionError(
                             f"vectors row {bad} is NaN, inf or all zero; drop or fix those rows first."
                         )
                     h = chunk @ W
@@ -562,6 +514,39 @@ class MFM:
             torch.set_num_threads(prev)
         return out
 
-    def fit_transform(self, X, Y=None, modality=None) -> np.ndarray:
-        """Fit, then return the 2-D positions of the training points (images first)."""
-        return self.fit(X, Y, modality).embedding_.copy()
+    def fit_transform(self, X, modality=None) -> np.ndarray:
+        """Fit, then return the 2-D positions of the training points (in the order given)."""
+        return self.fit(X, modality).embedding_.copy()
+
+    def is_fitted(self) -> bool:
+        return hasattr(self, "network_")
+
+    def check_fitted(self):
+        if not hasattr(self, "network_"):
+            raise NotFittedError("this MFM is not fitted yet; call fit(embeddings) first.")
+
+    # ------------------------------------------------------------------ files
+    def to_bytes(self) -> bytes:
+        """The fitted map as one safetensors blob (weights, arrays, parameters in its metadata)."""
+        self.check_fitted()
+        return mfm_to_bytes(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "<bytes>") -> MFM:
+        return mfm_from_bytes(cls, data, where)
+
+    def save(self, path):
+        """Write the fitted map to ``path`` atomically (safetensors; no pickle)."""
+        from ..data.io import atomic_write_bytes
+
+        atomic_write_bytes(path, self.to_bytes())
+        return path
+
+    @classmethod
+    def load(cls, path) -> MFM:
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no MFM file at {path}; write one with MFM.save(path).")
+        return cls.from_bytes(path.read_bytes(), str(path))

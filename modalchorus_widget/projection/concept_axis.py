@@ -5,22 +5,21 @@ embeddings. The y coordinate is either a second concept pair (same formula), the
 concept, or any given per-point value (for instance the MFM y), so images and texts share one plot.
 Pure numpy; the widget's concept-axis view draws what this returns.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ConceptAxisError", "concept_vector", "axis_coordinate", "concept_axis"]
+from ..errors import ProjectionError
 
-
-class ConceptAxisError(ValueError):
-    """A concept or the vectors given to the concept axis have the wrong shape or are degenerate."""
+__all__ = ["ProjectionError", "concept_vector", "axis_coordinate", "concept_axis"]
 
 
 def _vectors(vectors) -> np.ndarray:
     v = getattr(vectors, "vectors", vectors)  # EmbeddingSet or array
     v = np.asarray(v, dtype=np.float32)
     if v.ndim != 2 or v.shape[0] == 0:
-        raise ConceptAxisError(f"vectors: expected a non-empty (n, d) array, got shape {v.shape}")
+        raise ProjectionError(f"vectors: expected a non-empty (n, d) array, got shape {v.shape}")
     return v
 
 
@@ -29,17 +28,19 @@ def concept_vector(concept, dim: int, where: str = "concept") -> np.ndarray:
     c = np.asarray(getattr(concept, "vectors", concept), dtype=np.float64)
     if c.ndim == 2:
         if c.shape[0] == 0:
-            raise ConceptAxisError(f"{where}: the set of embeddings is empty; give at least one vector")
+            raise ProjectionError(f"{where}: the set of embeddings is empty; give at least one vector")
         c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
         c = c.mean(axis=0)
     if c.ndim != 1:
-        raise ConceptAxisError(f"{where}: expected a (d,) vector or a (k, d) set, got shape {c.shape}")
+        raise ProjectionError(f"{where}: expected a (d,) vector or a (k, d) set, got shape {c.shape}")
     if c.shape[0] != dim:
-        raise ConceptAxisError(f"{where}: has dimension {c.shape[0]} but the points have {dim}; "
-                               "embed the concept with the same model as the points")
+        raise ProjectionError(
+            f"{where}: has dimension {c.shape[0]} but the points have {dim}; "
+            "embed the concept with the same model as the points"
+        )
     norm = np.linalg.norm(c)
     if not np.isfinite(norm) or norm < 1e-8:
-        raise ConceptAxisError(f"{where}: is (close to) the zero vector; its members cancel out or it is empty")
+        raise ProjectionError(f"{where}: is (close to) the zero vector; its members cancel out or it is empty")
     return (c / norm).astype(np.float32)
 
 
@@ -54,7 +55,7 @@ def axis_coordinate(vectors, a, b) -> np.ndarray:
     ca = concept_vector(a, v.shape[1], "a")
     cb = concept_vector(b, v.shape[1], "b")
     if np.allclose(ca, cb, atol=1e-6):
-        raise ConceptAxisError("a and b are the same concept; the axis a - b would be zero everywhere")
+        raise ProjectionError("a and b are the same concept; the axis a - b would be zero everywhere")
     return (_cos(v, ca) - _cos(v, cb)).astype(np.float32)
 
 
@@ -78,15 +79,15 @@ def concept_axis(vectors, a, b, y=None) -> np.ndarray:
         arr = np.asarray(getattr(y, "vectors", y), dtype=np.float32)
         if arr.ndim == 1 and arr.shape[0] == n and n != d:
             yy = arr
-        elif arr.ndim == 1 and arr.shape[0] == d:
-            yy = _cos(v, concept_vector(arr, d, "y")).astype(np.float32)
-        elif arr.ndim == 2 and arr.shape[1] == d:
+        elif arr.ndim == 1 and arr.shape[0] == d or arr.ndim == 2 and arr.shape[1] == d:
             yy = _cos(v, concept_vector(arr, d, "y")).astype(np.float32)
         elif arr.ndim == 1 and arr.shape[0] == n:
             yy = arr
         else:
-            raise ConceptAxisError(f"y: expected None, a pair of concepts, one concept of dimension {d}, "
-                                   f"or {n} per-point values; got shape {arr.shape}")
+            raise ProjectionError(
+                f"y: expected None, a pair of concepts, one concept of dimension {d}, "
+                f"or {n} per-point values; got shape {arr.shape}"
+            )
         if not np.isfinite(yy).all():
-            raise ConceptAxisError("y: per-point values must be finite")
+            raise ProjectionError("y: per-point values must be finite")
     return np.stack([x, yy], axis=1).astype(np.float32)

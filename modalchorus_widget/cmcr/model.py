@@ -21,6 +21,7 @@ Projectors: ``projector="linear"`` (Linear -> BatchNorm -> L2, the default: bett
 ``CMCR``) or ``"mlp"`` (METHODS.md: Linear d -> ``hidden_dim``, BatchNorm, ReLU, Linear -> ``out_dim``,
 BatchNorm, L2-normalise). torch is imported lazily (inside functions) so ``import modalchorus_widget`` stays fast.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,20 +31,31 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CMCRError, NotFittedError
+
 FORMAT = "modalchorus-cmcr"
 FORMAT_VERSION = 1
 REF_DIM = 512  # noise_std is given for 512-d unit vectors and rescaled to other dimensions
-_PARAMS = ("shared", "out_dim", "hidden_dim", "projector", "noise_std", "tau", "tau_memory", "lam",
-           "use_consistency", "use_intra", "epochs", "batch_size", "lr", "weight_decay", "names",
-           "random_state", "n_threads", "verbose")
-
-
-class CMCRError(ValueError):
-    """Inputs to C-MCR are not usable as given (missing shared modality, mismatched counts or dimensions)."""
-
-
-class NotFittedError(CMCRError, AttributeError):
-    """The estimator is used before ``fit`` (or ``load``)."""
+_PARAMS = (
+    "shared",
+    "out_dim",
+    "hidden_dim",
+    "projector",
+    "noise_std",
+    "tau",
+    "tau_memory",
+    "lam",
+    "use_consistency",
+    "use_intra",
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "names",
+    "random_state",
+    "n_threads",
+    "verbose",
+)
 
 
 # ------------------------------------------------------------------------------------------ input parsing
@@ -83,12 +95,15 @@ def _split_space(space, where: str) -> tuple[dict[str, np.ndarray], str | None]:
         out = {m: _as_matrix(vec[mods == m], f"{where} ({m} rows)") for m in dict.fromkeys(mods.tolist())}
         name = getattr(space, "space", None)
     else:
-        raise CMCRError(f"{where}: expected an EmbeddingSet or a dict {{modality: (n, d) array}}, "
-                        f"got {type(space).__name__}.")
+        raise CMCRError(
+            f"{where}: expected an EmbeddingSet or a dict {{modality: (n, d) array}}, got {type(space).__name__}."
+        )
     dims = {m: v.shape[1] for m, v in out.items()}
     if len(set(dims.values())) > 1:
-        raise CMCRError(f"{where}: modalities have different dimensions {dims}; all embeddings of one space "
-                        "must come from the same model's joint space.")
+        raise CMCRError(
+            f"{where}: modalities have different dimensions {dims}; all embeddings of one space "
+            "must come from the same model's joint space."
+        )
     return out, name
 
 
@@ -118,8 +133,13 @@ def _make_projector(d_in: int, out_dim: int, hidden_dim: int, kind: str):
     import torch.nn as nn
 
     if kind == "mlp":
-        return nn.Sequential(nn.Linear(d_in, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(),
-                             nn.Linear(hidden_dim, out_dim), nn.BatchNorm1d(out_dim))
+        return nn.Sequential(
+            nn.Linear(d_in, hidden_dim),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, out_dim),
+            nn.BatchNorm1d(out_dim),
+        )
     return nn.Sequential(nn.Linear(d_in, out_dim), nn.BatchNorm1d(out_dim))
 
 
@@ -139,11 +159,11 @@ def pseudo_embeddings(shared: np.ndarray, memory: np.ndarray, tau: float, batch_
     """
     out = np.empty((len(shared), memory.shape[1]), dtype=np.float32)
     for s in range(0, len(shared), batch_size):
-        logits = (shared[s:s + batch_size] @ memory.T) / tau
+        logits = (shared[s : s + batch_size] @ memory.T) / tau
         logits -= logits.max(axis=1, keepdims=True)
         w = np.exp(logits)
         w /= w.sum(axis=1, keepdims=True)
-        out[s:s + batch_size] = w @ memory
+        out[s : s + batch_size] = w @ memory
     return _unit(out, "pseudo embeddings")
 
 
@@ -185,11 +205,27 @@ class CMCR:
     (modalities seen per space), ``memory_sizes_``, ``history_`` (loss per epoch), ``train_s_``.
     """
 
-    def __init__(self, shared: str = "text", out_dim: int = 512, hidden_dim: int = 1024, projector: str = "linear",
-                 noise_std: float = 0.04, tau: float = 0.05, tau_memory: float = 0.01, lam: float = 5.0,
-                 use_consistency: bool = True, use_intra: bool = True, epochs: int = 200, batch_size: int = 256,
-                 lr: float = 1e-3, weight_decay: float = 1e-4, names=None, random_state=None,
-                 n_threads: int = 1, verbose: bool = False):
+    def __init__(
+        self,
+        shared: str = "text",
+        out_dim: int = 512,
+        hidden_dim: int = 1024,
+        projector: str = "linear",
+        noise_std: float = 0.04,
+        tau: float = 0.05,
+        tau_memory: float = 0.01,
+        lam: float = 5.0,
+        use_consistency: bool = True,
+        use_intra: bool = True,
+        epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        names=None,
+        random_state=None,
+        n_threads: int = 1,
+        verbose: bool = False,
+    ):
         self.shared = shared
         self.out_dim = out_dim
         self.hidden_dim = hidden_dim
@@ -213,7 +249,7 @@ class CMCR:
     def get_params(self, deep: bool = True) -> dict:
         return {p: getattr(self, p) for p in _PARAMS}
 
-    def set_params(self, **params) -> "CMCR":
+    def set_params(self, **params) -> CMCR:
         for k, v in params.items():
             if k not in _PARAMS:
                 raise CMCRError(f"unknown parameter {k!r}; valid ones: {', '.join(_PARAMS)}.")
@@ -239,7 +275,7 @@ class CMCR:
             raise CMCRError(f"names={self.names!r}; give two distinct names, one per space.")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, space1, space2) -> "CMCR":
+    def fit(self, space1, space2) -> CMCR:
         """Learn both projectors from the shared modality (row i of space 1 and of space 2: the same item).
 
         ``space1`` / ``space2``: EmbeddingSet or ``{modality: (n, d) array}``. Rows of the shared modality must
@@ -253,12 +289,16 @@ class CMCR:
         sh = self.shared
         for where, s in (("space1", s1), ("space2", s2)):
             if sh not in s:
-                raise CMCRError(f"{where} has no {sh!r} rows (modalities: {sorted(s)}); C-MCR needs the shared "
-                                f"modality {sh!r} embedded by both spaces, or set shared= to the one they share.")
+                raise CMCRError(
+                    f"{where} has no {sh!r} rows (modalities: {sorted(s)}); C-MCR needs the shared "
+                    f"modality {sh!r} embedded by both spaces, or set shared= to the one they share."
+                )
         b1, b2 = s1[sh], s2[sh]
         if len(b1) != len(b2):
-            raise CMCRError(f"shared modality {sh!r}: space1 has {len(b1)} rows but space2 has {len(b2)}; "
-                            "row i of both must embed the same item, so give the same items to both spaces.")
+            raise CMCRError(
+                f"shared modality {sh!r}: space1 has {len(b1)} rows but space2 has {len(b2)}; "
+                "row i of both must embed the same item, so give the same items to both spaces."
+            )
         if len(b1) < 2:
             raise CMCRError(f"shared modality {sh!r}: {len(b1)} row(s); need at least 2 pairs to train.")
         if self.names is not None:
@@ -317,7 +357,7 @@ class CMCR:
                 perm = torch.randperm(n, generator=gen)
                 total = 0.0
                 for s in range(steps_per_epoch):
-                    idx = perm[s * bs:(s + 1) * bs]
+                    idx = perm[s * bs : (s + 1) * bs]
                     z1 = proj(p1, enhance(B1[idx]))
                     z2 = proj(p2, enhance(B2[idx]))
                     za = [proj(p1, enhance(v[idx])) for v in P1.values()]
@@ -329,8 +369,9 @@ class CMCR:
                     for a, c in cross:
                         loss = loss + _info_nce(a, c, self.tau) / len(cross)
                     if self.use_intra and self.lam > 0 and (za or zc):
-                        intra = sum((1 - (z1 * a).sum(1)).mean() for a in za) + \
-                            sum((1 - (z2 * c).sum(1)).mean() for c in zc)
+                        intra = sum((1 - (z1 * a).sum(1)).mean() for a in za) + sum(
+                            (1 - (z2 * c).sum(1)).mean() for c in zc
+                        )
                         loss = loss + self.lam * intra
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -375,13 +416,17 @@ class CMCR:
         self._check_fitted()
         k = self._space_index(space)
         if modality is not None and modality not in self.modalities_[k]:
-            raise CMCRError(f"modality {modality!r} was not part of space {self.spaces_[k]!r} when fitted "
-                            f"(it had {list(self.modalities_[k])}); project it with the space that embeds it.")
+            raise CMCRError(
+                f"modality {modality!r} was not part of space {self.spaces_[k]!r} when fitted "
+                f"(it had {list(self.modalities_[k])}); project it with the space that embeds it."
+            )
         x = np.asarray(vectors.vectors) if hasattr(vectors, "vectors") else vectors
         x = _as_matrix(x, "vectors")
         if x.shape[1] != self.dims_[k]:
-            raise CMCRError(f"vectors have dimension {x.shape[1]} but space {self.spaces_[k]!r} has {self.dims_[k]}; "
-                            f"did you mean the other space ({self.spaces_[1 - k]!r}, d={self.dims_[1 - k]})?")
+            raise CMCRError(
+                f"vectors have dimension {x.shape[1]} but space {self.spaces_[k]!r} has {self.dims_[k]}; "
+                f"did you mean the other space ({self.spaces_[1 - k]!r}, d={self.dims_[1 - k]})?"
+            )
         import torch
 
         p = self.projectors_[k]
@@ -390,8 +435,8 @@ class CMCR:
         torch.set_num_threads(max(1, min(threads, int(self.n_threads))))
         with _restore_threads(threads), torch.no_grad():
             for s in range(0, len(x), batch_size):
-                z = p(torch.from_numpy(x[s:s + batch_size]))
-                out[s:s + batch_size] = torch.nn.functional.normalize(z, dim=1).numpy()
+                z = p(torch.from_numpy(x[s : s + batch_size]))
+                out[s : s + batch_size] = torch.nn.functional.normalize(z, dim=1).numpy()
         return out
 
     def connected(self, space1, space2):
@@ -404,7 +449,7 @@ class CMCR:
         self._check_fitted()
         import pandas as pd
 
-        from .embeddings import EmbeddingSet
+        from ..data.embeddings import EmbeddingSet
 
         parts = []
         for k, sp in enumerate((space1, space2)):
@@ -415,8 +460,12 @@ class CMCR:
             else:
                 mods, _ = _split_space(sp, f"space{k + 1}")
                 vec = np.concatenate([self.transform(v, space=k + 1, modality=m) for m, v in mods.items()])
-                frame = pd.DataFrame({"id": [f"{m}-{i}" for m, v in mods.items() for i in range(len(v))],
-                                      "modality": [m for m, v in mods.items() for _ in range(len(v))]})
+                frame = pd.DataFrame(
+                    {
+                        "id": [f"{m}-{i}" for m, v in mods.items() for i in range(len(v))],
+                        "modality": [m for m, v in mods.items() for _ in range(len(v))],
+                    }
+                )
             frame["id"] = [f"{name}:{i}" for i in frame["id"]]
             frame["space"] = name
             frame["source"] = [f"{name}:{m}" for m in frame["modality"]]
@@ -425,12 +474,15 @@ class CMCR:
         frame = pd.concat([f for _, f in parts], ignore_index=True)
         base = frame[["id", "modality"]]
         extra = [c for c in frame.columns if c not in ("id", "modality", "label", "item")]
-        return EmbeddingSet(vec, modality=base["modality"].tolist(), ids=base["id"].tolist(),
-                            labels=frame["label"].tolist() if "label" in frame else None,
-                            items=frame["item"].tolist() if "item" in frame else None,
-                            meta=frame[extra], space="+".join(self.spaces_))
-
-    connected_set = connected  # alias used by the notebooks
+        return EmbeddingSet(
+            vec,
+            modality=base["modality"].tolist(),
+            ids=base["id"].tolist(),
+            labels=frame["label"].tolist() if "label" in frame else None,
+            items=frame["item"].tolist() if "item" in frame else None,
+            meta=frame[extra],
+            space="+".join(self.spaces_),
+        )
 
     # ------------------------------------------------------------------ evaluation
     def score(self, queries, keys, query_space=2, key_space=1, ks=(1, 5, 10)) -> dict[str, float]:
@@ -447,7 +499,7 @@ class CMCR:
         self._check_fitted()
         from safetensors.torch import save
 
-        from .embeddings import atomic_write_bytes
+        from ..data.io import atomic_write_bytes
 
         tensors = {}
         for k, p in enumerate(self.projectors_):
@@ -455,16 +507,24 @@ class CMCR:
                 tensors[f"p{k + 1}.{key}"] = t.detach().contiguous().clone()
         params = self.get_params()
         params["names"] = list(params["names"]) if params["names"] is not None else None
-        header = {"format": FORMAT, "version": FORMAT_VERSION, "params": params, "spaces": list(self.spaces_),
-                  "dims": list(self.dims_), "modalities": [list(m) for m in self.modalities_],
-                  "memory_sizes": list(self.memory_sizes_), "n_pairs": self.n_pairs_, "history": self.history_,
-                  "train_s": self.train_s_}
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "params": params,
+            "spaces": list(self.spaces_),
+            "dims": list(self.dims_),
+            "modalities": [list(m) for m in self.modalities_],
+            "memory_sizes": list(self.memory_sizes_),
+            "n_pairs": self.n_pairs_,
+            "history": self.history_,
+            "train_s": self.train_s_,
+        }
         path = Path(path)
         atomic_write_bytes(path, save(tensors, metadata={"cmcr": json.dumps(header)}))
         return path
 
     @classmethod
-    def load(cls, path) -> "CMCR":
+    def load(cls, path) -> CMCR:
         """Read a file written by ``save``; the result transforms exactly as the saved estimator did."""
         path = Path(path)
         if not path.exists():
@@ -482,8 +542,10 @@ class CMCR:
         if header.get("format") != FORMAT:
             raise CMCRError(f"{path}: not a C-MCR file (format {header.get('format')!r}).")
         if header.get("version") != FORMAT_VERSION:
-            raise CMCRError(f"{path}: C-MCR format version {header.get('version')} is not supported "
-                            f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget.")
+            raise CMCRError(
+                f"{path}: C-MCR format version {header.get('version')} is not supported "
+                f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
+            )
         params = header["params"]
         params["names"] = tuple(params["names"]) if params["names"] is not None else None
         est = cls(**params)
@@ -521,15 +583,19 @@ def connect(space1, space2, shared: str = "text", **params) -> CMCR:
 
 
 def synthetic_spaces(random_state=0, **kw) -> dict:
-    """Two toy spaces with a known ground truth (the benchmark's generator, see ``bench.cmcr.make_synthetic``).
+    """Two toy spaces with a known ground truth (the benchmark's generator, see ``cmcr.synthetic.make_synthetic``).
 
     Returns ``{"space1": {"text", "image"}, "space2": {"text", "audio"}, "test": {"space1": {"image"},
     "space2": {"audio"}}}``: train with ``CMCR().fit(d["space1"], d["space2"])``; test row i of image and audio
     share one latent, so image -> audio retrieval measures the connection.
     """
-    from .bench.cmcr import make_synthetic
+    from .synthetic import make_synthetic
 
     d = make_synthetic(random_state=random_state, **kw)
     s1, s2 = d["train"]
-    return {"space1": s1, "space2": s2, "test": {"space1": {"image": d["test_a"]}, "space2": {"audio": d["test_c"]}},
-            "oracle": d["oracle"]}
+    return {
+        "space1": s1,
+        "space2": s2,
+        "test": {"space1": {"image": d["test_a"]}, "space2": {"audio": d["test_c"]}},
+        "oracle": d["oracle"],
+    }

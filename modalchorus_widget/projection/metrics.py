@@ -16,11 +16,14 @@
 All functions take ``high`` (n, d), ``low`` (n, 2) and ``modality`` (n,) per-row names; queries are
 processed in mini-batches so memory stays O(batch * m), never O(n^2) for large n.
 """
+
 from __future__ import annotations
 
 from itertools import permutations
 
 import numpy as np
+
+from ..errors import ProjectionError
 
 __all__ = [
     "trustworthiness",
@@ -36,10 +39,6 @@ __all__ = [
 _BATCH = 512
 
 
-class MetricInputError(ValueError):
-    """Raised when a metric gets input it cannot score (shapes, NaN, too few points for k)."""
-
-
 def modality_labels(n_images: int, n_texts: int) -> np.ndarray:
     """Per-row modality names for the "images first, then texts" layout used everywhere."""
     return np.array(["image"] * int(n_images) + ["text"] * int(n_texts), dtype=object)
@@ -52,13 +51,13 @@ def _as_2d(a, name: str) -> np.ndarray:
         a = a.detach().cpu().numpy()
     a = np.asarray(a)
     if a.ndim != 2:
-        raise MetricInputError(f"{name} must be a 2-D array (n_points, n_dims); got shape {a.shape}.")
+        raise ProjectionError(f"{name} must be a 2-D array (n_points, n_dims); got shape {a.shape}.")
     if not np.issubdtype(a.dtype, np.number):
-        raise MetricInputError(f"{name} must be numeric; got dtype {a.dtype}.")
+        raise ProjectionError(f"{name} must be numeric; got dtype {a.dtype}.")
     a = a.astype(np.float64, copy=False)
     if not np.isfinite(a).all():
         bad = int(np.argwhere(~np.isfinite(a))[0, 0])
-        raise MetricInputError(f"{name} contains NaN or inf (first at row {bad}); drop or fix those rows first.")
+        raise ProjectionError(f"{name} contains NaN or inf (first at row {bad}); drop or fix those rows first.")
     return a
 
 
@@ -66,16 +65,16 @@ def _check(high, low, modality=None, k: int | None = None):
     high = _as_2d(high, "high")
     low = _as_2d(low, "low")
     if high.shape[0] != low.shape[0]:
-        raise MetricInputError(
+        raise ProjectionError(
             f"high has {high.shape[0]} rows but low has {low.shape[0]}; pass the projection of exactly these points."
         )
     if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
-        raise MetricInputError(f"k must be a positive integer; got {k!r}.")
+        raise ProjectionError(f"k must be a positive integer; got {k!r}.")
     if modality is None:
         return high, low, None
     modality = np.asarray(modality, dtype=object)
     if modality.shape != (high.shape[0],):
-        raise MetricInputError(
+        raise ProjectionError(
             f"modality must give one name per row ({high.shape[0]}); got shape {modality.shape}. "
             "Use modality_labels(n_images, n_texts) for the images-then-texts layout."
         )
@@ -85,7 +84,7 @@ def _check(high, low, modality=None, k: int | None = None):
 def _unit(a: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     if (norms == 0).any():
-        raise MetricInputError("high contains an all-zero row; cosine distance is undefined for it.")
+        raise ProjectionError("high contains an all-zero row; cosine distance is undefined for it.")
     return a / norms
 
 
@@ -128,7 +127,7 @@ def intermodal_scores(high, low, modality, k: int = 10, per_direction: bool = Fa
     high, low, modality = _check(high, low, modality, k)
     names = list(dict.fromkeys(modality.tolist()))
     if len(names) < 2:
-        raise MetricInputError(f"inter-modal metrics need at least two modalities; got only {names}.")
+        raise ProjectionError(f"inter-modal metrics need at least two modalities; got only {names}.")
     high = _unit(high)
     per = {}
     for a, b in permutations(names, 2):
@@ -136,7 +135,7 @@ def intermodal_scores(high, low, modality, k: int = 10, per_direction: bool = Fa
         cb = modality == b
         n, m = int(qa.sum()), int(cb.sum())
         if k >= m or 2 * m - 3 * k - 1 <= 0:
-            raise MetricInputError(
+            raise ProjectionError(
                 f"k={k} is too large for {m} {b!r} points (need k < m and 2m - 3k - 1 > 0, i.e. k <= {(2 * m - 2) // 3}); "
                 "use a smaller k or more points."
             )
@@ -160,7 +159,7 @@ def intermodal_continuity(high, low, modality, k: int = 10) -> float:
 
 def _check_k_all(n: int, k: int):
     if k >= n / 2:
-        raise MetricInputError(f"k={k} must be smaller than half the number of points ({n}); use a smaller k.")
+        raise ProjectionError(f"k={k} must be smaller than half the number of points ({n}); use a smaller k.")
 
 
 def trustworthiness(high, low, k: int = 10) -> float:
@@ -193,10 +192,10 @@ def modality_gap(points, modality, relative: bool = False) -> float:
     points = _as_2d(points, "points")
     modality = np.asarray(modality, dtype=object)
     if modality.shape != (points.shape[0],):
-        raise MetricInputError(f"modality must give one name per row ({points.shape[0]}); got shape {modality.shape}.")
+        raise ProjectionError(f"modality must give one name per row ({points.shape[0]}); got shape {modality.shape}.")
     names = list(dict.fromkeys(modality.tolist()))
     if len(names) < 2:
-        raise MetricInputError(f"modality gap needs at least two modalities; got only {names}.")
+        raise ProjectionError(f"modality gap needs at least two modalities; got only {names}.")
     cents = [points[modality == n].mean(0) for n in names]
     gaps = [np.linalg.norm(cents[i] - cents[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
     gap = float(np.mean(gaps))

@@ -1,0 +1,6 @@
+"""C-MCR (METHODS.md 5): connect two contrastive spaces through a shared modality, without paired data."""
+
+from .model import CMCR, connect, pseudo_embeddings, synthetic_spaces
+from .synthetic import make_synthetic
+
+__all__ = ["CMCR", "connect", "pseudo_embeddings", "synthetic_spaces", "make_synthetic"]

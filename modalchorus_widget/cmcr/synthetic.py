@@ -1,0 +1,58 @@
+"""Two toy contrastive spaces with a known ground truth, for C-MCR tests, examples and the benchmark."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["make_synthetic"]
+
+
+def _unit(x):
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_synthetic(
+    n_train=2000,
+    n_memory=2000,
+    n_test=500,
+    latent_dim=16,
+    dims=(64, 48),
+    gap=0.6,
+    noise=(0.6, 0.3, 0.3, 0.6),
+    random_state=0,
+):
+    """Two spaces from one latent z: space 1 = (A, B) in R^dims[0], space 2 = (B, C) in R^dims[1].
+
+    x = normalise(z @ R_s + g_{s,m} + noise_m * eps) with R_s a random orthonormal embedding per space,
+    g a per-(space, modality) gap of norm ``gap`` orthogonal to the semantic subspace, ``noise`` the std for
+    (A, B1, B2, C). Returns dict with ``train`` (the two spaces as {modality: array}: paired shared rows,
+    unpaired A / C memories), ``test_a`` / ``test_c`` (row i of both from the same z) and ``oracle``
+    (the true embeddings R1, R2 for the oracle).
+    """
+    rng = np.random.default_rng(random_state)
+
+    def embed(d):
+        q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        r, rest = q[:, :latent_dim].T, q[:, latent_dim:]  # (k, d) semantic rows; complement for gaps
+        return r, rest
+
+    r1, c1 = embed(dims[0])
+    r2, c2 = embed(dims[1])
+
+    def gapvec(rest):
+        v = rest @ rng.standard_normal(rest.shape[1])
+        return gap * v / np.linalg.norm(v)
+
+    g = {"A": gapvec(c1), "B1": gapvec(c1), "B2": gapvec(c2), "C": gapvec(c2)}
+    sd = dict(zip(("A", "B1", "B2", "C"), noise))
+
+    def latent(n):
+        return _unit(rng.standard_normal((n, latent_dim)))
+
+    def emit(z, r, key):
+        return _unit(z @ r + g[key] + sd[key] * rng.standard_normal((len(z), r.shape[1])) / np.sqrt(latent_dim))
+
+    zb, za, zc, zt = latent(n_train), latent(n_memory), latent(n_memory), latent(n_test)
+    space1 = {"text": emit(zb, r1, "B1"), "image": emit(za, r1, "A")}
+    space2 = {"text": emit(zb, r2, "B2"), "audio": emit(zc, r2, "C")}
+    return {"train": (space1, space2), "test_a": emit(zt, r1, "A"), "test_c": emit(zt, r2, "C"), "oracle": (r1, r2)}

@@ -1,0 +1,237 @@
+"""The baseline projections, behind the package's one ``Projector`` interface (see ``base``).
+
+PCA, t-SNE (openTSNE), UMAP and metric MDS see all points together; the fused baselines of METHODS.md
+normalise the four cosine-distance blocks (image-image, text-text, image-text, text-image) each on its own
+so that the modality gap does not dominate: DCM (Data Context Map: min-max normalised blocks + metric MDS),
+DCM-t-SNE and DCM-UMAP (rank-normalised blocks, embedded by openTSNE / UMAP with precomputed distances).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..errors import ProjectionError
+from .base import Projector
+
+__all__ = ["BASELINES", "fused_distances"]
+
+
+def _rank01(vals: np.ndarray) -> np.ndarray:
+    """Ranks of ``vals`` scaled to [0, 1] (ties share the mean rank)."""
+    from scipy.stats import rankdata
+
+    r = rankdata(vals, method="average")
+    return (r - 1) / max(len(r) - 1, 1)
+
+
+def fused_distances(Z, modality, how: str = "minmax") -> np.ndarray:
+    """Block-normalised fused cosine distances (n, n) of unit rows ``Z`` with two modalities (O(n^2)).
+
+    Each block (within each modality, and between them) is normalised to [0, 1] on its own: ``"minmax"``
+    (DCM) or ``"rank"`` (DCM-t-SNE / DCM-UMAP); the diagonal is 0.
+    """
+    if how not in ("minmax", "rank"):
+        raise ProjectionError(f"how must be 'minmax' or 'rank'; got {how!r}.")
+    modality = np.asarray(modality, dtype=object)
+    names = list(dict.fromkeys(modality.tolist()))
+    if len(names) != 2:
+        raise ProjectionError(f"fused distances need exactly two modalities; got {names}.")
+    Z = np.asarray(Z, dtype=np.float64)
+    D = np.clip(1.0 - Z @ Z.T, 0.0, 2.0)
+    groups = [np.flatnonzero(modality == m) for m in names]
+    for a in range(2):
+        for b in range(a, 2):
+            blk = D[np.ix_(groups[a], groups[b])]
+            off = ~np.eye(*blk.shape, dtype=bool) if a == b else np.ones(blk.shape, bool)
+            vals = blk[off]
+            if how == "rank":
+                out = np.zeros_like(blk)
+                out[off] = _rank01(vals)
+            else:
+                lo, hi = vals.min(), vals.max()
+                out = (blk - lo) / (hi - lo) if hi > lo else np.zeros_like(blk)
+            D[np.ix_(groups[a], groups[b])] = out
+            if a != b:
+                D[np.ix_(groups[b], groups[a])] = out.T
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+class PCAProjector(Projector):
+    name = "PCA"
+    supports_transform = True
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def _fit(self, Z, modality):
+        from sklearn.decomposition import PCA
+
+        self.model_ = PCA(2, random_state=self.random_state)
+        return self.model_.fit_transform(Z)
+
+    def _transform(self, V):
+        return self.model_.transform(V)
+
+
+class TSNEProjector(Projector):
+    """openTSNE with cosine distance and PCA initialisation (it can place new points)."""
+
+    name = "t-SNE"
+    supports_transform = True
+
+    def __init__(self, perplexity=30.0, random_state=0, n_jobs=2):
+        self.perplexity = perplexity
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _fit(self, Z, modality):
+        from openTSNE import TSNE
+
+        X = Z.astype(np.float64)
+        perp = min(float(self.perplexity), (len(X) - 1) / 3.0)
+        self.model_ = TSNE(
+            perplexity=perp, metric="cosine", initialization="pca", random_state=self.random_state, n_jobs=self.n_jobs
+        ).fit(X)
+        return np.asarray(self.model_)
+
+    def _transform(self, V):
+        return np.asarray(self.model_.transform(V.astype(np.float64)))
+
+
+class UMAPProjector(Projector):
+    name = "UMAP"
+    supports_transform = True
+
+    def __init__(self, n_neighbors=15, min_dist=0.1, random_state=0):
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.random_state = random_state
+
+    def _fit(self, Z, modality):
+        import umap
+
+        X = Z
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model_ = umap.UMAP(
+                n_neighbors=min(self.n_neighbors, len(X) - 1),
+                min_dist=self.min_dist,
+                metric="cosine",
+                random_state=self.random_state,
+            )
+            return self.model_.fit_transform(X)
+
+    def _transform(self, V):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.model_.transform(V)
+
+
+def _metric_mds(D, random_state, max_iter):
+    from sklearn.manifold import MDS
+
+    return MDS(
+        n_components=2,
+        n_init=1,
+        max_iter=max_iter,
+        random_state=random_state,
+        metric_mds=True,
+        metric="precomputed",
+        init="random",
+    ).fit_transform(D)
+
+
+class MDSProjector(Projector):
+    """Metric MDS (SMACOF) on cosine distances over all points; O(n^2) memory, for small sets."""
+
+    name = "MDS"
+
+    def __init__(self, random_state=0, max_iter=300):
+        self.random_state = random_state
+        self.max_iter = max_iter
+
+    def _fit(self, Z, modality):
+        X = Z.astype(np.float64)
+        D = np.clip(1.0 - X @ X.T, 0.0, 2.0)
+        np.fill_diagonal(D, 0.0)
+        return _metric_mds(D, self.random_state, self.max_iter)
+
+
+class DCMProjector(Projector):
+    """Data Context Map: metric MDS on block-normalised fused distances (``fused_distances``)."""
+
+    name = "DCM"
+    min_modalities = 2
+
+    def __init__(self, random_state=0, max_iter=300):
+        self.random_state = random_state
+        self.max_iter = max_iter
+
+    def _fit(self, Z, modality):
+        return _metric_mds(fused_distances(Z, modality, "minmax"), self.random_state, self.max_iter)
+
+
+class DCMTSNEProjector(Projector):
+    """DCM-t-SNE (METHODS.md 2): openTSNE (perplexity 30) on rank-normalised fused distances."""
+
+    name = "DCM-t-SNE"
+    min_modalities = 2
+
+    def __init__(self, perplexity=30.0, random_state=0, n_jobs=2):
+        self.perplexity = perplexity
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _fit(self, Z, modality):
+        from openTSNE import TSNE
+
+        D = fused_distances(Z, modality, "rank")
+        perp = min(float(self.perplexity), (len(D) - 1) / 3.0)
+        return np.asarray(
+            TSNE(
+                perplexity=perp,
+                metric="precomputed",
+                initialization="spectral",
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
+            ).fit(D)
+        )
+
+
+class DCMUMAPProjector(Projector):
+    """DCM-UMAP (METHODS.md 2): UMAP with ``metric="precomputed"`` on rank-normalised fused distances."""
+
+    name = "DCM-UMAP"
+    min_modalities = 2
+
+    def __init__(self, n_neighbors=15, min_dist=0.1, random_state=0):
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.random_state = random_state
+
+    def _fit(self, Z, modality):
+        import umap
+
+        D = fused_distances(Z, modality, "rank")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return umap.UMAP(
+                n_neighbors=min(self.n_neighbors, len(D) - 1),
+                min_dist=self.min_dist,
+                metric="precomputed",
+                random_state=self.random_state,
+            ).fit_transform(D)
+
+
+BASELINES = {
+    "PCA": PCAProjector,
+    "t-SNE": TSNEProjector,
+    "UMAP": UMAPProjector,
+    "MDS": MDSProjector,
+    "DCM": DCMProjector,
+    "DCM-t-SNE": DCMTSNEProjector,
+    "DCM-UMAP": DCMUMAPProjector,
+}

@@ -1,0 +1,342 @@
+"""``ScatterWidget``: one WebGL scatter of points with a colour and a glyph per point; ``Chorus`` builds on it.
+
+Both render with the same bundled front-end (``static/widget.js``, built from ``js/``). Every per-point
+array crosses the comm as one binary buffer (float32 positions, uint8/uint16 codes, uint32 indices),
+never as JSON lists, so a million points cost ~10 MB. A lasso in the browser sets ``selected``;
+setting ``selected`` (or a named set) from Python highlights it in the browser. ipywidgets' property
+lock keeps the two directions from echoing.
+
+Size limits: no single binary buffer is larger than ``buffers.MAX_BUFFER_BYTES`` (8 MiB); bigger arrays
+cross as a list of chunks that the front-end joins into one typed array. Browser -> kernel messages are
+capped as a whole by the server's websocket limit (tornado's default ``websocket_max_message_size`` is
+10 MiB), so a widget draws at most ``max_points`` points (default ``DEFAULT_MAX_POINTS``): above that it
+shows a deterministic, modality-stratified sample, says so in a visible notice (``sample_notice``), and
+maps indices between the rows shown and the full data, so ``selected`` and the named sets always hold
+full-data row indices.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..errors import WidgetError
+from . import buffers as B
+from .sets import NamedSets
+
+__all__ = ["ScatterWidget", "DEFAULT_MAX_POINTS"]
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+_BUNDLE = _STATIC / "widget.js"
+_STYLES = _STATIC / "widget.css"
+
+# Point budget of one widget. Above it the widget shows a sample of this many points. Why 2,000,000:
+# - a lasso around every shown point sends 4 bytes per point from the browser: 2,000,000 x 4 = 8.0 MB,
+#   one buffer under MAX_BUFFER_BYTES and one message under tornado's default 10 MiB websocket limit
+#   (the most that keeps that true is 8 MiB / 4 = 2,097,152 points);
+# - measured (README; `bench widget`, headless Chromium with software WebGL, one loaded run): 1,000,000
+#   points are shown in full (11 MB sent, first frame 4.4 s; 2.9 s on a quiet machine), 2,000,000 send
+#   22 MB in 8 MiB chunks and draw in 6.6 s; 5,000,000 in full would send 55 MB, and the browser's
+#   upload + index time grows with n (2.6 s at 1M, 4.0 s at 2M), so they are sampled: the kernel builds
+#   the sample and the state message for 5,000,000 in 0.45 s (`bench reliability`), first frame 10.4 s.
+DEFAULT_MAX_POINTS = 2_000_000
+_SAFE_MAX_POINTS = B.MAX_BUFFER_BYTES // 4
+
+
+def _array_trait(default, to_json, from_json, echo=True):
+    # echo_update=False: ipywidgets would otherwise send every front-end update straight back
+    # (a second copy of a million-index selection) before applying it
+    return t.Any(default).tag(sync=True, to_json=to_json, from_json=from_json, echo_update=echo)
+
+
+class ScatterWidget(anywidget.AnyWidget):
+    """A WebGL scatter plot of points with a category (colour) and a modality (glyph) per point.
+
+    ``positions`` (n, 2), ``category`` codes with ``category_names``, ``modality`` codes with
+    ``modality_names``; ``selected`` holds the sorted uint32 indices chosen by lasso/click in the
+    browser, and setting it from Python highlights those points.
+
+    ``max_points`` (default ``DEFAULT_MAX_POINTS``; None: no limit): above it the browser draws a
+    deterministic sample stratified by modality (``sample_seed``; rows in ``selected`` at construction are
+    kept), ``sample_notice`` says so in the widget, and ``selected`` / named sets still hold full-data rows
+    (``shown_index``: the rows drawn; ``shown_selected``: the highlighted part of the selection).
+    """
+
+    _esm = (
+        _BUNDLE
+        if _BUNDLE.exists()
+        else (
+            "export default { render({ el }) { el.textContent = 'modalchorus-widget: the front-end bundle is not "
+            "built; run make setup (or cd js && npm install --no-audit --no-fund && npm run build)'; } }"
+        )
+    )
+    _css = _STYLES if _STYLES.exists() else ""
+
+    view_mode = t.Unicode("scatter").tag(sync=True)
+    positions = _array_trait(np.zeros((0, 2), np.float32), B.positions_to_json, B.positions_from_json)
+    category = _array_trait(np.zeros(0, np.uint8), B.codes_to_json, B.codes_from_json)
+    category_names = t.List(t.Unicode()).tag(sync=True)
+    modality = _array_trait(np.zeros(0, np.uint8), B.codes_to_json, B.codes_from_json)
+    modality_names = t.List(t.Unicode()).tag(sync=True)
+    selected = _array_trait(np.zeros(0, np.uint32), B.indices_to_json, B.indices_from_json, echo=False)
+    named_sets = t.Dict().tag(
+        sync=True, to_json=B.index_dict_to_json, from_json=B.index_dict_from_json, echo_update=False
+    )
+    color_by = t.Unicode("").tag(sync=True)
+    color_options = t.List(t.Unicode()).tag(sync=True)
+    point_size = t.Float(4.0).tag(sync=True)
+    opacity = t.Float(0.85).tag(sync=True)
+    height = t.Int(420).tag(sync=True)
+    animate_ms = t.Int(700).tag(sync=True)
+    method = t.Unicode("").tag(sync=True)
+    methods = t.List(t.Unicode()).tag(sync=True)
+    status = t.Unicode("").tag(sync=True)
+    busy = t.Unicode("").tag(sync=True)
+    point_labels = t.List().tag(sync=True, to_json=B.labels_to_json)
+    # non-empty when the widget shows a sample of the points; the browser shows it above the views
+    sample_notice = t.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        positions=None,
+        category=None,
+        modality=None,
+        category_names=None,
+        modality_names=None,
+        selected=None,
+        max_points=DEFAULT_MAX_POINTS,
+        sample_seed=0,
+        **kwargs,
+    ):
+        pos = B.as_positions(np.zeros((0, 2)) if positions is None else positions)
+        n = len(pos)
+        cat = np.zeros(n, np.uint8) if category is None else B.as_codes(category, n, "category")
+        mod = np.zeros(n, np.uint8) if modality is None else B.as_codes(modality, n, "modality")
+        if category_names is None:
+            category_names = [str(i) for i in range(int(cat.max()) + 1 if n else 1)]
+        if modality_names is None:
+            modality_names = (
+                ["image", "text"] if (n and mod.max() <= 1) else [str(i) for i in range(int(mod.max()) + 1 if n else 1)]
+            )
+        self._check_names(cat, category_names, "category")
+        self._check_names(mod, modality_names, "modality")
+        sel = B.as_indices(selected, n, "selected")
+        self._max_points = self._check_max_points(max_points)
+        # shown rows: all of them, or a deterministic modality-stratified sample that keeps the selection
+        self._sample = None
+        if self._max_points is not None and n > self._max_points:
+            self._sample = B.stratified_sample(mod, self._max_points, keep=sel, seed=int(sample_seed))
+        super().__init__(**kwargs)
+        with self.hold_sync():
+            self.positions = pos
+            self.category = cat
+            self.category_names = [str(c) for c in category_names]
+            self.modality = mod
+            self.modality_names = [str(m) for m in modality_names]
+            self.selected = sel
+            self.sample_notice = self._sample.notice() if self._sample is not None else ""
+        self.on_msg(self._on_front_end_msg)
+        self.observe(self._ack_selected, "selected")
+
+    @staticmethod
+    def _check_max_points(max_points):
+        if max_points is None:
+            return None
+        if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+            raise WidgetError(
+                f"max_points must be a positive whole number of points (or None for no limit), got {max_points!r}"
+            )
+        if max_points > _SAFE_MAX_POINTS:
+            warnings.warn(
+                f"max_points={max_points:,}: a lasso around more than {_SAFE_MAX_POINTS:,} shown points "
+                "sends more than 8 MiB from the browser, near the Jupyter server's default 10 MiB websocket "
+                "message limit; raise ServerApp.tornado_settings['websocket_max_message_size'] too",
+                stacklevel=3,
+            )
+        return int(max_points)
+
+    # ------------------------------------------------------------ large inputs
+    @property
+    def max_points(self) -> int | None:
+        """The point budget this widget was made with (None: no limit); above it a sample is shown."""
+        return self._max_points
+
+    @property
+    def sampled(self) -> bool:
+        """True when the browser shows a sample of the points (see ``sample_notice``)."""
+        return self._sample is not None
+
+    @property
+    def n_shown(self) -> int:
+        """How many points the browser draws (``n`` unless sampled)."""
+        return self._sample.n_shown if self._sample is not None else self.n
+
+    @property
+    def shown_index(self) -> np.ndarray:
+        """Sorted uint32 full-data row indices of the points the browser draws (all rows unless sampled)."""
+        return self._sample.index.copy() if self._sample is not None else np.arange(self.n, dtype=np.uint32)
+
+    @property
+    def shown_selected(self) -> np.ndarray:
+        """The part of ``selected`` that is drawn (and highlighted) in the browser, as full-data indices."""
+        if self._sample is None:
+            return self.selected
+        return self._sample.index[self._sample.to_shown(self.selected)]
+
+    def _full_index(self, shown: int) -> int:
+        """Row of the full data for the ``shown``-th point the browser draws."""
+        return int(self._sample.index[shown]) if self._sample is not None else int(shown)
+
+    def _ack_selected(self, change):
+        """Tell the browser the kernel holds the new selection (it waits for this before repainting at large n)."""
+        if self._property_lock.get("selected") is not None or "selected" in self._property_lock:
+            self.send({"type": "ack_selected", "count": int(len(change["new"]))})
+
+    # ------------------------------------------------------------ validation
+    @staticmethod
+    def _check_names(codes, names, what):
+        if len(codes) and int(codes.max()) >= len(names):
+            raise WidgetError(f"{what}: code {int(codes.max())} has no name; {what}_names lists only {len(names)}")
+
+    @property
+    def n(self) -> int:
+        return int(len(self.positions))
+
+    @t.validate("positions")
+    def _v_positions(self, proposal):
+        pos = B.as_positions(proposal["value"])
+        if len(self.positions) and len(pos) != len(self.positions):
+            raise WidgetError(
+                f"positions: got {len(pos)} rows but the widget shows {len(self.positions)} points; "
+                "make a new widget to change the number of points"
+            )
+        return pos
+
+    @t.validate("category")
+    def _v_category(self, proposal):
+        return B.as_codes(proposal["value"], self.n or None, "category")
+
+    @t.validate("modality")
+    def _v_modality(self, proposal):
+        return B.as_codes(proposal["value"], self.n or None, "modality")
+
+    @t.validate("selected")
+    def _v_selected(self, proposal):
+        return B.as_indices(proposal["value"], self.n, "selected")
+
+    @t.validate("named_sets")
+    def _v_sets(self, proposal):
+        out = {}
+        for k, v in (proposal["value"] or {}).items():
+            if not isinstance(k, str) or not k.strip():
+                raise WidgetError(f"sets: set names must be non-empty strings, got {k!r}")
+            out[k] = B.as_indices(v, self.n, f"sets[{k!r}]")
+        return out
+
+    @t.validate("point_size")
+    def _v_size(self, proposal):
+        v = float(proposal["value"])
+        if not (0 < v <= 100):
+            raise WidgetError(f"point_size must be in (0, 100] pixels, got {v}")
+        return v
+
+    @t.validate("opacity")
+    def _v_opacity(self, proposal):
+        v = float(proposal["value"])
+        if not (0 < v <= 1):
+            raise WidgetError(f"opacity must be in (0, 1], got {v}")
+        return v
+
+    # ------------------------------------------------------------ API
+    @property
+    def sets(self) -> NamedSets:
+        """Named sets, dict-like: ``w.sets["name"]`` -> uint32 indices; assigning updates the views."""
+        return NamedSets(self)
+
+    @sets.setter
+    def sets(self, value):
+        self.named_sets = dict(value)
+
+    def update_positions(self, xy, animate: bool = True):
+        """Move the points to new positions (same number of points); the browser animates the change."""
+        pos = B.as_positions(xy, self.n, "positions")
+        ms = self.animate_ms
+        if not animate:
+            self.animate_ms = 0
+        try:
+            self.positions = pos
+        finally:
+            if not animate:
+                self.animate_ms = ms
+        return self
+
+    def payload_nbytes(self) -> dict:
+        """Bytes this widget's state sends over the comm: JSON, binary, and the plain array sizes.
+
+        ``raw`` is the size of the point arrays themselves (positions + codes + indices), the
+        yardstick for "no JSON inflation"; the front-end bundle (``_esm``) is counted apart.
+        """
+        state = self.get_state()
+        esm = len(str(state.pop("_esm", "")).encode())
+        state.pop("_css", None)
+        js, binary = B.payload_nbytes(state)
+        sizes = B.buffer_sizes(state)
+        s = self._sample
+        shown = (lambda a: s.take(a)) if s is not None else (lambda a: a)
+        to_shown = (lambda a: s.to_shown(a)) if s is not None else (lambda a: a)
+        raw = int(
+            shown(self.positions).nbytes
+            + shown(self.category).nbytes
+            + shown(self.modality).nbytes
+            + np.asarray(to_shown(self.selected), np.uint32).nbytes
+            + sum(np.asarray(to_shown(v), np.uint32).nbytes for v in self.named_sets.values())
+        )
+        return {
+            "json": js,
+            "binary": binary,
+            "total": js + binary,
+            "raw": raw,
+            "esm": esm,
+            "n_buffers": len(sizes),
+            "max_buffer": max(sizes, default=0),
+        }
+
+    # ------------------------------------------------------------ front-end messages
+    def _on_front_end_msg(self, _widget, content, _buffers):
+        kind = (content or {}).get("type")
+        try:
+            if kind == "hover":
+                self._reply_tooltip(int(content["index"]))
+            else:
+                self._on_action(kind, content)
+        except Exception as e:  # report in the widget, never kill the comm
+            self.busy = ""
+            self.status = f"error: {e}"
+
+    def _on_action(self, kind, content):
+        pass
+
+    def tooltip(self, index: int) -> dict:
+        """What the hover tooltip shows for point ``index`` (subclasses add text, thumbnails, predictions)."""
+        return {
+            "text": f"{self.modality_names[int(self.modality[index])]} #{index}",
+            "label": self.category_names[int(self.category[index])],
+        }
+
+    def _reply_tooltip(self, index: int):
+        """Answer a hover on the ``index``-th drawn point (a full-data row unless sampled)."""
+        if not 0 <= index < self.n_shown:
+            return
+        info = dict(self.tooltip(self._full_index(index)))
+        png = info.pop("png", None)
+        msg = {
+            "type": "tooltip",
+            "index": index,
+            "has_image": png is not None,
+            **{k: (None if v is None else str(v)) for k, v in info.items()},
+        }
+        self.send(msg, buffers=[png] if png is not None else None)

@@ -1,0 +1,344 @@
+"""What a ``Chorus`` shows, as a plain object (no traitlets, no comm): the embeddings, one fitted projector
+per projection method, zero-shot predictions, colour codes, concepts and the alignment round logic.
+
+``Chorus`` is the thin widget that draws a ``ChorusState`` and forwards the browser's actions to it; the
+state can be driven and tested without a front-end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.embeddings import EmbeddingSet, make_thumbnail
+from ..encoders.base import check_encoder
+from ..errors import WidgetError
+from ..evaluation import zero_shot_predict
+from ..projection.base import Projector
+from ..projection.concept_axis import concept_axis
+from ..projection.registry import PROJECTORS, make_projector, method_name
+from . import buffers as B
+
+__all__ = ["ChorusState", "categorise", "codes_in_order"]
+
+
+def categorise(values, max_bins: int = 10):
+    """(codes, names) for a column: categorical as is; many-valued numbers as quantile bins."""
+    import pandas as pd
+
+    s = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.nunique() > 24:
+        binned = pd.qcut(s, q=max_bins, duplicates="drop")
+        codes = binned.cat.codes.to_numpy()
+        names = [f"{iv.left:.3g}..{iv.right:.3g}" for iv in binned.cat.categories]
+        missing = codes < 0
+        if missing.any():
+            codes = np.where(missing, len(names), codes)
+            names.append("(missing)")
+        return codes.astype(np.int64), names
+    s = s.astype(object).where(s.notna(), "(none)").astype(str)
+    codes, uniques = pd.factorize(s, sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def codes_in_order(values, names):
+    """Integer code of each value = its position in ``names``."""
+    import pandas as pd
+
+    return pd.Categorical(np.asarray(values).astype(str), categories=[str(n) for n in names]).codes.astype(np.int64)
+
+
+class ChorusState:
+    """Embeddings + projections + predictions of one Chorus session.
+
+    ``projector``: a ``Projector`` or a method name (default: MFM when the set has two modalities, else PCA);
+    ``positions``: precomputed (n, 2) positions for it (then it is not fitted again).
+    """
+
+    def __init__(
+        self, embeddings, projector=None, positions=None, encoder=None, aligner=None, class_prompts=None, method=None
+    ):
+        if not isinstance(embeddings, EmbeddingSet):
+            raise WidgetError(
+                f"embeddings: expected an EmbeddingSet, got {type(embeddings).__name__}; "
+                "wrap arrays with EmbeddingSet(vectors, modality=...) or EmbeddingSet.from_pairs"
+            )
+        self.embeddings = embeddings
+        self.encoder = check_encoder(encoder, "Chorus(encoder=...)")
+        self.aligner = aligner
+        self.class_prompts = class_prompts
+        self.rounds = 0
+        if projector is None:
+            projector = "MFM" if len(embeddings.modalities) >= 2 and embeddings.n >= 8 else "PCA"
+        if isinstance(projector, str):
+            projector = make_projector(projector)
+        if not isinstance(projector, Projector):
+            raise WidgetError(
+                f"projector: expected a method name ({list(PROJECTORS)}) or a Projector, got "
+                f"{type(projector).__name__}; wrap a scikit-learn transformer with "
+                "modalchorus_widget.projection.base.EstimatorProjector(estimator)"
+            )
+        self.method = str(method or method_name(projector))
+        self.projectors = {self.method: projector}
+        if positions is not None:
+            xy = B.as_positions(positions, embeddings.n, "positions")
+        else:
+            xy = self._fit(projector, embeddings)
+        self.positions = {self.method: xy}
+        self.prompt_rows = None
+        self.prompt_names, self.prompt_vectors = self._resolve_prompts(class_prompts)
+        self.predictions = self.predict(embeddings)
+
+    # ------------------------------------------------------------ projection
+    @property
+    def projector(self) -> Projector:
+        """The fitted projector of the method on show."""
+        return self.projectors[self.method]
+
+    @staticmethod
+    def _fit(projector, es):
+        xy = B.as_positions(projector.fit_transform(es), es.n, "positions")
+        return xy
+
+    def project(self, method: str) -> np.ndarray:
+        """Positions of ``method`` for the current embeddings: cached, placed by its fitted projector, or fitted."""
+        if method in self.positions:
+            return self.positions[method]
+        proj = self.projectors.get(method)
+        if proj is not None and proj.supports_transform and proj.is_fitted():
+            xy = B.as_positions(proj.transform(self.embeddings.vectors), self.embeddings.n)
+        else:
+            proj = proj or make_projector(method)
+            xy = self._fit(proj, self.embeddings)
+            self.projectors[method] = proj
+        self.positions[method] = xy
+        return xy
+
+    def add_layout(self, name: str, positions):
+        self.positions[str(name)] = B.as_positions(positions, self.embeddings.n, f"layout {name!r}")
+
+    def place(self, es) -> np.ndarray:
+        """Positions of new vectors ``es`` by the projector on show: ``transform`` (points move, not jump), or a
+        refit where the method cannot place new points (MDS, DCM)."""
+        proj = self.projector
+        if proj.supports_transform and proj.is_fitted():
+            return B.as_positions(proj.transform(es.vectors), es.n)
+        return self._fit(proj, es)
+
+    # ------------------------------------------------------------ text and prompts
+    def encode_texts(self, texts, where: str) -> np.ndarray:
+        if self.encoder is None:
+            raise WidgetError(
+                f"{where}: text needs an encoder to embed it; pass encoder=... to Chorus, "
+                "or give vectors instead of strings"
+            )
+        v = np.asarray(self.encoder.encode(list(texts), "text"), dtype=np.float32)
+        if v.ndim != 2 or v.shape[1] != self.embeddings.dim:
+            raise WidgetError(f"{where}: the encoder returned shape {v.shape}, expected (k, {self.embeddings.dim})")
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def _resolve_prompts(self, prompts):
+        if prompts is None:
+            return None, None
+        if isinstance(prompts, dict):
+            names = [str(k) for k in prompts]
+            vals = list(prompts.values())
+            if all(isinstance(v, str) for v in vals):
+                return names, self.encode_texts(vals, "class_prompts")
+            return names, np.asarray(vals, dtype=np.float32)
+        prompts = list(prompts)
+        if all(isinstance(p, str) for p in prompts):
+            return prompts, self.encode_texts(prompts, "class_prompts")
+        if prompts and all(isinstance(p, (int, np.integer)) for p in prompts):
+            # rows of the set: their vectors are read at every prediction, so prompts follow alignment
+            es = self.embeddings
+            rows = es.check_indices(np.asarray(prompts, dtype=np.int64), "class_prompts")
+            labels = es.labels
+            names = [str(labels[r]) if labels is not None and labels[r] is not None else str(es.ids[r]) for r in rows]
+            self.prompt_rows = rows
+            return names, es.vectors[rows]
+        arr = np.asarray(prompts, dtype=np.float32)
+        return [str(i) for i in range(len(arr))], arr
+
+    def predict(self, es):
+        """Zero-shot prediction (class prompt name) of every image row; None elsewhere or without prompts."""
+        if self.prompt_vectors is None:
+            return None
+        pred = np.full(es.n, None, dtype=object)
+        img = es.indices("image") if "image" in es.modalities else np.zeros(0, np.uint32)
+        if len(img):
+            prompts = es.vectors[self.prompt_rows] if self.prompt_rows is not None else self.prompt_vectors
+            idx = zero_shot_predict(es.vectors[img], prompts)
+            pred[img] = np.asarray(self.prompt_names, dtype=object)[idx]
+        return pred
+
+    # ------------------------------------------------------------ colour
+    def color_options(self) -> list:
+        frame = self.embeddings.frame
+        opts = [c for c in ("label",) if c in frame.columns]
+        if self.predictions is not None:
+            opts.append("prediction")
+        opts.append("modality")
+        for c in frame.columns:
+            if c in ("id", "modality", "label", "item") or c in opts:
+                continue
+            try:
+                if frame[c].nunique() <= 65536:
+                    opts.append(str(c))
+            except TypeError:  # unhashable cells (lists, dicts) cannot colour points
+                continue
+        return opts
+
+    def codes_for(self, key: str):
+        es = self.embeddings
+        if key == "prediction":
+            if self.predictions is None:
+                raise WidgetError("no predictions: pass class_prompts (and an encoder for text prompts)")
+            return categorise(self.predictions)
+        if key == "modality":
+            return categorise(es.modality)
+        if key not in es.frame.columns:
+            raise WidgetError(
+                f"color_by={key!r} is not a column of embeddings.frame; choose one of {self.color_options()}"
+            )
+        return categorise(es.frame[key].to_numpy())
+
+    # ------------------------------------------------------------ concepts
+    def concept(self, c, where: str, named_sets: dict):
+        """(vector or (k, d) set, display name) for a concept given as text, vector, indices or set name."""
+        es = self.embeddings
+        if isinstance(c, str):
+            return self._text_concept(c.strip(), where, named_sets)
+        arr = np.asarray(c)
+        if arr.ndim == 1 and arr.dtype.kind in "iub":
+            idx = B.as_indices(arr, es.n, f"concept {where}")
+            if len(idx) == 0:
+                raise WidgetError(f"concept {where}: empty index set")
+            return es.vectors[idx], f"{len(idx)} points"
+        if arr.ndim in (1, 2) and arr.shape[-1] == es.dim:
+            return arr.astype(np.float32), "vector" if arr.ndim == 1 else f"{len(arr)} vectors"
+        raise WidgetError(
+            f"concept {where}: expected text, a ({es.dim},) vector, a (k, {es.dim}) set, "
+            f"or row indices; got {type(c).__name__} with shape {getattr(arr, 'shape', None)}"
+        )
+
+    def _text_concept(self, name: str, where: str, named_sets: dict):
+        es = self.embeddings
+        if not name:
+            raise WidgetError(f"concept {where}: empty text; type a concept, a set name or a caption")
+        if name in named_sets:
+            idx = named_sets[name]
+            if len(idx) == 0:
+                raise WidgetError(f"concept {where}: set {name!r} is empty")
+            return es.vectors[idx], name
+        items = es.items
+        if items is not None and "text" in es.modalities:
+            tidx = es.indices("text")
+            hits = tidx[np.fromiter((isinstance(items[i], str) and items[i] == name for i in tidx), bool, len(tidx))]
+            if len(hits):
+                return es.vectors[hits], name
+        if self.encoder is not None:
+            return self.encode_texts([name], f"concept {where}")[0], name
+        if es.labels is not None:
+            hits = np.flatnonzero(es.labels.astype(str) == name)
+            if len(hits):
+                return es.vectors[hits], name
+        raise WidgetError(
+            f"concept {where}={name!r}: not a set name, text item or label, and no encoder is "
+            "attached to embed free text; pass encoder=... or use vectors/indices"
+        )
+
+    def axis(self, a, b, y, named_sets: dict, current_y):
+        """Concept-axis positions (METHODS.md 3) and the axis titles."""
+        va, na = self.concept(a, "a", named_sets)
+        vb, nb = self.concept(b, "b", named_sets)
+        if y is None:
+            yv, ny = None, None
+        elif isinstance(y, tuple) and len(y) == 2:
+            (c, nc), (d, nd) = self.concept(y[0], "y[0]", named_sets), self.concept(y[1], "y[1]", named_sets)
+            yv, ny = (c, d), f"{nd} \u2192 {nc}"
+        else:
+            arr = np.asarray(y) if not isinstance(y, str) else None
+            if arr is not None and arr.ndim == 1 and arr.shape[0] == self.embeddings.n and arr.dtype.kind == "f":
+                yv, ny = arr.astype(np.float32), "y"
+            else:
+                yv, ny = self.concept(y, "y", named_sets)
+        xy = concept_axis(self.embeddings.vectors, va, vb, y=yv if yv is not None else current_y)
+        return xy, {"a": na, "b": nb, "y": ny or f"{self.method} y"}
+
+    # ------------------------------------------------------------ alignment
+    def align(self, *constraints):
+        """One round: ``aligner.step``, then place the new vectors. Returns (round, positions); on any failure
+        the aligner is rolled back and this state is unchanged."""
+        if self.aligner is None:
+            raise WidgetError("align: no aligner attached; pass aligner=Aligner(embeddings) to Chorus")
+        rnd = None
+        try:
+            rnd = self.aligner.step(*constraints)
+            new_es = self.aligner.embeddings_
+            if new_es.n != self.embeddings.n:
+                raise WidgetError(f"align: the aligner returned {new_es.n} rows for {self.embeddings.n} points")
+            xy = self.place(new_es)
+            pred = self.predict(new_es)
+        except BaseException:
+            if rnd is not None:
+                self.aligner.undo()
+            raise
+        self.embeddings, self.predictions = new_es, pred
+        self.rounds += 1
+        self.positions = {self.method: xy}
+        return rnd, xy
+
+    # ------------------------------------------------------------ what the views show
+    def default_labels(self, max_labels: int = 60) -> list:
+        es = self.embeddings
+        if "text" not in es.modalities:
+            return []
+        tidx = es.indices("text")
+        if len(tidx) == 0 or len(tidx) > max_labels:
+            return []
+        items = es.items
+        out = []
+        for i in tidx:
+            txt = (
+                items[i]
+                if items is not None and isinstance(items[i], str)
+                else (es.labels[i] if es.labels is not None else None)
+            )
+            if txt:
+                s = str(txt)
+                out.append([int(i), s if len(s) <= 28 else s[:27] + "\u2026"])
+        return out
+
+    def status(self) -> str:
+        parts = []
+        if self.rounds:
+            parts.append(f"alignment rounds: {self.rounds}")
+        if self.predictions is not None:
+            parts.append(f"{len(self.prompt_names)} classes")
+        return " \u00b7 ".join(parts)
+
+    def tooltip(self, index: int, thumbs: dict) -> dict:
+        """Text, label, prediction and (for images with a readable item) a PNG thumbnail of row ``index``."""
+        es = self.embeddings
+        info = {}
+        mod = str(es.modality[index])
+        items = es.items
+        item = items[index] if items is not None else None
+        if mod != "image" and isinstance(item, str):  # texts show their text; image items are paths
+            info["text"] = item if len(item) <= 300 else item[:299] + "\u2026"
+        else:
+            info["text"] = f"{mod} {es.frame['id'].iat[index]}"
+        if es.labels is not None and es.labels[index] is not None:
+            info["label"] = es.labels[index]
+        if self.predictions is not None and self.predictions[index] is not None:
+            info["prediction"] = self.predictions[index]
+        missing = item is None or (isinstance(item, float) and item != item)  # pandas turns None into NaN
+        if mod == "image" and not missing:
+            if index not in thumbs:
+                try:
+                    thumbs[index] = make_thumbnail(item, 96)
+                except Exception:  # an unreadable item shows no thumbnail; the tooltip still works
+                    thumbs[index] = None
+            if thumbs[index] is not None:
+                info["png"] = thumbs[index]
+        return info
