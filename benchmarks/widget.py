@@ -1,8 +1,9 @@
-"""`python -m modalchorus_widget.bench widget --json FILE`: the widget in a real browser, timed.
+"""`python -m benchmarks widget --json FILE` (from the repo root): the widget in a real browser, timed.
 
 For each n (default 10k, 100k, 1M random points) it starts a notebook in a real JupyterLab (headless
-Chromium, software WebGL), displays a ScatterWidget, and measures (above the widget's ``max_points`` the
-browser draws a sample: ``points_shown`` and the visible ``notice`` say so, and the figures are for it)
+Chromium, software WebGL; the harness is tests/e2e/harness.py, which turns the widget's debug hooks on),
+displays a ScatterWidget, and measures (above the widget's ``max_points`` the browser draws a sample:
+``points_shown`` and the visible ``notice`` say so, and the figures are for it)
 - python_to_first_frame_s: from the start of the cell's execution (kernel clock) to the first frame
   drawn with all n points (browser clock; same machine);
 - lasso_to_python_s: from the mouse-up of a lasso drawn with the mouse to the moment the kernel's
@@ -120,7 +121,7 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench widget", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks widget", description=__doc__.split("\n")[0])
     ap.add_argument("--json", required=True, help="where to write the results JSON")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated point counts")
     ap.add_argument("--screenshots", default=None, help="folder for screenshots (default: none)")
@@ -136,7 +137,7 @@ def main(argv: list[str]) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from ..browser import OUT, Lab, NotebookPage, chromium_path, launch_browser
+    from tests.e2e.harness import OUT, Lab, NotebookPage, chromium_path, launch_browser, new_page
 
     if not chromium_path():
         print("chromium not found; install it with `apt-get install -y chromium`", file=sys.stderr)
@@ -154,14 +155,9 @@ def main(argv: list[str]) -> int:
                     name = f"bench_{n}.ipynb"
                     size = 3 if n < 200_000 else 1.5
                     lab.write_notebook(name, [CELL.format(n=n, seed=args.seed, size=size)])
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    nb = NotebookPage(lab, page, name)
+                    nb = NotebookPage(lab, new_page(browser, 1400, 1000), name, out=shots or OUT)
                     try:
                         nb.open_and_run(timeout=args.timeout)
-                        if shots:
-                            import modalchorus_widget.browser as mb
-
-                            mb.OUT = shots
                         run = measure(nb, n, shots, args.timeout)
                         print(json.dumps(run), flush=True)
                         runs.append(run)
@@ -170,7 +166,6 @@ def main(argv: list[str]) -> int:
                 browser.close()
         finally:
             lab.stop()
-    _ = OUT
     result = {
         "runs": runs,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),

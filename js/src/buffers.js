@@ -81,18 +81,6 @@ export function decodeCodes(value, n) {
   throw new RangeError(`codes buffer of ${bytes.byteLength} bytes does not fit ${n} points (1 or 2 bytes each)`);
 }
 
-/** Interleaved float32 (x0, y0, x1, y1, ...) -> separate columns. */
-export function splitXY(xy) {
-  const n = xy.length >> 1;
-  const x = new Float32Array(n);
-  const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    x[i] = xy[2 * i];
-    y[i] = xy[2 * i + 1];
-  }
-  return { x, y };
-}
-
 /** Indices (array-like of ints) -> sorted unique uint32 bytes ready for model.set: one DataView, or a list of
  * chunks of at most `limit` bytes. */
 export function encodeIndices(indices, limit = MAX_BUFFER_BYTES) {

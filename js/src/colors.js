@@ -45,13 +45,6 @@ export function hexToRgba(hex, alpha = 1) {
   return [((v >> 16) & 255) / 255, ((v >> 8) & 255) / 255, (v & 255) / 255, alpha];
 }
 
-/** Darker or lighter variant of a hex colour (factor < 1 darkens). */
-export function shade(hex, factor) {
-  const [r, g, b] = hexToRgba(hex);
-  const c = (v) => Math.round(Math.max(0, Math.min(1, v * factor)) * 255).toString(16).padStart(2, '0');
-  return `#${c(r)}${c(g)}${c(b)}`;
-}
-
 /** Relative luminance of a CSS colour string 'rgb(r, g, b)' or '#rrggbb' (0 dark .. 1 light). */
 export function luminance(css) {
   let r, g, b;

@@ -1,4 +1,4 @@
-// Point layout helpers: data -> normalised device coordinates, screen mapping, animation easing.
+// Point layout helpers: data -> normalised device coordinates, screen mapping, axis ticks.
 
 /**
  * Fit interleaved float32 positions into [-1, 1] (NDC) with padding.
@@ -65,15 +65,6 @@ export function nearestPoint(xs, ys, x, y, radius) {
     if (d <= bestD) { bestD = d; best = i; }
   }
   return best;
-}
-
-export const easeCubicInOut = (t) => (t < 0.5 ? 4 * t * t * t : 1 - Math.pow(-2 * t + 2, 3) / 2);
-
-/** out[i] = a[i] + (b[i] - a[i]) * ease(t); typed arrays of equal length. */
-export function lerpArrays(a, b, t, out = new Float32Array(a.length), ease = easeCubicInOut) {
-  const e = ease(Math.max(0, Math.min(1, t)));
-  for (let i = 0; i < a.length; i++) out[i] = a[i] + (b[i] - a[i]) * e;
-  return out;
 }
 
 /** A handful of evenly spaced "nice" tick values covering [lo, hi]. */

@@ -2,18 +2,18 @@
 // rings, point labels and axis ticks. Used twice by the Chorus widget (projection, concept axis).
 import createScatterplot from 'regl-scatterplot';
 import { sameIndices, sortedUnique } from './buffers.js';
-import { categoryColors, setColor } from './colors.js';
-import { dataToNdc, fitToNdc, ndcToScreen, nearestPoint, niceTicks, screenToNdc } from './layout.js';
-import { combineSelection, indicesInPolygon, modeFromEvent } from './lasso.js';
+import { categoryColors } from './colors.js';
+import { fitToNdc, ndcToScreen } from './layout.js';
+import { installLasso } from './lasso_tool.js';
+import { drawAxes, drawLabels, drawLassoOutline, drawSetRings, drawTextGlyphs } from './overlay.js';
 
-export const SELECTION_COLOR = '#ff00ff';
-// 2-D canvas paths get slow (seconds) past a few thousand glyphs in software rendering: cap them.
-const OVERLAY_MAX_RINGS = 4000;
+const SELECTION_COLOR = '#ff00ff';
+const DEFAULT_THEME = { ring: '#222222', foreground: '#1f1f1f', muted: '#666' };
 
 export class ScatterView {
   /**
    * container: element to fill; opts: { keepAspect, onSelect(indices), onHover(index|-1, ev),
-   * theme, transitionMs, axes: bool }
+   * theme, transitionMs, axes: bool, performance: bool, debug: bool (timing fields for tests) }
    */
   constructor(container, opts = {}) {
     this.opts = { keepAspect: true, transitionMs: 700, axes: false, ...opts };
@@ -31,7 +31,6 @@ export class ScatterView {
     this.modality = new Uint8Array(0);
     this.textCode = -1;
     this.transform = null;
-    this.xy = null;
     this.drawChain = Promise.resolve();
     this.transitioning = false;
     this.mouse = [0, 0];
@@ -83,9 +82,9 @@ export class ScatterView {
     sp.subscribe('pointover', (i) => this.opts.onHover?.(i, this.mouse));
     sp.subscribe('pointout', () => this.opts.onHover?.(-1, this.mouse));
     sp.subscribe('view', () => this.drawOverlay());
-    this.transitions = 0;
+    if (this.opts.debug) this.transitions = 0;
     sp.subscribe('transitionStart', () => {
-      this.transitions += 1;
+      if (this.opts.debug) this.transitions += 1;
       this.transitioning = true;
       this.drawOverlay();
     });
@@ -98,8 +97,8 @@ export class ScatterView {
       this.mouse = [ev.clientX - r.left, ev.clientY - r.top];
     });
     this.mode = 'lasso';
-    this.lassoPath = null;
-    this._installLasso();
+    this.keepLasso = null;
+    installLasso(this);
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(container);
   }
@@ -159,7 +158,6 @@ export class ScatterView {
     this.textCode = textCode;
     const run = () => {
       this.n = n;
-      this.xy = xy;
       this.transform = fit.transform;
       this.ndc = fit;
       return this.scatterplot
@@ -175,7 +173,7 @@ export class ScatterView {
           },
         )
         .then(() => {
-          this.lastDrawResolvedMs = Date.now();
+          if (this.opts.debug) this.lastDrawResolvedMs = Date.now();
           return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
         })
         .then(() => this.drawOverlay());
@@ -225,114 +223,6 @@ export class ScatterView {
     this.container.classList.toggle('mc-mode-lasso', this.mode === 'lasso');
   }
 
-  _local(ev) {
-    const r = this.canvas.getBoundingClientRect();
-    return [ev.clientX - r.left, ev.clientY - r.top];
-  }
-
-  _installLasso() {
-    const box = this.container;
-    box.classList.add('mc-mode-lasso');
-    const onDown = (ev) => {
-      if (this.mode !== 'lasso' || ev.button !== 0 || !this.ndc) return;
-      ev.stopPropagation();
-      ev.preventDefault();
-      this.lassoPath = [this._local(ev)];
-      this.lassoMode = modeFromEvent(ev);
-      window.addEventListener('mousemove', onMove, true);
-      window.addEventListener('mouseup', onUp, true);
-    };
-    const onMove = (ev) => {
-      if (!this.lassoPath) return;
-      ev.stopPropagation();
-      const p = this._local(ev);
-      const last = this.lassoPath[this.lassoPath.length - 1];
-      if (Math.hypot(p[0] - last[0], p[1] - last[1]) >= 2) {
-        this.lassoPath.push(p);
-        this._drawLassoPath();
-      }
-    };
-    const onUp = (ev) => {
-      window.removeEventListener('mousemove', onMove, true);
-      window.removeEventListener('mouseup', onUp, true);
-      if (!this.lassoPath) return;
-      ev.stopPropagation();
-      this.lastMouseUpMs = Date.now();
-      const path = this.lassoPath;
-      this.lassoPath = null;
-      const mode = modeFromEvent(ev) !== 'replace' ? modeFromEvent(ev) : this.lassoMode;
-      let extent = 0;
-      for (const [x, y] of path) extent = Math.max(extent, Math.hypot(x - path[0][0], y - path[0][1]));
-      if (path.length < 3 || extent < 4) this._click(path[0], mode);
-      else this._lassoSelect(path, mode);
-      this.drawOverlay();
-    };
-    box.addEventListener('mousedown', onDown, true);
-    // clicks are handled by _click; keep regl-scatterplot's own click/dblclick from deselecting
-    box.addEventListener('click', (ev) => { if (this.mode === 'lasso') ev.stopPropagation(); }, true);
-    box.addEventListener('dblclick', (ev) => { if (this.mode === 'lasso') ev.stopPropagation(); }, true);
-  }
-
-  _toNdc([sx, sy]) {
-    return screenToNdc(this.scatterplot.get('cameraView'), this.width, this.height, sx, sy);
-  }
-
-  _lassoSelect(path, mode) {
-    // Points inside the polygon, computed here (a flat scan, ~10 ms at 1M points) and handed to Python
-    // first; regl-scatterplot's own select (slow for 100k+ points) only paints the highlight afterwards.
-    const poly = path.flatMap((p) => this._toNdc(p));
-    const inside = indicesInPolygon(this.ndc.x, this.ndc.y, poly);
-    const next = combineSelection(this.selection, inside, mode);
-    this.selection = next;
-    this.keepLasso = path;
-    const paint = () => {
-      this.keepLasso = null;
-      if (this.selection !== next) return;
-      if (next.length === 0) this.scatterplot.deselect({ preventEvent: true });
-      else this.scatterplot.select(Array.from(next), { preventEvent: true });
-      this.drawOverlay();
-    };
-    // At large n a software-rendered WebGL frame takes about a second of every core; painting the
-    // highlight before the kernel has the indices would starve the transfer. So wait for the kernel's
-    // acknowledgement (or 1.5 s) first; the lasso outline stays on screen meanwhile.
-    const ack = this.opts.onSelect?.(next);
-    if (ack && this.n > 200000) {
-      let done = false;
-      const once = () => { if (!done) { done = true; paint(); } };
-      ack.then(once);
-      setTimeout(once, 1500);
-    } else {
-      setTimeout(paint, 0);
-    }
-  }
-
-  _click(p, mode) {
-    const [x, y] = this._toNdc(p);
-    const [x2] = this._toNdc([p[0] + 6, p[1]]);
-    const i = nearestPoint(this.ndc.x, this.ndc.y, x, y, Math.abs(x2 - x));
-    if (i < 0) {
-      if (mode === 'replace') this.scatterplot.deselect();
-      return;
-    }
-    this.scatterplot.select([i], { merge: mode === 'add', remove: mode === 'subtract' });
-  }
-
-  _drawLassoPath() {
-    const ctx = this.overlay.getContext('2d');
-    if (!ctx || !this.lassoPath) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const pts = this.lassoPath;
-    const n = pts.length;
-    if (n < 2) return;
-    ctx.strokeStyle = this.opts.theme?.dark ? '#e6e6e6' : '#1a1a1a';
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    ctx.moveTo(pts[n - 2][0], pts[n - 2][1]);
-    ctx.lineTo(pts[n - 1][0], pts[n - 1][1]);
-    ctx.stroke();
-  }
-
   resetView() {
     this.scatterplot.zoomToOrigin({ transition: true });
   }
@@ -367,136 +257,26 @@ export class ScatterView {
     ctx.clearRect(0, 0, this.width || 0, this.height || 0);
     if (!this.ndc || this.transitioning) return;
     const view = this.scatterplot.get('cameraView');
-    const { width, height } = this;
-    const theme = this.opts.theme || { ring: '#222222', foreground: '#1f1f1f', muted: '#666' };
-    const pos = (i) => ndcToScreen(view, width, height, this.ndc.x[i], this.ndc.y[i]);
+    const { width, height, ndc } = this;
+    const theme = this.opts.theme || DEFAULT_THEME;
     const base = this.scatterplot.get('pointSize');
-    const textSize = Array.isArray(base) ? base[base.length - 1] : base * 1.75;
-    // Text points: an outlined diamond around the dot (images stay plain filled dots).
-    if (this.textCode >= 0) {
-      let count = 0;
-      for (let i = 0; i < this.n; i++) if (this.modality[i] === this.textCode) count++;
-      if (count > 0 && count <= OVERLAY_MAX_RINGS) {
-        ctx.strokeStyle = theme.ring;
-        ctx.globalAlpha = 0.75;
-        ctx.lineWidth = 1;
-        ctx.beginPath();
-        const r = textSize / 2 + 2;
-        for (let i = 0; i < this.n; i++) {
-          if (this.modality[i] !== this.textCode) continue;
-          const [sx, sy] = pos(i);
-          if (sx < -r || sy < -r || sx > width + r || sy > height + r) continue;
-          ctx.moveTo(sx, sy - r);
-          ctx.lineTo(sx + r, sy);
-          ctx.lineTo(sx, sy + r);
-          ctx.lineTo(sx - r, sy);
-          ctx.closePath();
-        }
-        ctx.stroke();
-        ctx.globalAlpha = 1;
-      }
-    }
-    // Named sets: coloured rings.
-    let rings = 0;
-    for (const s of this.sets) {
-      if (!s.visible && s.visible !== undefined) continue;
-      ctx.strokeStyle = s.color;
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      const r = textSize / 2 + 4;
-      for (let k = 0; k < s.indices.length && rings < OVERLAY_MAX_RINGS; k++, rings++) {
-        const i = s.indices[k];
-        if (i >= this.n) continue;
-        const [sx, sy] = pos(i);
-        ctx.moveTo(sx + r, sy);
-        ctx.arc(sx, sy, r, 0, 2 * Math.PI);
-      }
-      ctx.stroke();
-    }
-    // Labels of text / concept points.
-    if (this.labels.length) {
-      ctx.font = '11px sans-serif';
-      ctx.fillStyle = theme.foreground;
-      ctx.textBaseline = 'middle';
-      for (const { index, text } of this.labels) {
-        if (index >= this.n) continue;
-        const [sx, sy] = pos(index);
-        if (sx < 0 || sy < 0 || sx > width || sy > height) continue;
-        ctx.fillText(text, sx + textSize / 2 + 4, sy);
-      }
-    }
-    if (this.opts.axes && this.transform) this._drawAxes(ctx, view, theme);
-    if (this.keepLasso && this.keepLasso.length > 1) {
-      ctx.strokeStyle = theme.dark ? '#e6e6e6' : '#1a1a1a';
-      ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      ctx.moveTo(this.keepLasso[0][0], this.keepLasso[0][1]);
-      for (const [x, y] of this.keepLasso) ctx.lineTo(x, y);
-      ctx.closePath();
-      ctx.stroke();
-    }
-  }
-
-  _drawAxes(ctx, view, theme) {
-    const { width, height, transform: t } = this;
-    ctx.strokeStyle = theme.muted;
-    ctx.fillStyle = theme.muted;
-    ctx.font = '10px sans-serif';
-    ctx.lineWidth = 1;
-    // x ticks along the bottom edge, from the visible data range.
-    const inv = (sx) => {
-      // screen x -> ndc x -> data x (the camera is a scale + translation here)
-      const aspect = width / height;
-      const cx = ((sx / width) * 2 - 1) * aspect;
-      const ndcX = (cx - view[12]) / view[0];
-      return ndcX / t.sx + t.cx;
+    const frame = {
+      n: this.n,
+      pos: (i) => ndcToScreen(view, width, height, ndc.x[i], ndc.y[i]),
+      width,
+      height,
+      size: Array.isArray(base) ? base[base.length - 1] : base * 1.75,
+      theme,
     };
-    const lo = inv(0), hi = inv(width);
-    for (const v of niceTicks(lo, hi, 6)) {
-      const [nx] = dataToNdc(t, v, 0);
-      const [sx] = ndcToScreen(view, width, height, nx, 0);
-      ctx.beginPath();
-      ctx.moveTo(sx, height - 14);
-      ctx.lineTo(sx, height - 10);
-      ctx.stroke();
-      ctx.textAlign = 'center';
-      ctx.fillText(v.toFixed(2), sx, height - 3);
-    }
-    // zero line: where cos(e, a) = cos(e, b)
-    const [z] = ndcToScreen(view, width, height, dataToNdc(t, 0, 0)[0], 0);
-    if (z > 0 && z < width) {
-      ctx.setLineDash([4, 4]);
-      ctx.beginPath();
-      ctx.moveTo(z, 0);
-      ctx.lineTo(z, height - 16);
-      ctx.stroke();
-      ctx.setLineDash([]);
-    }
-    if (this.axisTitles) {
-      ctx.font = 'bold 12px sans-serif';
-      ctx.fillStyle = theme.foreground;
-      ctx.textAlign = 'left';
-      ctx.fillText(`\u2190 ${this.axisTitles.b}`, 6, 14);
-      ctx.textAlign = 'right';
-      ctx.fillText(`${this.axisTitles.a} \u2192`, width - 6, 14);
-      if (this.axisTitles.y) {
-        ctx.save();
-        ctx.translate(12, height / 2);
-        ctx.rotate(-Math.PI / 2);
-        ctx.textAlign = 'center';
-        ctx.fillText(this.axisTitles.y, 0, 0);
-        ctx.restore();
-      }
-    }
+    drawTextGlyphs(ctx, frame, this.modality, this.textCode);
+    drawSetRings(ctx, frame, this.sets);
+    drawLabels(ctx, frame, this.labels);
+    if (this.opts.axes && this.transform) drawAxes(ctx, frame, view, this.transform, this.axisTitles);
+    drawLassoOutline(ctx, this.keepLasso, theme);
   }
 
   destroy() {
     this.resizeObserver.disconnect();
     this.scatterplot.destroy();
   }
-}
-
-/** Named sets from the model (name -> uint32 indices) to overlay entries with stable colours. */
-export function setEntries(names, decoded) {
-  return names.map((name, k) => ({ name, color: setColor(k), indices: decoded[name] }));
 }

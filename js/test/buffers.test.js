@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asBytes, decodeCodes, decodeFloat32, decodeUint32, encodeIndices, sameIndices, sortedUnique, splitXY } from '../src/buffers.js';
+import { asBytes, decodeCodes, decodeFloat32, decodeUint32, encodeIndices, sameIndices, sortedUnique } from '../src/buffers.js';
 
 describe('buffers', () => {
   it('decodes float32 from a DataView without copying when aligned', () => {
@@ -27,12 +27,6 @@ describe('buffers', () => {
     expect(Array.from(c16)).toEqual([300, 2]);
     expect(() => decodeCodes(new Uint8Array(5), 3)).toThrow(/does not fit/);
     expect(decodeCodes(null, 4).length).toBe(4);
-  });
-
-  it('splits interleaved xy', () => {
-    const { x, y } = splitXY(new Float32Array([1, 2, 3, 4]));
-    expect(Array.from(x)).toEqual([1, 3]);
-    expect(Array.from(y)).toEqual([2, 4]);
   });
 
   it('encodes sorted unique uint32 indices as a DataView', () => {

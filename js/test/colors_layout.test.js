@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { categoryColor, categoryColors, hexToRgba, luminance, PALETTE, setColor, shade, themeColors } from '../src/colors.js';
-import { dataToNdc, easeCubicInOut, fitToNdc, lerpArrays, ndcToScreen, niceTicks } from '../src/layout.js';
+import { categoryColor, categoryColors, hexToRgba, luminance, PALETTE, setColor, themeColors } from '../src/colors.js';
+import { dataToNdc, fitToNdc, ndcToScreen, niceTicks } from '../src/layout.js';
 import { legendEntries } from '../src/legend.js';
 
 describe('colours', () => {
@@ -12,11 +12,10 @@ describe('colours', () => {
     expect(categoryColor(0)).not.toBe(setColor(0));
   });
 
-  it('parses hex and shades', () => {
+  it('parses hex colours', () => {
     expect(hexToRgba('#ff0000')).toEqual([1, 0, 0, 1]);
     expect(hexToRgba('#0f0', 0.5)).toEqual([0, 1, 0, 0.5]);
     expect(() => hexToRgba('#zzzzzz')).toThrow();
-    expect(shade('#808080', 0)).toBe('#000000');
   });
 
   it('tells dark from light backgrounds', () => {
@@ -57,14 +56,6 @@ describe('layout', () => {
     expect(ndcToScreen(I, 200, 100, 1, 0)).toEqual([150, 50]);
   });
 
-  it('interpolates with easing', () => {
-    const a = new Float32Array([0, 10]), b = new Float32Array([10, 20]);
-    expect(Array.from(lerpArrays(a, b, 0))).toEqual([0, 10]);
-    expect(Array.from(lerpArrays(a, b, 1))).toEqual([10, 20]);
-    expect(Array.from(lerpArrays(a, b, 0.5))).toEqual([5, 15]);
-    expect(easeCubicInOut(0.25)).toBeLessThan(0.25);
-  });
-
   it('makes nice ticks', () => {
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(-0.33, 0.31, 4)).toEqual([-0.2, 0, 0.2]);
@@ -78,19 +69,5 @@ describe('legend', () => {
     expect(entries.map((e) => [e.name, e.count])).toEqual([['c', 3], ['a', 1]]);
     expect(hidden).toBe(1);
     expect(hiddenCount).toBe(1);
-  });
-});
-
-describe('alignment report rows', async () => {
-  const { reportRows } = await import('../src/widget.js');
-  it('pairs _before/_after keys and summarises long arrays', () => {
-    const rows = reportRows({ zero_shot_acc_before: 0.5, zero_shot_acc_after: 0.75, steps: 60, curve: [1, 2, 3, 4, 5, 6, 7],
-      recall: { before: 0.1, after: 0.2 } });
-    expect(rows).toEqual([
-      { name: 'zero_shot_acc', before: '0.500', after: '0.750' },
-      { name: 'steps', single: '60' },
-      { name: 'curve', single: '(7 values)' },
-      { name: 'recall', before: '0.100', after: '0.200' },
-    ]);
   });
 });

@@ -1,9 +1,11 @@
 """Browser tests: a real JupyterLab on 127.0.0.1 driven by headless Debian Chromium through Playwright.
 
-The harness lives in ``modalchorus_widget.browser`` (the widget benchmark uses it too). Fixtures:
+The harness lives in ``tests/e2e/harness.py`` (the widget benchmark uses it too; run pytest from the repo
+root, ``python -m pytest``, so ``tests.e2e.harness`` imports). Fixtures:
 - ``lab``: one JupyterLab server per session, own HOME/config/runtime dirs under a tmp dir, stopped by PID;
 - ``browser``: Playwright's Chromium launched from Debian's ``chromium``;
-- ``open_notebook(cells)``: a page with a new notebook whose cells have been run, plus a kernel driver.
+- ``open_notebook(cells)``: a page (widget debug hooks on) with a new notebook whose cells have been run, plus a
+  kernel driver.
 Screenshots go to ``<repo>/test-output/``.
 """
 from __future__ import annotations
@@ -12,14 +14,15 @@ import uuid
 
 import pytest
 
-from modalchorus_widget.browser import REPO, Lab, NotebookPage, chromium_path, launch_browser
+from tests.e2e.harness import REPO, Lab, NotebookPage, chromium_path, launch_browser, new_page
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     if not chromium_path():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); `make test` installs it")
-    if not (REPO / "modalchorus_widget" / "static" / "widget.js").exists():
+    static = REPO / "modalchorus_widget" / "static"
+    if not ((static / "widget.js").exists() and (static / "widget.css").exists()):
         pytest.fail("front-end bundle missing: run `cd js && npm run build` (make setup) before the browser tests")
     server = Lab(tmp_path_factory.mktemp("jupyterlab")).start()
     yield server
@@ -44,7 +47,7 @@ def open_notebook(lab, browser):
     def _open(cells, name=None, width=1400, height=1000):
         name = name or f"t_{uuid.uuid4().hex[:8]}.ipynb"
         lab.write_notebook(name, cells)
-        page = browser.new_page(viewport={"width": width, "height": height})
+        page = new_page(browser, width, height)
         page.on("console", lambda msg: print(f"[browser {msg.type}] {msg.text}") if msg.type in ("error",) else None)
         nbp = NotebookPage(lab, page, name)
         pages.append(nbp)

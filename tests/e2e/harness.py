@@ -1,6 +1,7 @@
 """Drive a real JupyterLab in headless Chromium (Playwright): the browser tests' and the widget benchmark's harness.
 
-``Lab`` starts JupyterLab on 127.0.0.1 with its own HOME/config/data/runtime dirs, a token and a free port,
+``new_page`` opens a page with the widget's debug hooks enabled (``globalThis.__modalchorus``, timing stamps);
+the tests and the benchmark read the widget's state through them. ``Lab`` starts JupyterLab on 127.0.0.1 with its own HOME/config/data/runtime dirs, a token and a free port,
 the announcements pop-up disabled, and stops it by PID (process group). ``KernelDriver`` runs code in a
 notebook's kernel through its connection file and reads values back as JSON. ``NotebookPage`` opens a
 notebook in a Playwright page, runs its cells, waits for widgets and draws lassos with the mouse.
@@ -20,8 +21,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "test-output"
+# set before any page script runs, so every widget rendered in the page registers its debug hooks
+DEBUG_INIT_SCRIPT = "globalThis.__MODALCHORUS_DEBUG__ = true;"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
@@ -34,6 +37,13 @@ def chromium_path() -> str | None:
 def launch_browser(playwright):
     """Headless Chromium from Debian's binary with the flags this machine needs."""
     return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+
+
+def new_page(browser, width: int = 1400, height: int = 1000):
+    """A page in its own browser context, with the widget's debug hooks enabled before any script loads."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_init_script(DEBUG_INIT_SCRIPT)
+    return context.new_page()
 
 
 def _free_port() -> int:
@@ -73,7 +83,6 @@ class Lab:
         env["JUPYTERLAB_SETTINGS_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings")
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "workspaces")
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        env.setdefault("MODALCHORUS_COCO500", str(REPO.parent / "shared" / "data" / "coco500-clip-vitb16"))
         self.env = env
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
@@ -195,8 +204,8 @@ class KernelDriver:
 class NotebookPage:
     """A JupyterLab page with one notebook open, its cells run, and a kernel driver."""
 
-    def __init__(self, lab: Lab, page, name: str):
-        self.lab, self.page, self.name = lab, page, name
+    def __init__(self, lab: Lab, page, name: str, out: Path = OUT):
+        self.lab, self.page, self.name, self.out = lab, page, name, Path(out)
         self.kernel: KernelDriver | None = None
 
     def open_and_run(self, timeout: float = 120):
@@ -224,8 +233,8 @@ class NotebookPage:
         return loc
 
     def screenshot(self, name: str, locator=None):
-        OUT.mkdir(exist_ok=True)
-        path = OUT / name
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / name
         (locator or self.page).screenshot(path=str(path))
         return path
 
@@ -262,11 +271,8 @@ class NotebookPage:
         x0, y0 = polygon[0]
         m.move(x0, y0)
         m.down()
-        pts = list(polygon[1:]) + [(x0 + 3, y0 + 3)]
-        prev = (x0, y0)
-        for (x, y) in pts:
+        for (x, y) in list(polygon[1:]) + [(x0 + 3, y0 + 3)]:
             m.move(x, y, steps=steps_per_edge)
-            prev = (x, y)
         t_up = time.time()
         m.up()
         if modifier:
@@ -328,6 +334,7 @@ class NotebookPage:
         except OSError:
             pass
         self.page.close()
+        self.page.context.close()
 
 
 def bbox_polygon(points, margin: float = 14):

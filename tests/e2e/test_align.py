@@ -7,29 +7,24 @@ import time
 import numpy as np
 import pytest
 
-from modalchorus_widget.browser import wait_for
-from modalchorus_widget.datasets import coco500_available
+from tests.e2e.harness import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CELL = """
 import numpy as np
-from sklearn.decomposition import PCA
 from modalchorus_widget import Chorus
 from modalchorus_widget.alignment import Aligner, PointSet
-from modalchorus_widget.datasets import load_coco500
+from modalchorus_widget.data.datasets import load_coco500
 es = load_coco500().embeddings
 prompts = {f"caption {k}": es.vectors[500 + k] for k in range(0, 500, 25)}  # 20 caption 'classes'
-w = Chorus(es, projector=PCA(2, random_state=0).fit(es.vectors), positions=PCA(2, random_state=0).fit_transform(es.vectors),
-           method="PCA", color_by="prediction", class_prompts=prompts, aligner=Aligner(es, steps=60, random_state=0))
+w = Chorus(es, projector="PCA", color_by="prediction", class_prompts=prompts, aligner=Aligner(es, steps=60, random_state=0))
 w
 """
 
 
 
 def test_lasso_then_align_moves_points_and_recolours(open_notebook):
-    if not coco500_available():
-        pytest.skip("COCO-500 CLIP embeddings not found")
     nb = open_notebook([CELL], width=1500, height=1100)
     root = nb.wait_widget(0, timeout=240)
     page = nb.page

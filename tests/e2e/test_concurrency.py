@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from modalchorus_widget.browser import wait_for
+from tests.e2e.harness import wait_for
 
 pytestmark = pytest.mark.e2e
 

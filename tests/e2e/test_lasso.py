@@ -5,10 +5,9 @@ import time
 
 import numpy as np
 import pytest
-
 from PIL import Image
 
-from modalchorus_widget.browser import bbox_polygon, wait_for
+from tests.e2e.harness import bbox_polygon, wait_for
 
 pytestmark = pytest.mark.e2e
 

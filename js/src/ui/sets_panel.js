@@ -1,0 +1,51 @@
+// Named sets panel: one ring-coloured button per set (click selects its points, x deletes it), and a
+// "save selection as set" field. Sets live in the model's named_sets trait (name -> uint32 bytes).
+import { h } from '../dom.js';
+import { decodeUint32, encodeIndices } from '../buffers.js';
+import { setColor } from '../colors.js';
+
+/** named_sets trait value -> [{name, color, indices}] with stable colours (by position). */
+export function setEntries(raw) {
+  return Object.entries(raw || {}).map(([name, bytes], k) => ({ name, color: setColor(k), indices: decodeUint32(bytes) }));
+}
+
+/** The name a saved set gets: the typed one, or "set N" for the next N. */
+export function newSetName(typed, count) {
+  return typed.trim() || `set ${count + 1}`;
+}
+
+/** handlers: { getSelection() -> indices, onPick(indices), onChange() after named_sets was changed here }. */
+export function createSetsPanel(model, { getSelection, onPick, onChange }) {
+  const el = h('div', { class: 'mc-sets' });
+  const editSets = (edit) => {
+    const next = { ...model.get('named_sets') };
+    edit(next);
+    model.set('named_sets', next);
+    model.save_changes();
+    onChange();
+  };
+  return {
+    el,
+    render(entries) {
+      const nameIn = h('input', { class: 'mc-set-name', type: 'text', placeholder: 'set name', 'aria-label': 'new set name' });
+      const save = h('button', {
+        class: 'mc-btn mc-set-save', text: 'Save selection as set',
+        onclick: () => editSets((next) => { next[newSetName(nameIn.value, entries.length)] = encodeIndices(getSelection()); }),
+      });
+      const rows = entries.map((e) => {
+        const swatch = h('span', { class: 'mc-swatch mc-ring' });
+        swatch.style.borderColor = e.color;
+        const pick = h('button', {
+          class: 'mc-btn mc-set-select', title: `select the points of "${e.name}"`, text: `${e.name} (${e.indices.length})`,
+          onclick: () => onPick(Uint32Array.from(e.indices)),
+        });
+        const del = h('button', {
+          class: 'mc-btn mc-set-del', title: `delete set "${e.name}"`, 'aria-label': `delete set ${e.name}`, text: '\u00d7',
+          onclick: () => editSets((next) => { delete next[e.name]; }),
+        });
+        return h('span', { class: 'mc-set', 'data-set': e.name }, swatch, pick, del);
+      });
+      el.replaceChildren(h('span', { class: 'mc-sets-title', text: 'Sets:' }), ...rows, nameIn, save);
+    },
+  };
+}
