@@ -1,4 +1,4 @@
-"""`python -m modalchorus_widget.bench alignment --json FILE`: the measured effect of alignment (issue 6).
+"""`python -m benchmarks alignment --json FILE`: the measured effect of alignment (issue 6).
 
 1. zero_shot: embedded default model; the most confused (true, predicted) class pair on the training
    split; its misclassified training images are the set (what a lasso around them gives); one point-set
@@ -19,9 +19,8 @@ import time
 
 import numpy as np
 
-from ..embeddings import EmbeddingSet
-from ..evaluation import confusion_matrix, per_class_accuracy, recall_at_k, zero_shot_predict
-
+from modalchorus_widget.data.embeddings import EmbeddingSet
+from modalchorus_widget.evaluation import confusion_matrix, per_class_accuracy, recall_at_k, zero_shot_predict
 
 USER_PROMPT = "a stick"
 
@@ -29,11 +28,11 @@ USER_PROMPT = "a stick"
 def _coco(path=None):
     from pathlib import Path
 
-    from .. import datasets
+    from modalchorus_widget.data import datasets
 
-    folder = Path(path) if path else datasets.default_coco500_path()
-    if folder is None or not (Path(folder) / "clip_vitb16_img_txt.npy").exists():
-        raise FileNotFoundError("COCO-500 embeddings not found; set MODALCHORUS_COCO500 or pass --coco PATH.")
+    folder = Path(path) if path else datasets.coco500_path()
+    if not (Path(folder) / "clip_vitb16_img_txt.npy").exists():
+        raise FileNotFoundError(f"COCO-500 embeddings not found in {folder}; pass --coco PATH.")
     return np.load(Path(folder) / "clip_vitb16_img_txt.npy")
 
 
@@ -44,8 +43,8 @@ def _recalls(img, txt):
 
 def retrieval(data, seed=0, n_train=300, params=None):
     """One split: align on n_train pairs, evaluate on the rest. Returns figures (fractions)."""
-    from ..alignment import Aligner, SetSet
-    from ..alignment.baselines import BASELINES
+    from modalchorus_widget.alignment import Aligner, SetSet
+    from modalchorus_widget.alignment.baselines import BASELINES
 
     x, y = data[0], data[1]
     perm = np.random.default_rng(seed).permutation(len(x))
@@ -73,8 +72,8 @@ def zero_shot(params=None, prompt_override=None, data=None, mode="fast"):
     user's own wording for some class prompts (embedded by the default encoder) before the protocol runs.
     ``mode="deep"`` tunes a private copy of the default encoder's image tower (last layer) on the training
     images instead of fitting adapters; the held-out images are then encoded again by the tuned encoder."""
-    from ..alignment import Aligner, PointSet
-    from ..datasets import load_default
+    from modalchorus_widget.alignment import Aligner, PointSet
+    from modalchorus_widget.data.datasets import load_default
 
     d = load_default() if data is None else data
     es = d.embeddings
@@ -96,7 +95,7 @@ def zero_shot(params=None, prompt_override=None, data=None, mode="fast"):
     a, b = np.unravel_index(int(np.argmax(cm)), cm.shape)  # true a, predicted b
     members = np.flatnonzero((y_tr == a) & (pred_tr == b))
     if mode == "deep":
-        from ..encoders import DefaultEncoder
+        from modalchorus_widget.encoders import DefaultEncoder
 
         enc = DefaultEncoder()  # a private instance: deep mode tunes it in place
         al = Aligner(sub, encoder=enc, mode="deep", images=d.images[d.train], **(params or {}))
@@ -131,7 +130,7 @@ def zero_shot(params=None, prompt_override=None, data=None, mode="fast"):
 
 def speed(data, n=10_000, members=200, params=None):
     """One default round on n embeddings (COCO-500 rows repeated with small noise, half images, half texts)."""
-    from ..alignment import Aligner, PointSet
+    from modalchorus_widget.alignment import Aligner, PointSet
 
     rng = np.random.default_rng(0)
     reps = int(np.ceil(n / (2 * data.shape[1])))
@@ -154,7 +153,7 @@ def speed(data, n=10_000, members=200, params=None):
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench alignment", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks alignment", description=__doc__.split("\n")[0])
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--coco", help="folder of the COCO-500 embeddings (default: the shared data)")
     ap.add_argument("--seeds", type=int, default=1, help="retrieval: number of random splits (first one is reported)")
@@ -177,7 +176,7 @@ def main(argv: list[str]) -> int:
             out["retrieval_mean_over_seeds"]["seeds"] = args.seeds
         print(json.dumps({"retrieval": out["retrieval"]}, indent=1))
     if "zero_shot" not in args.skip:
-        from ..datasets import load_default
+        from modalchorus_widget.data.datasets import load_default
 
         d = load_default()
         out["zero_shot"] = zero_shot(data=d)

@@ -1,4 +1,4 @@
-"""`python -m modalchorus_widget.bench cmcr --json FILE`: how well C-MCR connects two spaces.
+"""`python -m benchmarks cmcr --json FILE`: how well C-MCR connects two spaces.
 
 1. Synthetic ground truth (``make_synthetic``): one latent variable z, two spaces made from it by different
    random orthonormal embeddings, per-modality gap offsets (orthogonal to the semantic subspace, as CLIP's
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,13 +41,9 @@ def _recall(q, g, ks=(1, 5, 10)):
 
 
 def coco_dir() -> Path:
-    try:
-        from modalchorus_widget.datasets import default_coco500_path
+    from modalchorus_widget.data.datasets import coco500_path
 
-        return Path(default_coco500_path())
-    except (ImportError, AttributeError):
-        env = os.environ.get("MODALCHORUS_COCO500")
-        return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco500-clip-vitb16"
+    return coco500_path()
 
 
 from modalchorus_widget.cmcr.synthetic import make_synthetic  # noqa: E402
@@ -78,7 +73,7 @@ def load_coco(folder=None):
     clip_file, minilm_file = folder / "clip_vitb16_img_txt.npy", folder / "minilm_l6_v2_captions.npy"
     for f in (clip_file, minilm_file):
         if not f.exists():
-            raise FileNotFoundError(f"{f} not found; set MODALCHORUS_COCO500 to the COCO-500 folder.")
+            raise FileNotFoundError(f"{f} not found; pass the COCO-500 folder.")
     x = np.load(clip_file)
     return x[0], x[1], np.load(minilm_file)
 
@@ -136,7 +131,7 @@ def run_coco(params: dict, seeds=(0, 1, 2), ablations=ABLATIONS, folder=None):
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench cmcr", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks cmcr", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--seed", type=int, default=0)

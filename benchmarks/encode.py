@@ -1,4 +1,4 @@
-"""`python -m modalchorus_widget.bench encode --data DIR --json FILE`: encoder speed and quality figures.
+"""`python -m benchmarks encode --data DIR --json FILE`: encoder speed and quality figures.
 
 Writes {"default_zero_shot_acc", "encode_images_per_s", "encode_texts_per_s", "vitb32_images_per_s",
 "vitb32_texts_per_s", "coco500_i2t_top1"} (plus context: device, threads, sizes, load times):
@@ -34,8 +34,8 @@ def _best_rate(fn, n_items: int, repeats: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench encode", description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=None, help="COCO-500 folder (default: default_coco500_path())")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks encode", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=None, help="COCO-500 folder (default: coco500_path())")
     ap.add_argument("--json", type=Path, required=True, help="where to write the figures")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -47,12 +47,12 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from ..datasets import coco500_available, default_coco500_path, load_coco500, load_default
-    from ..encoders.default import DefaultEncoder
-    from ..evaluation import recall_at_k
+    from modalchorus_widget.data.datasets import coco500_path, load_coco500, load_default
+    from modalchorus_widget.encoders.default import DefaultEncoder
+    from modalchorus_widget.evaluation import recall_at_k
 
-    folder = args.data if args.data is not None else default_coco500_path()
-    if not coco500_available(folder):
+    folder = args.data if args.data is not None else coco500_path()
+    if not (folder / "clip_vitb16_img_txt.npy").is_file():
         if args.data is not None:
             print(f"--data {args.data}: not a COCO-500 folder (needs clip_vitb16_img_txt.npy and captions.json)",
                   file=sys.stderr)
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
     if folder is not None:
         texts = [c["caption"] for c in json.loads((Path(folder) / "captions.json").read_text())]
     else:
-        from ..encoders.default import CAPTION_TEMPLATES, fill
+        from modalchorus_widget.encoders.default import CAPTION_TEMPLATES, fill
 
         texts = [f"{fill(t, c)} number {i}" for i, (t, c) in enumerate((t, c) for t in CAPTION_TEMPLATES
                                                                       for c in range(10))]
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
     if args.skip_vit:
         out["vitb32_images_per_s"] = out["vitb32_texts_per_s"] = None
     else:
-        from ..encoders.open_clip import OpenCLIPEncoder
+        from modalchorus_widget.encoders.open_clip import OpenCLIPEncoder
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

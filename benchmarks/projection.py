@@ -1,4 +1,4 @@
-"""`python -m modalchorus_widget.bench projection`: every 2-D projection on the same data, one process.
+"""`python -m benchmarks projection`: every 2-D projection on the same data, one process.
 
 Reads a folder in the COCO-500 format (``clip_vitb16_img_txt.npy``, shape (2, n, d): images, texts),
 fits MFM, PCA, t-SNE, UMAP, MDS and DCM with ``--seeds`` random seeds each, scores them with
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,15 +27,9 @@ KEYS = ("Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "gap
 
 
 def _default_data() -> Path:
-    try:
-        from ..datasets import default_coco500_path
+    from modalchorus_widget.data.datasets import coco500_path
 
-        return Path(default_coco500_path())
-    except Exception:
-        env = os.environ.get("MODALCHORUS_COCO500")
-        if env:
-            return Path(env)
-        return Path(__file__).resolve().parents[3] / "shared" / "data" / "coco500-clip-vitb16"
+    return coco500_path()
 
 
 def load_pairs(folder: Path):
@@ -54,8 +47,8 @@ def load_pairs(folder: Path):
 def load_default_digits():
     """A second real embedding set, from the embedded default model: the 1,797 digit images and the 240
     distinct training captions (24 templates x 10 digits), both through the shipped towers."""
-    from ..datasets import load_default
-    from ..encoders.default import CAPTION_TEMPLATES, fill
+    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.encoders.default import CAPTION_TEMPLATES, fill
 
     d = load_default()
     captions = [fill(t, c) for c in range(len(d.class_names)) for t in CAPTION_TEMPLATES]
@@ -65,8 +58,8 @@ def load_default_digits():
 
 def run_methods(images, texts, methods=METHODS, seeds=(0, 1, 2), log=print):
     """{method: {"runs": [figures per seed], "embedding": 2-D of the first seed}}."""
-    from ..metrics import evaluate, modality_labels
-    from ..projectors import make_projector
+    from modalchorus_widget.projection.metrics import evaluate, modality_labels
+    from modalchorus_widget.projection.registry import make_projector
 
     high = np.concatenate([images, texts])
     mod = modality_labels(len(images), len(texts))
@@ -76,7 +69,7 @@ def run_methods(images, texts, methods=METHODS, seeds=(0, 1, 2), log=print):
         for seed in seeds:
             proj = make_projector(name, random_state=seed)
             t0 = time.perf_counter()
-            low = proj.fit_transform(images, texts)
+            low = proj.fit_transform(high, mod)
             fit_s = time.perf_counter() - t0
             fig = evaluate(high, low, mod)
             fig["fit_s"] = fit_s
@@ -152,8 +145,9 @@ def noisy_copies(x: np.ndarray, n: int, noise: float, rng) -> np.ndarray:
 
 def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
     """MFM fit vs UMAP fit on the same 2 x n_fit points, and MFM transform of n_transform vectors."""
-    from ..mfm import MFM
-    from ..projectors import make_projector
+    from modalchorus_widget.projection.metrics import modality_labels
+    from modalchorus_widget.projection.mfm import MFM
+    from modalchorus_widget.projection.registry import make_projector
 
     rng = np.random.default_rng(0)
     A = noisy_copies(images, n_fit, 0.2, rng)
@@ -161,11 +155,11 @@ def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
     # wall-clock seconds are the figures; process CPU seconds are kept too because a shared
     # machine's wall clock depends on what else runs
     t0, c0 = time.perf_counter(), time.process_time()
-    mfm = MFM(random_state=0).fit(A, B)
+    mfm = MFM(random_state=0).fit(np.concatenate([A, B]), modality_labels(len(A), len(B)))
     mfm_fit, mfm_cpu = time.perf_counter() - t0, time.process_time() - c0
     log(f"  MFM fit on {2 * n_fit} points: {mfm_fit:.1f}s (cpu {mfm_cpu:.1f}s)")
     t0, c0 = time.perf_counter(), time.process_time()
-    make_projector("UMAP", random_state=0).fit_transform(A, B)
+    make_projector("UMAP", random_state=0).fit_transform(np.concatenate([A, B]))
     umap_fit, umap_cpu = time.perf_counter() - t0, time.process_time() - c0
     log(f"  UMAP fit on {2 * n_fit} points: {umap_fit:.1f}s (cpu {umap_cpu:.1f}s)")
     V = noisy_copies(np.concatenate([A, B]), n_transform, 0.1, rng)
@@ -180,7 +174,7 @@ def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modalchorus_widget.bench projection", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks projection", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None,
                     help="folder with clip_vitb16_img_txt.npy (2, n, d), or 'default' for the embedded default "

@@ -36,8 +36,8 @@ def _timed(fn):
 
 def default_protocol(prompt_override=None):
     """Protocol 1 of ``bench alignment`` (one implementation) in fast and in deep mode."""
-    from modalchorus_widget.bench.alignment import USER_PROMPT, zero_shot
-    from modalchorus_widget.datasets import load_default
+    from benchmarks.alignment import USER_PROMPT, zero_shot
+    from modalchorus_widget.data.datasets import load_default
 
     prompt_override = {1: USER_PROMPT} if prompt_override is None else prompt_override
     d = load_default()
@@ -53,7 +53,7 @@ def _clip_round(cfg_or_name, n, steps, images=None):
     import torch
 
     from modalchorus_widget.alignment import Aligner, PointSet
-    from modalchorus_widget.embeddings import EmbeddingSet
+    from modalchorus_widget.data.embeddings import EmbeddingSet
     from modalchorus_widget.encoders import OpenCLIPEncoder
 
     with tempfile.TemporaryDirectory() as tmp:

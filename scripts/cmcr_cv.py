@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--grid", default="[{}]", help="JSON list of CMCR parameter dicts (each on top of the defaults)")
     ap.add_argument("--data", default=None, help="COCO-500 folder (default: the shared data)")
     args = ap.parse_args()
-    from modalchorus_widget.bench.cmcr import SPLIT_SEED, coco_spaces, coco_split, load_coco
+    from benchmarks.cmcr import SPLIT_SEED, coco_spaces, coco_split, load_coco
     from modalchorus_widget.cmcr import CMCR
 
     images, texts, minilm = load_coco(args.data)

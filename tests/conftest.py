@@ -1,25 +1,31 @@
-"""Shared fixtures: the real COCO-500 CLIP embeddings beside the project (skipped with a reason when absent),
-and a tiny open_clip model with random weights saved as a local folder (no download possible offline)."""
+"""Shared fixtures: the real COCO-500 CLIP embeddings (shipped in the package), the 16 real COCO images
+(only in ../shared beside the repository; tests that need them skip with that reason), and a tiny open_clip
+model with random weights saved as a local folder (no download possible offline)."""
+
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from modalchorus_widget.data.datasets import coco500_path
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def coco500_dir() -> Path:
-    env = os.environ.get("MODALCHORUS_COCO500")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "coco500-clip-vitb16"
+SHARED_COCO = REPO.parent / "shared" / "data" / "coco500-clip-vitb16"
 
 
 @pytest.fixture(scope="session")
 def coco_dir() -> Path:
-    d = coco500_dir()
-    if not (d / "clip_vitb16_img_txt.npy").exists():
-        pytest.skip(f"COCO-500 CLIP embeddings not found at {d} (set MODALCHORUS_COCO500)")
+    """The package's COCO-500 folder (embeddings + captions; no images)."""
+    return coco500_path()
+
+
+@pytest.fixture(scope="session")
+def coco_images() -> Path:
+    """The 16 real COCO-500 images, which may not ship in the package: they exist only in ../shared."""
+    d = SHARED_COCO / "images"
+    if not d.is_dir():
+        pytest.skip(f"the 16 real COCO-500 images are not here ({d}); they live only in ../shared beside the repo")
     return d
 
 

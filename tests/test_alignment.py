@@ -4,7 +4,7 @@ import pytest
 
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, synthesize
 from modalchorus_widget.alignment import losses
-from modalchorus_widget.embeddings import EmbeddingSet
+from modalchorus_widget.data.embeddings import EmbeddingSet
 
 N = 120  # pairs used: images rows 0..N-1, texts rows N..2N-1
 FAST = dict(steps=40, validation=0.0, n_reference=128, n_candidates=128, batch_size=64, random_state=0)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from modalchorus_widget.bench import alignment as bench
+from benchmarks import alignment as bench
 
 
 @pytest.mark.slow

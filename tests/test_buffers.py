@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from modalchorus_widget import buffers as B
+from modalchorus_widget.widget import buffers as B
 
 
 @settings(max_examples=50, deadline=None)

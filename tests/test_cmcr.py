@@ -7,7 +7,8 @@ import types
 import numpy as np
 import pytest
 
-from modalchorus_widget.cmcr import CMCR, CMCRError, NotFittedError, connect, pseudo_embeddings
+from modalchorus_widget.cmcr import CMCR, connect, pseudo_embeddings
+from modalchorus_widget.errors import CMCRError, NotFittedError
 
 FAST = dict(hidden_dim=128, out_dim=32, epochs=40, batch_size=64)
 
@@ -85,7 +86,7 @@ def test_deterministic_under_seed(rotated):
 
 
 def test_embedding_sets_and_connected_view(rotated):
-    from modalchorus_widget.embeddings import EmbeddingSet
+    from modalchorus_widget.data.embeddings import EmbeddingSet
 
     s1, s2, *_ = rotated
     clip = EmbeddingSet(np.concatenate([s1["image"][:300], s1["text"]]), ["image"] * 300 + ["text"] * 600,
@@ -166,7 +167,7 @@ def test_pseudo_embeddings_follow_the_memory():
 
 @pytest.mark.slow
 def test_synthetic_benchmark_reaches_oracle_target():
-    from modalchorus_widget.bench.cmcr import run_synthetic
+    from benchmarks.cmcr import run_synthetic
 
     res = run_synthetic({}, random_state=0)
     assert res["oracle_r1"] > 0.5  # the task is neither trivial nor hopeless
@@ -190,7 +191,8 @@ def test_sentence_encoder_reproduces_shared_minilm_embeddings(coco_dir):
 
 
 def test_sentence_encoder_bad_folder(tmp_path):
-    from modalchorus_widget.encoders.sentence import SentenceEncoder, SentenceModelError
+    from modalchorus_widget.encoders.sentence import SentenceEncoder
+    from modalchorus_widget.errors import SentenceModelError
 
     with pytest.raises(SentenceModelError, match="holds no sentence-transformers model"):
         SentenceEncoder(str(tmp_path)).encode_texts(["a"])
@@ -255,7 +257,7 @@ def test_clap_encoder_with_laion_clap_api(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_coco_minilm_connection_beats_ridge(coco_dir):
     """Real spaces: CLIP (COCO-500) + MiniLM, 350 captions to train, MiniLM caption -> CLIP image on 150 held out."""
-    from modalchorus_widget.bench.cmcr import coco_spaces, coco_split, linear_baselines, load_coco
+    from benchmarks.cmcr import coco_spaces, coco_split, linear_baselines, load_coco
 
     images, texts, minilm = load_coco(coco_dir)
     train, test = coco_split()

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from modalchorus_widget.concept_axis import ConceptAxisError, axis_coordinate, concept_axis, concept_vector
+from modalchorus_widget.errors import ProjectionError as ConceptAxisError
+from modalchorus_widget.projection.concept_axis import axis_coordinate, concept_axis, concept_vector
 
 
 def test_exact_small_case():

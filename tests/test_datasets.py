@@ -3,20 +3,19 @@ loaders for pre-computed embeddings."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from modalchorus_widget.datasets import (
-    COCO_COARSE_LABELS, DatasetError, coarse_label, coco500_available, default_coco500_path, from_arrays, from_dataframe,
+from modalchorus_widget.data.datasets import (
+    COCO_COARSE_LABELS, DatasetError, coarse_label, coco500_path, from_arrays, from_dataframe,
     load_coco500, load_default, load_embeddings, load_numpy, load_parquet,
 )
-from modalchorus_widget.embeddings import EmbeddingError, EmbeddingSet
+from modalchorus_widget.data.embeddings import EmbeddingError, EmbeddingSet
 
-COCO = default_coco500_path()
-needs_coco = pytest.mark.skipif(not coco500_available(COCO), reason="COCO-500 shared data not found "
-                                "(set MODALCHORUS_COCO500 or put it at <repo>/../shared/data/coco500-clip-vitb16)")
+COCO = coco500_path()
 
 
 # ------------------------------------------------------------------------------------ default
@@ -82,7 +81,6 @@ def test_default_load_is_fast(default):
 
 
 # ------------------------------------------------------------------------------------ COCO-500
-@needs_coco
 def test_coco500_layout_and_retrieval():
     d = load_coco500(COCO)
     es = d.embeddings
@@ -97,10 +95,6 @@ def test_coco500_layout_and_retrieval():
     v = es.vectors
     top1 = recall_at_k(v[:500], v[500:], k=1)
     assert abs(top1 - 0.552) <= 0.01
-    # the 16 real images are the items of their rows
-    have = [i for i, p in enumerate(d.images) if p is not None]
-    assert len(have) == 16 and all(es.items[i] == d.images[i] for i in have)
-    assert 22 in have
     # coarse labels: the same for an image and its caption, and the big COCO categories are present
     assert (es.labels[:500] == es.labels[500:]).all()
     counts = pd.Series(es.labels[:500]).value_counts()
@@ -109,10 +103,12 @@ def test_coco500_layout_and_retrieval():
     assert counts.get("other", 0) < 100
 
 
-@needs_coco
-def test_coco500_thumbnails_for_the_16_images():
+def test_coco500_thumbnails_for_the_16_images(coco_images):
     """Rows with an image file get a PNG thumbnail; rows without one (item None) get None."""
-    d = load_coco500(COCO)
+    d = load_coco500(images=coco_images)
+    have = [i for i, p in enumerate(d.images) if p is not None]
+    assert len(have) == 16 and all(d.embeddings.items[i] == d.images[i] for i in have)
+    assert 22 in have
     thumbs = d.embeddings.thumbnails(size=16)
     have = [i for i, p in enumerate(d.images) if p is not None]
     assert all(thumbs[i][:4] == b"\x89PNG" for i in have)
@@ -131,19 +127,21 @@ def test_coarse_label_rules():
     assert len(names) == len(set(names))
 
 
-def test_coco500_missing(tmp_path, monkeypatch):
+def test_coco500_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="clip_vitb16_img_txt.npy"):
         load_coco500(tmp_path)
-    monkeypatch.setenv("MODALCHORUS_COCO500", str(tmp_path / "nowhere"))
-    assert default_coco500_path() == tmp_path / "nowhere" and not coco500_available()
-    with pytest.raises(FileNotFoundError, match="MODALCHORUS_COCO500"):
-        load_coco500()
+    with pytest.raises(FileNotFoundError, match="images folder"):
+        load_coco500(images=tmp_path / "nowhere")
 
 
-@needs_coco
-def test_coco500_env_var(monkeypatch):
-    monkeypatch.setenv("MODALCHORUS_COCO500", str(COCO))
-    assert default_coco500_path() == COCO
+def test_coco500_ships_in_the_package():
+    """No folder beside the repository is needed: the embeddings and captions are package data."""
+    import modalchorus_widget
+
+    assert COCO.is_relative_to(Path(modalchorus_widget.__file__).parent)
+    d = load_coco500()
+    assert d.embeddings.n == 1000 and d.embeddings.dim == 512
+    assert all(p is None for p in d.images)  # the images do not ship
 
 
 # ------------------------------------------------------------------------------------ pre-computed

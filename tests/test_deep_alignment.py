@@ -11,7 +11,7 @@ import pytest
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet
 from modalchorus_widget.alignment import deep as deep_mod
 from modalchorus_widget.alignment import losses
-from modalchorus_widget.embeddings import EmbeddingSet
+from modalchorus_widget.data.embeddings import EmbeddingSet
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
@@ -310,7 +310,7 @@ def test_last_block_shortcut_matches_full_forward(tiny, tiny_folder, monkeypatch
 # ------------------------------------------------------------------------------------ embedded default
 @pytest.fixture(scope="module")
 def digits():
-    from modalchorus_widget.datasets import load_default
+    from modalchorus_widget.data.datasets import load_default
 
     return load_default()
 
@@ -363,8 +363,8 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
 
 
 def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
-    from modalchorus_widget.session import load_session, save_session
-    from modalchorus_widget.widget import Chorus
+    from modalchorus_widget.widget.chorus import load_session, save_session
+    from modalchorus_widget.widget.chorus import Chorus
 
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)

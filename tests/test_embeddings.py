@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modalchorus_widget.embeddings import EmbeddingError, EmbeddingSet, make_thumbnail
+from modalchorus_widget.data.embeddings import EmbeddingError, EmbeddingSet, make_thumbnail
 
 
 @pytest.fixture
@@ -92,8 +92,8 @@ def test_load_refuses_unknown_version_and_garbage(coco_set, tmp_path):
         EmbeddingSet.load(tmp_path / "missing.npz")
 
 
-def test_thumbnails_from_real_jpegs_and_arrays(coco_dir):
-    jpgs = sorted((coco_dir / "images").glob("*.jpg"))[:2]
+def test_thumbnails_from_real_jpegs_and_arrays(coco_images):
+    jpgs = sorted(coco_images.glob("*.jpg"))[:2]
     es = EmbeddingSet(np.eye(4, 8), ["image", "image", "image", "text"],
                       items=[str(jpgs[0]), str(jpgs[1]), np.arange(64).reshape(8, 8), "a caption"])
     th = es.thumbnails(32)

@@ -13,10 +13,10 @@ import pytest
 from modalchorus_widget.encoders import DefaultEncoder, Encoder, OfflineWeightsError, OpenCLIPEncoder
 
 
-def coco_dir() -> Path | None:
-    from modalchorus_widget.datasets import coco500_available, default_coco500_path
+def coco_dir() -> Path:
+    from modalchorus_widget.data.datasets import coco500_path
 
-    return default_coco500_path() if coco500_available() else None
+    return coco500_path()
 
 
 def unit_rows(x):
@@ -26,7 +26,7 @@ def unit_rows(x):
 # ------------------------------------------------------------------------------------ package import
 def test_import_stays_light():
     """Importing the package and the encoders package must not pull torch / open_clip in."""
-    code = ("import sys, modalchorus_widget, modalchorus_widget.encoders, modalchorus_widget.datasets; "
+    code = ("import sys, modalchorus_widget, modalchorus_widget.encoders, modalchorus_widget.data.datasets; "
             "print(sorted(m for m in ('torch', 'open_clip', 'sentence_transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -92,8 +92,6 @@ def test_default_encoder_texts(default_encoder):
 def test_minilm_plain_torch_matches_sentence_transformers_file():
     """The plain-torch all-MiniLM-L6-v2 reproduces the shared set's sentence-transformers embeddings."""
     d = coco_dir()
-    if d is None:
-        pytest.skip("COCO-500 shared data not found (set MODALCHORUS_COCO500 or put it at ../shared/data)")
     from modalchorus_widget.encoders.minilm import load_minilm
 
     caps = [c["caption"] for c in json.loads((d / "captions.json").read_text())][:120]
@@ -193,7 +191,7 @@ def test_openclip_local_dir_without_weights(tmp_path, tiny_clip):
 # ------------------------------------------------------------------------------------ bench
 @pytest.mark.slow
 def test_bench_encode_writes_figures(tmp_path):
-    from modalchorus_widget.bench.__main__ import main
+    from benchmarks.__main__ import main
 
     out = tmp_path / "encode.json"
     argv = ["encode", "--json", str(out), "--repeats", "1", "--skip-vit"]

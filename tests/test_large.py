@@ -5,10 +5,12 @@ import warnings
 import numpy as np
 import pytest
 
-from modalchorus_widget import buffers as B
-from modalchorus_widget.buffers import BufferFormatError
-from modalchorus_widget.embeddings import EmbeddingSet
-from modalchorus_widget.widget import DEFAULT_MAX_POINTS, Chorus, ScatterWidget, WidgetError
+from modalchorus_widget.widget import buffers as B
+from modalchorus_widget.widget.buffers import BufferFormatError
+from modalchorus_widget.data.embeddings import EmbeddingSet
+from modalchorus_widget.errors import WidgetError
+from modalchorus_widget.widget.chorus import Chorus
+from modalchorus_widget.widget.scatter import DEFAULT_MAX_POINTS, ScatterWidget
 
 
 def scatter(n, max_points, mod=None, **kw):

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modalchorus_widget import metrics as M
-from modalchorus_widget.metrics import MetricInputError
+from modalchorus_widget.projection import metrics as M
+from modalchorus_widget.errors import ProjectionError as MetricInputError
 
 
 def _circle(angles):
@@ -127,19 +127,13 @@ def test_bad_input_errors():
 
 
 def _coco_dir():
-    try:
-        from modalchorus_widget.datasets import default_coco500_path
+    from modalchorus_widget.data.datasets import coco500_path
 
-        return Path(default_coco500_path())
-    except Exception:
-        env = os.environ.get("MODALCHORUS_COCO500")
-        return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared/data/coco500-clip-vitb16"
+    return coco500_path()
 
 
 def test_pca_reference_figures_on_coco500():
     path = _coco_dir() / "clip_vitb16_img_txt.npy"
-    if not path.exists():
-        pytest.skip(f"COCO-500 CLIP embeddings not found at {path} (set MODALCHORUS_COCO500)")
     from sklearn.decomposition import PCA
 
     X = np.load(path)

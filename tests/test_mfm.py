@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from modalchorus_widget import metrics as M
-from modalchorus_widget.mfm import MFM, MFMInputError
+from modalchorus_widget.projection import metrics as M
+from modalchorus_widget.errors import ProjectionError as MFMInputError
+from modalchorus_widget.projection.mfm import MFM
 
 FAST = dict(n_steps=60)
 
@@ -142,7 +143,7 @@ def test_min_trustworthiness_must_be_a_fraction(small):
 def test_trustworthiness_search_sees_a_tiny_modality(coco_vectors):
     """8,000 images and 4 concept prompts: a uniform probe of 2,000 rows holds about 1 prompt (here: 1), too few
     for a cross-modal score; the probe is topped up, so every step of the search has one."""
-    from modalchorus_widget.mfm import _probe_rows
+    from modalchorus_widget.projection.mfm import _probe_rows
 
     img, txt = coco_vectors
     rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from modalchorus_widget import buffers as B
+from modalchorus_widget.widget import buffers as B
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -100,7 +100,7 @@ def _cloud(seed, n, d):
 @SETTINGS
 @given(st.integers(0, 10_000), st.integers(12, 40), st.integers(1, 5), st.floats(0.1, 10), st.floats(0, 6.28))
 def test_trustworthiness_bounds_and_invariances(seed, n, k, scale, angle):
-    from modalchorus_widget.metrics import continuity, trustworthiness
+    from modalchorus_widget.projection.metrics import continuity, trustworthiness
 
     assume(k < n / 2)
     high, low = _cloud(seed, n, 8), _cloud(seed + 1, n, 2)
@@ -120,7 +120,7 @@ def test_trustworthiness_bounds_and_invariances(seed, n, k, scale, angle):
 @SETTINGS
 @given(st.integers(0, 10_000), st.integers(10, 30), st.integers(1, 4))
 def test_intermodal_scores_bounds_and_permutation(seed, m, k):
-    from modalchorus_widget.metrics import intermodal_scores
+    from modalchorus_widget.projection.metrics import intermodal_scores
 
     n = 2 * m
     high, low = _cloud(seed, n, 6), _cloud(seed + 1, n, 2)
@@ -135,7 +135,7 @@ def test_intermodal_scores_bounds_and_permutation(seed, m, k):
 @SETTINGS
 @given(st.integers(0, 10_000), st.integers(3, 30), st.floats(0.0, 5.0))
 def test_modality_gap_nonnegative_zero_for_identical_modalities(seed, m, shift):
-    from modalchorus_widget.metrics import modality_gap
+    from modalchorus_widget.projection.metrics import modality_gap
 
     x = _cloud(seed, m, 4)
     mod = np.array(["image"] * m + ["text"] * m)
@@ -153,7 +153,7 @@ N_IMG, N_TXT = 12, 10
 
 @pytest.fixture(scope="module")
 def stub():
-    from modalchorus_widget.embeddings import EmbeddingSet
+    from modalchorus_widget.data.embeddings import EmbeddingSet
 
     rng = np.random.default_rng(0)
     es = EmbeddingSet.from_pairs(rng.normal(size=(N_IMG, 16)), rng.normal(size=(N_TXT, 16)))

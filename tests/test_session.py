@@ -17,7 +17,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from modalchorus_widget.session import SessionError, load_session, read_manifest, save_session
+from modalchorus_widget.errors import SessionError
+from modalchorus_widget.session import read_manifest
+from modalchorus_widget.widget.chorus import load_session, save_session
 
 N_PAIRS = 40
 
@@ -25,9 +27,9 @@ N_PAIRS = 40
 @pytest.fixture(scope="module")
 def chorus(coco_vectors):
     from modalchorus_widget.alignment import Aligner, PointSet
-    from modalchorus_widget.embeddings import EmbeddingSet
-    from modalchorus_widget.mfm import MFM
-    from modalchorus_widget.widget import Chorus
+    from modalchorus_widget.data.embeddings import EmbeddingSet
+    from modalchorus_widget.projection.mfm import MFM
+    from modalchorus_widget.widget.chorus import Chorus
 
     img, txt = coco_vectors[0][:N_PAIRS], coco_vectors[1][:N_PAIRS]
     labels = [f"g{i % 3}" for i in range(N_PAIRS)]
@@ -100,7 +102,7 @@ def test_recreated_widget_shows_same_state(chorus, tmp_path):
 def test_save_is_atomic_and_versioned(chorus, tmp_path):
     p = save_session(chorus, tmp_path / "s.mcsession")
     m = read_manifest(p)
-    assert m["format"] == "modalchorus-session" and m["version"] == 1
+    assert m["format"] == "modalchorus-session" and m["version"] == 2
     assert [f.name for f in tmp_path.iterdir()] == ["s.mcsession"]  # no temp files left behind
 
 
@@ -120,8 +122,8 @@ def _rewrite_manifest(src, dst, **changes):
 
 def test_refuses_unknown_version(chorus, tmp_path):
     good = save_session(chorus, tmp_path / "good.mcsession")
-    bad = _rewrite_manifest(good, tmp_path / "v2.mcsession", version=2)
-    with pytest.raises(SessionError, match=r"version 2 is not supported.*reads version 1.*Upgrade"):
+    bad = _rewrite_manifest(good, tmp_path / "v99.mcsession", version=99)
+    with pytest.raises(SessionError, match=r"version 99 is not supported.*reads versions \[1, 2\].*Upgrade"):
         load_session(bad)
     other = _rewrite_manifest(good, tmp_path / "other.mcsession", format="something-else")
     with pytest.raises(SessionError, match="not a modalchorus session"):
@@ -144,7 +146,7 @@ def test_failed_save_keeps_previous_file(chorus, tmp_path, monkeypatch):
     """An exception while writing (disk full, Ctrl-C) leaves the old file intact and no temp file."""
     p = save_session(chorus, tmp_path / "s.mcsession")
     before = p.read_bytes()
-    import modalchorus_widget.embeddings as E
+    import modalchorus_widget.data.embeddings as E
 
     real = os.fsync
 
@@ -163,9 +165,9 @@ def test_failed_save_keeps_previous_file(chorus, tmp_path, monkeypatch):
 _BIG_SAVE = textwrap.dedent("""
     import sys
     import numpy as np
-    from modalchorus_widget.embeddings import EmbeddingSet
-    from modalchorus_widget.session import save_session
-    from modalchorus_widget.widget import Chorus
+    from modalchorus_widget.data.embeddings import EmbeddingSet
+    from modalchorus_widget.widget.chorus import save_session
+    from modalchorus_widget.widget.chorus import Chorus
     n, d = int(sys.argv[2]), 512
     rng = np.random.default_rng(1)
     v = rng.standard_normal((n, d), dtype=np.float32)

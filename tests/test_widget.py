@@ -4,9 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from modalchorus_widget.buffers import BufferFormatError
-from modalchorus_widget.embeddings import EmbeddingSet
-from modalchorus_widget.widget import Chorus, ScatterWidget, WidgetError
+from modalchorus_widget.widget.buffers import BufferFormatError
+from modalchorus_widget.data.embeddings import EmbeddingSet
+from modalchorus_widget.errors import WidgetError
+from modalchorus_widget.widget.chorus import Chorus
+from modalchorus_widget.projection.base import Projector
+from modalchorus_widget.widget.scatter import ScatterWidget
 
 
 def scatter(n=100, **kw):
@@ -104,8 +107,7 @@ def coco_set(coco_vectors):
 
 @pytest.fixture(scope="module")
 def chorus(coco_set):
-    from sklearn.decomposition import PCA
-    return Chorus(coco_set, projector=PCA(2), method="PCA")
+    return Chorus(coco_set, projector="PCA")
 
 
 def test_chorus_projects_in_row_order(coco_set, chorus):
@@ -126,7 +128,7 @@ def test_chorus_selected_frame_and_sets(chorus):
 
 
 def test_chorus_concept_axis_from_text_items_and_sets(chorus, coco_set):
-    from modalchorus_widget.concept_axis import axis_coordinate
+    from modalchorus_widget.projection.concept_axis import axis_coordinate
     chorus.sets["first"] = np.arange(10)
     xy = chorus.concept_axis("caption 0", "first")
     np.testing.assert_allclose(xy[:, 0], axis_coordinate(coco_set.vectors, coco_set.vectors[60],
@@ -180,9 +182,7 @@ class _FakeAligner:
 
 
 def test_align_moves_points_and_reports(coco_set):
-    from sklearn.decomposition import PCA
-    w = Chorus(coco_set, projector=PCA(2).fit(coco_set.vectors), positions=PCA(2).fit_transform(coco_set.vectors),
-               aligner=_FakeAligner(coco_set))
+    w = Chorus(coco_set, projector="PCA", aligner=_FakeAligner(coco_set))
     before = w.positions.copy()
     w.align("constraint")
     assert not np.allclose(before, w.positions)
@@ -202,16 +202,20 @@ def test_align_failure_changes_nothing(coco_set):
 def test_package_import_is_light():
     import subprocess
     import sys
-    code = ("import sys, time; t = time.time(); import modalchorus_widget.widget; "
+    code = ("import sys, time; t = time.time(); import modalchorus_widget.widget.chorus; "
             "print(time.time() - t, 'torch' in sys.modules, 'open_clip' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]
 
 
-class _BrokenMap:
+class _BrokenMap(Projector):
     """A fitted parametric map whose transform fails (e.g. out of memory) after the round succeeded."""
 
-    network_ = object()
+    name = "broken"
+    supports_transform = True
+
+    def is_fitted(self):
+        return True
 
     def transform(self, vectors):
         raise MemoryError("no room for the new positions")
@@ -228,14 +232,24 @@ def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
 
 
 def test_align_with_real_aligner_moves_selected_points(coco_set):
-    from sklearn.decomposition import PCA
     from modalchorus_widget.alignment import Aligner, PointSet
-    pca = PCA(2).fit(coco_set.vectors)
-    w = Chorus(coco_set, projector=pca, positions=pca.transform(coco_set.vectors), aligner=Aligner(coco_set, steps=30))
+    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, steps=30))
     members = np.arange(1, 6)
     before = coco_set.vectors[members] @ coco_set.vectors[60]
     w.align(PointSet(60, members))
     after = w.embeddings.vectors[members] @ w.embeddings.vectors[60]
     assert after.mean() > before.mean()  # pulled toward the anchor caption
-    np.testing.assert_allclose(w.positions, pca.transform(w.embeddings.vectors), atol=1e-4)
+    np.testing.assert_allclose(w.positions, w.projector.transform(w.embeddings.vectors), atol=1e-4)
     assert "alignment rounds: 1" in w.status
+
+
+def test_align_places_points_with_the_method_on_show(coco_set):
+    """After set_method("UMAP"), a round is placed by the fitted UMAP, not by another method's map."""
+    from modalchorus_widget.alignment import Aligner, PointSet
+
+    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, steps=20))
+    w.set_method("UMAP")
+    umap = w.projector
+    assert w.method == "UMAP" and umap.name == "UMAP"
+    w.align(PointSet(60, np.arange(1, 6)))
+    np.testing.assert_allclose(w.positions, umap.transform(w.embeddings.vectors), atol=1e-4)

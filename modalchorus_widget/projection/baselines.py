@@ -44,11 +44,14 @@ def fused_distances(Z, modality, how: str = "minmax") -> np.ndarray:
     for a in range(2):
         for b in range(a, 2):
             blk = D[np.ix_(groups[a], groups[b])]
-            off = ~np.eye(*blk.shape, dtype=bool) if a == b else np.ones(blk.shape, bool)
+            # a within-modality block is symmetric: normalise its upper triangle, then mirror it
+            off = np.triu(np.ones(blk.shape, bool), 1) if a == b else np.ones(blk.shape, bool)
             vals = blk[off]
             if how == "rank":
                 out = np.zeros_like(blk)
                 out[off] = _rank01(vals)
+                if a == b:
+                    out = out + out.T
             else:
                 lo, hi = vals.min(), vals.max()
                 out = (blk - lo) / (hi - lo) if hi > lo else np.zeros_like(blk)

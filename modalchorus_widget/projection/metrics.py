@@ -30,6 +30,9 @@ __all__ = [
     "continuity",
     "intermodal_trustworthiness",
     "intermodal_continuity",
+    "intramodal_scores",
+    "intramodal_trustworthiness",
+    "intramodal_continuity",
     "intermodal_scores",
     "modality_gap",
     "modality_labels",
@@ -102,13 +105,20 @@ def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
-def _cross_sums(hq, hc, lq, lc, k: int) -> tuple[float, float]:
-    """Unnormalised T_x and C_x penalty sums for queries (hq, lq) over candidates (hc, lc)."""
+def _cross_sums(hq, hc, lq, lc, k: int, same: bool = False) -> tuple[float, float]:
+    """Unnormalised T_x and C_x penalty sums for queries (hq, lq) over candidates (hc, lc).
+
+    ``same``: queries and candidates are the same points; each query's own row is ranked last in both
+    spaces, so it never counts as a neighbour (standard T / C within one set)."""
     t_sum = 0.0
     c_sum = 0.0
     for s in range(0, hq.shape[0], _BATCH):
         dh = 1.0 - hq[s : s + _BATCH] @ hc.T
         dl = _sqdist(lq[s : s + _BATCH], lc)
+        if same:
+            rows = np.arange(dh.shape[0])
+            dh[rows, s + rows] = np.inf
+            dl[rows, s + rows] = np.inf
         rh = _ranks(dh)
         rl = _ranks(dl)
         in_v = rh <= k
@@ -155,6 +165,33 @@ def intermodal_trustworthiness(high, low, modality, k: int = 10) -> float:
 def intermodal_continuity(high, low, modality, k: int = 10) -> float:
     """C_x(k) of METHODS.md, mean over both directions: are true cross-modal neighbours kept in 2-D?"""
     return intermodal_scores(high, low, modality, k)[1]
+
+
+def intramodal_scores(high, low, modality, k: int = 10) -> dict:
+    """Intra-modal trustworthiness and continuity (METHODS.md 2): standard T and C within each modality on
+    its own (cosine in high-D, Euclidean in 2-D). Returns {modality: (T_i, C_i)}; mini-batched, O(batch * m)."""
+    high, low, modality = _check(high, low, modality, k)
+    high = _unit(high)
+    out = {}
+    for a in dict.fromkeys(modality.tolist()):
+        rows = modality == a
+        m = int(rows.sum())
+        if k >= m / 2:
+            raise ProjectionError(f"k={k} must be smaller than half the {m} {a!r} points; use a smaller k.")
+        t_sum, c_sum = _cross_sums(high[rows], high[rows], low[rows], low[rows], k, same=True)
+        norm = 2.0 / (m * k * (2.0 * m - 3.0 * k - 1.0))
+        out[str(a)] = (1.0 - norm * t_sum, 1.0 - norm * c_sum)
+    return out
+
+
+def intramodal_trustworthiness(high, low, modality, k: int = 10) -> dict:
+    """T_i(k) of every modality: are 2-D neighbours among the same modality true ones?"""
+    return {m: v[0] for m, v in intramodal_scores(high, low, modality, k).items()}
+
+
+def intramodal_continuity(high, low, modality, k: int = 10) -> dict:
+    """C_i(k) of every modality: are true neighbours among the same modality kept in 2-D?"""
+    return {m: v[1] for m, v in intramodal_scores(high, low, modality, k).items()}
 
 
 def _check_k_all(n: int, k: int):
@@ -208,7 +245,9 @@ def modality_gap(points, modality, relative: bool = False) -> float:
 def evaluate(high, low, modality, ks=(5, 10, 20), standard_k: int = 10) -> dict:
     """All figures of the projection benchmark for one projection.
 
-    Keys: "Tx@k", "Cx@k" for every k in ``ks``, "T@{standard_k}", "C@{standard_k}",
+    Keys: "Tx@k", "Cx@k" for every k in ``ks``; "Ti@{standard_k}" / "Ci@{standard_k}" (intra-modal, minimum
+    over modalities) and "Ti_<modality>@{standard_k}" / "Ci_<modality>@{standard_k}"; "T@{standard_k}",
+    "C@{standard_k}" (standard, over all points; information, not a target),
     "gap_high" (raw centroid distance), "gap_high_rel" and "gap_2d_rel" (relative to spread).
     """
     high, low, modality = _check(high, low, modality, standard_k)
@@ -217,6 +256,12 @@ def evaluate(high, low, modality, ks=(5, 10, 20), standard_k: int = 10) -> dict:
         tx, cx = intermodal_scores(high, low, modality, k)
         out[f"Tx@{k}"] = tx
         out[f"Cx@{k}"] = cx
+    intra = intramodal_scores(high, low, modality, standard_k)
+    for m, (ti, ci) in intra.items():
+        out[f"Ti_{m}@{standard_k}"] = ti
+        out[f"Ci_{m}@{standard_k}"] = ci
+    out[f"Ti@{standard_k}"] = min(v[0] for v in intra.values())
+    out[f"Ci@{standard_k}"] = min(v[1] for v in intra.values())
     out[f"T@{standard_k}"] = trustworthiness(high, low, standard_k)
     out[f"C@{standard_k}"] = continuity(high, low, standard_k)
     hu = _unit(high)
