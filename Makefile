@@ -4,10 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 BUNDLE := modalchorus_widget/static/widget.js
-JS_SRC := $(wildcard js/src/*.js) js/package.json js/build.mjs
+JS_SRC := $(wildcard js/src/*.js js/src/ui/*.js) js/src/widget.css js/package.json js/build.mjs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test test-py test-js browser clean
+.PHONY: setup run test lint browser clean
 
 setup: $(BUNDLE) $(VENV)/.installed
 
@@ -35,10 +35,16 @@ run: setup
 	  $(BIN)/jupyter lab notebooks/quickstart.ipynb; \
 	fi
 
-# All tests: JS unit tests (vitest), Python unit tests, notebooks, and browser tests (real JupyterLab + Chromium).
-test: setup browser
+# Lint: ruff (lint + format) and eslint, plus the layout rules (no import cycle, no module over 600 lines,
+# nothing in the package reaching into the repository's folders).
+lint: setup
+	$(BIN)/python scripts/check_layout.py
+
+# All tests: lint, JS unit tests (vitest), Python unit tests, notebooks, and browser tests (real JupyterLab +
+# Chromium).
+test: setup browser lint
 	cd js && npm test --silent
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) js/node_modules $(BUNDLE)
+	rm -rf $(VENV) js/node_modules $(BUNDLE) modalchorus_widget/static/widget.css

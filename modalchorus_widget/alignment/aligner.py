@@ -26,8 +26,9 @@ from ..data.io import atomic_write_bytes
 from ..encoders.base import check_encoder
 from ..errors import AlignmentError
 from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
-from .constraints import Constraint, Resolved, constraint_from_dict
+from .constraints import Constraint, constraint_from_dict
 from .fit import FitParams, fit_round
+from .report import round_report
 
 MODES = ("fast", "deep")
 FORMAT = "modalchorus-aligner"
@@ -269,7 +270,7 @@ class Aligner:
                 "Lower lr or the constraint weights."
             )
         new_es = es.with_vectors(after, normalize=False)
-        report = self._report(es, before, after, resolved, adapters, selected, info)
+        report = round_report(es, before, after, resolved, adapters, selected, info)
         rnd = Round(len(self.history_), flat, report, 0.0, adapters_to_bytes(adapters), adapters)
         rnd.seconds = report["seconds"] = round(time.perf_counter() - t0, 4)
         # commit: build the new containers first, then swap them in together
@@ -300,7 +301,7 @@ class Aligner:
                     "Lower lr or the constraint weights."
                 )
             new_es = es.with_vectors(after, normalize=False)
-            report = self._report(es, before, after, resolved, None, selected, info)
+            report = round_report(es, before, after, resolved, None, selected, info)
             report.update(
                 mode="deep",
                 towers=list(tuner.towers),
@@ -377,61 +378,6 @@ class Aligner:
             self._tuner.load_bytes(rnd.weights, "Aligner.redo")
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, state
         return rnd
-
-    # ----------------------------------------------------------------- figures
-    def _report(self, es, before, after, resolved, adapters, selected, info) -> dict:
-        unsel = np.ones(es.n, dtype=bool)
-        unsel[selected] = False
-        moved = 1.0 - np.einsum("ij,ij->i", before, after)
-        rep = {
-            "steps": info["steps"],
-            "stopped": info.get("stopped"),
-            "validation_curve": info["validation_curve"],
-            "n_selected": int(len(selected)),
-            "moved_selected_mean": _f(moved[~unsel].mean()) if (~unsel).any() else 0.0,
-            "moved_unselected_mean": _f(moved[unsel].mean()) if unsel.any() else 0.0,
-            "moved_unselected_max": _f(moved[unsel].max()) if unsel.any() else 0.0,
-        }
-        rep["constraints"] = [
-            dict(
-                constraint=c_desc,
-                before=_constraint_figures(r, before, es, r.anchor),
-                after=_constraint_figures(r, after, es, _adapted_anchor(r, adapters, after)),
-            )
-            for c_desc, r in zip([self._describe(r) for r in resolved], resolved)
-        ]
-        if "text" in es.modalities and len(es.modalities) > 1:
-            from ..evaluation import zero_shot_predict
-
-            q = np.flatnonzero(~es.mask("text"))
-            t = np.flatnonzero(es.mask("text"))
-            p0 = zero_shot_predict(before[q], before[t], batch_size=2048)
-            p1 = zero_shot_predict(after[q], after[t], batch_size=2048)
-            changed = p0 != p1
-            rep["predictions_changed_unselected"] = int((changed & unsel[q]).sum())
-            rep["predictions_changed_selected"] = int((changed & ~unsel[q]).sum())
-            labels = es.labels
-            if labels is not None:
-                lt = labels[t]
-                ok = np.array([x is not None and x == x for x in labels[q]])
-                if ok.any() and any(x is not None for x in lt):
-                    rep["zero_shot_acc_before"] = _f(np.mean(lt[p0[ok]] == labels[q][ok]))
-                    rep["zero_shot_acc_after"] = _f(np.mean(lt[p1[ok]] == labels[q][ok]))
-        if info["steps"] == 0:  # an identity round: say why, in the widget's report as well
-            rep["note"] = (
-                "the constraints already held on every selected row; nothing moved"
-                if info.get("stopped") == "satisfied"
-                else "no step improved the held-out slice of the constraints; nothing moved (select more rows, "
-                "or pass validation=0 to run every step)"
-            )
-        return rep
-
-    @staticmethod
-    def _describe(r: Resolved) -> str:
-        if r.kind == "point-set":
-            where = f"row {r.anchor_row}" if r.anchor_row is not None else f"a {r.anchor_modality} vector"
-            return f"point-set {r.direction}: {len(r.members)} members -> anchor {where}"
-        return f"set-set {r.direction}: {len(r.a)} vs {len(r.b)}{' (paired)' if r.paired else ''}"
 
     # ----------------------------------------------------------------- persistence
     def save(self, path) -> Path:
@@ -592,8 +538,6 @@ class Aligner:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _f(x) -> float:
-    return round(float(x), 6)
 
 
 def _json_default(o):
@@ -616,41 +560,6 @@ def _stratified(rng, rows, modality, k):
         take = max(1, int(round(k * len(sel) / len(rows))))
         out.append(rng.choice(sel, size=min(take, len(sel)), replace=False))
     return np.sort(np.concatenate(out))
-
-
-def _adapted_anchor(r: Resolved, adapters, after):
-    if r.kind != "point-set":
-        return None
-    if r.anchor_row is not None:
-        return after[r.anchor_row]
-    if adapters is None:  # deep mode: anchors that are not rows are held fixed during the round
-        return r.anchor
-    return apply_adapter(adapters, r.anchor[None], r.anchor_modality)[0]
-
-
-def _constraint_figures(r: Resolved, vecs, es, anchor) -> dict:
-    """Per-constraint figures: how well it holds on these vectors (members only, extras excluded)."""
-    if r.kind == "point-set":
-        m = r.members
-        if len(m) == 0:
-            return {}
-        cos = vecs[m] @ anchor
-        out = {"anchor_cos": _f(cos.mean())}
-        cross = m[es.modality[m] != r.anchor_modality]
-        if len(cross):
-            cand = np.flatnonzero(es.mask(r.anchor_modality))
-            if r.anchor_row is not None:
-                cand = cand[cand != r.anchor_row]
-            best_other = (vecs[cross] @ vecs[cand].T).max(axis=1) if len(cand) else np.full(len(cross), -np.inf)
-            out["anchor_top1"] = _f(np.mean(vecs[cross] @ anchor > best_other))
-        return out
-    ca, cb = vecs[r.a].mean(0), vecs[r.b].mean(0)
-    out = {"centroid_cos": _f(ca @ cb / max(np.linalg.norm(ca) * np.linalg.norm(cb), 1e-12))}
-    if r.paired:
-        from ..evaluation import recall_at_k
-
-        out["pair_r1"] = _f(recall_at_k(vecs[r.a], vecs[r.b], 1))
-    return out
 
 
 def _embeddings_bytes(es: EmbeddingSet) -> bytes:

@@ -1,6 +1,6 @@
 """C-MCR (METHODS.md 5): connect two contrastive spaces through a shared modality, without paired data."""
 
-from .model import CMCR, connect, pseudo_embeddings, synthetic_spaces
-from .synthetic import make_synthetic
+from .model import CMCR, connect, pseudo_embeddings
+from .synthetic import make_synthetic, synthetic_spaces
 
 __all__ = ["CMCR", "connect", "pseudo_embeddings", "synthetic_spaces", "make_synthetic"]

@@ -580,22 +580,3 @@ def connect(space1, space2, shared: str = "text", **params) -> CMCR:
     ``cm.connected(clip_set, minilm_set)`` is one EmbeddingSet for the widget.
     """
     return CMCR(shared=shared, **params).fit(space1, space2)
-
-
-def synthetic_spaces(random_state=0, **kw) -> dict:
-    """Two toy spaces with a known ground truth (the benchmark's generator, see ``cmcr.synthetic.make_synthetic``).
-
-    Returns ``{"space1": {"text", "image"}, "space2": {"text", "audio"}, "test": {"space1": {"image"},
-    "space2": {"audio"}}}``: train with ``CMCR().fit(d["space1"], d["space2"])``; test row i of image and audio
-    share one latent, so image -> audio retrieval measures the connection.
-    """
-    from .synthetic import make_synthetic
-
-    d = make_synthetic(random_state=random_state, **kw)
-    s1, s2 = d["train"]
-    return {
-        "space1": s1,
-        "space2": s2,
-        "test": {"space1": {"image": d["test_a"]}, "space2": {"audio": d["test_c"]}},
-        "oracle": d["oracle"],
-    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["make_synthetic"]
+__all__ = ["make_synthetic", "synthetic_spaces"]
 
 
 def _unit(x):
@@ -56,3 +56,20 @@ def make_synthetic(
     space1 = {"text": emit(zb, r1, "B1"), "image": emit(za, r1, "A")}
     space2 = {"text": emit(zb, r2, "B2"), "audio": emit(zc, r2, "C")}
     return {"train": (space1, space2), "test_a": emit(zt, r1, "A"), "test_c": emit(zt, r2, "C"), "oracle": (r1, r2)}
+
+
+def synthetic_spaces(random_state=0, **kw) -> dict:
+    """Two toy spaces with a known ground truth (the benchmark's generator, see ``cmcr.synthetic.make_synthetic``).
+
+    Returns ``{"space1": {"text", "image"}, "space2": {"text", "audio"}, "test": {"space1": {"image"},
+    "space2": {"audio"}}}``: train with ``CMCR().fit(d["space1"], d["space2"])``; test row i of image and audio
+    share one latent, so image -> audio retrieval measures the connection.
+    """
+    d = make_synthetic(random_state=random_state, **kw)
+    s1, s2 = d["train"]
+    return {
+        "space1": s1,
+        "space2": s2,
+        "test": {"space1": {"image": d["test_a"]}, "space2": {"audio": d["test_c"]}},
+        "oracle": d["oracle"],
+    }
