@@ -10,7 +10,7 @@ import pytest
 from modalchorus_widget.cmcr import CMCR, connect, pseudo_embeddings
 from modalchorus_widget.errors import CMCRError, NotFittedError
 
-FAST = dict(hidden_dim=128, out_dim=32, epochs=40, batch_size=64)
+FAST = dict(hidden_dim=128, out_dim=32, n_epochs=40, batch_size=64)
 
 
 def unit(x):
@@ -56,7 +56,7 @@ def test_shapes_and_unit_norm(fitted, rotated):
     assert fitted.spaces_ == ("space1", "space2")
     assert fitted.dims_ == (24, 24)
     assert fitted.memory_sizes_ == ({"image": 600}, {"audio": 600})
-    assert len(fitted.history_) == FAST["epochs"] and fitted.history_[-1] < fitted.history_[0]
+    assert len(fitted.history_) == FAST["n_epochs"] and fitted.history_[-1] < fitted.history_[0]
 
 
 def test_recovers_known_rotation(fitted, rotated):
@@ -78,9 +78,9 @@ def test_recovers_known_rotation(fitted, rotated):
 
 def test_deterministic_under_seed(rotated):
     s1, s2, test_a, *_ = rotated
-    a = CMCR(random_state=3, **{**FAST, "epochs": 5}).fit(s1, s2).transform(test_a, 1)
-    b = CMCR(random_state=3, **{**FAST, "epochs": 5}).fit(s1, s2).transform(test_a, 1)
-    c = CMCR(random_state=4, **{**FAST, "epochs": 5}).fit(s1, s2).transform(test_a, 1)
+    a = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, 1)
+    b = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, 1)
+    c = CMCR(random_state=4, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, 1)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -93,7 +93,7 @@ def test_embedding_sets_and_connected_view(rotated):
                         labels=["img"] * 300 + ["txt"] * 600, space="clip")
     clap = EmbeddingSet(np.concatenate([s2["text"], s2["audio"][:200]]), ["text"] * 600 + ["audio"] * 200,
                         space="clap")
-    cm = connect(clip, clap, shared="text", random_state=0, **{**FAST, "epochs": 10})
+    cm = connect(clip, clap, shared="text", random_state=0, **{**FAST, "n_epochs": 10})
     assert cm.spaces_ == ("clip", "clap") and cm.memory_sizes_ == ({"image": 300}, {"audio": 200})
     both = cm.connected(clip, clap)
     assert isinstance(both, EmbeddingSet) and both.n == clip.n + clap.n and both.dim == 32

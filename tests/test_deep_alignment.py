@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
 N = 40  # pairs: image rows 0..N-1, text rows N..2N-1
-DEEP = dict(mode="deep", steps=60, lr=1e-3, validation=0.0, n_reference=64, n_candidates=64, batch_size=32,
+DEEP = dict(mode="deep", n_steps=60, learning_rate=1e-3, validation=0.0, n_reference=64, n_candidates=64, batch_size=32,
             random_state=0)
 LAST_BLOCKS = ("visual.transformer.resblocks.1.", "transformer.resblocks.1.")
 
@@ -213,9 +213,9 @@ def test_construction_errors_are_clear(tiny, tiny_folder):
     es, images, texts, _ = tiny
     enc = fresh_encoder(tiny_folder)
 
-    class Lookup:
-        def encode_texts(self, t):
-            return np.zeros((len(t), 32), np.float32)
+    from modalchorus_widget.encoders import FunctionEncoder
+
+    Lookup = lambda: FunctionEncoder(texts=lambda t: np.ones((len(t), 32), np.float32), dim=32)  # noqa: E731
 
     with pytest.raises(AlignmentError, match="tunes an encoder"):
         Aligner(es, mode="deep")
@@ -300,7 +300,7 @@ def test_last_block_shortcut_matches_full_forward(tiny, tiny_folder, monkeypatch
     runs = {}
     for shortcut in (True, False):
         monkeypatch.setattr(deep_mod._OpenCLIPTower, "use_shortcut", shortcut)
-        al = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **{**DEEP, "steps": 10})
+        al = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **{**DEEP, "n_steps": 10})
         al.step(c)
         assert all(t._shortcut_ok is shortcut for t in al._tuner.towers.values())
         runs[shortcut] = al.embeddings_.vectors

@@ -38,7 +38,7 @@ def chorus(coco_vectors):
                                  meta={"score": np.linspace(0, 1, 2 * N_PAIRS)})
     mfm = MFM(hidden=(32,), n_steps=15, max_points_per_step=64, batch_size=32, warm_start=False, random_state=0)
     mfm.fit(es.vectors, modality=es.modality)
-    aligner = Aligner(es, steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2)
+    aligner = Aligner(es, n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2)
     w = Chorus(es, projector=mfm, positions=mfm.transform(es.vectors), method="MFM", aligner=aligner)
     w.align(PointSet(N_PAIRS, np.arange(5)), animate=False)
     w.align(PointSet(N_PAIRS + 1, np.arange(5, 9)), animate=False)

@@ -223,7 +223,7 @@ class _BrokenMap(Projector):
 
 def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
     from modalchorus_widget.alignment import Aligner, PointSet
-    aligner = Aligner(coco_set, steps=20)
+    aligner = Aligner(coco_set, n_steps=20)
     w = Chorus(coco_set, projector=_BrokenMap(), positions=np.zeros((120, 2)), aligner=aligner)
     with pytest.raises(MemoryError, match="no room"):
         w.align(PointSet(60, np.arange(1, 6)))
@@ -233,7 +233,7 @@ def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
 
 def test_align_with_real_aligner_moves_selected_points(coco_set):
     from modalchorus_widget.alignment import Aligner, PointSet
-    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, steps=30))
+    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, n_steps=30))
     members = np.arange(1, 6)
     before = coco_set.vectors[members] @ coco_set.vectors[60]
     w.align(PointSet(60, members))
@@ -247,7 +247,7 @@ def test_align_places_points_with_the_method_on_show(coco_set):
     """After set_method("UMAP"), a round is placed by the fitted UMAP, not by another method's map."""
     from modalchorus_widget.alignment import Aligner, PointSet
 
-    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, steps=20))
+    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, n_steps=20))
     w.set_method("UMAP")
     umap = w.projector
     assert w.method == "UMAP" and umap.name == "UMAP"

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
+from .._params import renamed_params
 from ..data.embeddings import EmbeddingSet
 from ..data.io import atomic_write_bytes
 from ..encoders.base import check_encoder
@@ -70,7 +72,7 @@ class Round:
         return load(self.weights)
 
 
-class Aligner:
+class Aligner(BaseEstimator):
     """Fix what a user selected, round by round, without silently breaking the rest.
 
     Parameters
@@ -103,8 +105,8 @@ class Aligner:
         encoder=None,
         mode="fast",
         hidden=64,
-        steps=150,
-        lr=2e-4,
+        n_steps=150,
+        learning_rate=2e-4,
         temperature=0.01,
         margin=0.1,
         preserve_kl=5.0,
@@ -122,7 +124,9 @@ class Aligner:
         images=None,
         texts=None,
         towers=None,
+        **deprecated,
     ):
+        n_steps, learning_rate = renamed_params("Aligner", deprecated, n_steps=n_steps, learning_rate=learning_rate)
         if not isinstance(embeddings, EmbeddingSet):
             raise TypeError(
                 f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
@@ -140,8 +144,10 @@ class Aligner:
             )
         self.embeddings = embeddings
         self.encoder = check_encoder(encoder, "Aligner(encoder=...)")
+        self.images, self.texts, self.towers = images, texts, towers
         self.mode = mode
-        self.hidden, self.steps, self.lr, self.temperature, self.margin = hidden, steps, lr, temperature, margin
+        self.hidden, self.n_steps, self.learning_rate = hidden, n_steps, learning_rate
+        self.temperature, self.margin = temperature, margin
         self.preserve_kl, self.preserve_l2, self.kl_temperature = preserve_kl, preserve_l2, kl_temperature
         self.n_reference, self.n_candidates, self.batch_size = n_reference, n_candidates, batch_size
         self.validation, self.eval_every, self.patience, self.random_state = (
@@ -167,12 +173,13 @@ class Aligner:
         self._redo = []
 
     # ----------------------------------------------------------------- params
-    def get_params(self) -> dict:
+    def _file_params(self) -> dict:
+        """The parameters an Aligner file stores (everything but the data and the encoder)."""
         names = (
             "mode",
             "hidden",
-            "steps",
-            "lr",
+            "n_steps",
+            "learning_rate",
             "temperature",
             "margin",
             "preserve_kl",
@@ -202,9 +209,9 @@ class Aligner:
             raise AlignmentError(
                 f"Aligner: patience must be a non-negative integer (0 = never stop early), got {self.patience!r}."
             )
-        if not isinstance(self.steps, (int, np.integer)) or self.steps < 0:
-            raise AlignmentError(f"Aligner: steps must be a non-negative integer, got {self.steps!r}.")
-        for name in ("lr", "temperature", "kl_temperature", "margin"):
+        if not isinstance(self.n_steps, (int, np.integer)) or self.n_steps < 0:
+            raise AlignmentError(f"Aligner: n_steps must be a non-negative integer, got {self.n_steps!r}.")
+        for name in ("learning_rate", "temperature", "kl_temperature", "margin"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
                 raise AlignmentError(f"Aligner: {name} must be a positive number, got {v!r}.")
@@ -217,8 +224,8 @@ class Aligner:
         seed = 0 if self.random_state is None else int(self.random_state)
         return FitParams(
             hidden=int(self.hidden),
-            steps=int(self.steps),
-            lr=float(self.lr),
+            steps=int(self.n_steps),
+            lr=float(self.learning_rate),
             temperature=float(self.temperature),
             margin=float(self.margin),
             preserve_kl=float(self.preserve_kl),
@@ -393,7 +400,7 @@ class Aligner:
             rounds = [(r, "active", s) for r, s in zip(self.history_, self._states[1:])] + [
                 (r, "redo", s) for r, s in self._redo
             ]
-            meta = {"format": FORMAT, "version": FORMAT_VERSION, "params": self.get_params(), "rounds": []}
+            meta = {"format": FORMAT, "version": FORMAT_VERSION, "params": self._file_params(), "rounds": []}
             if self.mode == "deep":
                 z.writestr("deep_original.safetensors", self._deep_original)
                 meta["deep"] = {
@@ -454,7 +461,7 @@ class Aligner:
         es = _embeddings_from_bytes(emb)
         if deep is not None:
             return cls._load_deep(path, meta, es, blobs, encoder, images, texts)
-        out = cls(es, encoder=encoder, **meta["params"])
+        out = cls(es, encoder=encoder, **_renamed_in_file(meta["params"]))
         # active rounds in order; then the undone ones, saved as the redo stack (last undone first), so they
         # are replayed in reverse to rebuild their states in the order they were made
         active = [r for r in meta["rounds"] if r["status"] == "active"]
@@ -495,7 +502,7 @@ class Aligner:
                 "encoder and the raw inputs again: Aligner.load(path, encoder=..., images=..., "
                 "texts=...)."
             )
-        params = dict(meta["params"])
+        params = _renamed_in_file(meta["params"])
         towers = params.pop("towers", None)
         tuner = DeepTuner(encoder, es, images=images, texts=texts, towers=towers)  # checks inputs, touches nothing
         where = f"{path}"
@@ -538,6 +545,13 @@ class Aligner:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _renamed_in_file(params: dict) -> dict:
+    """Parameters of an Aligner file, with the names of files written before 0.2 (steps, lr) updated."""
+    params = dict(params)
+    for old, new in (("steps", "n_steps"), ("lr", "learning_rate")):
+        if old in params:
+            params[new] = params.pop(old)
+    return params
 
 
 def _json_default(o):

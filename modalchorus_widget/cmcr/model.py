@@ -30,7 +30,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
+from .._params import renamed_params
 from ..errors import CMCRError, NotFittedError
 
 FORMAT = "modalchorus-cmcr"
@@ -47,9 +49,9 @@ _PARAMS = (
     "lam",
     "use_consistency",
     "use_intra",
-    "epochs",
+    "n_epochs",
     "batch_size",
-    "lr",
+    "learning_rate",
     "weight_decay",
     "names",
     "random_state",
@@ -168,7 +170,7 @@ def pseudo_embeddings(shared: np.ndarray, memory: np.ndarray, tau: float, batch_
 
 
 # ------------------------------------------------------------------------------------------ the estimator
-class CMCR:
+class CMCR(BaseEstimator):
     """Connect two contrastive spaces through a shared modality (C-MCR); scikit-learn style.
 
     Parameters
@@ -194,7 +196,7 @@ class CMCR:
         synthetic 95 % vs 93 % of the oracle).
     use_consistency : build pseudo embeddings from the unpaired memories (False: shared data only).
     use_intra : add the intra-MCR loss (only meaningful with consistency).
-    epochs, batch_size, lr, weight_decay : AdamW training schedule over the shared pairs.
+    n_epochs, batch_size, learning_rate, weight_decay : AdamW training schedule over the shared pairs.
     names : names of the two spaces (default: the EmbeddingSets' ``space`` if distinct, else space1/space2).
     random_state : seed; equal seeds give identical projectors on the same inputs.
     n_threads : torch CPU threads while fitting (at most 2 on shared machines; the small projectors train
@@ -217,15 +219,17 @@ class CMCR:
         lam: float = 5.0,
         use_consistency: bool = True,
         use_intra: bool = True,
-        epochs: int = 200,
+        n_epochs: int = 200,
         batch_size: int = 256,
-        lr: float = 1e-3,
+        learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
         names=None,
         random_state=None,
         n_threads: int = 1,
         verbose: bool = False,
+        **deprecated,
     ):
+        n_epochs, learning_rate = renamed_params("CMCR", deprecated, n_epochs=n_epochs, learning_rate=learning_rate)
         self.shared = shared
         self.out_dim = out_dim
         self.hidden_dim = hidden_dim
@@ -236,36 +240,25 @@ class CMCR:
         self.lam = lam
         self.use_consistency = use_consistency
         self.use_intra = use_intra
-        self.epochs = epochs
+        self.n_epochs = n_epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.names = names
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ params
-    def get_params(self, deep: bool = True) -> dict:
-        return {p: getattr(self, p) for p in _PARAMS}
-
-    def set_params(self, **params) -> CMCR:
-        for k, v in params.items():
-            if k not in _PARAMS:
-                raise CMCRError(f"unknown parameter {k!r}; valid ones: {', '.join(_PARAMS)}.")
-            setattr(self, k, v)
-        return self
-
     def _check_params(self):
         if self.projector not in ("mlp", "linear"):
             raise CMCRError(f"projector={self.projector!r}; use 'mlp' or 'linear'.")
-        for p in ("out_dim", "hidden_dim", "epochs", "batch_size", "n_threads"):
+        for p in ("out_dim", "hidden_dim", "n_epochs", "batch_size", "n_threads"):
             v = getattr(self, p)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise CMCRError(f"{p}={v!r}; it must be a positive integer.")
         if self.batch_size < 2:
             raise CMCRError("batch_size must be >= 2 (InfoNCE needs negatives in the batch).")
-        for p in ("tau", "tau_memory", "lr"):
+        for p in ("tau", "tau_memory", "learning_rate"):
             if not float(getattr(self, p)) > 0:
                 raise CMCRError(f"{p}={getattr(self, p)!r}; it must be > 0.")
         for p in ("noise_std", "lam", "weight_decay"):
@@ -334,11 +327,11 @@ class CMCR:
             P1 = {m: T(v) for m, v in ps1.items()}
             P2 = {m: T(v) for m, v in ps2.items()}
             params = list(p1.parameters()) + list(p2.parameters())
-            opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+            opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
             n = len(b1)
             bs = min(self.batch_size, n)
             steps_per_epoch = max(1, n // bs)  # drop the ragged tail: BatchNorm and InfoNCE want full batches
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs * steps_per_epoch)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.n_epochs * steps_per_epoch)
             noise = float(self.noise_std)
 
             def enhance(x):
@@ -352,7 +345,7 @@ class CMCR:
             history = []
             p1.train()
             p2.train()
-            bar = tqdm(range(self.epochs), desc="C-MCR", disable=not self.verbose, mininterval=1.0)
+            bar = tqdm(range(self.n_epochs), desc="C-MCR", disable=not self.verbose, mininterval=1.0)
             for _ in bar:
                 perm = torch.randperm(n, generator=gen)
                 total = 0.0
@@ -546,7 +539,10 @@ class CMCR:
                 f"{path}: C-MCR format version {header.get('version')} is not supported "
                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
             )
-        params = header["params"]
+        params = dict(header["params"])
+        for old, new in (("epochs", "n_epochs"), ("lr", "learning_rate")):  # files written before 0.2
+            if old in params:
+                params[new] = params.pop(old)
         params["names"] = tuple(params["names"]) if params["names"] is not None else None
         est = cls(**params)
         projs = []
