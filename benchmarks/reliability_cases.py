@@ -1318,9 +1318,6 @@ INTERRUPTS: list[InterruptCase] = [
         CHORUS_KEYS,
         chorus_round_not_kept,
         CH,
-        known_bug="ChorusState.align rolls the failed round back with aligner.undo(), which pushes that round onto "
-        "the aligner's redo stack (in place of the rounds step() cleared): aligner.redo() then applies a round the "
-        "widget never showed",
     ),
     IC(
         "KeyboardInterrupt during Chorus.save over a good file (writing the map)",

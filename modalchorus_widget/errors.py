@@ -34,6 +34,14 @@ class InputError(ModalChorusError, ValueError):
     """An argument or a file's content is not what the call needs; the message says how to fix it."""
 
 
+class MissingFileError(InputError, FileNotFoundError):
+    """A file or folder the call needs does not exist."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An argument is of the wrong kind (e.g. bytes where text is needed)."""
+
+
 class NotFittedError(ModalChorusError, ValueError, AttributeError):
     """An estimator was used before ``fit`` (like scikit-learn's ``NotFittedError``)."""
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
+
 
 def _rows(x, name):
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) == 0:
-        raise ValueError(f"{name}: expected a non-empty (n, d) array, got shape {x.shape}.")
+        raise InputError(f"{name}: expected a non-empty (n, d) array, got shape {x.shape}.")
     return x
 
 
@@ -21,7 +23,7 @@ def zero_shot_predict(image_vectors, prompt_vectors, batch_size: int = 65536) ->
     x = _rows(image_vectors, "image_vectors")
     p = _rows(prompt_vectors, "prompt_vectors")
     if x.shape[1] != p.shape[1]:
-        raise ValueError(f"image_vectors have dimension {x.shape[1]} but prompt_vectors {p.shape[1]}.")
+        raise InputError(f"image_vectors have dimension {x.shape[1]} but prompt_vectors {p.shape[1]}.")
     out = np.empty(len(x), dtype=np.int64)
     for s in range(0, len(x), batch_size):
         out[s : s + batch_size] = np.argmax(x[s : s + batch_size] @ p.T, axis=1)
@@ -55,10 +57,10 @@ def recall_at_k(queries, keys, k: int = 1, truth=None, batch_size: int = 4096) -
     q = _rows(queries, "queries")
     kk = _rows(keys, "keys")
     if q.shape[1] != kk.shape[1]:
-        raise ValueError(f"queries have dimension {q.shape[1]} but keys {kk.shape[1]}.")
+        raise InputError(f"queries have dimension {q.shape[1]} but keys {kk.shape[1]}.")
     truth = np.arange(len(q)) if truth is None else np.asarray(truth)
     if len(truth) != len(q):
-        raise ValueError(f"truth has {len(truth)} entries for {len(q)} queries.")
+        raise InputError(f"truth has {len(truth)} entries for {len(q)} queries.")
     hits = 0
     for s in range(0, len(q), batch_size):
         sim = q[s : s + batch_size] @ kk.T

@@ -21,7 +21,7 @@ import numpy as np
 from .alignment import Aligner
 from .data.embeddings import EmbeddingSet
 from .data.io import atomic_write_bytes
-from .errors import SessionError
+from .errors import MissingFileError, SessionError
 from .projection.registry import PROJECTORS, make_projector
 
 __all__ = ["write_session", "read_session", "read_manifest", "FORMAT", "VERSION"]
@@ -107,7 +107,7 @@ def read_manifest(path) -> dict:
     """The manifest of a session file; raises SessionError for anything that is not a readable session."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no session file at {path}; save one with Chorus.save(path).")
+        raise MissingFileError(f"no session file at {path}; save one with Chorus.save(path).")
     try:
         with zipfile.ZipFile(path) as z:
             manifest = json.loads(z.read("manifest.json"))

@@ -1,4 +1,4 @@
-"""Alignment (METHODS.md 4) on real COCO-500 CLIP embeddings: constraints, rounds, history, failure guarantees."""
+"""Alignment (docs/methods.md 4) on real COCO-500 CLIP embeddings: constraints, rounds, history, failure guarantees."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""C-MCR: connecting two contrastive spaces through a shared modality (METHODS.md section 5)."""
+"""C-MCR: connecting two contrastive spaces through a shared modality (docs/methods.md section 5)."""
 import importlib.machinery
 import json
 import sys

@@ -1,4 +1,4 @@
-"""Concept axis (METHODS.md 3) on real CLIP embeddings and exact small cases."""
+"""Concept axis (docs/methods.md 3) on real CLIP embeddings and exact small cases."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Deep-mode alignment (METHODS.md 4): the same losses tune the encoder's last block on raw inputs.
+"""Deep-mode alignment (docs/methods.md 4): the same losses tune the encoder's last block on raw inputs.
 
 Two real encoders, both offline: a tiny open_clip CLIP (random weights, built from a local config, two
 blocks per tower so that "only the last block changes" means something) and the embedded default model

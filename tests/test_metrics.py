@@ -1,4 +1,4 @@
-"""Metric definitions (METHODS.md section 2) on hand-computed cases and against a direct loop."""
+"""Metric definitions (docs/methods.md section 2) on hand-computed cases and against a direct loop."""
 import os
 from pathlib import Path
 

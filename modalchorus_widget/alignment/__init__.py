@@ -1,4 +1,4 @@
-"""Alignment from lasso selections: constraints -> near-identity adapters, round by round (METHODS.md 4)."""
+"""Alignment from lasso selections: constraints -> near-identity adapters, round by round (docs/methods.md 4)."""
 
 from ..errors import AlignmentError
 from .aligner import Aligner, Round

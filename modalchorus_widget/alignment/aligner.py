@@ -26,7 +26,7 @@ from .._params import renamed_params
 from ..data.embeddings import EmbeddingSet
 from ..data.io import atomic_write_bytes
 from ..encoders.base import check_encoder
-from ..errors import AlignmentError
+from ..errors import AlignmentError, InputTypeError, MissingFileError
 from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
 from .constraints import Constraint, constraint_from_dict
 from .fit import FitParams, fit_round
@@ -128,7 +128,7 @@ class Aligner(BaseEstimator):
     ):
         n_steps, learning_rate = renamed_params("Aligner", deprecated, n_steps=n_steps, learning_rate=learning_rate)
         if not isinstance(embeddings, EmbeddingSet):
-            raise TypeError(
+            raise InputTypeError(
                 f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
                 "wrap arrays with EmbeddingSet(vectors, modality=...)."
             )
@@ -253,7 +253,7 @@ class Aligner(BaseEstimator):
             raise AlignmentError("Aligner.step: no constraints given; pass PointSet(...) and/or SetSet(...).")
         for c in flat:
             if not isinstance(c, Constraint):
-                raise TypeError(f"Aligner.step: expected PointSet or SetSet, got {type(c).__name__}.")
+                raise InputTypeError(f"Aligner.step: expected PointSet or SetSet, got {type(c).__name__}.")
         es = self.embeddings_
         resolved = [c.resolve(self) for c in flat]
         params = self._params(len(self.history_))
@@ -375,6 +375,17 @@ class Aligner(BaseEstimator):
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, states[-1]
         return rnd
 
+    def checkpoint(self):
+        """An opaque token of the history as it is now, for ``rollback`` (e.g. when a caller fails after ``step``)."""
+        return (list(self.history_), list(self._states), list(self._redo), self.embeddings_)
+
+    def rollback(self, token) -> None:
+        """Put the history, the redo stack and (deep mode) the encoder's tuned tensors back to ``token``."""
+        history, states, redo, embeddings = token
+        if self.mode == "deep" and len(history) != len(self.history_):
+            self._tuner.load_bytes(self._deep_weights_at(len(history)), "Aligner.rollback")
+        self.history_, self._states, self._redo, self.embeddings_ = list(history), list(states), list(redo), embeddings
+
     def redo(self) -> Round:
         """Re-apply the last undone round; returns it."""
         if not self._redo:
@@ -440,7 +451,7 @@ class Aligner(BaseEstimator):
         set to those of the last active round. If anything fails the encoder is left as it was."""
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"no aligner file at {path}; write one with Aligner.save(path).")
+            raise MissingFileError(f"no aligner file at {path}; write one with Aligner.save(path).")
         try:
             with zipfile.ZipFile(path) as z:
                 meta = json.loads(z.read("aligner.json"))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import AlignmentError
+
 
 def _unit(x):
     x = np.asarray(x, dtype=np.float32)
@@ -20,7 +22,7 @@ def _unit(x):
 def _pairs(images, texts):
     x, y = np.asarray(images, np.float32), np.asarray(texts, np.float32)
     if x.ndim != 2 or x.shape != y.shape or len(x) < 2:
-        raise ValueError(
+        raise AlignmentError(
             f"baselines need paired (n, d) arrays of equal shape with n >= 2; got {x.shape} and {y.shape}."
         )
     return x, y

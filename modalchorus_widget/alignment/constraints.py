@@ -1,4 +1,4 @@
-"""Constraints: what a lasso selection turns into (METHODS.md section 4).
+"""Constraints: what a lasso selection turns into (docs/methods.md section 4).
 
 ``PointSet(anchor, members)`` says "these points belong to (pull) / should leave (push) this anchor";
 ``SetSet(a, b)`` says "these two sets should match (pull) / separate (push)". Both take row indices

@@ -1,4 +1,4 @@
-"""Deep mode of alignment (METHODS.md 4): the same losses tune the encoder itself, not an adapter.
+"""Deep mode of alignment (docs/methods.md 4): the same losses tune the encoder itself, not an adapter.
 
 When the raw images / texts behind the embeddings and the model that made them are at hand, a round can
 change the encoder so that *new* items embed in the aligned space too. Deep mode re-encodes the raw

@@ -4,14 +4,14 @@ The objective is sum_c w_c L_c + preserve_kl * KL + preserve_l2 * ||g(e) - e||^2
 Each step works on a mini-batch of constraint rows and of unselected reference rows against fixed
 pools of candidate concepts and keys, so a step costs O(batch * pool * d) whatever n is.
 
-Early stopping (a choice beyond METHODS.md that measured better): with ``validation > 0`` a slice of
+Early stopping (a choice beyond docs/methods.md that measured better): with ``validation > 0`` a slice of
 every constraint's rows and of the reference rows is held out and the full objective on that slice picks
 the step (stopping after ``patience`` evaluations without gain). By default the best checkpoint is kept
 (``refit=False``: one pass, what keeps a round on 10,000 points interactive); ``refit=True`` refits on all
 rows for that many steps (about twice the time; on COCO-500 retrieval t2i R@1 0.695 instead of 0.675).
 On COCO-500 retrieval a fixed step count either under-fits or over-fits 300 pairs; the slice finds the knee.
 
-Stopping when satisfied (also beyond METHODS.md, on by default): a round of point-set constraints ends at the
+Stopping when satisfied (also beyond docs/methods.md, on by default): a round of point-set constraints ends at the
 first evaluation where they hold on every row (pull: the anchor is each member's best candidate; push: each
 member sits ``margin`` below its start cosine). Further steps only fit the selected rows more specifically; on
 the zero-shot protocol, cross-validated on the training split, that generalised worse (scripts/zero_shot_cv.py).
@@ -234,7 +234,7 @@ class Problem:
 
     def satisfied(self, adapters) -> bool:
         """Whether every constraint already holds on all its rows: a point-set pull's anchor is the best match
-        among the candidate concepts of each cross-modal member (METHODS.md 4), a push's members sit at least
+        among the candidate concepts of each cross-modal member (docs/methods.md 4), a push's members sit at least
         ``margin`` below their start-of-round cosine. False when a constraint has no such test (set-set, or a
         pull with only same-modality members): those rounds run on the validation objective alone."""
         import torch

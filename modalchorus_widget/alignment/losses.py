@@ -1,4 +1,4 @@
-"""Loss terms of one alignment round (METHODS.md section 4), in torch.
+"""Loss terms of one alignment round (docs/methods.md section 4), in torch.
 
 Constraint terms: temperature-scaled cross-entropy over candidate concepts (point-set pull), a hinge
 margin beyond the start-of-round similarity (push), centroid + MMD (set-set pull) plus symmetric

@@ -1,4 +1,4 @@
-"""C-MCR (METHODS.md 5): connect two contrastive spaces through a shared modality, without paired data."""
+"""C-MCR (docs/methods.md 5): connect two contrastive spaces through a shared modality, without paired data."""
 
 from .model import CMCR, connect, pseudo_embeddings
 from .synthetic import make_synthetic, synthetic_spaces

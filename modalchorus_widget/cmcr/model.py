@@ -1,4 +1,4 @@
-"""C-MCR: connect two multi-modal contrastive spaces through a modality they share (METHODS.md section 5).
+"""C-MCR: connect two multi-modal contrastive spaces through a modality they share (docs/methods.md section 5).
 
 Space 1 embeds modalities (A, B), space 2 embeds (B, C); the same unpaired items of the shared modality B
 are embedded by both (e.g. one caption through CLIP-text and through CLAP-text or MiniLM). ``CMCR`` learns a
@@ -18,7 +18,7 @@ was ever seen:
 - total: L_inter + ``lam`` * L_intra.
 
 Projectors: ``projector="linear"`` (Linear -> BatchNorm -> L2, the default: better with small data, see
-``CMCR``) or ``"mlp"`` (METHODS.md: Linear d -> ``hidden_dim``, BatchNorm, ReLU, Linear -> ``out_dim``,
+``CMCR``) or ``"mlp"`` (docs/methods.md: Linear d -> ``hidden_dim``, BatchNorm, ReLU, Linear -> ``out_dim``,
 BatchNorm, L2-normalise). torch is imported lazily (inside functions) so ``import modalchorus_widget`` stays fast.
 """
 
@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .._params import renamed_params
-from ..errors import CMCRError, NotFittedError
+from ..errors import CMCRError, MissingFileError, NotFittedError
 
 FORMAT = "modalchorus-cmcr"
 FORMAT_VERSION = 1
@@ -178,7 +178,7 @@ class CMCR(BaseEstimator):
     shared : the modality both spaces embed (default ``"text"``).
     out_dim : dimension of the connected space.
     hidden_dim : hidden width of the MLP projectors.
-    projector : ``"linear"`` (Linear-BN, default) or ``"mlp"`` (METHODS.md: Linear-BN-ReLU-Linear-BN). The
+    projector : ``"linear"`` (Linear-BN, default) or ``"mlp"`` (docs/methods.md: Linear-BN-ReLU-Linear-BN). The
         linear projector is the default because it measured better at the data sizes a notebook user has
         (hundreds to thousands of shared pairs): COCO 350 pairs, MiniLM -> CLIP-image R@1 0.44 vs 0.40 for
         the MLP; synthetic 2,000 pairs, 70 % vs 41 % of the oracle (both with lam=0.1, 100 epochs, unscaled
@@ -521,7 +521,7 @@ class CMCR(BaseEstimator):
         """Read a file written by ``save``; the result transforms exactly as the saved estimator did."""
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"no C-MCR file at {path}; write one with CMCR.save(path).")
+            raise MissingFileError(f"no C-MCR file at {path}; write one with CMCR.save(path).")
         from safetensors import safe_open
         from safetensors.torch import load_file
 

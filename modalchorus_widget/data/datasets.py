@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DatasetError
+from ..errors import DatasetError, InputTypeError, MissingFileError
 from .embeddings import MODALITIES, EmbeddingSet
 
 _COCO_FILES = ("clip_vitb16_img_txt.npy", "captions.json")
@@ -276,7 +276,7 @@ def load_coco500(path=None, images=None) -> ChorusData:
     folder = Path(path) if path is not None else COCO500_DIR
     for f in _COCO_FILES:
         if not (folder / f).is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"load_coco500: '{folder / f}' is missing; the folder must hold {list(_COCO_FILES)}."
             )
     vec = np.load(folder / _COCO_FILES[0])
@@ -293,7 +293,7 @@ def load_coco500(path=None, images=None) -> ChorusData:
     image_paths: list = [None] * n
     img_dir = Path(images) if images is not None else folder / "images"
     if images is not None and not img_dir.is_dir():
-        raise FileNotFoundError(f"load_coco500: images folder '{img_dir}' does not exist.")
+        raise MissingFileError(f"load_coco500: images folder '{img_dir}' does not exist.")
     if img_dir.is_dir():
         for p in sorted(img_dir.glob("*.jpg")):
             m = re.match(r"(\d+)_", p.name)
@@ -368,7 +368,7 @@ def load_numpy(path, modality: str | None = None, labels=None, items=None, space
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_numpy: '{path}' does not exist.")
+        raise MissingFileError(f"load_numpy: '{path}' does not exist.")
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)
@@ -407,7 +407,7 @@ def from_dataframe(
     several numeric columns (``vector_columns``, e.g. ``[f"e{i}" for i in range(512)]``); modality per row
     from ``modality_column`` (or one ``modality`` for all); other columns become ``meta``."""
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
+        raise InputTypeError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
     used = []
     if vector_columns is not None:
         missing = [c for c in vector_columns if c not in df.columns]
@@ -449,7 +449,7 @@ def load_parquet(path, **kw) -> EmbeddingSet:
     """Load pre-computed embeddings from a parquet file (see ``from_dataframe`` for the columns)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_parquet: '{path}' does not exist.")
+        raise MissingFileError(f"load_parquet: '{path}' does not exist.")
     return from_dataframe(pd.read_parquet(path), **kw)
 
 

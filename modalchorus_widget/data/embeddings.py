@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import EmbeddingError
+from ..errors import EmbeddingError, MissingFileError
 from .io import atomic_write_bytes
 
 MODALITIES = ("image", "text", "audio", "video")
@@ -417,7 +417,7 @@ class EmbeddingSet:
     def load(cls, path) -> EmbeddingSet:
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
+            raise MissingFileError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
         return cls.from_bytes(path.read_bytes(), str(path))
 
     @classmethod

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..errors import EncoderError, ImageDecodeError
+from ..errors import EncoderError, ImageDecodeError, InputTypeError
 
 
 def open_image(path, i: int, who: str):
@@ -76,7 +76,7 @@ class Encoder(ABC):
         texts = list(texts)
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
-            raise TypeError(
+            raise InputTypeError(
                 f"encode_texts: item {bad[0]} is a {type(texts[bad[0]]).__name__}, not a str; "
                 "pass a list of strings (decode bytes first, e.g. b.decode('utf-8', errors='replace'))."
             )
@@ -87,7 +87,7 @@ class Encoder(ABC):
                 try:
                     t.encode("utf-8")
                 except UnicodeEncodeError as exc:
-                    raise ValueError(
+                    raise EncoderError(
                         f"encode_texts: item {i} is not valid UTF-8 text (undecodable byte(s) at position "
                         f"{exc.start}: {t[max(0, exc.start - 10) : exc.end + 10]!r}); decode the source with its real "
                         "encoding or errors='replace'."
@@ -97,7 +97,7 @@ class Encoder(ABC):
     @staticmethod
     def _check_batch_size(batch_size) -> int:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+            raise EncoderError(f"batch_size must be a positive int, got {batch_size!r}.")
         return int(batch_size)
 
     def _batches(self, n: int, batch_size: int, progress: bool | None, desc: str):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CLAPUnavailableError
+from ..errors import CLAPUnavailableError, EncoderError, InputTypeError, MissingFileError
 from .base import Encoder
 
 BACKENDS = ("laion_clap", "msclap")
@@ -62,7 +62,7 @@ class CLAPEncoder(Encoder):
         device: str = "cpu",
     ):
         if backend not in ("auto",) + BACKENDS:
-            raise ValueError(f"backend={backend!r}; use 'auto', 'laion_clap' or 'msclap'.")
+            raise EncoderError(f"backend={backend!r}; use 'auto', 'laion_clap' or 'msclap'.")
         self.checkpoint = checkpoint
         self.backend = backend
         self.amodel = amodel
@@ -145,13 +145,13 @@ class CLAPEncoder(Encoder):
         items = list(items)
         paths = [isinstance(x, (str, Path)) for x in items]
         if not all(paths) and any(paths):
-            raise TypeError("encode_audio: give either all file paths or all waveforms, not a mix.")
+            raise InputTypeError("encode_audio: give either all file paths or all waveforms, not a mix.")
         if all(paths):
             missing = [str(x) for x in items if not Path(x).is_file()]
             if missing:
-                raise FileNotFoundError(f"encode_audio: {len(missing)} audio file(s) not found, e.g. {missing[0]}.")
+                raise MissingFileError(f"encode_audio: {len(missing)} audio file(s) not found, e.g. {missing[0]}.")
         elif self.backend_ != "laion_clap":
-            raise TypeError("encode_audio: msclap embeds audio files only; pass file paths.")
+            raise InputTypeError("encode_audio: msclap embeds audio files only; pass file paths.")
         model = self._load()
         import torch
 
@@ -179,4 +179,4 @@ class CLAPEncoder(Encoder):
             return self.encode_audio(items, **({} if batch_size is None else {"batch_size": batch_size}))
         if modality == "text":
             return self.encode_texts(items, **({} if batch_size is None else {"batch_size": batch_size}))
-        raise ValueError(f"CLAPEncoder.encode: modality {modality!r}; CLAP embeds 'audio' and 'text'.")
+        raise EncoderError(f"CLAPEncoder.encode: modality {modality!r}; CLAP embeds 'audio' and 'text'.")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, EncoderError, InputTypeError, MissingFileError
 from .base import Encoder, open_image
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -124,12 +124,12 @@ def images_to_array(items) -> np.ndarray:
         if arr.ndim == 2 and arr.shape == (IMAGE_SIZE, IMAGE_SIZE):
             arr = arr[None]
         if arr.ndim != 3 or arr.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(
+            raise EncoderError(
                 f"default encoder: image array has shape {arr.shape}; expected (n, 8, 8) or (n, 64) "
                 "in load_digits' convention (0..16, ink high). Pass PIL images or paths for other sizes."
             )
         if not np.all(np.isfinite(arr)):
-            raise ValueError("default encoder: image array contains NaN or inf values; clean them first.")
+            raise EncoderError("default encoder: image array contains NaN or inf values; clean them first.")
         return arr
     out = []
     for i, item in enumerate(items):
@@ -143,18 +143,18 @@ def _one_image(item, i: int) -> np.ndarray:
     if isinstance(item, (str, Path)):
         path = Path(item)
         if not path.is_file():
-            raise FileNotFoundError(f"default encoder: image {i} not found at '{path}'; check the path.")
+            raise MissingFileError(f"default encoder: image {i} not found at '{path}'; check the path.")
         return _pil_to_digit(open_image(path, i, "default encoder"))
     if isinstance(item, np.ndarray):
         a = np.asarray(item, dtype=np.float32)
         if a.shape == (IMAGE_SIZE * IMAGE_SIZE,):
             a = a.reshape(IMAGE_SIZE, IMAGE_SIZE)
         if a.shape != (IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(f"default encoder: image {i} has shape {a.shape}; expected (8, 8) (0..16, ink high).")
+            raise EncoderError(f"default encoder: image {i} has shape {a.shape}; expected (8, 8) (0..16, ink high).")
         return a
     if hasattr(item, "convert") and hasattr(item, "resize"):  # PIL image
         return _pil_to_digit(item)
-    raise TypeError(
+    raise InputTypeError(
         f"default encoder: image {i} is a {type(item).__name__}; expected an 8x8 array, a PIL image or a path."
     )
 
@@ -221,7 +221,7 @@ class DefaultEncoder(Encoder):
         if self._config is None:
             cfg_path = self.weights_path.with_suffix(".json")
             if not cfg_path.is_file():
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"default encoder: config '{cfg_path}' is missing next to the weights; "
                     "re-run `python scripts/train_default.py` or reinstall the package."
                 )
@@ -251,7 +251,7 @@ class DefaultEncoder(Encoder):
 
             path = self.weights_path
             if not path.is_file():
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"default encoder: weights '{path}' not found; re-run `python scripts/train_default.py` "
                     "or reinstall modalchorus-widget."
                 )

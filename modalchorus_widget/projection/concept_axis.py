@@ -1,4 +1,4 @@
-"""Concept axis (METHODS.md section 3): place every point by how much it leans toward concept a over b.
+"""Concept axis (docs/methods.md section 3): place every point by how much it leans toward concept a over b.
 
 x(e) = cos(e, a) - cos(e, b), with a and b each a single embedding or the normalised mean of a set of
 embeddings. The y coordinate is either a second concept pair (same formula), the similarity to a third
@@ -60,7 +60,7 @@ def axis_coordinate(vectors, a, b) -> np.ndarray:
 
 
 def concept_axis(vectors, a, b, y=None) -> np.ndarray:
-    """(n, 2) float32 positions along the concept axis a -> b (METHODS.md section 3).
+    """(n, 2) float32 positions along the concept axis a -> b (docs/methods.md section 3).
 
     ``y`` chooses the vertical coordinate:
     - None: 0 for every point (a one-dimensional strip);

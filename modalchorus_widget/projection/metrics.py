@@ -1,4 +1,4 @@
-"""Quality metrics for 2-D projections of multi-modal embeddings (METHODS.md section 2).
+"""Quality metrics for 2-D projections of multi-modal embeddings (docs/methods.md section 2).
 
 - ``trustworthiness`` / ``continuity``: the standard Venna & Kaski figures over all points
   (scikit-learn's ``trustworthiness``, cosine distance in high-D).
@@ -158,17 +158,17 @@ def intermodal_scores(high, low, modality, k: int = 10, per_direction: bool = Fa
 
 
 def intermodal_trustworthiness(high, low, modality, k: int = 10) -> float:
-    """T_x(k) of METHODS.md, mean over both directions: are 2-D cross-modal neighbours true ones?"""
+    """T_x(k) of docs/methods.md, mean over both directions: are 2-D cross-modal neighbours true ones?"""
     return intermodal_scores(high, low, modality, k)[0]
 
 
 def intermodal_continuity(high, low, modality, k: int = 10) -> float:
-    """C_x(k) of METHODS.md, mean over both directions: are true cross-modal neighbours kept in 2-D?"""
+    """C_x(k) of docs/methods.md, mean over both directions: are true cross-modal neighbours kept in 2-D?"""
     return intermodal_scores(high, low, modality, k)[1]
 
 
 def intramodal_scores(high, low, modality, k: int = 10) -> dict:
-    """Intra-modal trustworthiness and continuity (METHODS.md 2): standard T and C within each modality on
+    """Intra-modal trustworthiness and continuity (docs/methods.md 2): standard T and C within each modality on
     its own (cosine in high-D, Euclidean in 2-D). Returns {modality: (T_i, C_i)}; mini-batched, O(batch * m)."""
     high, low, modality = _check(high, low, modality, k)
     high = _unit(high)

@@ -1,4 +1,4 @@
-"""Modal Fusion Map (METHODS.md section 1): a parametric 2-D projection that fuses modalities.
+"""Modal Fusion Map (docs/methods.md section 1): a parametric 2-D projection that fuses modalities.
 
 One MLP f: R^d -> R^2 (d-256-128-2, GELU) is shared by every modality, so ``transform`` places new
 or re-aligned vectors without refitting. It is trained on three terms:
@@ -28,7 +28,7 @@ Sub-sampling also acts like a larger effective perplexity, which measured better
 full-set steps. Before the main loop the network is warm-started on a PCA of the
 per-modality-centred data (gap removed), a gap-free global layout to refine.
 
-Trustworthiness floor (``min_trustworthiness``, default 0.90; a choice beyond METHODS.md): the global
+Trustworthiness floor (``min_trustworthiness``, default 0.90; a choice beyond docs/methods.md): the global
 weight is the lever between standard T and cross-modal rank order, and no fixed value suits every data
 set: 1.75 kept T@10 >= 0.90 on all 500 COCO-500 pairs but gave T 0.84 on some 250-pair subsets, and on the
 embedded default's digits it kept T 0.99 while cross-modal order fell below PCA's. So after the main loop
@@ -47,7 +47,7 @@ from itertools import product
 
 import numpy as np
 
-from ..errors import NotFittedError, ProjectionError
+from ..errors import MissingFileError, NotFittedError, ProjectionError
 from .base import Projector, check_embeddings
 from .mfm_file import mfm_from_bytes, mfm_to_bytes
 
@@ -548,5 +548,5 @@ class MFM(Projector):
 
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"no MFM file at {path}; write one with MFM.save(path).")
+            raise MissingFileError(f"no MFM file at {path}; write one with MFM.save(path).")
         return cls.from_bytes(path.read_bytes(), str(path))

@@ -248,7 +248,7 @@ class ChorusState:
         )
 
     def axis(self, a, b, y, named_sets: dict, current_y):
-        """Concept-axis positions (METHODS.md 3) and the axis titles."""
+        """Concept-axis positions (docs/methods.md 3) and the axis titles."""
         va, na = self.concept(a, "a", named_sets)
         vb, nb = self.concept(b, "b", named_sets)
         if y is None:
@@ -271,7 +271,7 @@ class ChorusState:
         the aligner is rolled back and this state is unchanged."""
         if self.aligner is None:
             raise WidgetError("align: no aligner attached; pass aligner=Aligner(embeddings) to Chorus")
-        rnd = None
+        token = self.aligner.checkpoint()
         try:
             rnd = self.aligner.step(*constraints)
             new_es = self.aligner.embeddings_
@@ -280,8 +280,7 @@ class ChorusState:
             xy = self.place(new_es)
             pred = self.predict(new_es)
         except BaseException:
-            if rnd is not None:
-                self.aligner.undo()
+            self.aligner.rollback(token)
             raise
         self.embeddings, self.predictions = new_es, pred
         self.rounds += 1
