@@ -1,1 +1,1 @@
-"""Benchmarks behind `python -m modalchorus_widget.bench VERB`."""
+"""Benchmarks behind `python -m benchmarks VERB`."""

@@ -1,4 +1,4 @@
-"""`python -m modalchorus_widget.bench VERB ...`: run one benchmark and write its JSON.
+"""`python -m benchmarks VERB ...`: run one benchmark and write its JSON.
 
 Each verb lives in its own module of this package (``encode``, ``projection``, ``widget``,
 ``alignment``, ``cmcr``, ``reliability``) exposing ``main(argv) -> int``.
@@ -12,9 +12,9 @@ VERBS = ("encode", "projection", "widget", "alignment", "cmcr", "reliability")
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in VERBS:
-        print(f"usage: python -m modalchorus_widget.bench {{{','.join(VERBS)}}} [options]", file=sys.stderr)
+        print(f"usage: python -m benchmarks {{{','.join(VERBS)}}} [options]", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"modalchorus_widget.bench.{argv[0]}")
+    module = importlib.import_module(f"benchmarks.{argv[0]}")
     return int(module.main(argv[1:]) or 0)
 
 
