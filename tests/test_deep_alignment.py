@@ -180,7 +180,7 @@ def test_save_load_round_trip(tiny, tiny_folder, tmp_path):
     # a fresh encoder (pristine weights) ends up with exactly the tuned tensors
     enc2 = fresh_encoder(tiny_folder)
     back = Aligner.load(path, encoder=enc2, images=images, texts=texts)
-    assert back.mode == "deep" and back.get_params() == al.get_params()
+    assert back.mode == "deep" and back._file_params() == al._file_params()
     assert len(back.history_) == 1 and len(back._redo) == 2
     assert back.history_[0].weights == al.history_[0].weights and back.history_[0].report == al.history_[0].report
     assert np.array_equal(back.embeddings_.vectors, al.embeddings_.vectors)

@@ -9,6 +9,7 @@ from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.errors import WidgetError
 from modalchorus_widget.widget.chorus import Chorus
 from modalchorus_widget.projection.base import Projector
+from modalchorus_widget.projection.registry import make_projector
 from modalchorus_widget.widget.scatter import ScatterWidget
 
 
@@ -173,6 +174,12 @@ class _FakeAligner:
         self.embeddings_ = es
         self.fail = fail
 
+    def checkpoint(self):
+        return self.embeddings_
+
+    def rollback(self, token):
+        self.embeddings_ = token
+
     def step(self, *constraints):
         if self.fail:
             raise RuntimeError("optimiser diverged")
@@ -253,3 +260,41 @@ def test_align_places_points_with_the_method_on_show(coco_set):
     assert w.method == "UMAP" and umap.name == "UMAP"
     w.align(PointSet(60, np.arange(1, 6)))
     np.testing.assert_allclose(w.positions, umap.transform(w.embeddings.vectors), atol=1e-4)
+
+
+class _GatedProjector(Projector):
+    """A projector whose fit blocks until the test opens its gate (a slow MFM fit, made deterministic)."""
+
+    name = "gated"
+
+    def __init__(self, gate=None, fail=False):
+        self.gate = gate
+        self.fail = fail
+
+    def _fit(self, Z, modality):
+        assert self.gate.wait(30)
+        if self.fail:
+            raise RuntimeError("the fit diverged")
+        return Z[:, :2] * 10
+
+
+def test_first_frame_does_not_wait_for_a_slow_fit(coco_set):
+    """The widget shows PCA at once, says it is fitting, and animates into the slow map when it is done."""
+    import threading
+
+    gate = threading.Event()
+    w = Chorus(coco_set, projector=_GatedProjector(gate), wait=False)
+    pca = make_projector("PCA").fit_transform(coco_set)
+    assert w.method == "PCA" and "fitting gated" in w.busy
+    np.testing.assert_allclose(w.positions, pca, atol=1e-4)
+    gate.set()
+    w.wait(timeout=30)
+    assert w.method == "gated" and w.busy == ""
+    np.testing.assert_allclose(w.positions, coco_set.vectors[:, :2] * 10, atol=1e-5)
+    # calls that need the map wait for it on their own; a failed fit keeps PCA and says why
+    gate2 = threading.Event()
+    w2 = Chorus(coco_set, projector=_GatedProjector(gate2, fail=True), wait=False)
+    gate2.set()
+    with pytest.raises(WidgetError, match="the fit diverged"):
+        w2.save("unused.chorus")
+    assert w2.method == "PCA" and "fitting gated failed" in w2.status

@@ -2,9 +2,10 @@
 
 A projector is a scikit-learn estimator (parameters in ``__init__``, learned state in ``*_`` attributes):
 
-- ``fit_transform(X, modality=None) -> (n, 2)`` float32, rows in the order given; ``X`` is an
-  ``EmbeddingSet`` (its modalities are used) or an (n, d) array with one ``modality`` name per row;
-- ``fit(X, modality=None) -> self``;
+- ``fit_transform(X, modality=None, callback=None) -> (n, 2)`` float32, rows in the order given; ``X`` is
+  an ``EmbeddingSet`` (its modalities are used) or an (n, d) array with one ``modality`` name per row;
+  ``callback(fraction_done)`` is called as the fit progresses (at least once, with 1.0, at the end);
+- ``fit(X, modality=None, callback=None) -> self``;
 - ``transform(vectors) -> (m, 2)`` for new or re-aligned vectors, where ``supports_transform`` is True.
 
 All projectors work on L2-normalised rows (cosine geometry). ``make_projector(name)`` builds one by its
@@ -77,9 +78,11 @@ class Projector(BaseEstimator):
     min_modalities = 1
     persistable = False  # True where the fitted map can be written to a file (``to_bytes`` / ``from_bytes``)
 
-    def fit_transform(self, X, modality=None) -> np.ndarray:
+    def fit_transform(self, X, modality=None, callback=None) -> np.ndarray:
         Z, mod = check_embeddings(X, modality, self.min_modalities)
         xy = np.asarray(self._fit(Z, mod), dtype=np.float32)
+        if callback is not None:
+            callback(1.0)
         if xy.shape != (len(Z), 2):
             raise ProjectionError(f"{self.name} returned shape {xy.shape}, expected ({len(Z)}, 2).")
         self.n_features_in_ = Z.shape[1]
@@ -87,8 +90,8 @@ class Projector(BaseEstimator):
         self.embedding_ = xy
         return xy.copy()
 
-    def fit(self, X, modality=None):
-        self.fit_transform(X, modality)
+    def fit(self, X, modality=None, callback=None):
+        self.fit_transform(X, modality, callback)
         return self
 
     def transform(self, vectors) -> np.ndarray:

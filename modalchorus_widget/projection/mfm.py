@@ -198,7 +198,7 @@ class MFM(Projector):
         layers.append(torch.nn.Linear(prev, 2))
         return torch.nn.Sequential(*layers)
 
-    def fit(self, X, modality=None):
+    def fit(self, X, modality=None, callback=None):
         """Fit on an EmbeddingSet, or on vectors X with one ``modality`` name per row."""
         import torch
         from tqdm.auto import tqdm
@@ -514,9 +514,12 @@ class MFM(Projector):
             torch.set_num_threads(prev)
         return out
 
-    def fit_transform(self, X, modality=None) -> np.ndarray:
+    def fit_transform(self, X, modality=None, callback=None) -> np.ndarray:
         """Fit, then return the 2-D positions of the training points (in the order given)."""
-        return self.fit(X, modality).embedding_.copy()
+        out = self.fit(X, modality).embedding_.copy()
+        if callback is not None:
+            callback(1.0)
+        return out
 
     def is_fitted(self) -> bool:
         return hasattr(self, "network_")

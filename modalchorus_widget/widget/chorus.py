@@ -6,6 +6,8 @@ computed to the browser (binary buffers, see ``buffers``) and forwards the brows
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import traitlets as t
 
@@ -45,8 +47,14 @@ class Chorus(ScatterWidget):
     zero-shot predictions of image rows): row indices of prompt texts in the set (they follow alignment), a
     list of texts (embedded by ``encoder``), a dict name -> text or vector, or an array of vectors.
     ``save(path)`` / ``Chorus.load(path)`` keep a whole session in one file.
+
+    ``wait``: fit the projector before the first frame (True), or draw PCA at once and animate into the
+    projector's map when its fit, run in the background with its progress in the widget, is done (False).
+    Default: in the background when the fit is slow (any method but PCA, from 400 points on). Every call that
+    needs the map waits for it (``w.wait()`` does so explicitly).
     """
 
+    _BACKGROUND_FROM = 400
     axis_positions = _array_trait(np.zeros((0, 2), np.float32), B.positions_to_json, B.positions_from_json)
     axis_titles = t.Dict().tag(sync=True)
     report = t.Dict().tag(sync=True)
@@ -61,8 +69,11 @@ class Chorus(ScatterWidget):
         aligner=None,
         class_prompts=None,
         method=None,
+        wait=None,
         **kwargs,
     ):
+        n = getattr(embeddings, "n", 0)
+        defer = (n >= self._BACKGROUND_FROM) if wait is None else not wait
         self.state = st = ChorusState(
             embeddings,
             projector=projector,
@@ -71,7 +82,9 @@ class Chorus(ScatterWidget):
             aligner=aligner,
             class_prompts=class_prompts,
             method=method,
+            defer_fit=defer and positions is None,
         )
+        self._fit_thread, self._fit_error = None, None
         self._axis_spec = None
         self._thumbs = {}
         options = st.color_options()
@@ -95,6 +108,44 @@ class Chorus(ScatterWidget):
             self.color_by = color_by
             self.point_labels = st.default_labels()
             self.status = st.status()
+        if st.pending is not None:
+            self.busy = f"fitting {st.pending}\u2026 showing PCA until it is ready"
+            self._fit_thread = threading.Thread(target=self._finish_fit, name="modalchorus-fit", daemon=True)
+            self._fit_thread.start()
+
+    # ------------------------------------------------------------ the first fit, in the background
+    def _finish_fit(self):
+        method = self.state.pending
+
+        def progress(done):
+            self.busy = f"fitting {method}\u2026 {100 * min(max(done, 0.0), 1.0):.0f} %"
+
+        try:
+            xy = self.state.finish_fit(progress)
+        except BaseException as exc:  # shown in the widget and raised again by wait()
+            self._fit_error = exc
+            self.busy = ""
+            self.status = f"error: fitting {method} failed ({type(exc).__name__}: {exc}); still showing PCA"
+            return
+        with self.hold_sync():
+            self.busy = ""
+            self.update_positions(xy)
+            self.method = method
+        if self._axis_spec is not None and self._axis_spec.get("y") is None:
+            self._recompute_axis()
+
+    def wait(self, timeout: float | None = None):
+        """Block until a background fit (see ``wait=``) is done; raises the error it failed with, if any."""
+        t = self._fit_thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+            if t.is_alive():
+                raise TimeoutError(f"the {self.state.pending} fit is still running after {timeout} s")
+            self._fit_thread = None
+        if self._fit_error is not None:
+            err, self._fit_error = self._fit_error, None
+            raise WidgetError(f"the background fit failed: {type(err).__name__}: {err}") from err
+        return self
 
     # ------------------------------------------------------------ the state, read-only from here
     @property
@@ -103,6 +154,7 @@ class Chorus(ScatterWidget):
 
     @property
     def projector(self):
+        self.wait()
         return self.state.projector
 
     @property
@@ -124,6 +176,7 @@ class Chorus(ScatterWidget):
     # ------------------------------------------------------------ projection
     def set_method(self, method: str, animate: bool = True):
         """Switch the projection view to another method (fitted once, then cached); animated."""
+        self.wait()
         self.busy = f"computing {method}\u2026"
         try:
             xy = self.state.project(method)
@@ -141,6 +194,7 @@ class Chorus(ScatterWidget):
 
     def add_layout(self, name: str, positions):
         """Offer precomputed positions (n, 2) as a projection method named ``name`` in the toolbar."""
+        self.wait()
         self.state.add_layout(name, positions)
         if name not in self.methods:
             self.methods = self.methods + [str(name)]
@@ -164,6 +218,7 @@ class Chorus(ScatterWidget):
     def concept_axis(self, a, b, y=None):
         """Place every point on the axis a -> b (see docs/methods.md); a, b: text, vectors, index sets or set
         names. ``y`` None keeps the projection's y; otherwise a pair of concepts, one concept, or n values."""
+        self.wait()
         xy, titles = self.state.axis(a, b, y, self.named_sets, np.asarray(self.positions, np.float32)[:, 1])
         with self.hold_sync():
             self.axis_positions = xy
@@ -183,6 +238,7 @@ class Chorus(ScatterWidget):
         The projector on show places the new vectors with ``transform`` (no refit) so points move instead of
         jumping. If anything fails, the widget, its state and the aligner stay as they were.
         """
+        self.wait()
         self.busy = "aligning\u2026"
         try:
             rnd, xy = self.state.align(*constraints)
@@ -204,6 +260,7 @@ class Chorus(ScatterWidget):
     # ------------------------------------------------------------ files
     def save(self, path):
         """Save the whole session (embeddings, map, sets, alignment history) to one file, atomically."""
+        self.wait()
         st = self.state
         return session.write_session(
             path,

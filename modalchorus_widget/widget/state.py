@@ -51,11 +51,20 @@ class ChorusState:
     """Embeddings + projections + predictions of one Chorus session.
 
     ``projector``: a ``Projector`` or a method name (default: MFM when the set has two modalities, else PCA);
-    ``positions``: precomputed (n, 2) positions for it (then it is not fitted again).
+    ``positions``: precomputed (n, 2) positions for it (then it is not fitted again). ``defer_fit``: do not fit
+    the projector now; show PCA (milliseconds) and let ``finish_fit`` fit it later (``pending`` says what).
     """
 
     def __init__(
-        self, embeddings, projector=None, positions=None, encoder=None, aligner=None, class_prompts=None, method=None
+        self,
+        embeddings,
+        projector=None,
+        positions=None,
+        encoder=None,
+        aligner=None,
+        class_prompts=None,
+        method=None,
+        defer_fit=False,
     ):
         if not isinstance(embeddings, EmbeddingSet):
             raise WidgetError(
@@ -79,8 +88,14 @@ class ChorusState:
             )
         self.method = str(method or method_name(projector))
         self.projectors = {self.method: projector}
+        self.pending = None
         if positions is not None:
             xy = B.as_positions(positions, embeddings.n, "positions")
+        elif defer_fit and self.method != "PCA":
+            self.pending = self.method
+            self.method = "PCA"
+            self.projectors["PCA"] = make_projector("PCA")
+            xy = self._fit(self.projectors["PCA"], embeddings)
         else:
             xy = self._fit(projector, embeddings)
         self.positions = {self.method: xy}
@@ -95,8 +110,15 @@ class ChorusState:
         return self.projectors[self.method]
 
     @staticmethod
-    def _fit(projector, es):
-        xy = B.as_positions(projector.fit_transform(es), es.n, "positions")
+    def _fit(projector, es, callback=None):
+        return B.as_positions(projector.fit_transform(es, callback=callback), es.n, "positions")
+
+    def finish_fit(self, callback=None) -> np.ndarray:
+        """Fit the deferred projector (see ``defer_fit``), make it the method on show, return its positions."""
+        method = self.pending
+        xy = self._fit(self.projectors[method], self.embeddings, callback)
+        self.positions[method] = xy
+        self.method, self.pending = method, None
         return xy
 
     def project(self, method: str) -> np.ndarray:
