@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ..errors import ProjectionError
+from .affinities import fused_knn
 from .base import Projector
 
 __all__ = ["BASELINES", "fused_distances"]
@@ -177,6 +178,23 @@ class DCMProjector(Projector):
         return _metric_mds(fused_distances(Z, modality, "minmax"), self.random_state, self.max_iter)
 
 
+DENSE_MAX = 3000  # above this many points the fused baselines use k nearest neighbours per block
+
+
+def _fused_neighbours(Z, modality, k, random_state):
+    """(indices (n, k), distances (n, k)) of every point's nearest points by fused, rank-normalised distance:
+    from the dense matrix for small sets, from k nearest neighbours per block above ``DENSE_MAX`` points."""
+    n = len(Z)
+    if n <= DENSE_MAX:
+        D = fused_distances(Z, modality, "rank")
+        np.fill_diagonal(D, np.inf)
+        idx = np.argsort(D, axis=1, kind="stable")[:, :k]
+        return idx, np.take_along_axis(D, idx, 1)
+    names = list(dict.fromkeys(np.asarray(modality, dtype=object).tolist()))
+    groups = [np.flatnonzero(np.asarray(modality, dtype=object) == m) for m in names]
+    return fused_knn(Z, groups, k, np.random.default_rng(random_state))
+
+
 class DCMTSNEProjector(Projector):
     """DCM-t-SNE (docs/methods.md 2): openTSNE (perplexity 30) on rank-normalised fused distances."""
 
@@ -190,22 +208,23 @@ class DCMTSNEProjector(Projector):
 
     def _fit(self, Z, modality):
         from openTSNE import TSNE
+        from openTSNE.affinity import PerplexityBasedNN
+        from openTSNE.nearest_neighbors import PrecomputedNeighbors
 
-        D = fused_distances(Z, modality, "rank")
-        perp = min(float(self.perplexity), (len(D) - 1) / 3.0)
-        return np.asarray(
-            TSNE(
-                perplexity=perp,
-                metric="precomputed",
-                initialization="spectral",
-                random_state=self.random_state,
-                n_jobs=self.n_jobs,
-            ).fit(D)
+        perp = min(float(self.perplexity), (len(Z) - 1) / 3.0)
+        idx, dist = _fused_neighbours(Z, modality, min(len(Z) - 1, int(3 * perp)), self.random_state)
+        aff = PerplexityBasedNN(
+            perplexity=perp,
+            knn_index=PrecomputedNeighbors(idx, dist),
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
         )
+        tsne = TSNE(n_jobs=self.n_jobs, random_state=self.random_state)
+        return np.asarray(tsne.fit(affinities=aff, initialization="spectral"))
 
 
 class DCMUMAPProjector(Projector):
-    """DCM-UMAP (docs/methods.md 2): UMAP with ``metric="precomputed"`` on rank-normalised fused distances."""
+    """DCM-UMAP (docs/methods.md 2): UMAP on rank-normalised fused distances (a precomputed k-NN graph)."""
 
     name = "DCM-UMAP"
     min_modalities = 2
@@ -218,15 +237,21 @@ class DCMUMAPProjector(Projector):
     def _fit(self, Z, modality):
         import umap
 
-        D = fused_distances(Z, modality, "rank")
+        n = len(Z)
+        k = min(self.n_neighbors, n - 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if n <= DENSE_MAX:
+                D = fused_distances(Z, modality, "rank")
+                return umap.UMAP(
+                    n_neighbors=k, min_dist=self.min_dist, metric="precomputed", random_state=self.random_state
+                ).fit_transform(D)
+            idx, dist = _fused_neighbours(Z, modality, k - 1, self.random_state)
+            idx = np.concatenate([np.arange(n)[:, None], idx], 1)
+            dist = np.concatenate([np.zeros((n, 1)), dist], 1).astype(np.float32)
             return umap.UMAP(
-                n_neighbors=min(self.n_neighbors, len(D) - 1),
-                min_dist=self.min_dist,
-                metric="precomputed",
-                random_state=self.random_state,
-            ).fit_transform(D)
+                n_neighbors=k, min_dist=self.min_dist, random_state=self.random_state, precomputed_knn=(idx, dist, None)
+            ).fit_transform(Z)
 
 
 BASELINES = {

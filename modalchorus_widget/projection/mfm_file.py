@@ -70,14 +70,14 @@ def mfm_from_bytes(cls, data: bytes, where: str = "<bytes>"):
             params[k] = tuple(v)
     mfm = cls(**params)
     dim = int(meta["n_features_in_"])
-    net = mfm._build(dim)
     try:
+        for name in cls._ARRAYS:
+            setattr(mfm, name, tensors[name].reshape(meta["shapes"][name]))
+        net = mfm._build(dim)
         net.load_state_dict(
             {k[len("network.") :]: torch.from_numpy(v.copy()) for k, v in tensors.items() if k.startswith("network.")}
         )
-        for name in cls._ARRAYS:
-            setattr(mfm, name, tensors[name].reshape(meta["shapes"][name]))
-    except (KeyError, RuntimeError, ValueError) as exc:
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise SessionError(f"{where}: MFM weights do not match its parameters ({exc}).") from exc
     net.eval()
     for p in net.parameters():
