@@ -84,9 +84,7 @@ def probe_rss(n: int, d: int) -> dict:
     mfm = MFM(
         hidden=(256, 128),
         n_steps=20,
-        max_points_per_step=256,
         warm_start=False,
-        min_trustworthiness=None,
         verbose=False,
         random_state=0,
     )

@@ -217,10 +217,8 @@ def small_mfm(**params):
     kw = dict(
         hidden=(32,),
         n_steps=12,
-        max_points_per_step=64,
         batch_size=32,
         warm_start=False,
-        min_trustworthiness=None,
         verbose=False,
         random_state=0,
     )

@@ -100,7 +100,7 @@ def test_mds_and_dcm_no_transform_and_dcm_fuses(es):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["t-SNE", "UMAP", "MFM"])
 def test_methods_with_transform(es, name):
-    params = {"n_steps": 60, "min_trustworthiness": None, "verbose": False} if name == "MFM" else {}
+    params = {"n_steps": 60} if name == "MFM" else {}
     p = make_projector(name, random_state=0, **params)
     low = p.fit_transform(es)
     assert low.shape == (240, 2) and low.dtype == np.float32 and np.isfinite(low).all()
