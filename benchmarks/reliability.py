@@ -53,7 +53,16 @@ SUMMARY_KEYS = (
     "max_message_buffer_mb",
     "build_state_s_5m",
     "peak_rss_gb_5m",
+    "hostile_files_tried",
+    "hostile_files_refused",
+    "zip_bomb_peak_rss_mb",
+    "autosave_recovered",
+    "default_ws_limit_ok",
+    "comm_fuzz_cases",
+    "comm_fuzz_escaped",
+    "concurrent_align_ok",
 )
+WS_DEFAULT_LIMIT = 10 * 2**20  # tornado's websocket_max_message_size
 
 
 # -------------------------------------------------------------------------------------------- large
@@ -168,7 +177,32 @@ def probe_widget(n: int) -> dict:
     return out
 
 
-PROBES = {"rss": probe_rss, "widget": probe_widget}
+def probe_bomb(gib: int) -> dict:
+    """Refuse a ``gib`` GiB zip bomb as a session file (``Chorus.load``), in a fresh process: peak RSS."""
+    import tempfile
+    from pathlib import Path
+
+    from benchmarks.reliability_cases import write_zip_bomb
+    from modalchorus_widget.errors import UntrustedFileError
+    from modalchorus_widget.widget.chorus import Chorus
+
+    out = {"gib": gib, "rss_mb_after_imports": rss_gb() * 1024}
+    with tempfile.TemporaryDirectory() as tmp:
+        p = write_zip_bomb(Path(tmp) / "bomb.mcsession", gib=gib, name="manifest.json")
+        out["file_mb"] = p.stat().st_size / 2**20
+        lying = write_zip_bomb(Path(tmp) / "lying.mcsession", gib=gib, claim=1000, name="manifest.json")
+        for key, f in (("declared", p), ("lying", lying)):
+            try:
+                Chorus.load(f)
+                out[key] = "accepted"
+            except UntrustedFileError as exc:
+                out[key] = f"refused: {exc}"[:300]
+    out["refused"] = all(str(out[k]).startswith("refused") for k in ("declared", "lying"))
+    out["rss_mb_peak"] = rss_gb() * 1024
+    return out
+
+
+PROBES = {"rss": probe_rss, "widget": probe_widget, "bomb": probe_bomb}
 
 
 def _run_probe(name: str, args: list, timeout: float) -> dict:
@@ -212,7 +246,12 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
     with C.Ctx() as ctx:
         outcomes = [C.run_bad_input(c, ctx) for c in C.BAD_INPUTS]
         ints = [(c, _run_interrupt_safely(c, ctx)) for c in C.INTERRUPTS]
+        hostile = [C.run_hostile_file(c, ctx) for c in C.HOSTILE_FILES]
+        fuzz = C.fuzz_comm(ctx.chorus, 1000)
+        concurrent = C.concurrent_align(ctx)
+        autosave = C.autosave_kill9(ctx.tmp)
         source = ctx.source
+    bomb = _run_probe("bomb", [10], 300)
     res = {
         "bad_inputs_tried": len(outcomes),
         "bad_inputs_clear_error": sum(o.clear for o in outcomes),
@@ -226,7 +265,34 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         "max_message_buffer_mb": None,
         "build_state_s_5m": None,
         "peak_rss_gb_5m": None,
+        "hostile_files_tried": len(hostile),
+        "hostile_files_refused": sum(o.refused and not o.state_changed for o in hostile)
+        + int(bool(bomb.get("refused"))),
+        "zip_bomb_peak_rss_mb": round(bomb["rss_mb_peak"], 1) if "rss_mb_peak" in bomb else None,
+        "autosave_recovered": autosave.get("recovered"),
+        "default_ws_limit_ok": default_ws_limit(),
+        "comm_fuzz_cases": fuzz["cases"],
+        "comm_fuzz_escaped": fuzz["escaped"],
+        "comm_fuzz_not_refused_cleanly": fuzz["state_changed"] + fuzz["not_one_warning"],
+        "concurrent_align_ok": concurrent["ok"],
         "data": source,
+        "zip_bomb": bomb,
+        "autosave": autosave,
+        "comm_fuzz": fuzz,
+        "concurrent_align": concurrent,
+        "hostile_files": [
+            {"name": o.name, "where": o.where, "raised": o.raised, "message": o.message, "refused": o.refused}
+            for o in hostile
+        ]
+        + [
+            {
+                "name": "zip bomb of 10 GiB (fresh process)",
+                "where": "Chorus.load",
+                "raised": "UntrustedFileError" if bomb.get("refused") else None,
+                "message": str(bomb.get("declared", bomb.get("error"))),
+                "refused": bool(bomb.get("refused")),
+            }
+        ],
         "bad_inputs": [
             {
                 "name": o.name,
@@ -269,6 +335,24 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
     return res
 
 
+def default_ws_limit() -> bool:
+    """The browser tests run JupyterLab at tornado's default websocket limit (the harness does not raise it),
+    and the largest browser -> kernel message (a lasso around every point the default ``max_points`` shows,
+    as the set_state message ipywidgets builds) fits under it."""
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    from modalchorus_widget.widget import buffers as B
+    from modalchorus_widget.widget.scatter import DEFAULT_MAX_POINTS
+
+    harness = (REPO / "tests" / "e2e" / "harness.py").read_text()
+    wire = B.chunk_buffer(B.to_bytes(np.arange(DEFAULT_MAX_POINTS, dtype=np.uint32), "uint32"))
+    st, paths, bufs = _remove_buffers({"selected": wire})
+    size = len(json.dumps({"method": "update", "state": st, "buffer_paths": paths})) + sum(b.nbytes for b in bufs)
+    return "websocket_max_message_size" not in harness.split("# websocket_max_message_size")[0] and (
+        size + 4096 < WS_DEFAULT_LIMIT
+    )
+
+
 def markdown_table(res: dict) -> str:
     """The README table: bad input | where | what happens (exception type and message, or the gap)."""
 
@@ -281,6 +365,11 @@ def markdown_table(res: dict) -> str:
         what = f"`{o['raised']}`: {msg}" if o["raised"] else "accepted (gap)"
         if not o["ok"]:
             what += f" **(gap: {'; '.join(o['problems'])})**"
+        lines.append(f"| {cell(o['name'])} | `{cell(o['where'])}` | {cell(what)} |")
+    lines += ["", "| hostile file | where | what happens |", "|---|---|---|"]
+    for o in res.get("hostile_files", []):
+        msg = re.sub(r"/tmp/[^:' ]+/", "", o["message"])
+        what = f"`{o['raised']}`: {msg}" if o["refused"] else f"**(gap: {o['raised']}: {msg})**"
         lines.append(f"| {cell(o['name'])} | `{cell(o['where'])}` | {cell(what)} |")
     lines += ["", "| interrupted work | previous state afterwards |", "|---|---|"]
     for i in res["interrupts"]:

@@ -23,6 +23,7 @@ import contextlib
 import io
 import json
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1328,3 +1329,615 @@ INTERRUPTS: list[InterruptCase] = [
     ),
 ]
 del IC
+
+
+# ------------------------------------------------------------------------------------------ hostile files
+# Files from elsewhere, made by hand: each must be refused with UntrustedFileError (says why and how to
+# proceed) before it is inflated or executed, and the shared objects must stay as they were.
+def _zip(members: dict, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as z:
+        for name, data in members.items():
+            z.writestr(zipfile.ZipInfo(name) if isinstance(name, str) else name, data)
+    return buf.getvalue()
+
+
+def _good_session(c) -> bytes:
+    """A real session file of the shared Chorus, as bytes (made once)."""
+    p = c.tmp / "good_hostile_base.mcsession"
+    if not p.exists():
+        c.chorus.save(p)
+    return p.read_bytes()
+
+
+def _members(data: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _edited_session(c, **edits) -> bytes:
+    """The good session with members replaced (value bytes) or removed (value None)."""
+    m = _members(_good_session(c))
+    for k, v in edits.items():
+        k = k.replace("__", ".")
+        if v is None:
+            m.pop(k, None)
+        else:
+            m[k] = v
+    return _zip(m)
+
+
+def _manifest_edit(c, **fields) -> bytes:
+    man = json.loads(_members(_good_session(c))["manifest.json"])
+    man.update(fields)
+    return _edited_session(c, manifest__json=json.dumps(man).encode())
+
+
+def write_zip_bomb(path: Path, gib: float = 10.0, claim: int | None = None, name: str = "embeddings.npz") -> Path:
+    """A zip whose one member really inflates to ``gib`` GiB of zeros (a deflate stream made of one repeated
+    full-flushed block, so building it costs ~10 MB and a second); ``claim``: the size its directory states
+    (default: the true one, zip64). The CRC is not that of the data: refusal must come before it is checked."""
+    import struct
+    import zlib
+
+    block = 1 << 20
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = co.compress(bytes(block)) + co.flush(zlib.Z_FULL_FLUSH)
+    n_blocks = int(gib * 1024)
+    tail = co.flush()
+    comp_size = len(piece) * n_blocks + len(tail)
+    size = n_blocks * block if claim is None else int(claim)
+    fname = name.encode()
+    extra = struct.pack("<HHQQ", 1, 16, size, comp_size)
+    local = struct.pack(
+        "<IHHHHHIIIHH", 0x04034B50, 45, 0, 8, 0, 0x21, 0, 0xFFFFFFFF, 0xFFFFFFFF, len(fname), len(extra)
+    )
+    with open(path, "wb") as f:
+        f.write(local + fname + extra)
+        for _ in range(n_blocks):
+            f.write(piece)
+        f.write(tail)
+        cd_offset = f.tell()
+        central = struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            45,
+            45,
+            0,
+            8,
+            0,
+            0x21,
+            0,
+            0xFFFFFFFF,
+            0xFFFFFFFF,
+            len(fname),
+            len(extra),
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        f.write(central + fname + extra)
+        cd_size = f.tell() - cd_offset
+        f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, cd_size, cd_offset, 0))
+    return path
+
+
+def _bomb_session(c, gib=0.05, claim=None) -> bytes:
+    """A session whose manifest is fine and whose embeddings member is a bomb of ``gib`` GiB."""
+    p = write_zip_bomb(c.tmp / "bomb_member.zip", gib=gib, claim=claim)
+    with zipfile.ZipFile(p) as z:  # the raw bomb member copied into a zip with a good manifest
+        raw_info = z.infolist()[0]
+    data = p.read_bytes()
+    man = _members(_good_session(c))["manifest.json"]
+    # append manifest.json as a second member: rebuild the archive by hand from the bomb's bytes
+    buf = io.BytesIO(data)
+    with zipfile.ZipFile(buf, "a") as z:
+        z.writestr("manifest.json", man)
+    del raw_info
+    return buf.getvalue()
+
+
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _lying_npz() -> bytes:
+    """An .npz (valid zip, valid CRC) whose positions.npy header claims 9,999,999 rows but holds 4."""
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((4, 2), np.float32), allow_pickle=False)
+    npy = buf.getvalue().replace(b"(4, 2)", b"(9999999, 2)")
+    return _zip({"positions.npy": npy}, zipfile.ZIP_STORED)
+
+
+def _load_session_bytes(c, name: str, data: bytes):
+    from modalchorus_widget.widget.chorus import Chorus
+
+    return Chorus.load(c.file(name, data))
+
+
+def _aligner_with(c, **meta_edits) -> bytes:
+    p = c.tmp / "good_hostile.aligner"
+    if not p.exists():
+        c.aligner.save(p)
+    m = _members(p.read_bytes())
+    meta = json.loads(m["aligner.json"])
+    meta.update(meta_edits)
+    m["aligner.json"] = json.dumps(meta).encode()
+    return _zip(m)
+
+
+@dataclass(frozen=True)
+class HostileFile:
+    """One hostile file: ``make(ctx) -> bytes`` builds it, ``load(ctx, path)`` hands it to the loader."""
+
+    name: str
+    where: str
+    make: Callable[[Ctx], bytes]
+    load: Callable[[Ctx, Path], object]
+    words: tuple = ()
+    suffix: str = ".bin"
+    limit: int | None = None  # safe_zip.MAX_BYTES while loading (a small bomb then stands for a big one)
+
+
+def _as_session(c, p):
+    from modalchorus_widget.widget.chorus import Chorus
+
+    return Chorus.load(p)
+
+
+def _as_aligner(c, p):
+    from modalchorus_widget.alignment import Aligner
+
+    return Aligner.load(p)
+
+
+def _as_embeddings(c, p):
+    from modalchorus_widget.data.embeddings import EmbeddingSet
+
+    return EmbeddingSet.load(p)
+
+
+def _as_mfm(c, p):
+    from modalchorus_widget.projection.mfm import MFM
+
+    return MFM.from_bytes(p.read_bytes(), str(p))
+
+
+def _as_cmcr(c, p):
+    from modalchorus_widget.cmcr.model import CMCR
+
+    return CMCR.load(p)
+
+
+def _mfm_edit(c, **param_edits) -> bytes:
+    from safetensors.numpy import load, save
+
+    data = c.mfm.to_bytes()
+    n = int.from_bytes(data[:8], "little")
+    meta = json.loads(json.loads(data[8 : 8 + n])["__metadata__"]["modalchorus"])
+    meta["params"].update(param_edits)
+    return save(load(data), metadata={"modalchorus": json.dumps(meta)})
+
+
+def _safetensors_lying_header(c) -> bytes:
+    data = c.mfm.to_bytes()
+    return (10**12).to_bytes(8, "little") + data[8:]
+
+
+def _cmcr_file(c, **param_edits) -> bytes:
+    from safetensors.torch import save
+
+    header = {"format": "modalchorus-cmcr", "version": 1, "params": {"evil": 1, **param_edits}}
+    import torch
+
+    return save({"p1.w": torch.zeros(2)}, metadata={"cmcr": json.dumps(header)})
+
+
+H = HostileFile
+HOSTILE_FILES: list[HostileFile] = [
+    H(
+        "zip bomb: 50 MiB of zeros in a 50 KB member, over a 16 MiB limit (the bench refuses a 10 GiB one)",
+        "Chorus.load",
+        lambda c: _bomb_session(c, gib=0.05),
+        _as_session,
+        ("before inflating",),
+        ".mcsession",
+        16 << 20,
+    ),
+    H(
+        "zip bomb: directory lies (claims 1 KB, inflates to 50 MiB)",
+        "Chorus.load",
+        lambda c: _bomb_session(c, gib=0.05, claim=1000),
+        _as_session,
+        ("does not hold what",),
+        ".mcsession",
+    ),
+    H(
+        "absolute member name",
+        "Chorus.load",
+        lambda c: _edited_session(c, **{"/etc/passwd": b"x"}),
+        _as_session,
+        ("/etc/passwd",),
+        ".mcsession",
+    ),
+    H(
+        "member name with ..",
+        "Chorus.load",
+        lambda c: _edited_session(c, **{"../../evil.npz": b"x"}),
+        _as_session,
+        ("..",),
+        ".mcsession",
+    ),
+    H(
+        "5,000 members",
+        "Chorus.load",
+        lambda c: _zip({f"m{i}": b"" for i in range(5000)}),
+        _as_session,
+        ("5,000 members",),
+        ".mcsession",
+    ),
+    H(
+        "pickled object array in state.npz",
+        "Chorus.load",
+        lambda c: _edited_session(c, state__npz=_npz(positions=np.array([{"a": 1}], dtype=object))),
+        _as_session,
+        ("pickle",),
+        ".mcsession",
+    ),
+    H(
+        "npy header claims more rows than it holds",
+        "Chorus.load",
+        lambda c: _edited_session(c, state__npz=_lying_npz()),
+        _as_session,
+        ("claims",),
+        ".mcsession",
+    ),
+    H(
+        "unknown projector parameter in manifest",
+        "Chorus.load",
+        lambda c: _manifest_edit(c, projector={"name": "PCA", "params": {"__class__": "os.system"}}),
+        _as_session,
+        ("__class__",),
+        ".mcsession",
+    ),
+    H(
+        "unknown projection method in manifest",
+        "Chorus.load",
+        lambda c: _manifest_edit(c, projector={"name": "os.system", "params": {}}),
+        _as_session,
+        ("os.system",),
+        ".mcsession",
+    ),
+    H(
+        "manifest field of the wrong kind",
+        "Chorus.load",
+        lambda c: _manifest_edit(c, set_names="rm -rf"),
+        _as_session,
+        ("set_names",),
+        ".mcsession",
+    ),
+    H(
+        "manifest claims another point count",
+        "Chorus.load",
+        lambda c: _manifest_edit(c, n=7),
+        _as_session,
+        ("claims",),
+        ".mcsession",
+    ),
+    H(
+        "unknown Aligner parameter",
+        "Aligner.load",
+        lambda c: _aligner_with(c, params={"mode": "fast", "evil": 1}),
+        _as_aligner,
+        ("evil",),
+        ".aligner",
+    ),
+    H(
+        "zip bomb as an Aligner file",
+        "Aligner.load",
+        lambda c: write_zip_bomb(c.tmp / "b.aligner", gib=0.05, name="aligner.json").read_bytes(),
+        _as_aligner,
+        ("before inflating",),
+        ".aligner",
+        16 << 20,
+    ),
+    H(
+        "zip bomb as an EmbeddingSet file",
+        "EmbeddingSet.load",
+        lambda c: write_zip_bomb(c.tmp / "b.npz", gib=0.05, claim=100, name="vectors.npy").read_bytes(),
+        _as_embeddings,
+        ("does not hold what",),
+        ".npz",
+    ),
+    H(
+        "pickled vectors in an EmbeddingSet file",
+        "EmbeddingSet.load",
+        lambda c: _npz(vectors=np.array([None, 1], dtype=object), header=np.zeros(2, np.uint8)),
+        _as_embeddings,
+        ("pickle",),
+        ".npz",
+    ),
+    H("unknown MFM parameter", "MFM.from_bytes", lambda c: _mfm_edit(c, evil=1), _as_mfm, ("evil",), ".safetensors"),
+    H(
+        "MFM hidden layer of 10^9 units",
+        "MFM.from_bytes",
+        lambda c: _mfm_edit(c, hidden=[10**9]),
+        _as_mfm,
+        ("layer sizes",),
+        ".safetensors",
+    ),
+    H(
+        "safetensors header longer than the file",
+        "MFM.from_bytes",
+        _safetensors_lying_header,
+        _as_mfm,
+        ("header claims",),
+        ".safetensors",
+    ),
+    H("unknown C-MCR parameter", "CMCR.load", lambda c: _cmcr_file(c), _as_cmcr, ("evil",), ".safetensors"),
+]
+del H
+
+
+@contextlib.contextmanager
+def byte_limit(limit):
+    """``safe_zip.MAX_BYTES`` (the documented knob) set to ``limit`` for the block (None: unchanged)."""
+    from modalchorus_widget.data import safe_zip
+
+    old = safe_zip.MAX_BYTES
+    safe_zip.MAX_BYTES = old if limit is None else int(limit)
+    try:
+        yield
+    finally:
+        safe_zip.MAX_BYTES = old
+
+
+@dataclass
+class HostileOutcome:
+    name: str
+    where: str
+    raised: str | None
+    message: str
+    refused: bool
+    state_changed: list = field(default_factory=list)
+
+
+def run_hostile_file(case: HostileFile, ctx: Ctx) -> HostileOutcome:
+    from modalchorus_widget.errors import UntrustedFileError
+
+    ctx.build(("chorus",))
+    data = case.make(ctx)
+    path = ctx.file("hostile" + case.suffix, data)
+    before = snapshot(ctx)
+    raised, msg, refused = None, "", False
+    try:
+        with byte_limit(case.limit):
+            case.load(ctx, path)
+    except Exception as exc:  # noqa: BLE001 - classified below
+        raised, msg = type(exc).__name__, str(exc)
+        low = msg.lower()
+        refused = (
+            isinstance(exc, UntrustedFileError)
+            and all(w.lower() in low for w in case.words)
+            and any(w in low for w in FIX_WORDS + ("trust", "raise"))
+        )
+    return HostileOutcome(case.name, case.where, raised, msg, refused, diff(before, snapshot(ctx)))
+
+
+# ------------------------------------------------------------------------------------------ comm fuzzing
+def fuzz_comm(widget, n_cases: int = 1000, seed: int = 0) -> dict:
+    """Hypothesis-made garbage and out-of-protocol comm messages into ``widget._handle_msg`` (the entry of
+    every front-end message: custom messages and state updates with buffers). Counts the cases, the
+    exceptions that escaped, and the cases that were neither refused (exactly one warning on the
+    "modalchorus_widget" logger, synced state unchanged) nor accepted (a well-formed message, applied
+    without a warning): ``state_changed`` (refused but changed state) and ``not_one_warning``."""
+    import logging
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    keys = ["selected", "named_sets", "positions", "category", "color_by", "method", "nope", "point_size"]
+    scalar = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True),
+        st.text(max_size=12),
+        st.binary(max_size=24),
+    )
+    junk = st.recursive(
+        scalar, lambda s: st.lists(s, max_size=4) | st.dictionaries(st.text(max_size=6), s, max_size=4), max_leaves=8
+    )
+    custom = st.fixed_dictionaries(
+        {"type": st.sampled_from(["hover", "method", "color_by", "concept_axis", "lasso", "", "align"]) | junk},
+        optional={"index": junk | st.integers(-(2**40), 2**40), "method": junk, "key": junk, "a": junk, "b": junk},
+    )
+    bufs = st.lists(st.binary(max_size=37), max_size=3)
+    update = st.builds(
+        lambda state, paths, b: ({"method": "update", "state": state, "buffer_paths": paths}, b),
+        st.dictionaries(st.sampled_from(keys), junk, max_size=3),
+        st.lists(st.lists(st.sampled_from(keys) | st.integers(0, 3), min_size=1, max_size=2), max_size=3) | junk,
+        bufs,
+    )
+    msg = st.one_of(
+        st.builds(lambda c, b: ({"method": "custom", "content": c}, b), custom, bufs),
+        update,
+        st.builds(lambda m, b: ({"method": m, "state": {}}, b), st.text(max_size=8), bufs),
+        st.builds(lambda d, b: (d, b), junk, bufs),
+    )
+    synced = [k for k in widget.keys if not k.startswith("_") and k not in ("status", "busy", "layout")]
+
+    def state():
+        return {
+            k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else repr(v))
+            for k, v in ((k, getattr(widget, k)) for k in synced)
+        }
+
+    class Count(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.n = 0
+
+        def emit(self, record):
+            self.n += 1
+
+    out = {"cases": 0, "escaped": 0, "state_changed": 0, "not_one_warning": 0, "accepted": 0, "examples": []}
+    lg = logging.getLogger("modalchorus_widget")
+    handler = Count()
+    lg.addHandler(handler)
+    old_prop = lg.propagate
+    lg.propagate = False
+    before = state()
+
+    @settings(
+        max_examples=n_cases, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(msg)
+    def case(m):
+        data, buffers = m
+        out["cases"] += 1
+        handler.n = 0
+        try:
+            widget._handle_msg({"content": {"data": data}, "buffers": [memoryview(b) for b in buffers]})
+        except BaseException as exc:  # noqa: BLE001 - an escape is what this counts
+            out["escaped"] += 1
+            if len(out["examples"]) < 5:
+                out["examples"].append(f"escaped {type(exc).__name__}: {exc} <- {str(data)[:120]}")
+        now = state()
+        changed = any(not _same(before[k], now[k]) for k in synced)
+        if handler.n == 0:  # a well-formed message the widget applied (e.g. an empty selection)
+            out["accepted"] += 1
+            before.update(now)
+        elif handler.n > 1 or changed:
+            out["state_changed" if changed else "not_one_warning"] += 1
+            if len(out["examples"]) < 5:
+                out["examples"].append(f"{handler.n} warnings, changed={changed} <- {str(data)[:120]}")
+            before.update(now)
+
+    try:
+        case()
+    finally:
+        lg.removeHandler(handler)
+        lg.propagate = old_prop
+    return out
+
+
+# ------------------------------------------------------------------------------------------ concurrency
+def concurrent_align(c) -> dict:
+    """Two alignment rounds asked for at once on the shared Chorus (a cell and a thread standing for the
+    browser): one runs, the other is refused with a clear WidgetError; history and round count advance by 1."""
+    import threading
+
+    from modalchorus_widget.alignment import PointSet
+
+    w = c.chorus
+    rounds, hist = w.state.rounds, len(w.aligner.history_)
+    started, results = threading.Event(), {}
+    real_step = w.aligner.step
+
+    def slow_step(*a, **k):  # holds the round open until the second call has been tried
+        started.set()
+        time.sleep(0.5)
+        return real_step(*a, **k)
+
+    def first():
+        try:
+            results["first"] = w.align(PointSet(c.n_pairs + 3, np.arange(20, 24)))
+        except Exception as exc:  # noqa: BLE001
+            results["first"] = exc
+
+    w.aligner.step = slow_step
+    try:
+        t = threading.Thread(target=first)
+        t.start()
+        started.wait(30)
+        try:
+            w.align(PointSet(c.n_pairs + 4, np.arange(24, 28)))
+            results["second"] = None
+        except WidgetError as exc:
+            results["second"] = exc
+        t.join(120)
+    finally:
+        del w.aligner.step
+    second = results.get("second")
+    ok = (
+        not isinstance(results.get("first"), Exception)
+        and isinstance(second, WidgetError)
+        and "another alignment round is running" in str(second)
+        and w.state.rounds == rounds + 1
+        and len(w.aligner.history_) == hist + 1
+    )
+    return {"ok": bool(ok), "refused_message": str(second), "first": repr(results.get("first"))[:200]}
+
+
+# ------------------------------------------------------------------------------------------ autosave
+AUTOSAVE_CHILD = r"""
+import sys, time, numpy as np
+sys.path.insert(0, sys.argv[3])
+from benchmarks import reliability_cases as C
+from modalchorus_widget.alignment import PointSet
+ctx = C.Ctx()
+w = ctx.chorus
+w.autosave = sys.argv[1]
+w.align(PointSet(ctx.n_pairs, np.arange(4)))
+w.sets["after round 1"] = np.arange(6, 11)
+w.align(PointSet(ctx.n_pairs + 1, np.arange(11, 15)))
+np.savez(sys.argv[2], vectors=w.embeddings.vectors, positions=np.asarray(w.positions), sets=w.sets["after round 1"],
+         selected=np.asarray(w.selected))
+print("ROUND2", flush=True)
+while True:  # keep aligning (and autosaving) until killed
+    w.align(PointSet(ctx.n_pairs + 2, np.arange(15, 19)))
+    if w.state.rounds >= 3:
+        print("ROUND3", flush=True)
+        time.sleep(600)
+"""
+
+
+def autosave_kill9(tmp: Path, timeout: float = 300) -> dict:
+    """A real subprocess runs two rounds with ``autosave``, writes what it holds, starts a third round and is
+    killed with SIGKILL mid-work; ``Chorus.load(autosave)`` must give back the second round bit-exact (or the
+    third, when it finished before the kill)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from modalchorus_widget.widget.chorus import Chorus
+
+    repo = Path(__file__).resolve().parents[1]
+    auto, ref = tmp / "autosave.mcsession", tmp / "autosave_ref.npz"
+    script = tmp / "autosave_child.py"
+    script.write_text(AUTOSAVE_CHILD)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(auto), str(ref), str(repo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=repo,
+    )
+    line, t0 = "", time.time()
+    while time.time() - t0 < timeout:
+        line = proc.stdout.readline()
+        if line.startswith("ROUND2") or not line:
+            break
+    time.sleep(0.3)  # part-way through the third round
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    if not line.startswith("ROUND2"):
+        return {"recovered": False, "detail": f"child failed: {proc.stderr.read()[-1500:]}"}
+    r = np.load(ref)
+    w = Chorus.load(auto)
+    same = (
+        w.state.rounds in (2, 3)
+        and (w.state.rounds == 3 or np.array_equal(w.embeddings.vectors, r["vectors"]))
+        and (w.state.rounds == 3 or np.array_equal(np.asarray(w.positions), r["positions"]))
+        and np.array_equal(w.sets["after round 1"], r["sets"])
+        and len(w.aligner.history_) == w.state.rounds
+    )
+    return {"recovered": bool(same), "rounds_restored": int(w.state.rounds), "killed_with": "SIGKILL"}

@@ -36,7 +36,7 @@ def chorus(coco_vectors):
     es = EmbeddingSet.from_pairs(img, txt, labels=labels, text_labels=labels,
                                  captions=[f"caption {i}" for i in range(N_PAIRS)],
                                  meta={"score": np.linspace(0, 1, 2 * N_PAIRS)})
-    mfm = MFM(hidden=(32,), n_steps=15, max_points_per_step=64, batch_size=32, warm_start=False, random_state=0)
+    mfm = MFM(hidden=(32,), n_steps=15, batch_size=32, warm_start=False, random_state=0)
     mfm.fit(es.vectors, modality=es.modality)
     aligner = Aligner(es, n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2)
     w = Chorus(es, projector=mfm, positions=mfm.transform(es.vectors), method="MFM", aligner=aligner)

@@ -26,7 +26,7 @@ from .._params import renamed_params
 from ..data.embeddings import EmbeddingSet
 from ..data.io import atomic_write_bytes
 from ..encoders.base import check_encoder
-from ..errors import AlignmentError, InputTypeError, MissingFileError
+from ..errors import AlignmentError, InputTypeError, MissingFileError, UntrustedFileError
 from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
 from .constraints import Constraint, constraint_from_dict
 from .fit import FitParams, fit_round
@@ -173,29 +173,14 @@ class Aligner(BaseEstimator):
         self._redo = []
 
     # ----------------------------------------------------------------- params
+    _FILE_PARAMS = tuple(
+        "mode hidden n_steps learning_rate temperature margin preserve_kl preserve_l2 kl_temperature "
+        "n_reference n_candidates batch_size validation eval_every patience refit stop_when_satisfied random_state".split()
+    )
+
     def _file_params(self) -> dict:
         """The parameters an Aligner file stores (everything but the data and the encoder)."""
-        names = (
-            "mode",
-            "hidden",
-            "n_steps",
-            "learning_rate",
-            "temperature",
-            "margin",
-            "preserve_kl",
-            "preserve_l2",
-            "kl_temperature",
-            "n_reference",
-            "n_candidates",
-            "batch_size",
-            "validation",
-            "eval_every",
-            "patience",
-            "refit",
-            "stop_when_satisfied",
-            "random_state",
-        )
-        out = {k: getattr(self, k) for k in names}
+        out = {k: getattr(self, k) for k in self._FILE_PARAMS}
         if self.mode == "deep":
             out["towers"] = list(self.towers)
         return out
@@ -452,27 +437,43 @@ class Aligner(BaseEstimator):
         path = Path(path)
         if not path.exists():
             raise MissingFileError(f"no aligner file at {path}; write one with Aligner.save(path).")
+        return cls._from_archive(path, str(path), encoder, images, texts)
+
+    @classmethod
+    def _from_archive(cls, source, path, encoder=None, images=None, texts=None) -> Aligner:
+        """``load`` of a path or of the file's bytes (a session holds them), read through ``safe_zip``: sizes
+        checked before inflating, member names and parameters checked, no pickle."""
+        from ..data.safe_zip import SafeZip, check_params, npy_from_bytes
+
         try:
-            with zipfile.ZipFile(path) as z:
-                meta = json.loads(z.read("aligner.json"))
+            with SafeZip(source, path) as z:
+                meta = z.read_json("aligner.json")
+                if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+                    raise AlignmentError(
+                        f"{path}: not an Aligner file of version {FORMAT_VERSION} (format {meta.get('format')!r}, "
+                        f"version {meta.get('version')!r}); check the path, or upgrade modalchorus-widget."
+                    )
                 emb = z.read("embeddings.npz")
                 blobs = {r["weights"]: z.read(r["weights"]) for r in meta["rounds"]}
                 deep = meta.get("deep")
                 if deep is not None:
                     blobs[deep["original"]] = z.read(deep["original"])
                     for r in meta["rounds"]:
-                        blobs[r["vectors"]] = np.load(io.BytesIO(z.read(r["vectors"])), allow_pickle=False)
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError) as exc:
-            raise AlignmentError(f"{path} is not a readable Aligner file ({exc}).") from exc
-        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+                        blobs[r["vectors"]] = npy_from_bytes(z.read(r["vectors"]), f"{path}:{r['vectors']}")
+        except (zipfile.BadZipFile, KeyError, TypeError, AttributeError, json.JSONDecodeError, ValueError) as exc:
+            if isinstance(exc, (AlignmentError, UntrustedFileError)):
+                raise
             raise AlignmentError(
-                f"{path}: not an Aligner file of version {FORMAT_VERSION} "
-                f"(format {meta.get('format')!r}, version {meta.get('version')!r})."
-            )
-        es = _embeddings_from_bytes(emb)
+                f"{path} is not a readable Aligner file ({exc}); check the path, or save it again with "
+                "Aligner.save(path)."
+            ) from exc
+        known = set(cls._FILE_PARAMS) | {"towers", "steps", "lr"}
+        params = _renamed_in_file(check_params(meta.get("params"), known, path, "Aligner"))
+        es = _embeddings_from_bytes(emb, f"{path}:embeddings.npz")
+        meta = {**meta, "params": params}
         if deep is not None:
             return cls._load_deep(path, meta, es, blobs, encoder, images, texts)
-        out = cls(es, encoder=encoder, **_renamed_in_file(meta["params"]))
+        out = cls(es, encoder=encoder, **params)
         # active rounds in order; then the undone ones, saved as the redo stack (last undone first), so they
         # are replayed in reverse to rebuild their states in the order they were made
         active = [r for r in meta["rounds"] if r["status"] == "active"]
@@ -591,5 +592,5 @@ def _embeddings_bytes(es: EmbeddingSet) -> bytes:
     return es.to_bytes()
 
 
-def _embeddings_from_bytes(blob: bytes) -> EmbeddingSet:
-    return EmbeddingSet.from_bytes(blob)
+def _embeddings_from_bytes(blob: bytes, where: str = "<bytes>") -> EmbeddingSet:
+    return EmbeddingSet.from_bytes(blob, where)

@@ -525,6 +525,9 @@ class CMCR(BaseEstimator):
         from safetensors import safe_open
         from safetensors.torch import load_file
 
+        from ..data.safe_zip import read_regular_file, safetensors_header
+
+        safetensors_header(read_regular_file(path)[: 8 + (64 << 20)], str(path))  # size and header checked first
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
@@ -539,11 +542,13 @@ class CMCR(BaseEstimator):
                 f"{path}: C-MCR format version {header.get('version')} is not supported "
                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
             )
-        params = dict(header["params"])
+        from ..data.safe_zip import check_params
+
+        params = check_params(header.get("params"), set(_PARAMS) | {"epochs", "lr"}, str(path), "C-MCR")
         for old, new in (("epochs", "n_epochs"), ("lr", "learning_rate")):  # files written before 0.2
             if old in params:
                 params[new] = params.pop(old)
-        params["names"] = tuple(params["names"]) if params["names"] is not None else None
+        params["names"] = tuple(params["names"]) if params.get("names") is not None else None
         est = cls(**params)
         projs = []
         for k, d in enumerate(header["dims"]):

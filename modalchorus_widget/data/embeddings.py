@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import EmbeddingError, MissingFileError
+from ..errors import EmbeddingError, MissingFileError, UntrustedFileError
 from .io import atomic_write_bytes
 
 MODALITIES = ("image", "text", "audio", "video")
@@ -418,28 +418,39 @@ class EmbeddingSet:
         path = Path(path)
         if not path.exists():
             raise MissingFileError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
-        return cls.from_bytes(path.read_bytes(), str(path))
+        from .safe_zip import read_regular_file
+
+        return cls.from_bytes(read_regular_file(path), str(path))
 
     @classmethod
     def from_bytes(cls, data: bytes, path: str = "<bytes>") -> EmbeddingSet:
-        """Inverse of ``to_bytes``; refuses other formats and unknown versions."""
+        """Inverse of ``to_bytes``; refuses other formats and unknown versions. The archive is read through
+        ``safe_zip`` (sizes checked before inflating, no pickle): a hostile file raises ``UntrustedFileError``."""
+        from .safe_zip import MAX_JSON_BYTES, npz_from_bytes
+
         try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                vectors = z["vectors"]
-                header = json.loads(z["header"].tobytes().decode())
-                numeric = {c: z[f"meta_{i}"] for i, c in enumerate(header.get("numeric", []))}
+            z = npz_from_bytes(data, str(path))
+            vectors = z["vectors"]
+            if z["header"].nbytes > MAX_JSON_BYTES:
+                raise ValueError(f"header of {z['header'].nbytes:,} bytes")
+            header = json.loads(z["header"].tobytes().decode())
+            numeric = {c: z[f"meta_{i}"] for i, c in enumerate(header.get("numeric", []))}
+        except UntrustedFileError:
+            raise
         except Exception as exc:
             raise EmbeddingError(
                 f"{path} is not a readable EmbeddingSet file ({exc}); it is corrupt or of another "
                 "kind. Check the path, or save the set again with EmbeddingSet.save(path)."
             ) from exc
-        if header.get("format") != FORMAT:
-            raise EmbeddingError(f"{path}: not an EmbeddingSet file (format {header.get('format')!r}).")
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            got = header.get("format") if isinstance(header, dict) else type(header).__name__
+            raise EmbeddingError(f"{path}: not an EmbeddingSet file (format {got!r}); check the path.")
         if header.get("version") != FORMAT_VERSION:
             raise EmbeddingError(
                 f"{path}: format version {header.get('version')} is not supported "
                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
             )
+        _check_header(header, vectors, numeric, str(path))
         fr = header["frame"]
         frame = pd.DataFrame(fr["data"], columns=fr["columns"])
         for col in ("label", "item"):
@@ -459,6 +470,28 @@ class EmbeddingSet:
         counts = self.frame["modality"].value_counts().to_dict()
         parts = ", ".join(f"{k}={v}" for k, v in counts.items())
         return f"EmbeddingSet({parts}, dim={self.dim}, space={self.space!r})"
+
+
+def _check_header(header, vectors, numeric, where):
+    """The shapes and kinds a file claims, checked before a frame is built from them."""
+    fr = header.get("frame") if isinstance(header, dict) else None
+    ok = (
+        isinstance(fr, dict)
+        and isinstance(fr.get("columns"), list)
+        and isinstance(fr.get("data"), list)
+        and isinstance(header.get("columns"), list)
+        and vectors.ndim == 2
+        and vectors.dtype.kind == "f"
+        and len(fr["data"]) == len(vectors)
+        and all(isinstance(r, list) and len(r) == len(fr["columns"]) for r in fr["data"])
+        and all(np.ndim(v) == 1 and len(v) == len(vectors) for v in numeric.values())
+        and {"id", "modality"} <= set(fr["columns"])
+    )
+    if not ok:
+        raise UntrustedFileError(
+            f"{where}: refused: its header does not describe its vectors (rows, columns or kinds differ); the "
+            "file is tampered or from another program. Save the set again with EmbeddingSet.save(path)."
+        )
 
 
 def _item_to_json(x):

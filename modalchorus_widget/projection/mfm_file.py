@@ -43,11 +43,15 @@ def mfm_from_bytes(cls, data: bytes, where: str = "<bytes>"):
     import torch
     from safetensors.numpy import load
 
+    from ..data.safe_zip import check_params, safetensors_header
+    from ..errors import UntrustedFileError
+
     try:
-        header_len = int.from_bytes(bytes(data[:8]), "little")
-        header = json.loads(bytes(data[8 : 8 + header_len]))
+        header = safetensors_header(data, where)
         meta = json.loads(header["__metadata__"]["modalchorus"])
         tensors = load(bytes(data))
+    except UntrustedFileError:
+        raise
     except Exception as exc:  # any parse failure means: not one of our files
         raise SessionError(
             f"{where}: not a readable MFM file ({type(exc).__name__}: {exc}); write one with MFM.save(path)."
@@ -58,12 +62,17 @@ def mfm_from_bytes(cls, data: bytes, where: str = "<bytes>"):
             f"version {meta.get('version')!r})."
         )
     known = cls().get_params()
-    params = dict(meta.get("params") or {})
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise SessionError(
-            f"{where}: unknown MFM parameter(s) {unknown}; the file is from another version "
-            "or was edited. Refit and save again."
+    params = check_params(meta.get("params") or {}, known, where, "MFM")
+    # layer sizes come from the file: each must be a size its own tensors have (no huge network is built)
+    sizes = {int(d) for k, v in tensors.items() if k.startswith("network.") for d in np.shape(v)}
+    hidden = params.get("hidden", ())
+    claimed = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
+    dim = meta.get("n_features_in_")
+    bad_dim = isinstance(dim, bool) or not isinstance(dim, int) or not 0 < dim <= 2**20
+    if bad_dim or any(isinstance(h, bool) or not isinstance(h, int) or h not in sizes for h in claimed):
+        raise UntrustedFileError(
+            f"{where}: refused: its layer sizes {claimed} do not match the weights it holds; the file is tampered "
+            "or from another version. Refit and save again."
         )
     for k, v in params.items():
         if isinstance(known[k], tuple) and isinstance(v, list):

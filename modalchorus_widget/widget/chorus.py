@@ -6,7 +6,9 @@ computed to the browser (binary buffers, see ``buffers``) and forwards the brows
 
 from __future__ import annotations
 
+import logging
 import threading
+from pathlib import Path
 
 import numpy as np
 import traitlets as t
@@ -52,6 +54,11 @@ class Chorus(ScatterWidget):
     projector's map when its fit, run in the background with its progress in the widget, is done (False).
     Default: in the background when the fit is slow (any method but PCA, from 400 points on). Every call that
     needs the map waits for it (``w.wait()`` does so explicitly).
+
+    ``autosave``: a session file written atomically (``save``) now, after every alignment round and after every
+    change of the named sets, so that after a crash ``Chorus.load(autosave)`` restores the last round.
+    ``item_folders``: folders whose image files tooltips may read (default: any path, for a session you made;
+    ``Chorus.load`` defaults to none: thumbnails come from the file itself).
     """
 
     _BACKGROUND_FROM = 400
@@ -70,9 +77,15 @@ class Chorus(ScatterWidget):
         class_prompts=None,
         method=None,
         wait=None,
+        autosave=None,
+        item_folders=None,
         **kwargs,
     ):
         n = getattr(embeddings, "n", 0)
+        self._align_lock = threading.Lock()
+        self._autosave = None
+        self._item_folders = None if item_folders is None else [Path(f) for f in item_folders]
+        self._stored_thumbs = {}
         defer = (n >= self._BACKGROUND_FROM) if wait is None else not wait
         self.state = st = ChorusState(
             embeddings,
@@ -112,6 +125,29 @@ class Chorus(ScatterWidget):
             self.busy = f"fitting {st.pending}\u2026 showing PCA until it is ready"
             self._fit_thread = threading.Thread(target=self._finish_fit, name="modalchorus-fit", daemon=True)
             self._fit_thread.start()
+        self.observe(lambda _change: self._save_autosave(), "named_sets")
+        if autosave is not None:
+            self.autosave = autosave
+
+    # ------------------------------------------------------------ autosave
+    @property
+    def autosave(self):
+        """The session file written after every round and set change (None: off); setting it saves now."""
+        return self._autosave
+
+    @autosave.setter
+    def autosave(self, path):
+        self._autosave = None if path is None else Path(path)
+        self._save_autosave()
+
+    def _save_autosave(self):
+        if self._autosave is None or self.state.pending is not None:
+            return  # a deferred fit saves when it is done
+        try:
+            self.save(self._autosave)
+        except Exception as exc:  # a full disk must not break the round; say so where the user looks
+            logging.getLogger("modalchorus_widget").warning("autosave to %s failed: %s", self._autosave, exc)
+            self.status = f"error: autosave to {self._autosave} failed ({type(exc).__name__}: {exc})"
 
     # ------------------------------------------------------------ the first fit, in the background
     def _finish_fit(self):
@@ -133,6 +169,7 @@ class Chorus(ScatterWidget):
             self.method = method
         if self._axis_spec is not None and self._axis_spec.get("y") is None:
             self._recompute_axis()
+        self._save_autosave()
 
     def wait(self, timeout: float | None = None):
         """Block until a background fit (see ``wait=``) is done; raises the error it failed with, if any."""
@@ -236,9 +273,21 @@ class Chorus(ScatterWidget):
         """One alignment round: aligner.step(*constraints), then re-place, recolour and report.
 
         The projector on show places the new vectors with ``transform`` (no refit) so points move instead of
-        jumping. If anything fails, the widget, its state and the aligner stay as they were.
+        jumping. If anything fails, the widget, its state and the aligner stay as they were. A round asked for
+        while another runs (another cell, a thread, the browser) is refused with a WidgetError.
         """
         self.wait()
+        if not self._align_lock.acquire(blocking=False):
+            raise WidgetError(
+                "align: another alignment round is running on this widget; wait for it to finish, then run "
+                "this round again (rounds compose, so they run one at a time)"
+            )
+        try:
+            return self._align(constraints, animate)
+        finally:
+            self._align_lock.release()
+
+    def _align(self, constraints, animate):
         self.busy = "aligning\u2026"
         try:
             rnd, xy = self.state.align(*constraints)
@@ -255,6 +304,7 @@ class Chorus(ScatterWidget):
         self.send({"type": "tooltip_reset"})
         if self._axis_spec is not None:
             self._recompute_axis()
+        self._save_autosave()
         return rnd
 
     # ------------------------------------------------------------ files
@@ -274,12 +324,47 @@ class Chorus(ScatterWidget):
             rounds=st.rounds,
             projector=st.projector,
             aligner=st.aligner,
+            thumbnails=self._thumbnails_to_store(),
         )
 
+    def _thumbnails_to_store(self) -> dict:
+        """PNG thumbnails of the image rows (made once, kept across rounds) so a reopened session never reads
+        the paths it names."""
+        store = self._stored_thumbs
+        es = self.state.embeddings
+        items = es.items
+        if items is None or "image" not in es.modalities:
+            return store
+        for i in es.indices("image"):
+            i = int(i)
+            if i not in store:
+                png = self._thumb(i, items[i])
+                if png is not None:
+                    store[i] = png
+        return store
+
+    def _thumb(self, index, item):
+        """A thumbnail of ``item`` when it may be read (``item_folders``), else None."""
+        from ..data.embeddings import make_thumbnail
+        from ..data.safe_zip import os_path_inside
+
+        if item is None or (isinstance(item, float) and item != item):
+            return None
+        if isinstance(item, str) and self._item_folders is not None and not os_path_inside(item, self._item_folders):
+            return None
+        try:
+            return make_thumbnail(item, 96)
+        except Exception:  # unreadable: no thumbnail
+            return None
+
     @classmethod
-    def load(cls, path, encoder=None, images=None, texts=None, **kwargs):
+    def load(cls, path, encoder=None, images=None, texts=None, item_folders=(), autosave=None, **kwargs):
         """Re-open a session saved with ``save``; pass ``encoder`` to embed free-text concepts again (and the
-        raw ``images`` / ``texts`` for a deep-mode aligner whose set's items do not hold them)."""
+        raw ``images`` / ``texts`` for a deep-mode aligner whose set's items do not hold them).
+
+        The file may come from someone else: it is read through ``data/safe_zip.py`` and a hostile one raises
+        ``UntrustedFileError`` (nothing is loaded). Tooltips show the thumbnails stored in it; image paths it
+        names are read only inside ``item_folders`` (default: none; None: any path)."""
         s = session.read_session(path, encoder=encoder, images=images, texts=texts)
         w = cls(
             s["embeddings"],
@@ -290,26 +375,46 @@ class Chorus(ScatterWidget):
             aligner=s["aligner"],
             class_prompts=s["class_prompts"],
             method=s["method"],
+            item_folders=item_folders,
             **kwargs,
         )
-        for name, idx in s["sets"].items():
-            w.sets[name] = idx
+        w._stored_thumbs = dict(s["thumbnails"])
+        w.sets = s["sets"]
         w.selected = s["selected"]
         w.state.rounds = s["rounds"]
         w.status = w.state.status()
+        if autosave is not None:
+            w.autosave = autosave
         return w
 
     # ------------------------------------------------------------ browser
     def tooltip(self, index: int) -> dict:
+        if index not in self._thumbs and (self._item_folders is not None or index in self._stored_thumbs):
+            items = self.state.embeddings.items
+            png = self._stored_thumbs.get(index)
+            self._thumbs[index] = (
+                png if png is not None else self._thumb(index, items[index] if items is not None else None)
+            )
         return self.state.tooltip(index, self._thumbs)
 
     def _on_action(self, kind, content):
-        if kind == "method":
-            self.set_method(str(content["method"]))
+        if self._on_browser_action(kind, content):
+            return
+        a, b = content.get("a"), content.get("b")
+        bad = {
+            "method": kind == "method" and content["method"] not in self.methods,
+            "color_by": kind == "color_by" and content["key"] not in self.color_options,
+            "concept_axis": kind == "concept_axis"
+            and not (isinstance(a, str) and isinstance(b, str) and a.strip() and b.strip() and len(a) + len(b) < 4000),
+        }
+        if bad.get(kind):
+            logging.getLogger("modalchorus_widget").warning("ignored a %r message with unknown values", kind)
+        elif kind == "method":
+            self.set_method(content["method"])
         elif kind == "color_by":
-            self.set_color_by(str(content["key"]))
+            self.set_color_by(content["key"])
         elif kind == "concept_axis":
-            self.concept_axis(str(content.get("a", "")), str(content.get("b", "")))
+            self.concept_axis(a, b)
             self.status = self.status.split(" \u00b7 error")[0]
 
 

@@ -17,6 +17,7 @@ full-data row indices.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -45,6 +46,14 @@ _STYLES = _STATIC / "widget.css"
 #   the sample and the state message for 5,000,000 in 0.45 s (`bench reliability`), first frame 10.4 s.
 DEFAULT_MAX_POINTS = 2_000_000
 _SAFE_MAX_POINTS = B.MAX_BUFFER_BYTES // 4
+log = logging.getLogger("modalchorus_widget")
+_RERUN = (
+    "modalchorus-widget: this interactive view needs a running Python kernel. Re-run this cell to show it "
+    "again (the notebook was reopened, or the kernel restarted, since it was drawn)."
+)
+# what each front-end message kind must carry (anything else is ignored with one logged warning)
+_PROTOCOL = {"hover": {"index": int}, "method": {"method": str}, "color_by": {"key": str}, "concept_axis": {}}
+_COMM_METHODS = ("update", "echo_update", "request_state", "custom")
 
 
 def _array_trait(default, to_json, from_json, echo=True):
@@ -305,17 +314,101 @@ class ScatterWidget(anywidget.AnyWidget):
             "max_buffer": max(sizes, default=0),
         }
 
+    # ------------------------------------------------------------ notebook without a kernel
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget view, plus text/plain and text/html saying to re-run the cell: what a notebook shows
+        where the view cannot be drawn (no live kernel, a viewer without the widget manager)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict):
+            data["text/plain"] = _RERUN
+            data["text/html"] = (
+                f'<div class="modalchorus-rerun"><b>{_RERUN.split(": ", 1)[0]}</b>: {_RERUN.split(": ", 1)[1]}</div>'
+            )
+        return bundle
+
     # ------------------------------------------------------------ front-end messages
+    def _handle_msg(self, msg):
+        """Every comm message from the front-end. Malformed or out-of-protocol ones are dropped with one logged
+        warning (logger "modalchorus_widget"); no exception reaches the kernel."""
+        from ipywidgets.widgets.widget import _put_buffers
+
+        try:
+            data = msg["content"]["data"]
+            method = data["method"]
+            if method not in _COMM_METHODS:
+                raise ValueError(f"unknown comm method {str(method)[:40]!r}")
+            bufs = list(msg.get("buffers") or [])
+            if method in ("update", "echo_update"):
+                state, paths = data.get("state", {}), data.get("buffer_paths", [])
+                if not isinstance(state, dict) or not state:
+                    raise ValueError("an update without a state mapping")
+                if not isinstance(paths, list) or len(paths) != len(bufs):
+                    raise ValueError("buffer_paths do not match the buffers sent")
+                for p in paths:
+                    if not isinstance(p, list) or not p or not all(isinstance(k, (str, int)) for k in p):
+                        raise ValueError(f"bad buffer path {str(p)[:40]}")
+                state = dict(state)
+                _put_buffers(state, paths, bufs)
+            elif method == "custom" and not isinstance(data.get("content"), dict):
+                raise ValueError("a custom message without a content mapping")
+        except Exception as exc:  # noqa: BLE001 - anything malformed is dropped
+            log.warning("ignored a malformed message from the front-end: %s: %s", type(exc).__name__, exc)
+            return
+        try:
+            if method in ("update", "echo_update"):
+                self.set_state(state)
+            elif method == "request_state":
+                self.send_state()
+            else:
+                self._handle_custom_msg(data["content"], bufs)
+        except Exception as exc:  # noqa: BLE001 - the last net: the kernel never sees it
+            log.warning("ignored a front-end message that failed: %s: %s", type(exc).__name__, exc)
+
+    def set_state(self, sync_data):
+        """Apply a state update from the front-end all or nothing: every value is decoded and validated before
+        any is set, so a bad one (wrong type, truncated buffer, index out of range) changes nothing."""
+        unknown = [str(k)[:40] for k in sync_data if k not in self.keys]
+        if unknown:
+            log.warning("ignored a front-end update naming unknown traits %s", unknown[:5])
+            return
+        decoded = {}
+        try:
+            for name, value in sync_data.items():
+                from_json = self.trait_metadata(name, "from_json", self._trait_from_json)
+                decoded[name] = self.traits()[name]._validate(self, from_json(value, self))
+        except Exception as exc:  # noqa: BLE001 - dropped, state unchanged
+            log.warning("ignored a front-end update of %s: %s: %s", sorted(sync_data)[:5], type(exc).__name__, exc)
+            return
+        super().set_state({k: v for k, v in sync_data.items() if k in decoded})
+
     def _on_front_end_msg(self, _widget, content, _buffers):
-        kind = (content or {}).get("type")
+        kind = content.get("type") if isinstance(content, dict) else None
+        spec = _PROTOCOL.get(kind) if isinstance(kind, str) else None
+        if spec is None and not (isinstance(kind, str) and self._accepts(kind)):
+            log.warning("ignored a front-end message of unknown kind %r", str(kind)[:40])
+            return
+        for key, typ in (spec or {}).items():
+            v = content.get(key)
+            if not isinstance(v, typ) or isinstance(v, bool):
+                log.warning("ignored a %r message: %r is %s, not %s", kind, key, type(v).__name__, typ.__name__)
+                return
+        if kind == "hover" and not 0 <= content["index"] < self.n_shown:
+            log.warning("ignored a hover on point %d of %d shown", content["index"], self.n_shown)
+            return
         try:
             if kind == "hover":
-                self._reply_tooltip(int(content["index"]))
+                self._reply_tooltip(content["index"])
             else:
                 self._on_action(kind, content)
         except Exception as e:  # report in the widget, never kill the comm
+            log.warning("front-end action %r failed: %s: %s", kind, type(e).__name__, e)
             self.busy = ""
             self.status = f"error: {e}"
+
+    def _accepts(self, kind: str) -> bool:
+        """Message kinds beyond ``_PROTOCOL`` that a subclass handles in ``_on_action``."""
+        return False
 
     def _on_action(self, kind, content):
         pass

@@ -89,8 +89,8 @@ class Lab:
                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
                "--LabApp.news_url=", "--ServerApp.open_browser=False",
                "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e12",
-               "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=1e9",
-               "--ServerApp.tornado_settings={'websocket_max_message_size': 268435456}"]
+               "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=1e9"]
+        # websocket_max_message_size stays at tornado's default (10 MiB): the widget must work within it
         self.log = open(self.base / "jupyterlab.log", "wb")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root,
                                      start_new_session=True)
