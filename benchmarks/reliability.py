@@ -265,7 +265,7 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         "max_message_buffer_mb": None,
         "build_state_s_5m": None,
         "peak_rss_gb_5m": None,
-        "hostile_files_tried": len(hostile),
+        "hostile_files_tried": len(hostile) + 1,  # + the 10 GiB bomb of the fresh process
         "hostile_files_refused": sum(o.refused and not o.state_changed for o in hostile)
         + int(bool(bomb.get("refused"))),
         "zip_bomb_peak_rss_mb": round(bomb["rss_mb_peak"], 1) if "rss_mb_peak" in bomb else None,
