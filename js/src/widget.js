@@ -7,6 +7,7 @@ import { h } from './dom.js';
 import { createSelection } from './selection.js';
 import { pageTheme, watchTheme } from './theme.js';
 import { axisTitles, createAxisPanel } from './ui/axis_panel.js';
+import { installDensity } from './ui/density.js';
 import { createNotice } from './ui/notice.js';
 import { createProjectionPanel } from './ui/projection_panel.js';
 import { createReportPanel } from './ui/report_panel.js';
@@ -82,6 +83,8 @@ function render({ model, el }) {
   };
   proj = makeView(projPanel.canvasBox, { keepAspect: true });
   if (axisPanel) axis = makeView(axisPanel.canvasBox, { keepAspect: false, axes: true });
+  // a sharded set (scale.ShardChorus): density of every row under the sample, full-data lasso
+  const density = model.get('total_rows') ? installDensity(model, proj) : null;
   const stopTheme = watchTheme(el, theme, (t) => {
     theme = t;
     root.classList.toggle('mc-dark', t.dark);
@@ -244,6 +247,7 @@ function render({ model, el }) {
     for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
     model.off('msg:custom', onCustom);
     stopTheme();
+    density?.destroy();
     for (const v of views()) v.destroy();
     unregister();
   };

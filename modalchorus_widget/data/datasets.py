@@ -86,8 +86,11 @@ class ChorusData:
 
 
 # ------------------------------------------------------------------------------------------- default
-def load_default(device: str = "cpu") -> ChorusData:
-    """The embedded default: scikit-learn's 1,797 8x8 handwritten digits embedded by the shipped
+def load_default(name: str = "digits", device: str = "cpu") -> ChorusData:
+    """An embedded default: ``"digits"`` (below) or ``"shapes"``, the procedural scene world with its own
+    model (``shapes_cases.shapes_default``: single-object scenes, 16 colour/shape class prompts).
+
+    ``"digits"``: scikit-learn's 1,797 8x8 handwritten digits embedded by the shipped
     image-text model (``modalchorus_widget/weights/default_digits.*``), then one class prompt per digit
     (e.g. "a photo of the digit 3"; the form chosen at training time). Labels are the class names
     "0".."9" for both images and prompts; ``meta`` has ``split`` (train/test/prompt) and ``target``.
@@ -97,6 +100,12 @@ def load_default(device: str = "cpu") -> ChorusData:
     the frozen all-MiniLM-L6-v2 tower, so ``encoder.encode_texts(["a digit that looks like a one"])``
     lands in the same space.
     """
+    if name == "shapes":
+        from .shapes_cases import shapes_default
+
+        return ChorusData(**shapes_default(device=device))
+    if name != "digits":
+        raise DatasetError(f"load_default: unknown default {name!r}; use 'digits' (the default) or 'shapes'.")
     from sklearn.datasets import load_digits
 
     from ..encoders.default import digits_split, load_default_encoder

@@ -1,0 +1,55 @@
+"""Past one machine: encode, read, project, align and explore millions of items in clip-retrieval's shard
+layout, on Ray Data (``pip install modalchorus-widget[scale]``) or in this process (``engine="local"``).
+
+- ``encode_to_shards(source, folder, encoder)``: raw items (table, image folder, webdataset tars) -> shards
+- ``load_embeddings(folder, max_points=None)`` / ``open_shards(folder)``: memory-mapped shards
+- ``project_shards(folder)``: MFM fitted on a sample, positions shards for every row
+- ``align_shards(folder, aligner)``: a saved alignment applied to every shard, into a new folder
+- ``lasso_rows(folder, polygon)``, ``density_grid(folder)``: full-data lasso and density
+- ``chorus_from_shards(folder)``: the widget on a sample, with the density of all rows
+- ``cluster.start()`` / ``cluster.start(address=...)``: a local Ray, or a cluster
+
+Ray is imported only by the functions that run on it.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "encode_to_shards": "encode",
+    "EncodeReport": "encode",
+    "TableSource": "sources",
+    "ImageFolder": "sources",
+    "WebDataset": "sources",
+    "open_source": "sources",
+    "load_embeddings": "read",
+    "open_shards": "read",
+    "ShardedEmbeddings": "read",
+    "project_shards": "project",
+    "align_shards": "project",
+    "load_projector": "project",
+    "lasso_rows": "lasso",
+    "points_in_polygon": "lasso",
+    "LassoResult": "lasso",
+    "density_grid": "density",
+    "density_texture": "density",
+    "chorus_from_shards": "widget",
+    "ShardChorus": "widget",
+    "start": "cluster",
+    "stop": "cluster",
+}
+
+__all__ = sorted([*_EXPORTS, "cluster", "layout"])
+
+
+def __getattr__(name):
+    if name in ("cluster", "layout"):
+        return import_module(f".{name}", __name__)
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modalchorus_widget.scale' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,67 @@
+"""Start Ray: a local one on this machine, or join a cluster.
+
+``start()`` with no address starts a local Ray (dashboard off, a small object store: the scale pipeline
+moves only shard tasks and results through it, never embeddings, so 1 GiB is plenty and the rest of the
+machine's memory is left to the workers). ``start(address="ray://head:10001")`` or ``address="auto"``
+joins a running cluster. Every scale function calls ``ensure_ray()``, which starts the local one only when
+Ray is not running yet.
+"""
+
+from __future__ import annotations
+
+__all__ = ["start", "stop", "ensure_ray", "DEFAULT_OBJECT_STORE_BYTES"]
+
+DEFAULT_OBJECT_STORE_BYTES = 1 << 30
+_STARTED = False
+
+
+def _quiet_data():
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    if hasattr(ctx, "print_on_execution_start"):
+        ctx.print_on_execution_start = False
+
+
+def start(address: str | None = None, num_cpus: int | None = None, object_store_bytes: int | None = None, **kwargs):
+    """``ray.init`` for the scale pipeline; returns Ray's context. A running Ray is used as it is."""
+    import ray
+
+    global _STARTED
+    if ray.is_initialized():
+        _quiet_data()
+        return ray.get_runtime_context()
+    if address is not None:
+        ctx = ray.init(address=address, **kwargs)
+    else:
+        kwargs.setdefault("include_dashboard", False)
+        kwargs.setdefault("log_to_driver", False)
+        ctx = ray.init(
+            num_cpus=num_cpus,
+            object_store_memory=int(object_store_bytes or DEFAULT_OBJECT_STORE_BYTES),
+            **kwargs,
+        )
+    _STARTED = True
+    _quiet_data()
+    return ctx
+
+
+def ensure_ray():
+    """Ray running (a local one started by ``start()`` when it is not)."""
+    import ray
+
+    if not ray.is_initialized():
+        start()
+    else:
+        _quiet_data()
+
+
+def stop():
+    """Shut down the Ray this module started (a Ray started elsewhere is left alone)."""
+    import ray
+
+    global _STARTED
+    if _STARTED and ray.is_initialized():
+        ray.shutdown()
+    _STARTED = False
