@@ -6,7 +6,7 @@ Each verb lives in its own module of this package (``encode``, ``projection``, `
 import importlib
 import sys
 
-VERBS = ("encode", "projection", "widget", "alignment", "cmcr", "reliability", "scale")
+VERBS = ("encode", "projection", "widget", "alignment", "cmcr", "reliability", "scale", "cases")
 
 
 def main(argv=None) -> int:
