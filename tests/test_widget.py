@@ -164,7 +164,10 @@ def test_chorus_prompts_give_predictions(coco_set, coco_vectors):
 
 
 class _Round:
-    report = {"zero_shot_accuracy": {"before": 0.5, "after": 0.75}}
+    report = {"steps": 3, "seconds": 0.1}
+    constraints = []
+    seconds = 0.1
+    is_identity = False
 
 
 class _FakeAligner:
@@ -173,19 +176,21 @@ class _FakeAligner:
     def __init__(self, es, fail=False):
         self.embeddings_ = es
         self.fail = fail
+        self.history_ = []
 
     def checkpoint(self):
-        return self.embeddings_
+        return self.embeddings_, list(self.history_)
 
     def rollback(self, token):
-        self.embeddings_ = token
+        self.embeddings_, self.history_ = token
 
     def step(self, *constraints):
         if self.fail:
             raise RuntimeError("optimiser diverged")
         v = self.embeddings_.vectors + 0.5 * self.embeddings_.vectors[0]
         self.embeddings_ = self.embeddings_.with_vectors(v)
-        return _Round()
+        self.history_.append(_Round())
+        return self.history_[-1]
 
 
 def test_align_moves_points_and_reports(coco_set):
@@ -193,7 +198,7 @@ def test_align_moves_points_and_reports(coco_set):
     before = w.positions.copy()
     w.align("constraint")
     assert not np.allclose(before, w.positions)
-    assert w.report == {"zero_shot_accuracy": {"before": 0.5, "after": 0.75}}
+    assert w.report["round"] == 1 and w.report["steps"] == 3 and sum(w.report["moved"]["unselected"]) == 120
     assert "alignment rounds: 1" in w.status
 
 
@@ -298,3 +303,102 @@ def test_first_frame_does_not_wait_for_a_slow_fit(coco_set):
     with pytest.raises(WidgetError, match="the fit diverged"):
         w2.save("unused.chorus")
     assert w2.method == "PCA" and "fitting gated failed" in w2.status
+
+
+# ---------------------------------------------------------------- issue 16: rounds as pictures, history, gallery, search
+@pytest.fixture(scope="module")
+def digits():
+    from modalchorus_widget import load_default
+
+    return load_default()
+
+
+def _digits_chorus(digits):
+    from modalchorus_widget.alignment import Aligner
+
+    es = digits.embeddings
+    w = Chorus(es, projector="PCA", encoder=digits.encoder, class_prompts=digits.prompt_index.tolist(),
+               aligner=Aligner(es, encoder=digits.encoder, random_state=0))
+    sent = []
+    w.send = lambda msg, buffers=None: sent.append((msg, buffers))
+    return w, sent
+
+
+def test_round_report_view_history_and_bit_exact_goto(digits):
+    from modalchorus_widget.alignment import PointSet
+
+    w, sent = _digits_chorus(digits)
+    es = digits.embeddings
+    lab = es.labels.astype(str)
+    wrong = np.flatnonzero((es.modality == "image") & (w.predictions_.astype(str) != lab))
+    cls = lab[wrong[0]]
+    rows = wrong[lab[wrong] == cls]
+    anchor = int(digits.prompt_index[int(cls)])
+    v0 = es.vectors.copy()
+    rnd = w.align(PointSet(anchor, rows))
+    r = w.report
+    json.dumps(r)  # plain JSON: no arrays
+    assert r["round"] == 1 and r["words"] == f"pull {len(rows)} image{'s' * (len(rows) > 1)} -> 'a photo of the digit {cls}'"
+    z = r["zero_shot"]
+    assert z["classes"] == [str(c) for c in digits.class_names]
+    img = es.modality == "image"
+    for c, b in zip(z["classes"], z["before"]):
+        m = img & (lab == c)
+        assert b == round(float(np.mean(np.asarray(w.state.predict(es), str)[m] == lab[m])), 4)
+    assert abs(z["overall_before"] - rnd.report["zero_shot_acc_before"]) < 1e-4
+    assert abs(z["overall_after"] - rnd.report["zero_shot_acc_after"]) < 1e-4
+    assert z["after"][z["classes"].index(cls)] >= z["before"][z["classes"].index(cls)]
+    mv = r["moved"]
+    assert sum(mv["selected"]) == len(rows) + 1 and sum(mv["selected"]) + sum(mv["unselected"]) == es.n
+    pred1 = np.asarray(w.predictions_, object)
+    sel = np.zeros(es.n, bool)
+    sel[rows] = True
+    sel[anchor] = True
+    p0 = np.asarray(w.state.predict(es), object)
+    assert r["changed_unselected"] == int(((p0 != pred1) & img & ~sel).sum())
+    assert r["constraints"][0]["after"]["anchor_cos"] > r["constraints"][0]["before"]["anchor_cos"]
+    assert w.history == {"chips": [{"k": 1, "words": r["words"], "identity": False, "applied": True}], "current": 1}
+    assert {"type": "round_drawn", "round": 1} in [m for m, _ in sent]
+    v1 = w.embeddings.vectors.copy()
+    w.undo()
+    assert np.array_equal(w.embeddings.vectors, v0) and w.report == {} and w.history["current"] == 0
+    assert w.history["chips"][0]["applied"] is False
+    np.testing.assert_allclose(w.positions, w.projector.transform(v0), atol=1e-5)
+    w.redo()
+    assert np.array_equal(w.embeddings.vectors, v1) and w.report["round"] == 1
+    w.goto(0)
+    assert np.array_equal(w.aligner.embeddings_.vectors, v0)
+    w._on_front_end_msg(w, {"type": "goto", "k": 1}, [])  # the strip's click
+    assert np.array_equal(w.embeddings.vectors, v1) and w.history["current"] == 1
+    with pytest.raises(WidgetError, match="redo"):
+        w.redo()
+    with pytest.raises(WidgetError, match="0..1"):
+        w.goto(5)
+
+
+def test_gallery_pages_and_search(digits):
+    w, sent = _digits_chorus(digits)
+    es = digits.embeddings
+    rows = np.r_[5:40, 1800:1803]
+    w.selected = rows
+    msg, bufs = w.gallery(0)
+    assert msg["total"] == len(rows) and msg["pages"] == 2 and msg["counts"] == {"image": 35, "text": 3}
+    assert [it["row"] for it in msg["items"]] == list(range(5, 29))
+    assert all(it["png"] >= 0 for it in msg["items"]) and len(bufs) == 24 and bufs[0][:4] == b"\x89PNG"
+    last, _ = w.gallery(9)
+    assert last["page"] == 1 and [it["row"] for it in last["items"]] == [*range(29, 40), 1800, 1801, 1802]
+    assert last["items"][-1]["text"] == es.items[1802] and last["items"][-1]["png"] == -1
+    w._on_front_end_msg(w, {"type": "gallery", "page": 1, "request": "7"}, [])
+    assert sent[-1][0]["type"] == "gallery" and sent[-1][0]["request"] == "7"
+    res = w.search("a photo of the digit 7")
+    q = w.state.encode_texts(["a photo of the digit 7"], "t")[0]
+    for m in es.modalities:
+        r = es.indices(m)
+        assert res["nearest"][m].tolist() == r[np.argsort(-(es.vectors[r] @ q), kind="stable")[:8]].tolist()
+    assert res["matches"].tolist() == [int(digits.prompt_index[7])]
+    assert len(res["query_xy"]) == 2
+    msg, bufs = sent[-1]
+    assert msg["type"] == "search" and np.frombuffer(bufs[1], np.uint32).tolist()[:8] == res["nearest"]["image"].tolist()
+    assert w.search("3")["matches"].tolist() == np.flatnonzero(es.labels.astype(str) == "3").tolist()
+    with pytest.raises(WidgetError, match="type some text"):
+        w.search("  ")

@@ -3,11 +3,39 @@
 import createScatterplot from 'regl-scatterplot';
 import { sameIndices, sortedUnique } from './buffers.js';
 import { categoryColors } from './colors.js';
-import { fitToNdc, ndcToScreen } from './layout.js';
+import { dataToNdc, fitToNdc, ndcToScreen } from './layout.js';
 import { installLasso } from './lasso_tool.js';
-import { drawAxes, drawLabels, drawLassoOutline, drawSetRings, drawTextGlyphs } from './overlay.js';
+import { drawAxes, drawFocus, drawLabels, drawLassoOutline, drawSearch, drawSetRings, drawTextGlyphs, drawTrails } from './overlay.js';
+import { trailAlpha, trailSegments } from './trails.js';
 
 const SELECTION_COLOR = '#ff00ff';
+const DIM_INACTIVE = 0.12;
+const NORMAL_INACTIVE = 0.6;
+
+/** Whether this browser can give a WebGL context (false: software rendering disabled, old GPU, blocked). */
+export function webglAvailable() {
+  if (globalThis.__MODALCHORUS_NO_WEBGL__ === true) return false; // test hook
+  try {
+    const c = document.createElement('canvas');
+    return Boolean(c.getContext('webgl2') || c.getContext('webgl'));
+  } catch {
+    return false;
+  }
+}
+
+const IDENTITY = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+/** Stands in for regl-scatterplot without WebGL: the overlay (labels, rings) still draws; no points. */
+function noWebGL() {
+  const props = { cameraView: IDENTITY, pointSize: 4, spatialIndex: null };
+  return {
+    get: (k) => props[k],
+    set: (p) => Object.assign(props, p),
+    draw: () => Promise.resolve(),
+    select() {}, deselect() {}, hover() {}, subscribe() {}, destroy() {},
+    zoomToOrigin: () => Promise.resolve(),
+    zoomToLocation: () => Promise.resolve(),
+  };
+}
 const DEFAULT_THEME = { ring: '#222222', foreground: '#1f1f1f', muted: '#666' };
 
 export class ScatterView {
@@ -35,8 +63,13 @@ export class ScatterView {
     this.transitioning = false;
     this.mouse = [0, 0];
     this.axisTitles = null;
+    this.trails = null; // { seg, t0 } of the last round
+    this.search = null; // { matches, nearest, query, xy }
+    this.focusIndex = -1;
+    this.hoverIndex = -1;
+    this.webgl = webglAvailable();
     const { width, height } = this._size();
-    this.scatterplot = createScatterplot({
+    const settings = {
       canvas: this.canvas,
       width,
       height,
@@ -67,7 +100,21 @@ export class ScatterView {
       syncEvents: true,
       // squares without alpha blending: several times faster to draw at millions of points
       performanceMode: Boolean(this.opts.performance),
-    });
+    };
+    try {
+      this.scatterplot = this.webgl ? createScatterplot(settings) : noWebGL();
+    } catch {
+      this.webgl = false;
+      this.scatterplot = noWebGL();
+    }
+    if (!this.webgl) {
+      const msg = document.createElement('div');
+      msg.className = 'mc-nowebgl';
+      msg.setAttribute('role', 'alert');
+      msg.textContent = 'WebGL is not available in this browser, so the points cannot be drawn. Enable hardware '
+        + 'acceleration (or WebGL) in the browser settings and re-run the cell; selections, sets and alignment still work from Python.';
+      container.append(msg);
+    }
     const sp = this.scatterplot;
     sp.subscribe('select', ({ points }) => {
       this.selection = sortedUnique(points);
@@ -79,8 +126,15 @@ export class ScatterView {
       this.drawOverlay();
       this.opts.onSelect?.(this.selection);
     });
-    sp.subscribe('pointover', (i) => this.opts.onHover?.(i, this.mouse));
-    sp.subscribe('pointout', () => this.opts.onHover?.(-1, this.mouse));
+    sp.subscribe('pointover', (i) => {
+      this.hoverIndex = i;
+      if (this.labels.length) this.drawOverlay();
+      this.opts.onHover?.(i, this.mouse);
+    });
+    sp.subscribe('pointout', () => {
+      this.hoverIndex = -1;
+      this.opts.onHover?.(-1, this.mouse);
+    });
     sp.subscribe('view', () => this.drawOverlay());
     if (this.opts.debug) this.transitions = 0;
     sp.subscribe('transitionStart', () => {
@@ -157,6 +211,7 @@ export class ScatterView {
     this.modality = valueB;
     this.textCode = textCode;
     const run = () => {
+      this.prevNdc = this.n === n ? this.ndc : null;
       this.n = n;
       this.transform = fit.transform;
       this.ndc = fit;
@@ -242,6 +297,59 @@ export class ScatterView {
     this.drawOverlay();
   }
 
+  /** After the positions now queued are drawn: trails from each moved point's old place to its new one,
+   * fading out. Resolves with the number of trails drawn. */
+  showTrails() {
+    const run = () => {
+      const prev = this.prevNdc;
+      if (!prev || !this.ndc) return 0;
+      const seg = trailSegments(prev, this.ndc);
+      this.trails = { seg, t0: Date.now() };
+      clearInterval(this.trailTimer);
+      this.trailTimer = setInterval(() => {
+        if (!this.trails || trailAlpha(Date.now() - this.trails.t0) <= 0) {
+          clearInterval(this.trailTimer);
+          this.trails = null;
+        }
+        this.drawOverlay();
+      }, 100);
+      this.drawOverlay();
+      if (this.opts.debug) this.trailsDrawn = seg.x0.length;
+      return seg.x0.length;
+    };
+    this.drawChain = this.drawChain.then(run, run);
+    return this.drawChain;
+  }
+
+  /** Search results (drawn indices) and the query's data position [x, y] (or null) to show. */
+  setSearch(search) {
+    this.search = search;
+    this.drawOverlay();
+  }
+
+  /** Focus point i (from the gallery): a mark on it, centred, zoomed in a little. */
+  focus(i) {
+    if (i < 0 || i >= this.n) return;
+    this.focusIndex = i;
+    this.hover(i);
+    const view = this.scatterplot.get('cameraView');
+    const distance = Math.min(1 / Math.max(view[0], 1e-6), 0.5);
+    this.scatterplot.zoomToLocation([this.ndc.x[i], this.ndc.y[i]], distance, { transition: true, transitionDuration: 300 })
+      ?.then?.(() => this.drawOverlay());
+    this.drawOverlay();
+  }
+
+  /** Dim every point outside the selection (or not). */
+  setDim(on) {
+    this.scatterplot.set({ opacityInactiveScale: on ? DIM_INACTIVE : NORMAL_INACTIVE });
+  }
+
+  /** Copy what is drawn (points + overlay) into a 2-D context at (x, y). */
+  snapshot(ctx, x, y) {
+    ctx.drawImage(this.canvas, x, y, this.width, this.height);
+    ctx.drawImage(this.overlay, x, y, this.width, this.height);
+  }
+
   /** Canvas-pixel position of point i (for tests, tooltips and labels). */
   screenPosition(i) {
     if (!this.ndc || i < 0 || i >= this.n) return null;
@@ -270,12 +378,20 @@ export class ScatterView {
     };
     drawTextGlyphs(ctx, frame, this.modality, this.textCode);
     drawSetRings(ctx, frame, this.sets);
-    drawLabels(ctx, frame, this.labels);
+    if (this.trails) drawTrails(ctx, { ...frame, view }, this.trails.seg, trailAlpha(Date.now() - this.trails.t0));
+    if (this.search) {
+      const q = this.search.xy && this.transform ? dataToNdc(this.transform, this.search.xy[0], this.search.xy[1]) : null;
+      drawSearch(ctx, frame, this.search, q ? ndcToScreen(view, width, height, q[0], q[1]) : null);
+    }
+    drawFocus(ctx, frame, this.focusIndex);
+    const nLabels = drawLabels(ctx, frame, this.labels, this.hoverIndex);
+    if (this.opts.debug) this.labelsDrawn = nLabels;
     if (this.opts.axes && this.transform) drawAxes(ctx, frame, view, this.transform, this.axisTitles);
     drawLassoOutline(ctx, this.keepLasso, theme);
   }
 
   destroy() {
+    clearInterval(this.trailTimer);
     this.resizeObserver.disconnect();
     this.scatterplot.destroy();
   }

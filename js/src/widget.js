@@ -1,14 +1,21 @@
 // anywidget entry: render({ model, el }) for ScatterWidget (one view) and Chorus (projection view +
-// concept-axis view + named sets + alignment report + status line). All point arrays arrive as binary
-// buffers. The styles are widget.css, served by the Python side as anywidget's _css.
-import { decodeCodes, decodeFloat32, decodeUint8 } from './buffers.js';
+// concept-axis view + selection gallery + named sets + round history + alignment report + Python line +
+// status line). All point arrays arrive as binary buffers. The styles are widget.css, served by the Python
+// side as anywidget's _css.
+import { decodeCodes, decodeFloat32, decodeUint32, decodeUint8 } from './buffers.js';
 import { createProbe } from './debug.js';
 import { h } from './dom.js';
 import { createSelection } from './selection.js';
 import { pageTheme, watchTheme } from './theme.js';
 import { axisTitles, createAxisPanel } from './ui/axis_panel.js';
+import { exportPng } from './export.js';
+import { pythonLine } from './python_line.js';
+import { createCodeLine } from './ui/code_line.js';
+import { createGallery } from './ui/gallery.js';
+import { createHistoryStrip } from './ui/history_strip.js';
 import { installDensity } from './ui/density.js';
 import { createNotice } from './ui/notice.js';
+import { createSearchBox } from './ui/search_box.js';
 import { createProjectionPanel } from './ui/projection_panel.js';
 import { createReportPanel } from './ui/report_panel.js';
 import { createSetsPanel, setEntries } from './ui/sets_panel.js';
@@ -20,7 +27,8 @@ import { ScatterView } from './view.js';
 function render({ model, el }) {
   const renderStartMs = Date.now();
   const chorus = model.get('view_mode') === 'chorus';
-  const root = h('div', { class: 'mc-root', tabindex: '0' });
+  // data-lm-suppress-shortcuts: JupyterLab leaves the widget's own keys (L, P, D, U, /, Esc) to it
+  const root = h('div', { class: 'mc-root', tabindex: '0', 'data-lm-suppress-shortcuts': 'true' });
   const setHeight = () => root.style.setProperty('--mc-height', `${model.get('height') || 420}px`);
   setHeight();
   el.appendChild(root);
@@ -39,32 +47,87 @@ function render({ model, el }) {
     toolbar.showMode(mode);
     for (const v of views()) v.setMouseMode(mode);
   };
-  const clear = () => selection.fromView(null, new Uint32Array(0));
+  const code = chorus ? createCodeLine() : null;
+  const act = (action) => code?.show(pythonLine(action));
+  const clear = () => {
+    if (selection.current.length) act({ kind: 'clear' });
+    selection.fromView(null, new Uint32Array(0));
+  };
+  let dim = false;
+  const toggleDim = () => {
+    dim = !dim;
+    toolbar.showDim(dim);
+    for (const v of views()) v.setDim(dim);
+  };
+  const exportViews = (request) => {
+    const url = exportPng(views(), { background: theme.background });
+    if (request) model.send({ type: 'png', request, data: url });
+    else {
+      const a = h('a', { href: url, download: 'chorus.png' });
+      a.click();
+      act({ kind: 'export' });
+    }
+    probe.stamp('exportMs');
+  };
   const toolbar = createToolbar(model, {
     onMode: setMode,
     onClear: clear,
     onReset: () => views().forEach((v) => v.resetView()),
     onStyle: applyStyle,
+    onDim: toggleDim,
+    onExport: () => exportViews(null),
+    onAction: act,
   });
   const notice = createNotice();
   const projPanel = createProjectionPanel();
-  const axisPanel = chorus ? createAxisPanel({ onPlace: (a, b) => model.send({ type: 'concept_axis', a, b }) }) : null;
+  const axisPanel = chorus ? createAxisPanel({ onPlace: (a, b) => { model.send({ type: 'concept_axis', a, b }); act({ kind: 'concept_axis', a, b }); } }) : null;
   const setsPanel = chorus
-    ? createSetsPanel(model, { getSelection: () => selection.current, onPick: (idx) => selection.set(idx), onChange: updateSets })
+    ? createSetsPanel(model, { getSelection: () => selection.current, onPick: (idx) => selection.set(idx), onChange: updateSets, onAction: act })
     : null;
   const report = chorus ? createReportPanel() : null;
+  const roundMsg = (type, k) => {
+    model.send(k === undefined ? { type } : { type, k });
+    act(k === undefined ? { kind: type } : { kind: type, k });
+  };
+  const historyStrip = chorus
+    ? createHistoryStrip({ onGoto: (k) => roundMsg('goto', k), onUndo: () => roundMsg('undo'), onRedo: () => roundMsg('redo') })
+    : null;
+  const gallery = chorus ? createGallery(model, { onFocus: (i) => views().forEach((v) => v.focus(i)), probe }) : null;
+  const searchBox = chorus
+    ? createSearchBox({
+      onSearch: (query) => {
+        model.send({ type: 'search', query });
+        act({ kind: 'search', query });
+      },
+      onSelect: (idx) => selection.set(idx),
+      onClear: () => views().forEach((v) => v.setSearch(null)),
+    })
+    : null;
   const status = createStatus(model);
   const tooltip = createTooltip(model, root, () => pts);
+  if (searchBox) toolbar.el.append(searchBox.el);
   root.append(
     toolbar.el,
     notice.el,
-    h('div', { class: 'mc-views' }, projPanel.el, axisPanel?.el),
+    h('div', { class: 'mc-views' }, projPanel.el, axisPanel?.el, gallery?.el),
     setsPanel?.el,
+    historyStrip?.el,
     report?.el,
+    code?.el,
     status.el,
     tooltip.el,
   );
-  bindShortcuts(root, { onMode: setMode, onClear: clear });
+  bindShortcuts(root, {
+    onMode: setMode,
+    onClear: clear,
+    onDim: toggleDim,
+    onUndo: () => { if (historyStrip && (model.get('history')?.current ?? 0) > 0) roundMsg('undo'); },
+    onRedo: () => {
+      const hist = model.get('history');
+      if (historyStrip && hist && hist.current < (hist.chips || []).length) roundMsg('redo');
+    },
+    onSearch: () => searchBox?.input.focus(),
+  });
 
   // ---------- selection and views ----------
   const selection = createSelection(model, { views, onChange: updateStatus, probe });
@@ -74,7 +137,11 @@ function render({ model, el }) {
   const performance = nInit > (model.get('performance_threshold') ?? 500000);
   const makeView = (box, opts) => {
     const view = new ScatterView(box, { ...opts, theme, performance, debug: probe.enabled });
-    view.opts.onSelect = (indices) => selection.fromView(view, indices);
+    view.opts.onSelect = (indices) => {
+      const ack = selection.fromView(view, indices);
+      if (ack) act({ kind: 'select', indices });
+      return ack;
+    };
     view.opts.onHover = (index, mouse) => {
       for (const v of views()) if (v !== view) v.hover(index);
       tooltip.hover(index, view, mouse);
@@ -91,8 +158,27 @@ function render({ model, el }) {
     for (const v of views()) v.setTheme(t);
   });
 
+  const onSearchResult = (msg, buffers) => {
+    const matches = buffers?.[0] ? decodeUint32(buffers[0]) : new Uint32Array(0);
+    const nearest = buffers?.[1] ? decodeUint32(buffers[1]) : new Uint32Array(0);
+    searchBox?.show(msg, matches, nearest);
+    if (msg.error) return;
+    proj.setSearch({ query: msg.query, matches, nearest, xy: msg.query_xy });
+    axis?.setSearch({ query: msg.query, matches, nearest, xy: msg.axis_xy });
+    root.dataset.searchNearest = Array.from(nearest).join(',');
+    probe.stamp('searchMs');
+  };
   const onCustom = (msg, buffers) => {
-    if (msg?.type === 'ack_selected') selection.acknowledged(msg.count);
+    const type = msg?.type;
+    if (type === 'ack_selected') selection.acknowledged(msg.count);
+    else if (type === 'gallery') gallery?.onMessage(msg, buffers);
+    else if (type === 'search') onSearchResult(msg, buffers);
+    else if (type === 'round_drawn') {
+      proj.showTrails().then((count) => {
+        root.dataset.trails = String(count);
+        probe.stamp('trailsMs');
+      });
+    } else if (type === 'export_png') exportViews(String(msg.request));
     else tooltip.onMessage(msg, buffers);
   };
   model.on('msg:custom', onCustom);
@@ -158,9 +244,20 @@ function render({ model, el }) {
     projPanel.setLegend(model.get('color_by') || '', model.get('category_names') || [], pts.codes);
   }
 
+  let galleryOf = null;
   function updateStatus() {
     status.update(pts.n, selection.current, pts.modality);
     root.dataset.selected = String(selection.current.length);
+    if (gallery && galleryOf !== selection.current) {
+      galleryOf = selection.current;
+      gallery.selectionChanged(selection.current.length);
+    }
+  }
+
+  function updateReport() {
+    report?.update(model.get('report'));
+    historyStrip?.update(model.get('history'));
+    probe.stamp('reportMs');
   }
 
   function updateMethods() {
@@ -215,7 +312,8 @@ function render({ model, el }) {
     },
     'change:methods': updateMethods,
     'change:status': updateStatus,
-    'change:report': () => report?.update(model.get('report')),
+    'change:report': updateReport,
+    'change:history': updateReport,
     'change:point_labels': updateLabels,
     'change:busy': updateBusy,
     'change:sample_notice': updateNotice,
@@ -230,7 +328,7 @@ function render({ model, el }) {
   applyStyle();
   updateBusy();
   updateNotice();
-  report?.update(model.get('report'));
+  updateReport();
   for (const v of views()) v.selection = Uint32Array.from(selection.current);
   // wait for layout so the canvas has a size, then draw
   requestAnimationFrame(() => {

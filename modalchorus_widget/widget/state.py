@@ -17,6 +17,7 @@ from ..projection.base import Projector
 from ..projection.concept_axis import concept_axis
 from ..projection.registry import PROJECTORS, make_projector, method_name
 from . import buffers as B
+from .report_view import round_view, round_words
 
 __all__ = ["ChorusState", "categorise", "codes_in_order"]
 
@@ -76,6 +77,8 @@ class ChorusState:
         self.aligner = aligner
         self.class_prompts = class_prompts
         self.rounds = 0
+        self.round_views = {}  # round number (1-based) -> report_view.round_view of it
+        self.future = []  # rounds undone through this state, most recent last (redo order)
         if projector is None:
             projector = "MFM" if len(embeddings.modalities) >= 2 and embeddings.n >= 8 else "PCA"
         if isinstance(projector, str):
@@ -304,10 +307,73 @@ class ChorusState:
         except BaseException:
             self.aligner.rollback(token)
             raise
+        before_es, before_pred = self.embeddings, self.predictions
         self.embeddings, self.predictions = new_es, pred
-        self.rounds += 1
+        self.rounds = len(self.aligner.history_)
         self.positions = {self.method: xy}
+        self.future = []
+        self.round_views = {k: v for k, v in self.round_views.items() if k < self.rounds}
+        self.round_views[self.rounds] = round_view(
+            before_es, new_es, before_pred, pred, rnd, self.prompt_names, self.rounds
+        )
         return rnd, xy
+
+    # ------------------------------------------------------------ history
+    def _check_history(self):
+        if self.aligner is None:
+            raise WidgetError("no aligner attached, so there are no rounds to undo or redo")
+        if len(self.aligner.history_) != self.rounds:  # the aligner was stepped or undone directly
+            self.future = []
+
+    def goto(self, k: int) -> np.ndarray | None:
+        """Undo / redo rounds until ``k`` rounds are applied (bit-exact vectors of that point of the history),
+        then place the points again. Returns the new positions, or None when nothing changed."""
+        self._check_history()
+        al = self.aligner
+        applied = len(al.history_)
+        k = int(k)
+        if not 0 <= k <= applied + len(self.future):
+            raise WidgetError(
+                f"goto({k}): the history holds rounds 0..{applied + len(self.future)} (0: before any round)"
+            )
+        if k == applied and self.rounds == applied:
+            return None
+        token = al.checkpoint()
+        future = list(self.future)
+        try:
+            while len(al.history_) > k:
+                future.append(al.undo())
+            while len(al.history_) < k:
+                al.redo()
+                future.pop()
+            es = al.embeddings_
+            xy = self.place(es)
+            pred = self.predict(es)
+        except BaseException:
+            al.rollback(token)
+            raise
+        self.embeddings, self.predictions, self.future = es, pred, future
+        self.rounds = len(al.history_)
+        self.positions = {self.method: xy}
+        return xy
+
+    def history(self) -> dict:
+        """History strip: one chip per round (applied, then undone ones that can be redone), and where we are."""
+        if self.aligner is None:
+            return {"chips": [], "current": 0}
+        self._check_history()
+        es = self.embeddings
+        applied = list(self.aligner.history_)
+        chips = [
+            {"k": i + 1, "words": round_words(r.constraints, es), "identity": bool(r.is_identity), "applied": True}
+            for i, r in enumerate(applied)
+        ]
+        for j, r in enumerate(reversed(self.future)):
+            k = len(applied) + j + 1
+            chips.append(
+                {"k": k, "words": round_words(r.constraints, es), "identity": bool(r.is_identity), "applied": False}
+            )
+        return {"chips": chips, "current": len(applied)}
 
     # ------------------------------------------------------------ what the views show
     def default_labels(self, max_labels: int = 60) -> list:

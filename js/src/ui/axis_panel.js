@@ -11,6 +11,15 @@ export function createAxisPanel({ onPlace }) {
     ev.preventDefault();
     onPlace(inA.value, inB.value);
   });
+  // Enter in either box places the axis (JupyterLab's notebook keeps Enter from submitting the form)
+  for (const input of [inA, inB]) {
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter') return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      onPlace(inA.value, inB.value);
+    });
+  }
   const canvasBox = h('div', { class: 'mc-canvas-box' });
   const hint = h('div', { class: 'mc-axis-empty', text: 'Name two concepts (text, a text point, or a set name) to place every point between them.' });
   const el = h('div', { class: 'mc-view mc-axis' }, form, canvasBox, hint);

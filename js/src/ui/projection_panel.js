@@ -1,4 +1,4 @@
-// Projection view panel: title, WebGL canvas box, category legend and the "busy" indicator.
+// Projection view panel: title and category legend (a strip above the map), WebGL canvas box and the "busy" indicator.
 import { h } from '../dom.js';
 import { renderLegend } from '../legend.js';
 
@@ -7,7 +7,9 @@ export function createProjectionPanel() {
   const canvasBox = h('div', { class: 'mc-canvas-box' });
   const legend = h('div', { class: 'mc-legend', onclick: () => legend.classList.toggle('mc-legend-collapsed') });
   const busy = h('div', { class: 'mc-busy', role: 'status' });
-  const el = h('div', { class: 'mc-view mc-proj' }, title, canvasBox, legend, busy);
+  // title and legend sit in a strip above the map, so they never cover points; a click collapses the legend
+  const head = h('div', { class: 'mc-view-head' }, title, legend);
+  const el = h('div', { class: 'mc-view mc-proj' }, head, canvasBox, busy);
   return {
     el,
     canvasBox,

@@ -1,24 +1,110 @@
-// Alignment report: a before/after table of the last alignment round (empty until there is one).
+// The last round as pictures: per-class zero-shot accuracy before/after (paired bars), recall@1/5 of true
+// pairs, a histogram of how far selected vs unselected points moved, and the predictions that changed
+// outside the selection. Python sends the figures (Chorus.report); nothing here is shown as raw JSON.
 import { h } from '../dom.js';
-import { reportRows } from '../format.js';
+import { formatValue } from '../format.js';
+import { histogramBars, pairedBars, pct } from '../round_figures.js';
+
+const NS = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+const BAR_W = 150;
+const ROW_H = 15;
+
+/** Paired bars: one row per label, grey "before" bar over a coloured "after" bar, values as text. */
+function barChart(title, labels, before, after, { cls = '', note = '' } = {}) {
+  const bars = pairedBars(labels, before, after, BAR_W);
+  const labelW = Math.min(110, 8 + 6.5 * Math.max(...labels.map((l) => String(l).length), 1));
+  const height = bars.length * ROW_H + 4;
+  const chart = svg('svg', { class: 'mc-bars', width: labelW + BAR_W + 92, height, role: 'img', 'aria-label': title });
+  bars.forEach((b, k) => {
+    const y = k * ROW_H + 2;
+    const g = svg('g', { class: 'mc-bar-row', 'data-label': b.label, 'data-before': b.before, 'data-after': b.after });
+    g.append(
+      svg('text', { x: labelW - 4, y: y + 10, 'text-anchor': 'end', class: 'mc-bar-label', text: b.label }),
+      svg('rect', { x: labelW, y, width: BAR_W, height: ROW_H - 3, class: 'mc-bar-track' }),
+      svg('rect', { x: labelW, y, width: b.wBefore, height: (ROW_H - 3) / 2, class: 'mc-bar-before' }),
+      svg('rect', { x: labelW, y: y + (ROW_H - 3) / 2, width: b.wAfter, height: (ROW_H - 3) / 2, class: `mc-bar-after ${b.delta > 1e-9 ? 'mc-up' : b.delta < -1e-9 ? 'mc-down' : ''}` }),
+      svg('text', { x: labelW + BAR_W + 4, y: y + 10, class: 'mc-bar-value', text: `${pct(b.before)} \u2192 ${pct(b.after)}` }),
+      svg('title', { text: `${b.label}: ${pct(b.before)} before, ${pct(b.after)} after` }),
+    );
+    chart.append(g);
+  });
+  return h('div', { class: `mc-fig ${cls}` }, h('div', { class: 'mc-fig-title', text: title }), note ? h('div', { class: 'mc-fig-note', text: note }) : null, chart);
+}
+
+function movedHistogram(moved) {
+  const W = 220;
+  const H = 60;
+  const bars = histogramBars([moved.selected, moved.unselected], W, H);
+  const chart = svg('svg', { class: 'mc-hist', width: W, height: H + 14, role: 'img', 'aria-label': 'how far points moved' });
+  for (const b of bars) {
+    chart.append(svg('rect', { x: b.x, y: b.y, width: b.w, height: b.h, class: b.group === 0 ? 'mc-hist-sel' : 'mc-hist-unsel' }));
+  }
+  const edges = moved.edges || [];
+  chart.append(
+    svg('line', { x1: 0, y1: H + 0.5, x2: W, y2: H + 0.5, class: 'mc-axis-line' }),
+    svg('text', { x: 0, y: H + 12, class: 'mc-tick', text: '0' }),
+    svg('text', { x: W, y: H + 12, 'text-anchor': 'end', class: 'mc-tick', text: `${formatValue(edges[edges.length - 1] ?? 0)} (1 \u2212 cos)` }),
+  );
+  const legend = h('div', { class: 'mc-fig-note' },
+    h('span', { class: 'mc-key mc-hist-sel' }), ` selected (mean ${formatValue(moved.selected_mean)}) `,
+    h('span', { class: 'mc-key mc-hist-unsel' }), ` unselected (mean ${formatValue(moved.unselected_mean)})`);
+  return h('div', { class: 'mc-fig mc-fig-moved' }, h('div', { class: 'mc-fig-title', text: 'how far points moved (share of each group)' }), chart, legend);
+}
+
+function recallChart(rec) {
+  const labels = ['image\u2192text R@1', 'image\u2192text R@5', 'text\u2192image R@1', 'text\u2192image R@5'];
+  const keys = ['i2t_r1', 'i2t_r5', 't2i_r1', 't2i_r5'];
+  const note = rec.n_queries < rec.n_pairs ? `${rec.n_queries} of ${rec.n_pairs} true pairs` : `${rec.n_pairs} true pairs`;
+  return barChart('retrieval of true pairs', labels, keys.map((k) => rec[`${k}_before`]), keys.map((k) => rec[`${k}_after`]), { cls: 'mc-fig-recall', note });
+}
+
+function constraintChart(c) {
+  const names = Object.keys(c.before || {}).filter((k) => k in (c.after || {}));
+  if (!names.length) return null;
+  const nice = { anchor_cos: 'cos to anchor', anchor_top1: 'anchor is best match', centroid_cos: 'centroid cos', pair_r1: 'pair R@1' };
+  return barChart(c.words, names.map((k) => nice[k] || k), names.map((k) => c.before[k]), names.map((k) => c.after[k]), { cls: 'mc-fig-constraint' });
+}
 
 export function createReportPanel() {
   const el = h('div', { class: 'mc-report' });
   return {
     el,
-    update(report) {
+    update(r) {
       el.replaceChildren();
-      const rows = reportRows(report || {});
-      if (!rows.length) return;
-      const table = h('table', { class: 'mc-report-table' },
-        h('tr', {}, h('th', { text: 'last alignment round' }), h('th', { text: 'before' }), h('th', { text: 'after' })));
-      for (const r of rows) {
-        const cells = r.single !== undefined
-          ? [h('td', { class: 'mc-single', colspan: '2', text: r.single })]
-          : [h('td', { text: r.before }), h('td', { text: r.after })];
-        table.appendChild(h('tr', {}, h('td', { text: r.name }), ...cells));
+      if (!r || !r.round) return;
+      el.dataset.round = String(r.round);
+      const head = h('div', { class: 'mc-report-head' },
+        h('b', { text: `Round ${r.round}: ` }), r.words || '',
+        h('span', { class: 'mc-muted', text: ` \u00b7 ${r.steps} steps${r.stopped ? ` (${r.stopped})` : ''} \u00b7 ${formatValue(r.seconds)} s` }));
+      const figs = h('div', { class: 'mc-report-figs mc-report-table' });
+      if (r.zero_shot) {
+        const z = r.zero_shot;
+        figs.append(barChart('zero-shot accuracy per class', [...z.classes, 'all'], [...z.before, z.overall_before], [...z.after, z.overall_after], { cls: 'mc-fig-zeroshot' }));
       }
-      el.appendChild(table);
+      if (r.recall) figs.append(recallChart(r.recall));
+      if (r.moved) figs.append(movedHistogram(r.moved));
+      for (const c of r.constraints || []) {
+        const f = constraintChart(c);
+        if (f) figs.append(f);
+      }
+      if (r.changed_unselected != null) {
+        const of = r.n_unselected_images != null ? ` of ${r.n_unselected_images.toLocaleString()}` : '';
+        figs.append(h('div', { class: 'mc-fig mc-fig-changed' },
+          h('div', { class: 'mc-big', text: String(r.changed_unselected) }),
+          h('div', { text: `predictions changed outside the selection${of}` }),
+          r.changed_selected != null ? h('div', { class: 'mc-muted', text: `${r.changed_selected} changed inside it` }) : null));
+      }
+      el.append(...[head, r.note ? h('div', { class: 'mc-report-note', text: r.note }) : null, figs].filter(Boolean));
     },
   };
 }

@@ -14,8 +14,9 @@ export function newSetName(typed, count) {
   return typed.trim() || `set ${count + 1}`;
 }
 
-/** handlers: { getSelection() -> indices, onPick(indices), onChange() after named_sets was changed here }. */
-export function createSetsPanel(model, { getSelection, onPick, onChange }) {
+/** handlers: { getSelection() -> indices, onPick(indices), onChange() after named_sets was changed here,
+ * onAction({kind, ...}) for the Python line of each action }. */
+export function createSetsPanel(model, { getSelection, onPick, onChange, onAction = () => {} }) {
   const el = h('div', { class: 'mc-sets' });
   const editSets = (edit) => {
     const next = { ...model.get('named_sets') };
@@ -30,18 +31,29 @@ export function createSetsPanel(model, { getSelection, onPick, onChange }) {
       const nameIn = h('input', { class: 'mc-set-name', type: 'text', placeholder: 'set name', 'aria-label': 'new set name' });
       const save = h('button', {
         class: 'mc-btn mc-set-save', text: 'Save selection as set',
-        onclick: () => editSets((next) => { next[newSetName(nameIn.value, entries.length)] = encodeIndices(getSelection()); }),
+        onclick: () => {
+          const name = newSetName(nameIn.value, entries.length);
+          const indices = getSelection();
+          editSets((next) => { next[name] = encodeIndices(indices); });
+          onAction({ kind: 'save_set', name, indices });
+        },
       });
       const rows = entries.map((e) => {
         const swatch = h('span', { class: 'mc-swatch mc-ring' });
         swatch.style.borderColor = e.color;
         const pick = h('button', {
           class: 'mc-btn mc-set-select', title: `select the points of "${e.name}"`, text: `${e.name} (${e.indices.length})`,
-          onclick: () => onPick(Uint32Array.from(e.indices)),
+          onclick: () => {
+            onPick(Uint32Array.from(e.indices));
+            onAction({ kind: 'pick_set', name: e.name });
+          },
         });
         const del = h('button', {
           class: 'mc-btn mc-set-del', title: `delete set "${e.name}"`, 'aria-label': `delete set ${e.name}`, text: '\u00d7',
-          onclick: () => editSets((next) => { delete next[e.name]; }),
+          onclick: () => {
+            editSets((next) => { delete next[e.name]; });
+            onAction({ kind: 'delete_set', name: e.name });
+          },
         });
         return h('span', { class: 'mc-set', 'data-set': e.name }, swatch, pick, del);
       });

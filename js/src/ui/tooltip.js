@@ -3,7 +3,7 @@
 import { h } from '../dom.js';
 
 /** A PNG tooltip buffer (DataView, ArrayBuffer or typed array) as an object URL. */
-function pngUrl(b) {
+export function pngUrl(b) {
   const bytes = b instanceof DataView ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b.buffer || b);
   return URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
 }

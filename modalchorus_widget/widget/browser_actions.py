@@ -1,0 +1,175 @@
+"""What a ``Chorus`` does beyond drawing: its round history (undo / redo / go to a round), the selection
+gallery, search and PNG export, from Python and from the browser.
+
+A mixin of ``Chorus`` (``widget/chorus.py``), kept apart so the widget stays thin; the computing is in
+``ChorusState`` (history), ``browse.py`` (gallery pages, search) and ``report_view.py`` (round figures).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ..data.io import atomic_write_bytes
+from ..errors import WidgetError
+from . import browse
+
+__all__ = ["BrowserActions"]
+
+_KINDS = ("undo", "redo", "goto", "gallery", "search", "png")
+_MAX_PNG_BYTES = 32 * 1024 * 1024
+
+
+class BrowserActions:
+    """Round history, gallery, search and export for ``Chorus`` (see the module docstring)."""
+
+    # ------------------------------------------------------------ round history
+    def undo(self, animate: bool = True):
+        """Step back one alignment round (bit-exact vectors of the round before); points move back."""
+        if self.state.aligner is None or not len(self.state.aligner.history_):
+            raise WidgetError("undo: there is no alignment round to undo")
+        return self.goto(len(self.state.aligner.history_) - 1, animate=animate)
+
+    def redo(self, animate: bool = True):
+        """Re-apply the last undone round (undone with ``undo``/``goto`` or the history strip)."""
+        if not self.state.future:
+            raise WidgetError("redo: no undone round to redo (undo one first; a new round clears the redo list)")
+        return self.goto(len(self.state.aligner.history_) + 1, animate=animate)
+
+    def goto(self, k: int, animate: bool = True):
+        """Go to the state after round ``k`` (0: before any round), undoing or redoing rounds in the aligner;
+        the points move there and the report shows round ``k``."""
+        self.wait()
+        lock = getattr(self, "_align_lock", None)
+        if lock is not None and not lock.acquire(blocking=False):
+            raise WidgetError("goto: an alignment round is running on this widget; wait for it to finish")
+        try:
+            self.busy = f"going to round {int(k)}\u2026"
+            try:
+                xy = self.state.goto(k)
+                codes, names = self.state.codes_for(self.color_by)
+            finally:
+                self.busy = ""
+            self._show_round(xy, codes, names, animate)
+        finally:
+            if lock is not None:
+                lock.release()
+        return self
+
+    def _show_round(self, xy, codes, names, animate):
+        """Draw the state's current round: positions, colours, report, history strip, trails."""
+        self._thumbs.clear()
+        with self.hold_sync():
+            if xy is not None:
+                self.category_names = names
+                self.category = codes
+                self.update_positions(xy, animate=animate)
+            self.report = self.state.round_views.get(self.state.rounds, {})
+            self.history = self.state.history()
+            self.status = self.state.status()
+        self.send({"type": "tooltip_reset"})
+        if xy is not None:
+            self.send({"type": "round_drawn", "round": int(self.state.rounds)})
+        if self._axis_spec is not None:
+            self._recompute_axis()
+        save = getattr(self, "_save_autosave", None)
+        if save is not None:
+            save()
+
+    # ------------------------------------------------------------ gallery and search
+    def _to_shown(self, rows):
+        s = self._sample
+        rows = np.asarray(rows, np.int64)
+        if s is None:
+            return rows
+        pos = np.searchsorted(s.index, rows)
+        pos = np.minimum(pos, len(s.index) - 1)
+        return np.where(s.index[pos] == rows, pos, -1)
+
+    def gallery(self, page: int = 0) -> dict:
+        """Page ``page`` of the selection gallery (what the browser shows beside the map): per item its row,
+        modality, text, label and prediction; images also get a thumbnail in the browser."""
+        msg, buffers = browse.gallery_page(self.state, self.selected, page, self.tooltip, to_shown=self._to_shown)
+        return msg, buffers
+
+    def search(self, query: str, k: int = 8) -> dict:
+        """Find points by label or text (substring, case-insensitive) and, with an encoder attached, the ``k``
+        nearest points of each modality to the query's embedding; the browser highlights them and places the
+        query as a temporary point. Returns {"matches", "nearest" (per modality), "query_xy", "axis_xy"}."""
+        self.wait()
+        res = browse.search(self.state, query, k=k, named_sets=dict(self.named_sets), axis_spec=self._axis_spec)
+        matches = np.asarray(res["matches"], np.int64)
+        nearest = np.asarray(res.get("nearest_all", np.zeros(0)), np.int64)
+        sm, sn = self._to_shown(matches), self._to_shown(nearest)
+        msg = {
+            "type": "search",
+            "query": res["query"],
+            "n_matches": int(len(matches)),
+            "n_nearest": int(len(nearest)),
+            "query_xy": res.get("query_xy"),
+            "axis_xy": res.get("axis_xy"),
+            "has_encoder": self.state.encoder is not None,
+        }
+        self.send(msg, buffers=[sm[sm >= 0].astype(np.uint32).tobytes(), sn[sn >= 0].astype(np.uint32).tobytes()])
+        out = {"query": res["query"], "matches": matches, "nearest": res["nearest"]}
+        for key in ("query_xy", "axis_xy"):
+            if key in res:
+                out[key] = res[key]
+        return out
+
+    # ------------------------------------------------------------ export
+    def to_png(self, path):
+        """Ask the browser for a PNG of the views as drawn (points, rings, labels, trails) and write it to
+        ``path`` when it answers. The browser answers once the kernel is free, i.e. right after the cell that
+        calls this; ``w.png_written`` then holds the path. Returns the path."""
+        path = Path(path)
+        request = uuid.uuid4().hex[:12]
+        self._png_requests = {**getattr(self, "_png_requests", {}), request: path}
+        self.send({"type": "export_png", "request": request})
+        return path
+
+    def _write_png(self, content):
+        path = getattr(self, "_png_requests", {}).pop(content.get("request"), None)
+        data = content.get("data")
+        if path is None or not isinstance(data, str) or len(data) > _MAX_PNG_BYTES * 4 // 3 + 4:
+            return
+        raw = base64.b64decode(data.split(",", 1)[-1], validate=False)
+        if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise WidgetError("to_png: the browser did not send a PNG image")
+        atomic_write_bytes(path, raw)
+        self.png_written = str(path)
+
+    # ------------------------------------------------------------ browser messages
+    def _accepts(self, kind: str) -> bool:
+        return kind in _KINDS
+
+    def _on_browser_action(self, kind, content) -> bool:
+        """Handle the message kinds of this mixin; False for the others."""
+        if kind not in _KINDS:
+            return False
+        if kind == "undo":
+            self.undo()
+        elif kind == "redo":
+            self.redo()
+        elif kind == "goto":
+            k = content.get("k")
+            if isinstance(k, int) and not isinstance(k, bool):
+                self.goto(k)
+        elif kind == "gallery":
+            page = content.get("page", 0)
+            msg, buffers = self.gallery(page if isinstance(page, int) and not isinstance(page, bool) else 0)
+            msg["request"] = str(content.get("request", ""))[:40]
+            self.send(msg, buffers=buffers or None)
+        elif kind == "search":
+            q = content.get("query")
+            if isinstance(q, str) and 0 < len(q.strip()) <= 500:
+                try:
+                    self.search(q)
+                except WidgetError as exc:  # shown beside the search box
+                    self.send({"type": "search", "query": q, "error": str(exc)})
+        elif kind == "png":
+            self._write_png(content)
+        return True

@@ -1,0 +1,220 @@
+"""What the widget draws after an alignment round, as small JSON-able dicts (no per-point arrays).
+
+``round_view`` turns one round (vectors and predictions before / after) into the figures the report panel
+draws as pictures: per-class zero-shot accuracy (paired bars), recall@1/5 of the set's true pairs, a
+histogram of how far selected vs unselected rows moved, and how many predictions changed outside the
+selection. ``constraint_words`` says what a round asked for in words (one history chip per round).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..alignment.constraints import PointSet, SetSet
+from ..evaluation import recall_at_k
+
+__all__ = ["round_view", "constraint_words", "round_words", "constraint_rows", "per_class_accuracy"]
+
+_MAX_PAIR_QUERIES = 1000  # recall@k over at most this many true pairs (a sample above), against every key
+_MAX_PAIR_KEYS = 200_000
+_HIST_BINS = 12
+
+
+def _r(x) -> float:
+    return round(float(x), 4)
+
+
+def _as_rows(idx, n: int) -> np.ndarray:
+    arr = np.asarray(idx)
+    if arr.dtype == bool:
+        return np.flatnonzero(arr).astype(np.int64)
+    arr = arr.astype(np.int64).ravel()
+    return arr[(arr >= 0) & (arr < n)]
+
+
+def constraint_rows(constraints, n: int) -> np.ndarray:
+    """The rows of the set the constraints touch (members, both sides of a set-set, anchor rows)."""
+    parts = [np.zeros(0, np.int64)]
+    for c in constraints:
+        if isinstance(c, PointSet):
+            parts.append(_as_rows(c.members, n))
+            if isinstance(c.anchor, int):
+                parts.append(np.array([c.anchor], np.int64))
+        elif isinstance(c, SetSet):
+            parts.append(_as_rows(c.a, n))
+            if c.b is not None:
+                parts.append(_as_rows(c.b, n))
+    return np.unique(np.concatenate(parts))
+
+
+def _count_words(rows, es) -> str:
+    if len(rows) == 0:
+        return "0 points"
+    mods, counts = np.unique(es.modality[rows], return_counts=True)
+    return " + ".join(f"{c} {m}{'' if c == 1 else 's'}" for m, c in zip(mods, counts))
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _row_name(row: int, es) -> str:
+    items = es.items
+    item = items[row] if items is not None else None
+    if isinstance(item, str) and str(es.modality[row]) != "image":
+        return f"'{_short(item)}'"
+    if es.labels is not None and es.labels[row] is not None:
+        return f"{es.modality[row]} {row} ({es.labels[row]})"
+    return f"{es.modality[row]} {row}"
+
+
+def constraint_words(c, es) -> str:
+    """One constraint in words, e.g. ``pull 11 images -> 'a photo of the digit 1'``."""
+    if isinstance(c, PointSet):
+        rows = _as_rows(c.members, es.n)
+        a = c.anchor
+        if isinstance(a, int) and 0 <= a < es.n:
+            rows = rows[rows != a]
+            anchor = _row_name(a, es)
+        elif isinstance(a, str):
+            anchor = f"'{_short(a)}'"
+        else:
+            anchor = "a vector"
+        verb = "pull" if c.direction == "pull" else "push"
+        arrow = "->" if c.direction == "pull" else "away from"
+        return f"{verb} {_count_words(rows, es)} {arrow} {anchor}"
+    if isinstance(c, SetSet):
+        a = _as_rows(c.a, es.n)
+        verb = "pull together" if c.direction == "pull" else "push apart"
+        if c.b is None:
+            return f"{verb} {_count_words(a, es)}"
+        b = _as_rows(c.b, es.n)
+        paired = " (paired)" if c.paired else ""
+        return f"{verb} {_count_words(a, es)} and {_count_words(b, es)}{paired}"
+    return type(c).__name__
+
+
+def round_words(constraints, es) -> str:
+    return "; ".join(constraint_words(c, es) for c in constraints) or "(no constraints)"
+
+
+def per_class_accuracy(labels, pred_before, pred_after, rows, classes):
+    """Per-class zero-shot accuracy of ``rows`` whose label is a class name: {classes, n, before, after}."""
+    if labels is None or pred_before is None or pred_after is None or len(rows) == 0:
+        return None
+    lab = np.asarray(labels, dtype=object)[rows]
+    known = np.isin(lab.astype(str), np.asarray(classes, dtype=str)) & np.array([x is not None for x in lab])
+    if not known.any():
+        return None
+    r, lab = rows[known], lab[known].astype(str)
+    b = np.asarray(pred_before, dtype=object)[r].astype(str) == lab
+    a = np.asarray(pred_after, dtype=object)[r].astype(str) == lab
+    out = {"classes": [], "n": [], "before": [], "after": []}
+    for name in classes:
+        m = lab == str(name)
+        if not m.any():
+            continue
+        out["classes"].append(str(name))
+        out["n"].append(int(m.sum()))
+        out["before"].append(_r(b[m].mean()))
+        out["after"].append(_r(a[m].mean()))
+    out["overall_before"], out["overall_after"] = _r(b.mean()), _r(a.mean())
+    return out
+
+
+def _pairs(es):
+    """(image rows, text rows) of true pairs: rows sharing a value of the frame's ``pair`` column."""
+    frame = es.frame
+    if "pair" not in frame.columns or not {"image", "text"} <= set(es.modalities):
+        return None
+    import pandas as pd
+
+    pair = frame["pair"]
+    img = pd.Series(np.flatnonzero(es.mask("image")), index=pair.to_numpy()[es.mask("image")])
+    txt = pd.Series(np.flatnonzero(es.mask("text")), index=pair.to_numpy()[es.mask("text")])
+    img = img[~img.index.duplicated()]
+    txt = txt[~txt.index.duplicated()]
+    common = img.index.intersection(txt.index)
+    if len(common) < 2 or len(common) > _MAX_PAIR_KEYS:
+        return None
+    return img[common].to_numpy(), txt[common].to_numpy()
+
+
+def _recall(before, after, pairs, seed: int = 0) -> dict | None:
+    if pairs is None:
+        return None
+    ii, tt = pairs
+    q = np.arange(len(ii))
+    if len(q) > _MAX_PAIR_QUERIES:
+        q = np.sort(np.random.default_rng(seed).choice(len(ii), _MAX_PAIR_QUERIES, replace=False))
+    out = {"n_pairs": int(len(ii)), "n_queries": int(len(q))}
+    for name, vecs in (("before", before), ("after", after)):
+        img, txt = vecs[ii], vecs[tt]
+        for k in (1, 5):
+            out[f"i2t_r{k}_{name}"] = _r(recall_at_k(img[q], txt, k, truth=q))
+            out[f"t2i_r{k}_{name}"] = _r(recall_at_k(txt[q], img, k, truth=q))
+    return out
+
+
+def _moved_histogram(moved, selected_mask) -> dict:
+    hi = float(np.quantile(moved, 0.999)) if len(moved) else 0.0
+    hi = max(hi, float(moved[selected_mask].max()) if selected_mask.any() else 0.0, 1e-6)
+    edges = np.linspace(0.0, hi, _HIST_BINS + 1)
+    clipped = np.clip(moved, 0.0, hi)
+    sel, _ = np.histogram(clipped[selected_mask], edges)
+    uns, _ = np.histogram(clipped[~selected_mask], edges)
+    return {
+        "edges": [_r(e) for e in edges],
+        "selected": sel.astype(int).tolist(),
+        "unselected": uns.astype(int).tolist(),
+        "selected_mean": _r(moved[selected_mask].mean()) if selected_mask.any() else 0.0,
+        "unselected_mean": _r(moved[~selected_mask].mean()) if (~selected_mask).any() else 0.0,
+    }
+
+
+def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index: int) -> dict:
+    """The figures of round ``index`` (1-based) for the report panel; see the module docstring."""
+    before, after = es_before.vectors, es_after.vectors
+    n = es_after.n
+    selected = constraint_rows(rnd.constraints, n)
+    mask = np.zeros(n, bool)
+    mask[selected] = True
+    moved = np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", before, after))
+    report = dict(rnd.report or {})
+    view = {
+        "round": int(index),
+        "words": round_words(rnd.constraints, es_after),
+        "steps": int(report.get("steps", 0)),
+        "stopped": report.get("stopped"),
+        "seconds": _r(report.get("seconds", rnd.seconds)),
+        "n_selected": int(len(selected)),
+        "moved": _moved_histogram(moved, mask),
+    }
+    if report.get("note"):
+        view["note"] = str(report["note"])
+    img = np.flatnonzero(es_after.mask("image")) if "image" in es_after.modalities else np.zeros(0, np.int64)
+    if pred_before is not None and pred_after is not None and len(img):
+        changed = np.asarray(pred_before, dtype=object)[img] != np.asarray(pred_after, dtype=object)[img]
+        view["changed_unselected"] = int((changed & ~mask[img]).sum())
+        view["changed_selected"] = int((changed & mask[img]).sum())
+        view["n_unselected_images"] = int((~mask[img]).sum())
+    elif "predictions_changed_unselected" in report:
+        view["changed_unselected"] = int(report["predictions_changed_unselected"])
+        view["changed_selected"] = int(report.get("predictions_changed_selected", 0))
+    if classes is not None:
+        acc = per_class_accuracy(es_after.labels, pred_before, pred_after, img, classes)
+        if acc is not None:
+            view["zero_shot"] = acc
+    rec = _recall(before, after, _pairs(es_after))
+    if rec is not None:
+        view["recall"] = rec
+    view["constraints"] = [
+        {"words": constraint_words(c, es_after), "before": _figs(f.get("before")), "after": _figs(f.get("after"))}
+        for c, f in zip(rnd.constraints, report.get("constraints", []))
+    ]
+    return view
+
+
+def _figs(d) -> dict:
+    return {str(k): _r(v) for k, v in (d or {}).items() if isinstance(v, (int, float, np.number))}
