@@ -1,17 +1,24 @@
 """`python -m benchmarks projection`: every 2-D projection on the same data, one process.
 
 Reads a folder in the COCO-500 format (``clip_vitb16_img_txt.npy``, shape (2, n, d): images, texts),
-fits MFM, PCA, t-SNE, UMAP, MDS and DCM with ``--seeds`` random seeds each, scores them with
-``metrics.evaluate`` and writes
+fits MFM, PCA, t-SNE, UMAP, MDS, DCM, DCM-t-SNE and DCM-UMAP with ``--seeds`` random seeds each, scores
+them with ``metrics.evaluate`` and writes
 
-- JSON {method: {"Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "fit_s", ...,
-  "std": {same keys: spread over seeds}}} (figures are means over seeds);
+- JSON {method: {"Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "Ti@10" (minimum over modalities),
+  "Ti_image@10", "Ti_text@10", "Ci@10", "Ci_image@10", "Ci_text@10", "T@10", "C@10", "gap_2d_rel", "fit_s",
+  ..., "std": {same keys: spread over seeds}}} (figures are means over seeds);
 - a markdown table on stdout (and beside the JSON as .md);
-- a PNG of all projections side by side (seed 0; images and texts in different colours).
+- a PNG of all projections side by side (seed 0; images and texts in different colours; needs matplotlib,
+  skipped with a note without it). The README's picture is ``--png docs/img/projection-coco500.png``.
 
-``--scale`` adds {"scale": {"mfm_fit_10k_s", "umap_fit_10k_s", "mfm_transform_1m_s"}}: MFM and UMAP fit
-on the same 10,000 points (real vectors repeated with small noise) and MFM transform of 1,000,000 vectors.
+MDS and DCM (dense n x n SMACOF) are skipped above ``DENSE_MAX`` points, saying so.
+
+``--scale`` adds {"scale": {"mfm_fit_default_s", "mfm_fit_10k_s", "umap_fit_10k_s", "mfm_transform_1m_s",
+"mfm_fit_10k_over_umap", ...}}, measured in one run: MFM fit on the embedded default (1,807 points), MFM and
+UMAP fit on the same 10,000 points (real vectors repeated with small noise), MFM transform of 1,000,000
+vectors; wall-clock seconds, with process CPU seconds beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("MFM", "PCA", "t-SNE", "UMAP", "MDS", "DCM")
-KEYS = ("Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "gap_2d_rel", "fit_s")
+METHODS = ("MFM", "PCA", "t-SNE", "UMAP", "MDS", "DCM", "DCM-t-SNE", "DCM-UMAP")
+DENSE_ONLY = ("MDS", "DCM")
+DENSE_MAX = 3000
+TABLE = ("Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "Ti@10", "Ci@10", "T@10", "fit_s")
 
 
 def _default_data() -> Path:
@@ -65,6 +74,9 @@ def run_methods(images, texts, methods=METHODS, seeds=(0, 1, 2), log=print):
     mod = modality_labels(len(images), len(texts))
     out = {}
     for name in methods:
+        if name in DENSE_ONLY and len(high) > DENSE_MAX:
+            log(f"  {name}: skipped ({len(high)} points; dense n x n SMACOF is run up to {DENSE_MAX})")
+            continue
         runs, emb = [], None
         for seed in seeds:
             proj = make_projector(name, random_state=seed)
@@ -76,8 +88,10 @@ def run_methods(images, texts, methods=METHODS, seeds=(0, 1, 2), log=print):
             runs.append(fig)
             if emb is None:
                 emb = low
-            log(f"  {name:6s} seed {seed}: Tx@10 {fig['Tx@10']:.3f}  Cx@10 {fig['Cx@10']:.3f}  "
-                f"T@10 {fig['T@10']:.3f}  fit {fit_s:.1f}s")
+            log(
+                f"  {name:9s} seed {seed}: Tx@10 {fig['Tx@10']:.3f}  Cx@10 {fig['Cx@10']:.3f}  "
+                f"Ti@10 {fig['Ti@10']:.3f}  fit {fit_s:.1f}s"
+            )
         out[name] = {"runs": runs, "embedding": emb}
     return out
 
@@ -94,11 +108,9 @@ def summarise(results):
 
 
 def markdown(table) -> str:
-    cols = ("Tx@5", "Tx@10", "Tx@20", "Cx@5", "Cx@10", "Cx@20", "T@10", "C@10", "fit_s")
+    cols = TABLE
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for name, row in table.items():
-        if name == "scale":
-            continue
         cells = []
         for c in cols:
             if c == "fit_s":
@@ -111,8 +123,12 @@ def markdown(table) -> str:
     return "\n".join(lines)
 
 
-def plot(results, n_images, path: Path):
-    import matplotlib
+def plot(results, n_images, path: Path, log=print):
+    try:
+        import matplotlib
+    except ImportError:
+        log(f"matplotlib is not installed: no picture written ({path}); pip install matplotlib")
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -125,15 +141,16 @@ def plot(results, n_images, path: Path):
         ax.scatter(e[:n_images, 0], e[:n_images, 1], s=4, c="#1f77b4", label="image", alpha=0.7, linewidths=0)
         ax.scatter(e[n_images:, 0], e[n_images:, 1], s=4, c="#ff7f0e", label="text", alpha=0.7, linewidths=0)
         r = results[name]["runs"][0]
-        ax.set_title(f"{name}\nTx {r['Tx@10']:.2f}  Cx {r['Cx@10']:.2f}  T {r['T@10']:.2f}", fontsize=9)
+        ax.set_title(f"{name}\nTx {r['Tx@10']:.3f}  Cx {r['Cx@10']:.3f}  Ti {r['Ti@10']:.3f}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal", adjustable="datalim")
     axes[0].legend(loc="lower left", fontsize=7, markerscale=3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def noisy_copies(x: np.ndarray, n: int, noise: float, rng) -> np.ndarray:
@@ -144,47 +161,78 @@ def noisy_copies(x: np.ndarray, n: int, noise: float, rng) -> np.ndarray:
 
 
 def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
-    """MFM fit vs UMAP fit on the same 2 x n_fit points, and MFM transform of n_transform vectors."""
-    from modalchorus_widget.projection.metrics import modality_labels
+    """MFM fit on the embedded default, MFM vs UMAP fit on the same 2 x n_fit points, MFM transform of
+    n_transform vectors; all in this process, one after the other."""
+    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.projection.metrics import intermodal_scores, modality_labels
     from modalchorus_widget.projection.mfm import MFM
     from modalchorus_widget.projection.registry import make_projector
 
+    # wall-clock seconds are the figures; process CPU seconds are kept too because a shared
+    # machine's wall clock depends on what else runs
+    def timed(f):
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = f()
+        return r, time.perf_counter() - t0, time.process_time() - c0
+
+    d = load_default().embeddings
+    _, dflt, dflt_cpu = timed(lambda: MFM(random_state=0).fit(d))
+    log(f"  MFM fit on the embedded default ({d.n} points): {dflt:.1f}s (cpu {dflt_cpu:.1f}s)")
     rng = np.random.default_rng(0)
     A = noisy_copies(images, n_fit, 0.2, rng)
     B = noisy_copies(texts, n_fit, 0.2, rng)
-    # wall-clock seconds are the figures; process CPU seconds are kept too because a shared
-    # machine's wall clock depends on what else runs
-    t0, c0 = time.perf_counter(), time.process_time()
-    mfm = MFM(random_state=0).fit(np.concatenate([A, B]), modality_labels(len(A), len(B)))
-    mfm_fit, mfm_cpu = time.perf_counter() - t0, time.process_time() - c0
-    log(f"  MFM fit on {2 * n_fit} points: {mfm_fit:.1f}s (cpu {mfm_cpu:.1f}s)")
-    t0, c0 = time.perf_counter(), time.process_time()
-    make_projector("UMAP", random_state=0).fit_transform(np.concatenate([A, B]))
-    umap_fit, umap_cpu = time.perf_counter() - t0, time.process_time() - c0
+    big, mod = np.concatenate([A, B]), modality_labels(len(A), len(B))
+    mfm, mfm_fit, mfm_cpu = timed(lambda: MFM(random_state=0).fit(big, mod))
+    tx, cx = intermodal_scores(big, mfm.embedding_, mod, 10)
+    log(f"  MFM fit on {2 * n_fit} points: {mfm_fit:.1f}s (cpu {mfm_cpu:.1f}s); Tx@10 {tx:.3f} Cx@10 {cx:.3f}")
+    _, umap_fit, umap_cpu = timed(lambda: make_projector("UMAP", random_state=0).fit_transform(big))
     log(f"  UMAP fit on {2 * n_fit} points: {umap_fit:.1f}s (cpu {umap_cpu:.1f}s)")
-    V = noisy_copies(np.concatenate([A, B]), n_transform, 0.1, rng)
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = mfm.transform(V)
-    tr, tr_cpu = time.perf_counter() - t0, time.process_time() - c0
+    V = noisy_copies(big, n_transform, 0.1, rng)
+    out, tr, tr_cpu = timed(lambda: mfm.transform(V))
     log(f"  MFM transform of {n_transform} vectors: {tr:.1f}s (cpu {tr_cpu:.1f}s)")
     assert out.shape == (n_transform, 2) and np.isfinite(out).all()
-    return {"mfm_fit_10k_s": mfm_fit, "umap_fit_10k_s": umap_fit, "mfm_transform_1m_s": tr,
-            "mfm_fit_10k_cpu_s": mfm_cpu, "umap_fit_10k_cpu_s": umap_cpu, "mfm_transform_1m_cpu_s": tr_cpu,
-            "threads": __import__("torch").get_num_threads(), "n_fit": 2 * n_fit, "n_transform": n_transform}
+    return {
+        "mfm_fit_default_s": dflt,
+        "mfm_fit_10k_s": mfm_fit,
+        "umap_fit_10k_s": umap_fit,
+        "mfm_transform_1m_s": tr,
+        "mfm_fit_10k_over_umap": mfm_fit / umap_fit,
+        "mfm_fit_10k_cpu_over_umap": mfm_cpu / umap_cpu,
+        "mfm_fit_default_cpu_s": dflt_cpu,
+        "mfm_fit_10k_cpu_s": mfm_cpu,
+        "umap_fit_10k_cpu_s": umap_cpu,
+        "mfm_transform_1m_cpu_s": tr_cpu,
+        "mfm_10k_Tx@10": tx,
+        "mfm_10k_Cx@10": cx,
+        "threads": __import__("torch").get_num_threads(),
+        "n_default": int(d.n),
+        "n_fit": 2 * n_fit,
+        "n_transform": n_transform,
+    }
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks projection", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=None,
-                    help="folder with clip_vitb16_img_txt.npy (2, n, d), or 'default' for the embedded default "
-                         "model's digits (1,797 images + 240 captions)")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks projection",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="folder with clip_vitb16_img_txt.npy (2, n, d), or 'default' for the embedded default "
+        "model's digits (1,797 images + 240 captions)",
+    )
     ap.add_argument("--json", type=Path, default=Path("bench-output/projection.json"), help="where to write the JSON")
     ap.add_argument("--png", type=Path, default=None, help="PNG of all projections (default: beside the JSON)")
     ap.add_argument("--seeds", type=int, default=3, help="random seeds per method (spread reported)")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
-    ap.add_argument("--subset", type=int, default=0,
-                    help="use only this many random pairs (robustness checks; unpaired sets: this many images)")
+    ap.add_argument(
+        "--subset",
+        type=int,
+        default=0,
+        help="use only this many random pairs (robustness checks; unpaired sets: this many images)",
+    )
     ap.add_argument("--subset-seed", type=int, default=12345, help="which random subset --subset draws")
     ap.add_argument("--scale", action="store_true", help="add the 10k-fit and 1M-transform timings")
     args = ap.parse_args(argv)
@@ -213,22 +261,33 @@ def main(argv: list[str]) -> int:
     results = run_methods(images, texts, methods, seeds=tuple(range(args.seeds)), log=log)
     table = summarise(results)
     out = dict(table)
-    out["data"] = {"n_images": len(images), "n_texts": len(texts), "dim": int(images.shape[1]),
-                   "seeds": args.seeds, "subset": args.subset, "subset_seed": args.subset_seed if args.subset else None,
-                   "source": args.data or "coco500"}
+    out["data"] = {
+        "n_images": len(images),
+        "n_texts": len(texts),
+        "dim": int(images.shape[1]),
+        "seeds": args.seeds,
+        "subset": args.subset,
+        "subset_seed": args.subset_seed if args.subset else None,
+        "source": args.data or "coco500",
+    }
     if args.scale:
         log("scale figures:")
         out["scale"] = scale_figures(images, texts, log=log)
     md = markdown(table)
     if args.scale:
         s = out["scale"]
-        md += (f"\n\nScale: MFM fit on {s['n_fit']} points {s['mfm_fit_10k_s']:.1f} s, UMAP fit on the same "
-               f"{s['umap_fit_10k_s']:.1f} s; MFM transform of {s['n_transform']:,} vectors {s['mfm_transform_1m_s']:.1f} s.")
+        md += (
+            f"\n\nScale: MFM fit on the embedded default ({s['n_default']:,} points) {s['mfm_fit_default_s']:.1f} s; "
+            f"MFM fit on {s['n_fit']:,} points {s['mfm_fit_10k_s']:.1f} s, UMAP fit on the same "
+            f"{s['umap_fit_10k_s']:.1f} s (ratio {s['mfm_fit_10k_over_umap']:.2f}; CPU-time ratio "
+            f"{s['mfm_fit_10k_cpu_over_umap']:.2f}); MFM transform of {s['n_transform']:,} vectors "
+            f"{s['mfm_transform_1m_s']:.1f} s."
+        )
     print(md)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2))
     args.json.with_suffix(".md").write_text(md + "\n")
     png = args.png or args.json.with_suffix(".png")
-    plot(results, len(images), png)
-    log(f"wrote {args.json}, {args.json.with_suffix('.md')}, {png}")
+    drawn = plot(results, len(images), png, log=log)
+    log(f"wrote {args.json}, {args.json.with_suffix('.md')}" + (f", {png}" if drawn else ""))
     return 0

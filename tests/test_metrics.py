@@ -1,12 +1,10 @@
 """Metric definitions (docs/methods.md section 2) on hand-computed cases and against a direct loop."""
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from modalchorus_widget.projection import metrics as M
 from modalchorus_widget.errors import ProjectionError as MetricInputError
+from modalchorus_widget.projection import metrics as M
 
 
 def _circle(angles):
@@ -145,3 +143,85 @@ def test_pca_reference_figures_on_coco500():
     assert res["Cx@10"] == pytest.approx(0.643, abs=0.002)
     assert res["T@10"] == pytest.approx(0.859, abs=0.002)
     assert res["gap_high"] == pytest.approx(0.85, abs=0.01)
+
+
+# --- intra-modal T_i / C_i (docs/methods.md 2), k = 1, m = 6 per modality: 2 / (m k (2m - 3k - 1)) = 1 / 24
+IMG6 = [0.0, 0.1, 0.3, 0.6, 1.0, 1.5]
+TXT6 = [3.0, 3.1, 3.3, 3.6, 4.0, 4.5]
+MOD6 = M.modality_labels(6, 6)
+
+
+def test_intramodal_perfect_projection_scores_one():
+    high = _circle(IMG6 + TXT6)
+    low = _line(IMG6 + TXT6)
+    scores = M.intramodal_scores(high, low, MOD6, k=1)
+    assert scores["image"] == pytest.approx((1.0, 1.0)) and scores["text"] == pytest.approx((1.0, 1.0))
+    # the other modality does not enter: moving all texts far away changes nothing
+    far = low.copy()
+    far[6:, 0] += 100.0
+    assert M.intramodal_scores(high, far, MOD6, k=1) == scores
+
+
+def test_intramodal_known_swap_lowers_by_exact_amount():
+    # Swap the 2-D places of images 0 (angle 0.0) and 5 (angle 1.5); k = 1.
+    # T_i: 2-D nearest neighbours that are not the true one, with their high-D rank r:
+    #   image 0 (now at 1.5): 2-D nearest is image 4; from angle 0.0 image 4 has rank 4 -> 4 - 1 = 3
+    #   image 1 (0.1): 2-D nearest is image 5 (now at 0.0); from 0.1 image 5 has rank 5 -> 4
+    #   image 5 (now at 0.0): 2-D nearest is image 1; from 1.5 image 1 has rank 4 -> 3
+    #   images 2, 3, 4 keep their true nearest (1, 2, 3). Sum 10: T_i = 1 - 10 / 24 = 7 / 12.
+    # C_i: true nearest neighbours lost in 2-D, with their 2-D rank: image 0's true nearest 1 has 2-D rank 4
+    #   (-> 3), image 1's true nearest 0 has rank 5 (-> 4), image 5's true nearest 4 has rank 4 (-> 3): 7 / 12.
+    high = _circle(IMG6 + TXT6)
+    pos = [1.5] + IMG6[1:5] + [0.0] + TXT6
+    scores = M.intramodal_scores(high, _line(pos), MOD6, k=1)
+    assert scores["image"] == pytest.approx((7 / 12, 7 / 12))
+    assert scores["text"] == pytest.approx((1.0, 1.0))
+    assert M.intramodal_trustworthiness(high, _line(pos), MOD6, k=1) == pytest.approx({"image": 7 / 12, "text": 1.0})
+    assert M.intramodal_continuity(high, _line(pos), MOD6, k=1) == pytest.approx({"image": 7 / 12, "text": 1.0})
+
+
+def test_intramodal_matches_sklearn_per_modality():
+    from sklearn.manifold import trustworthiness
+
+    rng = np.random.default_rng(3)
+    high = rng.normal(size=(70, 6))
+    low = rng.normal(size=(70, 2))
+    mod = M.modality_labels(40, 30)
+    got = M.intramodal_trustworthiness(high, low, mod, k=5)
+    unit = high / np.linalg.norm(high, axis=1, keepdims=True)
+    for name, rows in (("image", slice(0, 40)), ("text", slice(40, 70))):
+        ref = trustworthiness(unit[rows], low[rows], n_neighbors=5, metric="cosine")
+        assert got[name] == pytest.approx(ref)
+
+
+def test_evaluate_reports_intramodal_keys():
+    high = _circle(IMG6 + TXT6)
+    pos = [1.5] + IMG6[1:5] + [0.0] + TXT6
+    res = M.evaluate(high, _line(pos), MOD6, ks=(1,), standard_k=1)
+    assert res["Ti_image@1"] == pytest.approx(7 / 12) and res["Ti_text@1"] == pytest.approx(1.0)
+    assert res["Ti@1"] == pytest.approx(7 / 12) and res["Ci@1"] == pytest.approx(7 / 12)
+
+
+def test_intramodal_bad_input():
+    high = _circle(IMG6 + TXT6)
+    low = _line(IMG6 + TXT6)
+    with pytest.raises(MetricInputError, match="k=3 must be smaller than half the 6 'image' points"):
+        M.intramodal_scores(high, low, MOD6, k=3)
+    bad = high.copy()
+    bad[2, 0] = np.nan
+    with pytest.raises(MetricInputError, match="row 2"):
+        M.intramodal_scores(bad, low, MOD6, k=1)
+    with pytest.raises(MetricInputError, match="one name per row"):
+        M.intramodal_scores(high, low, MOD6[:-1], k=1)
+
+
+@pytest.mark.parametrize("name", ["DCM-t-SNE", pytest.param("DCM-UMAP", marks=pytest.mark.slow)])
+def test_fused_baselines_reproduce_on_coco500(name):
+    """The fused baselines of docs/methods.md reach Tx@10 >= 0.93 on COCO-500 (README: 0.947 / 0.940)."""
+    from modalchorus_widget.data.datasets import load_coco500
+    from modalchorus_widget.projection.registry import make_projector
+
+    es = load_coco500().embeddings
+    res = M.evaluate(es.vectors, make_projector(name, random_state=0).fit_transform(es), es.modality, ks=(10,))
+    assert res["Tx@10"] >= 0.93 and res["Cx@10"] >= 0.92, res
+    assert res["Ti@10"] >= 0.88, res

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["block_knn", "fused_knn", "calibrate"]
+__all__ = ["block_knn", "fused_knn", "calibrate", "joint_affinities", "tsne_layout"]
 
 
 def block_knn(A, B, k, same=False, chunk=1024):
@@ -78,3 +78,31 @@ def calibrate(dist, perplexity, n_iter=40):
         hi = np.where(flat, hi, mid)
     p = np.exp(-np.exp((lo + hi) / 2) * d)
     return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+def joint_affinities(X, groups, perplexity, rng, cross_weight=1.0):
+    """Symmetric t-SNE affinities (scipy CSR, summing to 1) on the fused neighbourhoods of ``fused_knn``:
+    each point's ``3 * perplexity`` nearest points, one perplexity per point, P = (P + P^T) / sum."""
+    from scipy.sparse import csr_matrix
+
+    n = len(X)
+    perp = min(float(perplexity), (n - 1) / 3.0)
+    nbr, Dk = fused_knn(X, groups, min(n - 1, max(1, int(3 * perp))), rng, cross_weight)
+    P = calibrate(Dk.astype(np.float32), perp)
+    P = csr_matrix((P.ravel().astype(np.float64), (np.repeat(np.arange(n), nbr.shape[1]), nbr.ravel())), shape=(n, n))
+    P = P + P.T
+    return (P / P.sum()).tocsr()
+
+
+def tsne_layout(P, seed, n_iter=500, exaggeration=1.0, dof=1.0, n_jobs=1):
+    """openTSNE layout of the affinities ``P`` (CSR, sums to 1): spectral start, 250 early-exaggeration
+    iterations (12), then ``n_iter`` at ``exaggeration``. Returns (n, 2) float64."""
+    from openTSNE import TSNEEmbedding, initialization
+    from openTSNE.affinity import PrecomputedAffinities
+
+    Y0 = initialization.spectral(P, random_state=seed)
+    emb = TSNEEmbedding(Y0, PrecomputedAffinities(P, normalize=False), n_jobs=n_jobs, random_state=seed, dof=dof)
+    emb = emb.optimize(250, exaggeration=12.0, momentum=0.5)
+    if n_iter:
+        emb = emb.optimize(int(n_iter), exaggeration=exaggeration, momentum=0.8)
+    return np.asarray(emb, dtype=np.float64)

@@ -4,19 +4,22 @@ What it optimises, and why:
 
 - Fused neighbourhoods. Each of the four blocks of cosine distances (image-image, text-text, image-text,
   text-image) is rank-normalised on its own (``affinities.fused_knn``), so the modality gap never decides
-  who is a neighbour; every point keeps its ``3 * perplexity`` nearest points over both modalities and gets
-  t-SNE affinities over them (one perplexity per point), symmetrised.
-- One loss: t-SNE's cross-entropy between those affinities and a Student-t kernel in 2-D. Across the
-  modalities it is the listwise cross-modal rank term (the high-D distribution over the other modality's
-  nearest points against the 2-D one); within a modality it keeps each modality's own neighbourhoods (T_i).
-  A separate rank term, per-block losses and the old global/trustworthiness terms measured no better
-  (README, projection table; scripts/mfm_cv.py) and were dropped.
-- Parametric: a fixed PCA pre-projection (learned in fit) and one MLP shared by both modalities, so
-  ``transform`` places new or re-aligned vectors without refitting and points move between rounds.
-- Cost: ``n_steps`` Adam steps whatever n is. Up to ``batch_size`` points a step uses the exact gradient;
-  above, a step samples ``batch_size`` neighbour pairs (attraction) and ``batch_size / 2`` random points
-  (repulsion), so memory stays O(batch^2 + n k), never n x n. Training starts from a gap-free PCA layout
-  (each modality centred), which the network first regresses, with early exaggeration of the attraction.
+  who is a neighbour; cross-modal distances are then divided by ``cross_weight`` (1.5: more cross-modal
+  neighbours). Every point keeps its ``3 * perplexity`` nearest points over both modalities and gets t-SNE
+  affinities over them (one perplexity per point), symmetrised (``affinities.joint_affinities``).
+- One loss: t-SNE's cross-entropy between those affinities and a Student-t kernel in 2-D, with the attraction
+  multiplied by ``exaggeration`` (1.5, a little more cohesive neighbourhoods: better cross-modal continuity).
+- Parametric, by distillation: the non-parametric optimum of that loss is computed first (openTSNE on the
+  same affinities: spectral start, 250 early-exaggerated iterations, ``n_layout_iter`` more; on a stratified
+  sample of ``max_layout_points`` when there are more points), the network (a fixed PCA pre-projection, then
+  one MLP shared by both modalities) regresses that layout (``n_distill_steps`` full-batch Adam steps on the
+  squared error), then ``n_steps`` Adam steps fine-tune it on the loss itself over all points (by default only when the
+  layout was computed on a sample: on the points it covered, fine-tuning measured no gain). ``transform``
+  places new or re-aligned vectors without refitting, and points move between alignment rounds.
+- Cost: fine-tuning is exact up to ``batch_size`` points; above, a step samples ``batch_size`` neighbour pairs
+  (attraction) and ``batch_size / 2`` random points (repulsion), so memory stays O(batch^2 + n k), never n x n.
+  Training the network directly on the loss (the previous MFM, ``warm_start=False`` here) lost about 0.01-0.02
+  Tx to the non-parametric optimum; the distilled network matches it to 0.001 (scripts/mfm_cv.py, README).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from numbers import Integral, Real
 import numpy as np
 
 from ..errors import NotFittedError, ProjectionError
-from .affinities import calibrate, fused_knn
 from .base import Projector, check_embeddings
 from .mfm_file import mfm_from_bytes, mfm_to_bytes
 
@@ -46,13 +48,16 @@ class MFM(Projector):
     """Modal Fusion Map estimator: ``MFM().fit(embedding_set)`` (exactly two modalities), ``transform(vectors)``.
 
     Parameters: ``perplexity`` (fused neighbourhood size), ``cross_weight`` (> 1 shrinks the normalised
-    cross-modal distances: more cross-modal neighbours), ``n_components`` (PCA pre-projection), ``hidden``
-    (MLP widths), ``batch_size`` (points of an exact step / neighbour pairs of a sampled one),
-    ``learning_rate`` (Adam, one-cycle schedule), ``n_steps``, ``exaggeration`` and ``early_frac``
-    (attraction factor over the first fraction of the steps), ``warm_start`` / ``init_rms`` (start from a
-    gap-free PCA layout of that RMS), ``dof`` (Student-t degrees of freedom), ``random_state``, ``verbose``
-    (a progress bar). Learned state: ``mean_``, ``components_`` (PCA), ``network_`` (torch MLP),
-    ``embedding_``, ``modalities_``, ``n_features_in_``, ``loss_curve_``.
+    cross-modal distances: more cross-modal neighbours), ``exaggeration`` (attraction factor after the early
+    phase), ``dof`` (Student-t degrees of freedom), ``n_components`` (PCA pre-projection), ``hidden`` (MLP
+    widths), ``warm_start`` (distil the openTSNE layout first; False trains the network on the loss alone, with
+    early exaggeration 4 over the first quarter of the steps), ``n_layout_iter`` and ``max_layout_points``
+    (that layout), ``n_distill_steps`` (regression steps, at ``learning_rate``), ``n_steps`` (fine-tuning steps,
+    at ``learning_rate * 0.03`` after a warm start, ``* 0.3`` without; None: 0 when the layout covered every
+    point, 100 when it was computed on a sample, 400 without a warm start), ``batch_size`` (points of an exact step / neighbour pairs of a
+    sampled one), ``random_state``, ``verbose`` (a progress bar). Learned state: ``mean_``, ``components_``
+    (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``, ``n_features_in_``, ``loss_curve_``
+    (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled layout and the rows it covers).
     """
 
     name = "MFM"
@@ -64,17 +69,18 @@ class MFM(Projector):
     def __init__(
         self,
         perplexity=30.0,
-        cross_weight=1.0,
+        cross_weight=1.5,
         n_components=64,
         hidden=(256, 128),
         batch_size=1024,
-        learning_rate=1e-2,
-        n_steps=400,
-        exaggeration=4.0,
-        early_frac=0.25,
-        warm_start=True,
-        init_rms=1.0,
+        learning_rate=3e-2,
+        n_steps=None,
+        exaggeration=1.5,
         dof=1.0,
+        warm_start=True,
+        n_layout_iter=300,
+        max_layout_points=3000,
+        n_distill_steps=300,
         random_state=None,
         verbose=False,
     ):
@@ -86,10 +92,11 @@ class MFM(Projector):
         self.learning_rate = learning_rate
         self.n_steps = n_steps
         self.exaggeration = exaggeration
-        self.early_frac = early_frac
-        self.warm_start = warm_start
-        self.init_rms = init_rms
         self.dof = dof
+        self.warm_start = warm_start
+        self.n_layout_iter = n_layout_iter
+        self.max_layout_points = max_layout_points
+        self.n_distill_steps = n_distill_steps
         self.random_state = random_state
         self.verbose = verbose
 
@@ -100,18 +107,27 @@ class MFM(Projector):
             ("cross_weight", 0.0),
             ("learning_rate", 0.0),
             ("dof", 0.0),
-            ("init_rms", 0.0),
             ("exaggeration", 0.0),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v <= lo:
                 raise ProjectionError(f"MFM: {name} must be a number > {lo:g}; got {v!r}.")
-        for name in ("n_components", "batch_size", "n_steps"):
+        if self.n_steps is not None and (
+            isinstance(self.n_steps, bool) or not isinstance(self.n_steps, Integral) or self.n_steps < 0
+        ):
+            raise ProjectionError(f"MFM: n_steps must be None (automatic) or an integer >= 0; got {self.n_steps!r}.")
+        for name, lo in (
+            ("n_components", 1),
+            ("batch_size", 1),
+            ("n_layout_iter", 0),
+            ("max_layout_points", 10),
+            ("n_distill_steps", 0),
+        ):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-                raise ProjectionError(f"MFM: {name} must be a positive integer; got {v!r}.")
-        if not 0 <= self.early_frac <= 1:
-            raise ProjectionError(f"MFM: early_frac must be a fraction in [0, 1]; got {self.early_frac!r}.")
+            if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
+                raise ProjectionError(f"MFM: {name} must be an integer >= {lo}; got {v!r}.")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ProjectionError(f"MFM: warm_start must be True or False; got {self.warm_start!r}.")
         if not self.hidden or any(isinstance(h, bool) or not isinstance(h, Integral) or h < 1 for h in self.hidden):
             raise ProjectionError(f"MFM: hidden must list positive layer widths, e.g. (256, 128); got {self.hidden!r}.")
 
@@ -132,11 +148,12 @@ class MFM(Projector):
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(0, 2**31 - 1))
         prev_threads = torch.get_num_threads()
-        torch.set_num_threads(min(2, prev_threads))
+        # the network is small: one thread is as fast on a quiet machine and far faster on a busy one
+        torch.set_num_threads(1)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         try:
-            self._train(Z, groups, rng, gen, torch, callback)
+            self._train(Z, groups, rng, gen, seed, torch, callback)
         finally:
             torch.set_num_threads(prev_threads)
         self.modalities_ = tuple(names)
@@ -148,36 +165,52 @@ class MFM(Projector):
         """Fit, then return the (n, 2) float32 positions of the training points (in the order given)."""
         return self.fit(X, modality, callback).embedding_.copy()
 
-    def _affinities(self, X, groups, rng, torch):
-        n = len(X)
-        perp = min(float(self.perplexity), (n - 1) / 3.0)
-        nbr, Dk = fused_knn(X, groups, min(n - 1, int(3 * perp)), rng, self.cross_weight)
-        P = calibrate(Dk.astype(np.float32), perp)
-        from scipy.sparse import coo_matrix
+    def _layout(self, X, groups, P, rng, seed):
+        """(rows, 2-D layout of those rows): openTSNE on the fused affinities, on all points up to
+        ``max_layout_points``, else on a sample of that size drawn from each modality in proportion."""
+        from .affinities import joint_affinities, tsne_layout
 
-        Ps = coo_matrix((P.ravel(), (np.repeat(np.arange(n), nbr.shape[1]), nbr.ravel())), shape=(n, n)).tocsr()
-        Ps = (Ps + Ps.T).tocoo()
-        ev = torch.from_numpy((Ps.data / Ps.data.sum()).astype(np.float32))
-        return torch.from_numpy(Ps.row.astype(np.int64)), torch.from_numpy(Ps.col.astype(np.int64)), ev
-
-    def _warm_start(self, net, X, Xp, groups, rng, gen, torch):
-        """Regress a gap-free PCA layout (each modality centred), so training starts fused."""
         n = len(X)
-        C = X.copy()
-        for g in groups:
-            C[g] -= C[g].mean(0)
-        _, _, v2 = np.linalg.svd(C[rng.choice(n, min(n, 5000), replace=False)], full_matrices=False)
-        T = C @ v2[:2].T
-        T = torch.from_numpy((T / np.sqrt((T**2).sum(1).mean()) * self.init_rms).astype(np.float32))
-        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-        for _ in range(150):
-            i = torch.randint(0, n, (min(n, 1024),), generator=gen)
-            loss = ((net(Xp[i]) - T[i]) ** 2).mean()
+        m = int(self.max_layout_points)
+        if n <= m:
+            rows = np.arange(n)
+        else:
+            take = [max(3, int(round(m * len(g) / n))) for g in groups]
+            rows = np.sort(np.concatenate([rng.choice(g, min(len(g), t), replace=False) for g, t in zip(groups, take)]))
+            sub = [np.flatnonzero(np.isin(rows, g)) for g in groups]
+            P = joint_affinities(X[rows], sub, self.perplexity, rng, self.cross_weight)
+        Y = tsne_layout(P, seed, int(self.n_layout_iter), float(self.exaggeration), float(self.dof))
+        return rows, Y
+
+    def _distill(self, net, Xp, Y, gen, torch):
+        """Regress the network onto the layout Y (standardised), then fold the layout's scale and centre
+        into the last layer, so the network outputs the layout itself."""
+        mu = Y.mean(0)
+        sd = float(np.sqrt(((Y - mu) ** 2).sum(1).mean())) or 1.0
+        T = torch.from_numpy(((Y - mu) / sd).astype(np.float32))
+        lr = float(self.learning_rate)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        steps = int(self.n_distill_steps)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
+        full = len(T) <= 4096
+        for _ in range(steps):
+            if full:
+                loss = ((net(Xp) - T) ** 2).sum(1).mean()
+            else:
+                i = torch.randint(0, len(T), (2048,), generator=gen)
+                loss = ((net(torch.index_select(Xp, 0, i)) - T[i]) ** 2).sum(1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
+        last = net[-1]
+        with torch.no_grad():
+            last.weight.mul_(sd)
+            last.bias.mul_(sd).add_(torch.from_numpy(mu.astype(np.float32)))
 
-    def _train(self, X, groups, rng, gen, torch, callback):
+    def _train(self, X, groups, rng, gen, seed, torch, callback):
+        from .affinities import joint_affinities
+
         n, d = X.shape
         # fixed PCA pre-projection, applied to raw unit rows at transform
         self.mean_ = X.mean(0)
@@ -187,26 +220,57 @@ class MFM(Projector):
         scale = float(np.sqrt((sv[:p] ** 2).sum() / len(sample)))
         self.components_ = (vt[:p] / scale).astype(np.float32)
         Xp = torch.from_numpy((X - self.mean_) @ self.components_.T)
-        ei, ej, ev = self._affinities(X, groups, rng, torch)
+        P = joint_affinities(X, groups, self.perplexity, rng, self.cross_weight)
+        Pc = P.tocoo()
+        ei = torch.from_numpy(Pc.row.astype(np.int64))
+        ej = torch.from_numpy(Pc.col.astype(np.int64))
+        ev = torch.from_numpy(Pc.data.astype(np.float32))
         cdf = torch.cumsum(ev.double(), 0)
 
         net = _mlp(Xp.shape[1], self.hidden, torch)
+        share, covered = 0.0, False
         if self.warm_start:
-            self._warm_start(net, X, Xp, groups, rng, gen, torch)
-        steps, dof = int(self.n_steps), float(self.dof)
-        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.learning_rate, total_steps=steps, pct_start=0.1)
-        full = n <= int(self.batch_size)
-        E, M = int(self.batch_size), int(self.batch_size) // 2
-        eye = torch.eye(n, dtype=torch.bool) if full else None
+            rows, Y = self._layout(X, groups, P, rng, seed)
+            covered = len(rows) == n
+            self.layout_rows_, self.layout_ = rows, Y.astype(np.float32)
+            if callback is not None:
+                callback(0.5)
+            self._distill(net, Xp[torch.from_numpy(rows)], Y, gen, torch)
+            share = 0.6
+            if callback is not None:
+                callback(share)
+        steps = self.n_steps
+        if steps is None:  # fine-tune what the layout did not cover; 400 steps from scratch
+            steps = (0 if covered else 100) if self.warm_start else 400
+        steps, dof = int(steps), float(self.dof)
         losses = []
+        if steps:
+            self._fine_tune(net, Xp, ei, ej, ev, cdf, steps, dof, gen, torch, losses, callback, share)
+        self.network_ = self._freeze(net)
+        self.loss_curve_ = np.asarray(losses, dtype=np.float32)
+        if callback is not None:
+            callback(1.0)
+
+    def _fine_tune(self, net, Xp, ei, ej, ev, cdf, steps, dof, gen, torch, losses, callback, share):
+        """Adam on t-SNE's loss (attraction times ``exaggeration``): exact up to ``batch_size`` points, else
+        ``batch_size`` neighbour pairs sampled by affinity against ``batch_size / 2`` random points. Without a
+        warm start the first quarter of the steps uses early exaggeration 4."""
+        n = len(Xp)
+        lr = float(self.learning_rate) * (0.03 if self.warm_start else 0.3)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+        full = n <= int(self.batch_size)
+        E, M = int(self.batch_size), max(1, int(self.batch_size) // 2)
+        eye = torch.eye(n, dtype=torch.bool) if full else None
         bar = None
         if self.verbose:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=steps, desc="MFM", mininterval=1.0, leave=False)
         for step in range(steps):
-            ex = self.exaggeration if step < steps * self.early_frac else 1.0
+            ex = float(self.exaggeration)
+            if not self.warm_start and step < steps // 4:
+                ex = 4.0
             if full:
                 Y = net(Xp)
                 t = (1.0 + torch.cdist(Y, Y).pow(2) / dof).pow(-dof).masked_fill(eye, 0.0)
@@ -218,7 +282,7 @@ class MFM(Projector):
                 e = torch.searchsorted(cdf, torch.rand(E, generator=gen, dtype=torch.float64) * cdf[-1])
                 e = e.clamp_max(len(ev) - 1)
                 neg = torch.randint(0, n, (M,), generator=gen)
-                Y = net(Xp[torch.cat([ei[e], ej[e], neg])])
+                Y = net(torch.index_select(Xp, 0, torch.cat([ei[e], ej[e], neg])))
                 yi, yj, yn = Y[:E], Y[E : 2 * E], Y[2 * E :]
                 att = dof * torch.log1p(((yi - yj) ** 2).sum(1) / dof).mean()
                 rep = torch.log((1.0 + torch.cdist(yi, yn).pow(2) / dof).pow(-dof).mean())
@@ -231,13 +295,9 @@ class MFM(Projector):
             if bar is not None:
                 bar.update(1)
             if callback is not None and (step + 1) % 20 == 0:
-                callback((step + 1) / steps)
+                callback(share + (1.0 - share) * (step + 1) / steps)
         if bar is not None:
             bar.close()
-        self.network_ = self._freeze(net)
-        self.loss_curve_ = np.asarray(losses, dtype=np.float32)
-        if callback is not None:
-            callback(1.0)
 
     @staticmethod
     def _freeze(net):
