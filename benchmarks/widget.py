@@ -13,7 +13,19 @@ displays a ScatterWidget, and measures (above the widget's ``max_points`` the br
 - bytes_sent: what the widget's state sends over the comm for the points (JSON + binary buffers, the
   front-end bundle excluded, counted by ipywidgets' own buffer split); raw_bytes: the plain binary size
   of the same arrays (float32 positions + uint8 codes + uint32 selection).
+
+Then, for the largest n (``--chorus-n``, default the largest of ``--sizes``; 0 skips it), a ``Chorus`` of n random
+unit vectors of the embedded default model's dimension (10 of them its class prompts, the rest "images"), PCA,
+the default encoder and an Aligner, measures (``chorus`` in the JSON):
+- gallery_open_s: ``w.selected = <1,000 rows>`` in the kernel until the gallery beside the map shows its
+  first page (24 cards with label and prediction);
+- search_s: Enter in the search box until the query's nearest points of each modality are highlighted and
+  the query is placed on the map (the kernel embeds it with the default encoder and scans all n vectors);
+- round_panel_s: from ``w.align(PointSet(...))`` returning in the kernel until the browser has drawn the
+  new positions, the round's report panel and the trails (``animate=False``; with the default 0.7 s
+  animation the trails follow it: ``round_panel_animated_s``); align_s: the round itself in the kernel.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +52,99 @@ w
 """
 
 
+CHORUS_CELL = """
+import time
+import numpy as np
+from modalchorus_widget import Chorus, EmbeddingSet, load_default
+from modalchorus_widget.alignment import Aligner, PointSet
+_d = load_default()
+_rng = np.random.default_rng({seed})
+_n = {n}
+_prompts = _d.embeddings.vectors[_d.prompt_index]
+_v = _rng.normal(size=(_n, _prompts.shape[1])).astype(np.float32)
+_v[: _n - 10] += 2.0 * _prompts[_rng.integers(0, 10, _n - 10)]
+_v[_n - 10 :] = _prompts
+_v /= np.linalg.norm(_v, axis=1, keepdims=True)
+_lab = np.r_[_rng.integers(0, 10, _n - 10), np.arange(10)].astype(str)
+_items = np.array([None] * (_n - 10) + list(_d.embeddings.items[_d.prompt_index]), dtype=object)
+es = EmbeddingSet(_v, modality=["image"] * (_n - 10) + ["text"] * 10, labels=_lab, items=_items)
+del _v
+w = Chorus(es, projector="PCA", encoder=_d.encoder, class_prompts=list(range(_n - 10, _n)),
+           aligner=Aligner(es, encoder=_d.encoder, random_state=0), wait=True, point_size=1.5)
+_gallery_rows = np.sort(_rng.choice(_n - 10, 1000, replace=False))
+w
+"""
+
+
+def _stamp(page, key):
+    v = page.evaluate(f"() => document.querySelector('.mc-root').dataset.{key} || ''")
+    return float(v) / 1000 if v else None
+
+
+def _wait_stamp(page, key, before, timeout):
+    page.wait_for_function(
+        "([k, b]) => { const v = document.querySelector('.mc-root').dataset[k]; return v && v !== b; }",
+        arg=[key, before or ""],
+        timeout=timeout * 1000,
+    )
+    return _stamp(page, key)
+
+
+def measure_chorus(nb, n: int, shots: Path | None, timeout: float):
+    """gallery_open_s, search_s and round_panel_s on a Chorus of n points (see the module docstring)."""
+    page = nb.page
+    root = nb.wait_widget(0, timeout=timeout)
+    k = nb.kernel
+    raw = lambda key: page.evaluate(f"() => document.querySelector('.mc-root').dataset.{key} || ''")  # noqa: E731
+    # gallery: 1,000 selected from the kernel -> first page shown
+    before = raw("galleryMs")
+    t0 = k.value("(lambda t: (setattr(w, 'selected', _gallery_rows), t)[1])(time.time())")
+    t1 = _wait_stamp(page, "galleryMs", before, timeout)
+    shown = int(page.evaluate("() => document.querySelector('.mc-gallery').dataset.shown"))
+    total = int(page.evaluate("() => document.querySelector('.mc-gallery').dataset.total"))
+    if total != 1000 or shown != 24:
+        raise RuntimeError(f"gallery shows {shown} of {total}, expected the first 24 of 1000")
+    if shots:
+        nb.screenshot(f"bench-chorus-{n}-gallery.png", root)
+    # search: Enter in the box -> nearest points highlighted
+    box = page.locator(".mc-root .mc-search")
+    box.fill("a photo of the digit 7")
+    before = raw("searchMs")
+    page.evaluate("() => { globalThis.__searchT0 = Date.now(); }")
+    box.press("Enter")
+    s1 = _wait_stamp(page, "searchMs", before, timeout)
+    s0 = page.evaluate("() => globalThis.__searchT0") / 1000
+    nearest = page.evaluate("() => document.querySelector('.mc-root').dataset.searchNearest").split(",")
+    if len(nearest) != 16:
+        raise RuntimeError(f"search highlighted {len(nearest)} nearest points, expected 8 per modality")
+    # a round: kernel returns -> positions, report panel and trails drawn
+    rounds = {}
+    for animate in (False, True):
+        before = raw("trailsMs")
+        res = k.value(
+            "(lambda t: (lambda r: (time.time(), time.time() - t))(w.align(PointSet(int(_n - 3), _gallery_rows[:50]), "
+            f"animate={animate})))(time.time())",
+            timeout=timeout * 4,
+        )
+        t_done, align_s = res
+        tr = _wait_stamp(page, "trailsMs", before, timeout)
+        rep = _stamp(page, "reportMs")
+        trails = int(raw("trails") or 0)
+        rounds[animate] = (round(tr - t_done, 4), round(align_s, 4), trails, round(rep - t_done, 4))
+    if shots:
+        nb.screenshot(f"bench-chorus-{n}-round.png", root)
+    return {
+        "n": n,
+        "gallery_open_s": round(t1 - t0, 4),
+        "search_s": round(s1 - s0, 4),
+        "round_panel_s": rounds[False][0],
+        "round_panel_animated_s": rounds[True][0],
+        "report_panel_s": rounds[False][3],
+        "align_s": rounds[False][1],
+        "trails_drawn": rounds[False][2],
+    }
+
+
 def measure(nb, n: int, shots: Path | None, timeout: float):
     page = nb.page
     root = nb.wait_widget(0, timeout=timeout)
@@ -49,8 +154,10 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
     n_shown = int(nb.kernel.value("w.n_shown"))  # n, or the widget's max_points sample above it
     if n_browser != n_shown:
         raise RuntimeError(f"browser shows {n_browser} points, expected {n_shown} of {n}")
-    notice = page.evaluate("() => { const e = document.querySelector('.mc-root .mc-notice');"
-                           " return e && e.offsetHeight > 0 ? e.textContent : ''; }")
+    notice = page.evaluate(
+        "() => { const e = document.querySelector('.mc-root .mc-notice');"
+        " return e && e.offsetHeight > 0 ? e.textContent : ''; }"
+    )
     if (n_shown < n) != bool(notice):
         raise RuntimeError(f"{n_shown} of {n} points shown but the visible notice reads {notice!r}")
     ds0 = page.evaluate("() => ({...document.querySelector('.mc-root').dataset})")
@@ -78,7 +185,9 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
         raise RuntimeError("the lasso never reached Python")
     lasso_s = times[0][0] - t_up
     n_sel_py = times[0][1]
-    n_sel_js = int(page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.selection.length"))
+    n_sel_js = int(
+        page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.selection.length")
+    )
     if n_sel_py != n_sel_js or n_sel_py == 0:
         raise RuntimeError(f"lasso: Python got {n_sel_py} indices, the browser selected {n_sel_js}")
     ds = page.evaluate("() => ({...document.querySelector('.mc-root').dataset})")
@@ -91,7 +200,8 @@ def measure(nb, n: int, shots: Path | None, timeout: float):
     before = page.evaluate("() => document.querySelector('.mc-root').dataset.positionsMs")
     tu = nb.kernel.value("(lambda t: (w.update_positions(_xy[::-1].copy() * 0.5, animate=False), t)[1])(time.time())")
     page.wait_for_function(
-        "b => document.querySelector('.mc-root').dataset.positionsMs !== b", arg=before, timeout=timeout * 1000)
+        "b => document.querySelector('.mc-root').dataset.positionsMs !== b", arg=before, timeout=timeout * 1000
+    )
     upd = float(page.evaluate("() => document.querySelector('.mc-root').dataset.positionsMs")) / 1000 - tu
     nbytes = nb.kernel.value("w.payload_nbytes()")
     return {
@@ -127,6 +237,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--screenshots", default=None, help="folder for screenshots (default: none)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each step")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--chorus-n",
+        type=int,
+        default=None,
+        help="points of the Chorus run (gallery, search, round panel); default the largest size, 0 skips",
+    )
     args = ap.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -163,13 +279,28 @@ def main(argv: list[str]) -> int:
                         runs.append(run)
                     finally:
                         nb.close()
+                chorus_n = max(sizes) if args.chorus_n is None else args.chorus_n
+                if chorus_n:
+                    name = f"bench_chorus_{chorus_n}.ipynb"
+                    lab.write_notebook(name, [CHORUS_CELL.format(n=chorus_n, seed=args.seed)])
+                    nb = NotebookPage(lab, new_page(browser, 1400, 1000), name, out=shots or OUT)
+                    try:
+                        nb.open_and_run(timeout=args.timeout)
+                        chorus = measure_chorus(nb, chorus_n, shots, args.timeout)
+                        print(json.dumps(chorus), flush=True)
+                    finally:
+                        nb.close()
                 browser.close()
         finally:
             lab.stop()
     result = {
         "runs": runs,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "browser": "headless Debian chromium, software WebGL (SwiftShader)"},
+        "chorus": chorus if chorus_n else None,
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "browser": "headless Debian chromium, software WebGL (SwiftShader)",
+        },
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))

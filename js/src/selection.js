@@ -23,27 +23,29 @@ export function createSelection(model, { views, onChange, probe }) {
     fromView(source, indices) {
       if (sameIndices(indices, current)) return undefined;
       current = indices;
-      for (const v of views()) if (v !== source) v.select(indices);
       publish(indices);
       probe.stamp('selectSentMs');
       if (source?.lastMouseUpMs) probe.stamp('mouseUpMs', source.lastMouseUpMs);
+      // onChange (status, gallery request) before the other views repaint: at a million points a repaint
+      // holds the page for a second, and the gallery's request should already be on its way
       onChange();
+      for (const v of views()) if (v !== source) v.select(indices);
       return new Promise((resolve) => ackWaiters.push(resolve));
     },
     /** Select `indices` everywhere and tell Python (picking a named set). */
     set(indices) {
       current = Uint32Array.from(indices);
-      for (const v of views()) v.select(current);
       publish(current);
       onChange();
+      for (const v of views()) v.select(current);
     },
     /** Python changed `selected`: highlight it in every view. */
     fromModel() {
       const s = decodeUint32(model.get('selected'));
       if (sameIndices(s, current)) return;
       current = Uint32Array.from(s);
-      for (const v of views()) v.select(current);
       onChange();
+      for (const v of views()) v.select(current);
     },
     /** The kernel's 'ack_selected' message. */
     acknowledged(count) {

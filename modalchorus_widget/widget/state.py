@@ -407,16 +407,17 @@ class ChorusState:
     def tooltip(self, index: int, thumbs: dict) -> dict:
         """Text, label, prediction and (for images with a readable item) a PNG thumbnail of row ``index``."""
         es = self.embeddings
+        frame = es.frame  # single cells (.iat): the column properties copy all n rows
         info = {}
-        mod = str(es.modality[index])
-        items = es.items
-        item = items[index] if items is not None else None
+        mod = str(frame["modality"].iat[index])
+        item = frame["item"].iat[index] if "item" in frame else None
         if mod != "image" and isinstance(item, str):  # texts show their text; image items are paths
             info["text"] = item if len(item) <= 300 else item[:299] + "\u2026"
         else:
-            info["text"] = f"{mod} {es.frame['id'].iat[index]}"
-        if es.labels is not None and es.labels[index] is not None:
-            info["label"] = es.labels[index]
+            info["text"] = f"{mod} {frame['id'].iat[index]}"
+        label = frame["label"].iat[index] if "label" in frame else None
+        if label is not None and label == label:
+            info["label"] = label
         if self.predictions is not None and self.predictions[index] is not None:
             info["prediction"] = self.predictions[index]
         missing = item is None or (isinstance(item, float) and item != item)  # pandas turns None into NaN

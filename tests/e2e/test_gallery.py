@@ -139,3 +139,9 @@ def test_lasso_fills_gallery_and_search_highlights_nearest(open_notebook):
     assert "1 match" in page.locator(".mc-search-result").inner_text()
     time.sleep(0.3)
     nb.screenshot("search.png", root)
+
+    # PNG export: w.to_png asks the browser, which sends the views as drawn once the cell is done
+    k.run("_png = w.to_png('views.png')")
+    assert wait_for(lambda: k.value("w.png_written") == "views.png", timeout=30)
+    head = k.value("(list(open('views.png', 'rb').read()[:8]), __import__('PIL.Image').Image.open('views.png').size)")
+    assert head[0] == [137, 80, 78, 71, 13, 10, 26, 10] and head[1][0] > 600 and head[1][1] > 300
