@@ -19,7 +19,7 @@ What it optimises, and why:
 - Cost: fine-tuning is exact up to ``batch_size`` points; above, a step samples ``batch_size`` neighbour pairs
   (attraction) and ``batch_size / 2`` random points (repulsion), so memory stays O(batch^2 + n k), never n x n.
   Training the network directly on the loss (the previous MFM, ``warm_start=False`` here) lost about 0.01-0.02
-  Tx to the non-parametric optimum; the distilled network matches it to 0.001 (scripts/mfm_cv.py, README).
+  Tx to the non-parametric optimum; the distilled network is within 0.002 of it (scripts/mfm_cv.py, README).
 """
 
 from __future__ import annotations
