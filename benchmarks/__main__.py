@@ -3,6 +3,7 @@
 Each verb lives in its own module of this package (``encode``, ``projection``, ``widget``,
 ``alignment``, ``cmcr``, ``reliability``) exposing ``main(argv) -> int``.
 """
+
 import importlib
 import sys
 

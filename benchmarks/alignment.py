@@ -10,6 +10,7 @@
    stops once the pull holds, so ``round_s_all_steps`` times the same round with every step run.
 Only held-out rows are evaluated; the aligner sees training rows only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,12 @@ def _coco(path=None):
 
 
 def _recalls(img, txt):
-    return {"i2t_r1": recall_at_k(img, txt, 1), "i2t_r5": recall_at_k(img, txt, 5),
-            "t2i_r1": recall_at_k(txt, img, 1), "t2i_r5": recall_at_k(txt, img, 5)}
+    return {
+        "i2t_r1": recall_at_k(img, txt, 1),
+        "i2t_r5": recall_at_k(img, txt, 5),
+        "t2i_r1": recall_at_k(txt, img, 1),
+        "t2i_r5": recall_at_k(txt, img, 5),
+    }
 
 
 def retrieval(data, seed=0, n_train=300, params=None):
@@ -112,19 +117,35 @@ def zero_shot(params=None, prompt_override=None, data=None, mode="fast"):
     untouched = np.array([c not in (a, b) for c in range(k)])
     in_untouched = untouched[y_te]
     return {
-        "target_class": str(d.class_names[a]), "confused_with": str(d.class_names[b]),
-        "n_selected": int(len(members)), "train_confusions": int(cm[a, b]),
-        "target_acc_before": float(acc0[a]), "target_acc_after": float(acc1[a]),
-        "overall_acc_before": float(np.mean(p0 == y_te)), "overall_acc_after": float(np.mean(p1 == y_te)),
+        "target_class": str(d.class_names[a]),
+        "confused_with": str(d.class_names[b]),
+        "n_selected": int(len(members)),
+        "train_confusions": int(cm[a, b]),
+        "target_acc_before": float(acc0[a]),
+        "target_acc_after": float(acc1[a]),
+        "overall_acc_before": float(np.mean(p0 == y_te)),
+        "overall_acc_after": float(np.mean(p1 == y_te)),
         "per_class_before": {str(c): float(v) for c, v in zip(d.class_names, acc0)},
         "per_class_after": {str(c): float(v) for c, v in zip(d.class_names, acc1)},
         "untouched_changed": int(np.sum((p0 != p1) & in_untouched)),
         "untouched_max_drop": float(np.max((acc0 - acc1)[untouched])),
-        "round_s": round(seconds, 4), "steps": rnd.report["steps"], "mode": mode,
+        "round_s": round(seconds, 4),
+        "steps": rnd.report["steps"],
+        "mode": mode,
         "moved_unselected_mean": rnd.report.get("moved_unselected_mean"),
         "ceiling_note": "target_acc_before is the room left: +10 points is reachable only if it is <= 0.9",
-        **{k: rnd.report[k] for k in ("constraint_loss_before", "constraint_loss_after", "tuned_parameters",
-                                      "seconds_cache", "seconds_train", "seconds_reencode") if k in rnd.report},
+        **{
+            k: rnd.report[k]
+            for k in (
+                "constraint_loss_before",
+                "constraint_loss_after",
+                "tuned_parameters",
+                "seconds_cache",
+                "seconds_train",
+                "seconds_reencode",
+            )
+            if k in rnd.report
+        },
     }
 
 
@@ -147,9 +168,20 @@ def speed(data, n=10_000, members=200, params=None):
         al = Aligner(es, **{**(params or {}), **extra})
         c0, t0 = time.process_time(), time.perf_counter()
         rnd = al.step(PointSet(anchor, sel))
-        out.update({f"round_s{key}": round(time.perf_counter() - t0, 3),
-                    f"round_cpu_s{key}": round(time.process_time() - c0, 3), f"steps{key}": rnd.report["steps"]})
-    return {**out, "n": es.n, "members": members, "load_avg_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}
+        out.update(
+            {
+                f"round_s{key}": round(time.perf_counter() - t0, 3),
+                f"round_cpu_s{key}": round(time.process_time() - c0, 3),
+                f"steps{key}": rnd.report["steps"],
+            }
+        )
+    return {
+        **out,
+        "n": es.n,
+        "members": members,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "cores": os.cpu_count(),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -172,7 +204,8 @@ def main(argv: list[str]) -> int:
             out["retrieval_mean_over_seeds"] = {k: float(np.mean([r[k] for r in runs])) for k in keys}
             out["retrieval_mean_over_seeds"]["baselines"] = {
                 b: {k: float(np.mean([r["baselines"][b][k] for r in runs])) for k in runs[0]["baselines"][b]}
-                for b in runs[0]["baselines"]}
+                for b in runs[0]["baselines"]
+            }
             out["retrieval_mean_over_seeds"]["seeds"] = args.seeds
         print(json.dumps({"retrieval": out["retrieval"]}, indent=1))
     if "zero_shot" not in args.skip:

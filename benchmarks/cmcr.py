@@ -16,6 +16,7 @@
    over ``--n-seeds`` seeds (default 3; 150 test pairs make one run's R@1 uncertain by about +-4 points).
 3. Training time (wall clock, torch limited to 2 threads).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,9 +58,16 @@ def run_synthetic(params: dict, random_state=0, **gen):
     oracle = _recall(_unit(data["test_a"] @ r1.T), _unit(data["test_c"] @ r2.T))
     cm = CMCR(random_state=random_state, **params).fit(*data["train"])
     got = _recall(cm.transform(data["test_a"], space=1), cm.transform(data["test_c"], space=2))
-    return {"r1": got["r1"], "r5": got["r5"], "oracle_r1": oracle["r1"], "oracle_r5": oracle["r5"],
-            "ratio_r1": got["r1"] / oracle["r1"], "train_s": cm.train_s_,
-            "n_train_pairs": len(data["train"][0]["text"]), "n_test": len(data["test_a"])}
+    return {
+        "r1": got["r1"],
+        "r5": got["r5"],
+        "oracle_r1": oracle["r1"],
+        "oracle_r5": oracle["r5"],
+        "ratio_r1": got["r1"] / oracle["r1"],
+        "train_s": cm.train_s_,
+        "n_train_pairs": len(data["train"][0]["text"]),
+        "n_test": len(data["test_a"]),
+    }
 
 
 # --------------------------------------------------------------------------------------------- COCO + MiniLM
@@ -89,8 +97,10 @@ def linear_baselines(minilm, texts, images, train, test):
 
     out = {}
     cv = RidgeCV(alphas=np.logspace(-3, 2, 11), cv=5).fit(minilm[train], texts[train])
-    for name, model in (("ridge", Ridge(alpha=float(cv.alpha_)).fit(minilm[train], texts[train])),
-                        ("ridge_alpha1", Ridge(alpha=1.0).fit(minilm[train], texts[train]))):
+    for name, model in (
+        ("ridge", Ridge(alpha=float(cv.alpha_)).fit(minilm[train], texts[train])),
+        ("ridge_alpha1", Ridge(alpha=1.0).fit(minilm[train], texts[train])),
+    ):
         q = _unit(model.predict(minilm[test]))
         out[name] = {**_recall(q, images[test]), "alpha": float(model.alpha)}
     u, _, vt = np.linalg.svd(minilm[train].T @ texts[train], full_matrices=False)
@@ -98,8 +108,12 @@ def linear_baselines(minilm, texts, images, train, test):
     return out
 
 
-ABLATIONS = {"full": {}, "no_noise": {"noise_std": 0.0}, "no_consistency": {"use_consistency": False},
-             "no_intra": {"use_intra": False}}
+ABLATIONS = {
+    "full": {},
+    "no_noise": {"noise_std": 0.0},
+    "no_consistency": {"use_consistency": False},
+    "no_intra": {"use_intra": False},
+}
 
 
 def run_coco(params: dict, seeds=(0, 1, 2), ablations=ABLATIONS, folder=None):
@@ -108,12 +122,19 @@ def run_coco(params: dict, seeds=(0, 1, 2), ablations=ABLATIONS, folder=None):
     images, texts, minilm = load_coco(folder)
     train, test = coco_split(len(images))
     s1, s2 = coco_spaces(images, texts, minilm, train)
-    res = {"split": {"seed": SPLIT_SEED, "rule": "numpy.random.default_rng(0).permutation(500): first 350 train, "
-                     "last 150 test", "n_train": len(train), "n_test": len(test)},
-           "image_memory": "CLIP images of the 350 training rows only, shuffled, pairing unused; the 150 "
-                           "held-out images are never seen in training",
-           "clip_text_to_image": _recall(texts[test], images[test]),
-           "baselines": linear_baselines(minilm, texts, images, train, test), "ablation": {}}
+    res = {
+        "split": {
+            "seed": SPLIT_SEED,
+            "rule": "numpy.random.default_rng(0).permutation(500): first 350 train, last 150 test",
+            "n_train": len(train),
+            "n_test": len(test),
+        },
+        "image_memory": "CLIP images of the 350 training rows only, shuffled, pairing unused; the 150 "
+        "held-out images are never seen in training",
+        "clip_text_to_image": _recall(texts[test], images[test]),
+        "baselines": linear_baselines(minilm, texts, images, train, test),
+        "ablation": {},
+    }
     for name, extra in ablations.items():
         runs = []
         for seed in seeds:
@@ -124,15 +145,23 @@ def run_coco(params: dict, seeds=(0, 1, 2), ablations=ABLATIONS, folder=None):
         print(f"  coco {name}: {json.dumps(res['ablation'][name])}", file=sys.stderr, flush=True)
     res["seeds"] = list(seeds)
     full = res["ablation"]["full"]
-    res.update(r1=full["r1"], r5=full["r5"], r10=full["r10"], ridge_r1=res["baselines"]["ridge"]["r1"],
-               ridge_r5=res["baselines"]["ridge"]["r5"], procrustes_r1=res["baselines"]["procrustes"]["r1"],
-               procrustes_r5=res["baselines"]["procrustes"]["r5"], train_s=full["train_s"])
+    res.update(
+        r1=full["r1"],
+        r5=full["r5"],
+        r10=full["r10"],
+        ridge_r1=res["baselines"]["ridge"]["r1"],
+        ridge_r5=res["baselines"]["ridge"]["r5"],
+        procrustes_r1=res["baselines"]["procrustes"]["r1"],
+        procrustes_r5=res["baselines"]["procrustes"]["r5"],
+        train_s=full["train_s"],
+    )
     return res
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks cmcr", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks cmcr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-seeds", type=int, default=3, help="C-MCR seeds per COCO variant (recalls are means)")
@@ -148,18 +177,29 @@ def main(argv: list[str]) -> int:
     out = {"params": args.params, "seed": args.seed, "torch_threads": torch.get_num_threads()}
     syn = run_synthetic(args.params, random_state=args.seed)
     out["synthetic"] = syn
-    print(f"synthetic: r1 {syn['r1']:.3f} vs oracle {syn['oracle_r1']:.3f} ({syn['ratio_r1']:.1%}), "
-          f"{syn['train_s']:.1f} s", file=sys.stderr, flush=True)
+    print(
+        f"synthetic: r1 {syn['r1']:.3f} vs oracle {syn['oracle_r1']:.3f} ({syn['ratio_r1']:.1%}), "
+        f"{syn['train_s']:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     if not args.skip_real:
         coco = run_coco(args.params, seeds=tuple(args.seed + i for i in range(args.n_seeds)), folder=args.data)
         out["coco_minilm"] = {k: v for k, v in coco.items() if k != "ablation"}
-        out["ablation"] = {k: {"r1": v["r1"], "r5": v["r5"], "r10": v["r10"], "per_seed": v["per_seed"]}
-                           for k, v in coco["ablation"].items()}
-        print(f"coco: C-MCR r1 {coco['r1']:.3f} r5 {coco['r5']:.3f} | ridge r1 {coco['ridge_r1']:.3f} "
-              f"r5 {coco['ridge_r5']:.3f} | procrustes r1 {coco['procrustes_r1']:.3f} r5 {coco['procrustes_r5']:.3f}",
-              file=sys.stderr, flush=True)
-    out["train_s"] = {"synthetic": syn["train_s"], **({"coco_minilm": out["coco_minilm"]["train_s"]}
-                                                      if "coco_minilm" in out else {})}
+        out["ablation"] = {
+            k: {"r1": v["r1"], "r5": v["r5"], "r10": v["r10"], "per_seed": v["per_seed"]}
+            for k, v in coco["ablation"].items()
+        }
+        print(
+            f"coco: C-MCR r1 {coco['r1']:.3f} r5 {coco['r5']:.3f} | ridge r1 {coco['ridge_r1']:.3f} "
+            f"r5 {coco['ridge_r5']:.3f} | procrustes r1 {coco['procrustes_r1']:.3f} r5 {coco['procrustes_r5']:.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
+    out["train_s"] = {
+        "synthetic": syn["train_s"],
+        **({"coco_minilm": out["coco_minilm"]["train_s"]} if "coco_minilm" in out else {}),
+    }
     out["total_s"] = time.perf_counter() - t0
     text = json.dumps(out, indent=2)
     if args.json:

@@ -9,6 +9,7 @@ Writes {"default_zero_shot_acc", "encode_images_per_s", "encode_texts_per_s", "v
 Speeds are the best of ``--repeats`` timed runs after one warm-up run; the 1-minute load average at start
 and end is recorded because shared CPUs make speeds vary several-fold.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,14 +55,21 @@ def main(argv: list[str]) -> int:
     folder = args.data if args.data is not None else coco500_path()
     if not (folder / "clip_vitb16_img_txt.npy").is_file():
         if args.data is not None:
-            print(f"--data {args.data}: not a COCO-500 folder (needs clip_vitb16_img_txt.npy and captions.json)",
-                  file=sys.stderr)
+            print(
+                f"--data {args.data}: not a COCO-500 folder (needs clip_vitb16_img_txt.npy and captions.json)",
+                file=sys.stderr,
+            )
             return 2
         folder = None
     torch.set_num_threads(args.threads)
-    out: dict = {"device": args.device, "threads": args.threads, "torch": torch.__version__,
-                 "python": platform.python_version(), "cpu_count": os.cpu_count(),
-                 "loadavg_1m_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
+    out: dict = {
+        "device": args.device,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1m_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
 
     # --- the embedded default ---------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -78,11 +86,13 @@ def main(argv: list[str]) -> int:
     else:
         from modalchorus_widget.encoders.default import CAPTION_TEMPLATES, fill
 
-        texts = [f"{fill(t, c)} number {i}" for i, (t, c) in enumerate((t, c) for t in CAPTION_TEMPLATES
-                                                                      for c in range(10))]
+        texts = [
+            f"{fill(t, c)} number {i}" for i, (t, c) in enumerate((t, c) for t in CAPTION_TEMPLATES for c in range(10))
+        ]
     out["encode_texts_n"] = len(texts)
-    out["encode_texts_per_s"] = round(_best_rate(
-        lambda: DefaultEncoder(device=args.device).encode_texts(texts), len(texts), args.repeats), 1)
+    out["encode_texts_per_s"] = round(
+        _best_rate(lambda: DefaultEncoder(device=args.device).encode_texts(texts), len(texts), args.repeats), 1
+    )
 
     # --- open_clip ViT-B-32, random weights (speed only) --------------------------------------------
     if args.skip_vit:
@@ -98,11 +108,13 @@ def main(argv: list[str]) -> int:
         out["vitb32_build_s"] = round(time.perf_counter() - t0, 3)
         rng = np.random.default_rng(0)
         vimgs = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(args.vit_images)]
-        vtexts = (texts * (args.vit_texts // len(texts) + 1))[:args.vit_texts]
-        out["vitb32_images_per_s"] = round(_best_rate(
-            lambda: vit.encode_images(vimgs, batch_size=32, progress=False), len(vimgs), args.repeats), 2)
-        out["vitb32_texts_per_s"] = round(_best_rate(
-            lambda: vit.encode_texts(vtexts, batch_size=128, progress=False), len(vtexts), args.repeats), 1)
+        vtexts = (texts * (args.vit_texts // len(texts) + 1))[: args.vit_texts]
+        out["vitb32_images_per_s"] = round(
+            _best_rate(lambda: vit.encode_images(vimgs, batch_size=32, progress=False), len(vimgs), args.repeats), 2
+        )
+        out["vitb32_texts_per_s"] = round(
+            _best_rate(lambda: vit.encode_texts(vtexts, batch_size=128, progress=False), len(vtexts), args.repeats), 1
+        )
         out["vitb32_n_images"], out["vitb32_n_texts"] = len(vimgs), len(vtexts)
 
     # --- COCO-500 ------------------------------------------------------------------------------------

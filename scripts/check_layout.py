@@ -69,7 +69,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
             if m.startswith(n + "."):
                 continue
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state:
                 found = visit(m)
                 if found:
@@ -110,13 +110,15 @@ def main(argv=None) -> int:
     problems = []
 
     cycle = find_cycle(graph)
-    print(f"import graph: {len(graph)} modules, {sum(map(len, graph.values()))} edges; "
-          f"cycle: {' -> '.join(cycle) if cycle else 'none'}")
+    print(
+        f"import graph: {len(graph)} modules, {sum(map(len, graph.values()))} edges; "
+        f"cycle: {' -> '.join(cycle) if cycle else 'none'}"
+    )
     if cycle:
         problems.append("import cycle " + " -> ".join(cycle))
 
     sizes = sorted(((len(f.read_text().splitlines()), f) for f in files), reverse=True)
-    print(f"largest modules: " + ", ".join(f"{f.relative_to(PKG)} {n}" for n, f in sizes[:3]))
+    print("largest modules: " + ", ".join(f"{f.relative_to(PKG)} {n}" for n, f in sizes[:3]))
     problems += [f"{f.relative_to(ROOT)} has {n} lines (> {MAX_LINES})" for n, f in sizes if n > MAX_LINES]
 
     refs = [h for f in files for h in repo_references(f)]
@@ -125,9 +127,11 @@ def main(argv=None) -> int:
 
     if not args.no_lint:
         py = [sys.executable, "-m", "ruff"]
-        for what, cmd, cwd in (("ruff check", py + ["check", "."], ROOT),
-                               ("ruff format", py + ["format", "--check", "."], ROOT),
-                               ("eslint", ["npm", "run", "--silent", "lint"], ROOT / "js")):
+        for what, cmd, cwd in (
+            ("ruff check", py + ["check", "."], ROOT),
+            ("ruff format", py + ["format", "--check", "."], ROOT),
+            ("eslint", ["npm", "run", "--silent", "lint"], ROOT / "js"),
+        ):
             rc, out = run(cmd, cwd)
             print(f"{what}: {'clean' if rc == 0 else 'FINDINGS'}")
             if rc:

@@ -1,4 +1,5 @@
 """Alignment (docs/methods.md 4) on real COCO-500 CLIP embeddings: constraints, rounds, history, failure guarantees."""
+
 import numpy as np
 import pytest
 
@@ -15,7 +16,9 @@ def coco_set(coco_dir):
     import json
 
     x = np.load(coco_dir / "clip_vitb16_img_txt.npy")
-    caps = [c["caption"] for c in sorted(json.loads((coco_dir / "captions.json").read_text()), key=lambda c: c["index"])]
+    caps = [
+        c["caption"] for c in sorted(json.loads((coco_dir / "captions.json").read_text()), key=lambda c: c["index"])
+    ]
     return EmbeddingSet.from_pairs(x[0][:N], x[1][:N], captions=caps[:N]), x, caps
 
 
@@ -78,7 +81,10 @@ def test_round_stops_once_the_constraint_holds_on_every_member(coco_set):
     push = Aligner(es, **long)
     rnd = push.step(PointSet(anchor, members, direction="push"))
     assert 0 < rnd.report["steps"] < 300
-    cos0, cos1 = es.vectors[members] @ es.vectors[anchor], push.embeddings_.vectors[members] @ push.embeddings_.vectors[anchor]
+    cos0, cos1 = (
+        es.vectors[members] @ es.vectors[anchor],
+        push.embeddings_.vectors[members] @ push.embeddings_.vectors[anchor],
+    )
     assert (cos1 <= cos0 - push.margin + 1e-6).all()
     # a constraint that already holds: an identity round, nothing moves
     done = [i for i in imgs if _nearest_text(es, [i])[0] == anchor]
@@ -199,17 +205,20 @@ def test_load_replays_several_undone_rounds_in_their_order(coco_set, tmp_path):
         assert np.array_equal(back.embeddings_.vectors, al.embeddings_.vectors)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: PointSet(N + 1, []), "empty"),
-    (lambda: PointSet(N + 1, np.zeros(2 * N, bool)), "empty"),
-    (lambda: PointSet(10_000, [1, 2]), "unknown anchor row"),
-    (lambda: PointSet("a caption nobody wrote", [1, 2]), "unknown anchor"),
-    (lambda: PointSet(N + 1, [1, 5000]), "row indices must lie"),
-    (lambda: SetSet(np.arange(0, 10)), "all 'image'"),
-    (lambda: SetSet([], [N + 1]), "empty"),
-    (lambda: SetSet([1, 2, 3], [N + 1, N + 2], paired=True), "equal length"),
-    (lambda: PointSet(N + 1, [1, 2]).augment(vectors=np.full((2, 512), np.nan, np.float32)), "NaN"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: PointSet(N + 1, []), "empty"),
+        (lambda: PointSet(N + 1, np.zeros(2 * N, bool)), "empty"),
+        (lambda: PointSet(10_000, [1, 2]), "unknown anchor row"),
+        (lambda: PointSet("a caption nobody wrote", [1, 2]), "unknown anchor"),
+        (lambda: PointSet(N + 1, [1, 5000]), "row indices must lie"),
+        (lambda: SetSet(np.arange(0, 10)), "all 'image'"),
+        (lambda: SetSet([], [N + 1]), "empty"),
+        (lambda: SetSet([1, 2, 3], [N + 1, N + 2], paired=True), "equal length"),
+        (lambda: PointSet(N + 1, [1, 2]).augment(vectors=np.full((2, 512), np.nan, np.float32)), "NaN"),
+    ],
+)
 def test_bad_constraints_raise_and_change_nothing(coco_set, make, match):
     es, _, _ = coco_set
     al = Aligner(es, **FAST)

@@ -1,4 +1,5 @@
 """The alignment benchmark's retrieval protocol (COCO-500, 300 train / 200 held-out pairs) meets its target."""
+
 import numpy as np
 import pytest
 

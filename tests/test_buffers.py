@@ -1,4 +1,5 @@
 """Buffer encoding/decoding: exact round trips, dtypes, and clear errors for bad input."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,8 +10,7 @@ from modalchorus_widget.widget import buffers as B
 
 
 @settings(max_examples=50, deadline=None)
-@given(hnp.arrays(np.float32, st.tuples(st.integers(0, 200), st.just(2)),
-                  elements=st.floats(-1e6, 1e6, width=32)))
+@given(hnp.arrays(np.float32, st.tuples(st.integers(0, 200), st.just(2)), elements=st.floats(-1e6, 1e6, width=32)))
 def test_positions_round_trip_exact(xy):
     raw = B.positions_to_json(B.as_positions(xy))
     assert isinstance(raw, memoryview) and raw.nbytes == xy.size * 4  # plain float32 bytes, no JSON
@@ -51,11 +51,14 @@ def test_bool_mask_to_indices():
         B.as_indices(m, 7)
 
 
-@pytest.mark.parametrize("bad,msg", [
-    (np.zeros((3, 3)), "shape"),
-    (np.array([[0.0, np.nan]]), "not finite"),
-    (np.array([["a", "b"]]), "numeric"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        (np.zeros((3, 3)), "shape"),
+        (np.array([[0.0, np.nan]]), "not finite"),
+        (np.array([["a", "b"]]), "numeric"),
+    ],
+)
 def test_bad_positions_raise_clear_errors(bad, msg):
     with pytest.raises(B.BufferFormatError, match=msg):
         B.as_positions(bad)

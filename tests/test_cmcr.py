@@ -1,4 +1,5 @@
 """C-MCR: connecting two contrastive spaces through a shared modality (docs/methods.md section 5)."""
+
 import importlib.machinery
 import json
 import sys
@@ -89,10 +90,13 @@ def test_embedding_sets_and_connected_view(rotated):
     from modalchorus_widget.data.embeddings import EmbeddingSet
 
     s1, s2, *_ = rotated
-    clip = EmbeddingSet(np.concatenate([s1["image"][:300], s1["text"]]), ["image"] * 300 + ["text"] * 600,
-                        labels=["img"] * 300 + ["txt"] * 600, space="clip")
-    clap = EmbeddingSet(np.concatenate([s2["text"], s2["audio"][:200]]), ["text"] * 600 + ["audio"] * 200,
-                        space="clap")
+    clip = EmbeddingSet(
+        np.concatenate([s1["image"][:300], s1["text"]]),
+        ["image"] * 300 + ["text"] * 600,
+        labels=["img"] * 300 + ["txt"] * 600,
+        space="clip",
+    )
+    clap = EmbeddingSet(np.concatenate([s2["text"], s2["audio"][:200]]), ["text"] * 600 + ["audio"] * 200, space="clap")
     cm = connect(clip, clap, shared="text", random_state=0, **{**FAST, "n_epochs": 10})
     assert cm.spaces_ == ("clip", "clap") and cm.memory_sizes_ == ({"image": 300}, {"audio": 200})
     both = cm.connected(clip, clap)
@@ -101,8 +105,8 @@ def test_embedding_sets_and_connected_view(rotated):
     assert both.frame["space"].value_counts().to_dict() == {"clip": 900, "clap": 800}
     assert set(both.frame["source"]) == {"clip:image", "clip:text", "clap:text", "clap:audio"}
     assert both.frame["id"].is_unique
-    np.testing.assert_allclose(both.vectors[:clip.n], cm.transform(clip, space="clip"), atol=1e-6)
-    np.testing.assert_allclose(both.vectors[clip.n:], cm.transform(clap.vectors, space="clap"), atol=1e-6)
+    np.testing.assert_allclose(both.vectors[: clip.n], cm.transform(clip, space="clip"), atol=1e-6)
+    np.testing.assert_allclose(both.vectors[clip.n :], cm.transform(clap.vectors, space="clap"), atol=1e-6)
     assert cm.connected(clip, clap).n == both.n
     # dict inputs give the same view, with modality-based ids
     view = cm.connected({"image": s1["image"][:3]}, {"audio": s2["audio"][:2]})

@@ -1,4 +1,5 @@
 """Concept axis (docs/methods.md 3) on real CLIP embeddings and exact small cases."""
+
 import numpy as np
 import pytest
 
@@ -45,12 +46,15 @@ def test_real_clip_images_lean_to_their_own_caption(coco_vectors):
     assert (xs > 0).mean() > 0.85
 
 
-@pytest.mark.parametrize("kw,msg", [
-    (dict(a=np.zeros(4), b=np.ones(4)), "zero vector"),
-    (dict(a=np.ones(3), b=np.ones(4)), "dimension"),
-    (dict(a=np.ones(4), b=np.ones(4)), "same concept"),
-    (dict(a=np.ones(4), b=-np.ones(4), y=np.ones(7)), "y:"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(a=np.zeros(4), b=np.ones(4)), "zero vector"),
+        (dict(a=np.ones(3), b=np.ones(4)), "dimension"),
+        (dict(a=np.ones(4), b=np.ones(4)), "same concept"),
+        (dict(a=np.ones(4), b=-np.ones(4), y=np.ones(7)), "y:"),
+    ],
+)
 def test_bad_concepts_raise(kw, msg):
     v = np.eye(4, dtype=np.float32)[:3] + 0.1
     with pytest.raises(ConceptAxisError, match=msg):

@@ -1,5 +1,6 @@
 """Datasets: load_default (the embedded default), load_coco500 (real CLIP ViT-B/16 features), and the
 loaders for pre-computed embeddings."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,17 @@ import pandas as pd
 import pytest
 
 from modalchorus_widget.data.datasets import (
-    COCO_COARSE_LABELS, DatasetError, coarse_label, coco500_path, from_arrays, from_dataframe,
-    load_coco500, load_default, load_embeddings, load_numpy, load_parquet,
+    COCO_COARSE_LABELS,
+    DatasetError,
+    coarse_label,
+    coco500_path,
+    from_arrays,
+    from_dataframe,
+    load_coco500,
+    load_default,
+    load_embeddings,
+    load_numpy,
+    load_parquet,
 )
 from modalchorus_widget.data.embeddings import EmbeddingError, EmbeddingSet
 
@@ -158,8 +168,13 @@ def test_load_numpy_forms(tmp_path):
     np.save(tmp_path / "pairs.npy", np.stack([img[:3], txt]))
     es = load_numpy(tmp_path / "pairs.npy")
     assert list(es.modality) == ["image"] * 3 + ["text"] * 3
-    np.savez(tmp_path / "set.npz", images=img, texts=txt, captions=np.array(["x", "y", "z"]),
-             image_labels=np.array(["a", "a", "b", "b"]))
+    np.savez(
+        tmp_path / "set.npz",
+        images=img,
+        texts=txt,
+        captions=np.array(["x", "y", "z"]),
+        image_labels=np.array(["a", "a", "b", "b"]),
+    )
     es = load_embeddings(tmp_path / "set.npz")
     assert es.n == 7 and list(es.items[4:]) == ["x", "y", "z"] and list(es.labels[:4]) == ["a", "a", "b", "b"]
     # an EmbeddingSet file goes through the same entry point
@@ -192,8 +207,9 @@ def test_load_numpy_errors(tmp_path):
 
 def test_dataframe_and_parquet_round_trip(tmp_path):
     v = _vecs(5, 6, 3)
-    df = pd.DataFrame({"vector": list(v), "modality": ["image"] * 3 + ["text"] * 2,
-                       "label": list("aabab"), "source": list("vwxyz")})
+    df = pd.DataFrame(
+        {"vector": list(v), "modality": ["image"] * 3 + ["text"] * 2, "label": list("aabab"), "source": list("vwxyz")}
+    )
     es = from_dataframe(df)
     assert es.n == 5 and list(es.modality) == ["image"] * 3 + ["text"] * 2
     assert list(es.labels) == list("aabab") and list(es.frame["source"]) == list("vwxyz")

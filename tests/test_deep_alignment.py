@@ -8,17 +8,24 @@ with its shipped weights (``load_default()``: 1,797 digit images + 10 prompts).
 import numpy as np
 import pytest
 
-from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet
+from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, losses
 from modalchorus_widget.alignment import deep as deep_mod
-from modalchorus_widget.alignment import losses
 from modalchorus_widget.data.embeddings import EmbeddingSet
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
 N = 40  # pairs: image rows 0..N-1, text rows N..2N-1
-DEEP = dict(mode="deep", n_steps=60, learning_rate=1e-3, validation=0.0, n_reference=64, n_candidates=64, batch_size=32,
-            random_state=0)
+DEEP = dict(
+    mode="deep",
+    n_steps=60,
+    learning_rate=1e-3,
+    validation=0.0,
+    n_reference=64,
+    n_candidates=64,
+    batch_size=32,
+    random_state=0,
+)
 LAST_BLOCKS = ("visual.transformer.resblocks.1.", "transformer.resblocks.1.")
 
 
@@ -342,8 +349,8 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
     assert rnd.report["constraint_loss_after"] < 0.5 * rnd.report["constraint_loss_before"]
     assert rnd.report["moved_unselected_mean"] < rnd.report["moved_selected_mean"]
     assert changed_keys(w0, tower_weights(enc)) == ["11.bias", "11.weight"]  # the last Linear only
-    assert np.array_equal(after[len(y):], es.vectors[len(y):])  # the locked text tower's rows stay put
-    np.testing.assert_allclose(after[:len(y)], enc.encode_images(digits.images), atol=1e-5)
+    assert np.array_equal(after[len(y) :], es.vectors[len(y) :])  # the locked text tower's rows stay put
+    np.testing.assert_allclose(after[: len(y)], enc.encode_images(digits.images), atol=1e-5)
     al.undo()
     assert same_weights(tower_weights(enc), w0) and al.embeddings_ is es
     # push: images of 4 away from the prompt of 4
@@ -363,14 +370,18 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
 
 
 def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
-    from modalchorus_widget.widget.chorus import load_session, save_session
-    from modalchorus_widget.widget.chorus import Chorus
+    from modalchorus_widget.widget.chorus import Chorus, load_session, save_session
 
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
     al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
-    w = Chorus(es, positions=np.random.default_rng(0).normal(size=(es.n, 2)).astype(np.float32), aligner=al,
-               encoder=enc, color_by="modality")
+    w = Chorus(
+        es,
+        positions=np.random.default_rng(0).normal(size=(es.n, 2)).astype(np.float32),
+        aligner=al,
+        encoder=enc,
+        color_by="modality",
+    )
     w.align(PointSet(N + 20, np.arange(0, 8)), animate=False)
     assert len(al.history_) == 1
     path = save_session(w, tmp_path / "deep.chorus")

@@ -1,11 +1,12 @@
 """The embedded default model: shipped files, held-out zero-shot accuracy, agreement with what the
 training script recorded, and a deterministic training script."""
+
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
-import json
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,11 @@ def test_training_script_is_deterministic(tmp_path):
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        subprocess.run([sys.executable, str(REPO / "scripts" / "train_default.py"), "--epochs", "2",
-                        "--out", str(out)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "train_default.py"), "--epochs", "2", "--out", str(out)],
+            check=True,
+            capture_output=True,
+        )
         outs.append((out / "default_digits.safetensors").read_bytes())
         cfg = json.loads((out / "default_digits.json").read_text())
         assert 0.0 <= cfg["zero_shot"]["test_accuracy"] <= 1.0

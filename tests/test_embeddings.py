@@ -1,4 +1,5 @@
 """EmbeddingSet: validation, views, slicing, persistence and thumbnails on real CLIP embeddings."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +17,9 @@ def test_from_pairs_layout_and_normalisation(coco_set, coco_vectors):
     assert coco_set.modalities == ("image", "text")
     np.testing.assert_array_equal(coco_set.indices("text"), np.arange(500, 1000, dtype=np.uint32))
     np.testing.assert_allclose(np.linalg.norm(coco_set.vectors, axis=1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(coco_set.vectors[:500], coco_vectors[0], atol=2e-3)  # source rows are unit length to ~6e-4
+    np.testing.assert_allclose(
+        coco_set.vectors[:500], coco_vectors[0], atol=2e-3
+    )  # source rows are unit length to ~6e-4
     assert not coco_set.vectors.flags.writeable
 
 
@@ -30,14 +33,17 @@ def test_normalises_unnormalised_input():
     np.testing.assert_allclose(es.vectors, [[0.6, 0.8], [0.0, 1.0]], atol=1e-6)
 
 
-@pytest.mark.parametrize("vectors, match", [
-    (np.array([[np.nan, 1.0]]), "NaN or inf"),
-    (np.array([[np.inf, 1.0]]), "NaN or inf"),
-    (np.zeros((2, 3)), "zero vectors"),
-    (np.zeros((0, 3)), "empty"),
-    (np.ones(3), r"shape \(n, d\)"),
-    (np.array([["a", "b"]]), "not numeric"),
-])
+@pytest.mark.parametrize(
+    "vectors, match",
+    [
+        (np.array([[np.nan, 1.0]]), "NaN or inf"),
+        (np.array([[np.inf, 1.0]]), "NaN or inf"),
+        (np.zeros((2, 3)), "zero vectors"),
+        (np.zeros((0, 3)), "empty"),
+        (np.ones(3), r"shape \(n, d\)"),
+        (np.array([["a", "b"]]), "not numeric"),
+    ],
+)
 def test_bad_vectors_are_rejected_clearly(vectors, match):
     with pytest.raises(EmbeddingError, match=match):
         EmbeddingSet(vectors, "image")
@@ -94,13 +100,18 @@ def test_load_refuses_unknown_version_and_garbage(coco_set, tmp_path):
 
 def test_thumbnails_from_real_jpegs_and_arrays(coco_images):
     jpgs = sorted(coco_images.glob("*.jpg"))[:2]
-    es = EmbeddingSet(np.eye(4, 8), ["image", "image", "image", "text"],
-                      items=[str(jpgs[0]), str(jpgs[1]), np.arange(64).reshape(8, 8), "a caption"])
+    es = EmbeddingSet(
+        np.eye(4, 8),
+        ["image", "image", "image", "text"],
+        items=[str(jpgs[0]), str(jpgs[1]), np.arange(64).reshape(8, 8), "a caption"],
+    )
     th = es.thumbnails(32)
     assert th[3] is None and all(t.startswith(b"\x89PNG") for t in th[:3])
     assert es.thumbnails(32) is th  # cached
-    from PIL import Image
     import io
+
+    from PIL import Image
+
     assert max(Image.open(io.BytesIO(th[0])).size) == 32
     assert Image.open(io.BytesIO(th[2])).size == (32, 32)  # 8x8 enlarged crisply
 

@@ -1,5 +1,6 @@
 """Encoders: the interface, the embedded default's encoders, the plain-torch MiniLM text tower and the
 open_clip backend (offline errors, local checkpoints of a tiny config)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,10 @@ def unit_rows(x):
 # ------------------------------------------------------------------------------------ package import
 def test_import_stays_light():
     """Importing the package and the encoders package must not pull torch / open_clip in."""
-    code = ("import sys, modalchorus_widget, modalchorus_widget.encoders, modalchorus_widget.data.datasets; "
-            "print(sorted(m for m in ('torch', 'open_clip', 'sentence_transformers') if m in sys.modules))")
+    code = (
+        "import sys, modalchorus_widget, modalchorus_widget.encoders, modalchorus_widget.data.datasets; "
+        "print(sorted(m for m in ('torch', 'open_clip', 'sentence_transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -199,8 +202,14 @@ def test_bench_encode_writes_figures(tmp_path):
         argv += ["--data", str(coco_dir())]
     assert main(argv) == 0
     fig = json.loads(out.read_text())
-    for key in ("default_zero_shot_acc", "encode_images_per_s", "encode_texts_per_s", "vitb32_images_per_s",
-                "vitb32_texts_per_s", "coco500_i2t_top1"):
+    for key in (
+        "default_zero_shot_acc",
+        "encode_images_per_s",
+        "encode_texts_per_s",
+        "vitb32_images_per_s",
+        "vitb32_texts_per_s",
+        "coco500_i2t_top1",
+    ):
         assert key in fig
     assert fig["default_zero_shot_acc"] > 0.5
     assert fig["encode_images_per_s"] > 0 and fig["encode_texts_per_s"] > 0

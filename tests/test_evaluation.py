@@ -1,9 +1,9 @@
 """Zero-shot and retrieval figures on hand-made cases and on real CLIP (COCO-500)."""
+
 import numpy as np
 import pytest
 
-from modalchorus_widget.evaluation import (accuracy, confusion_matrix, per_class_accuracy, recall_at_k,
-                                           zero_shot_predict)
+from modalchorus_widget.evaluation import accuracy, confusion_matrix, per_class_accuracy, recall_at_k, zero_shot_predict
 
 
 def test_coco500_image_to_text_top1_matches_provenance(coco_vectors):
@@ -16,7 +16,7 @@ def test_coco500_image_to_text_top1_matches_provenance(coco_vectors):
 def test_recall_counts_ties_against_the_query():
     q = np.array([[1.0, 0.0]])
     keys = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
-    assert recall_at_k(q, keys, 1, truth=[1]) == 1.0   # tie is not "strictly more similar"
+    assert recall_at_k(q, keys, 1, truth=[1]) == 1.0  # tie is not "strictly more similar"
     assert recall_at_k(q, keys, 1, truth=[0]) == 0.0
 
 

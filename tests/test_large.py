@@ -1,14 +1,15 @@
 """Large inputs (issue 9): a point budget with a deterministic modality-stratified sample, index mapping
 between the rows shown and the full data, a visible notice, and chunked binary buffers (none above 8 MiB)."""
+
 import warnings
 
 import numpy as np
 import pytest
 
-from modalchorus_widget.widget import buffers as B
-from modalchorus_widget.widget.buffers import BufferFormatError
 from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.errors import WidgetError
+from modalchorus_widget.widget import buffers as B
+from modalchorus_widget.widget.buffers import BufferFormatError
 from modalchorus_widget.widget.chorus import Chorus
 from modalchorus_widget.widget.scatter import DEFAULT_MAX_POINTS, ScatterWidget
 
@@ -16,8 +17,7 @@ from modalchorus_widget.widget.scatter import DEFAULT_MAX_POINTS, ScatterWidget
 def scatter(n, max_points, mod=None, **kw):
     rng = np.random.default_rng(1)
     mod = np.arange(n) % 2 if mod is None else mod
-    return ScatterWidget(rng.normal(size=(n, 2)), category=np.arange(n) % 3, modality=mod,
-                         max_points=max_points, **kw)
+    return ScatterWidget(rng.normal(size=(n, 2)), category=np.arange(n) % 3, modality=mod, max_points=max_points, **kw)
 
 
 def sent_state(w):
@@ -98,8 +98,9 @@ def test_sampled_widget_sends_only_the_sample_and_says_so():
     n, m = 30_000, 3000
     w = scatter(n, m)
     assert w.sampled and w.n == n and w.n_shown == m and w.max_points == m
-    assert w.sample_notice == ("showing 3,000 of 30,000 points (sampled, stratified by modality); "
-                               "selections map to the full data")
+    assert w.sample_notice == (
+        "showing 3,000 of 30,000 points (sampled, stratified by modality); selections map to the full data"
+    )
     got = sent_state(w)
     idx = w.shown_index
     assert len(idx) == m

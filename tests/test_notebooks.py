@@ -1,4 +1,5 @@
 """Every notebook under notebooks/ runs top to bottom headless (lasso simulated from Python)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -17,13 +18,18 @@ def test_there_are_notebooks():
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(nb, tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebook.py"), str(nb), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "run_notebook.py"), str(nb), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
 
 def test_notebooks_are_stripped():
     import nbformat
+
     for nb in NOTEBOOKS:
         book = nbformat.read(nb, as_version=4)
         for cell in book.cells:

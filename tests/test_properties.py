@@ -3,6 +3,7 @@
 Small generated inputs; each property is an invariant the code must keep for *every* input, not an
 example: metric bounds and invariances, how constraints resolve selections, and lossless buffers.
 """
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,8 +21,13 @@ finite32 = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
 
 # ------------------------------------------------------------------------------------------- buffers
 @SETTINGS
-@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=50).map(
-    lambda s: (s[0], 2)), elements=finite32))
+@given(
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=50).map(lambda s: (s[0], 2)),
+        elements=finite32,
+    )
+)
 def test_positions_round_trip_bit_exact(xy):
     a = B.as_positions(xy)
     back = B.positions_from_json(B.positions_to_json(a))

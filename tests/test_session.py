@@ -4,6 +4,7 @@ Round trip keeps embeddings + metadata, positions, selection, named sets, the fi
 with its history (undo still works after loading); unknown versions are refused clearly; a process killed
 (SIGKILL) in the middle of saving a big session leaves the previous file loadable.
 """
+
 import io
 import json
 import os
@@ -33,9 +34,14 @@ def chorus(coco_vectors):
 
     img, txt = coco_vectors[0][:N_PAIRS], coco_vectors[1][:N_PAIRS]
     labels = [f"g{i % 3}" for i in range(N_PAIRS)]
-    es = EmbeddingSet.from_pairs(img, txt, labels=labels, text_labels=labels,
-                                 captions=[f"caption {i}" for i in range(N_PAIRS)],
-                                 meta={"score": np.linspace(0, 1, 2 * N_PAIRS)})
+    es = EmbeddingSet.from_pairs(
+        img,
+        txt,
+        labels=labels,
+        text_labels=labels,
+        captions=[f"caption {i}" for i in range(N_PAIRS)],
+        meta={"score": np.linspace(0, 1, 2 * N_PAIRS)},
+    )
     mfm = MFM(hidden=(32,), n_steps=15, batch_size=32, warm_start=False, random_state=0)
     mfm.fit(es.vectors, modality=es.modality)
     aligner = Aligner(es, n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2)
@@ -48,16 +54,31 @@ def chorus(coco_vectors):
     return w
 
 
-SYNCED = ("positions", "category", "modality", "selected", "named_sets", "category_names", "modality_names",
-          "method", "color_by", "color_options", "status", "point_labels")
+SYNCED = (
+    "positions",
+    "category",
+    "modality",
+    "selected",
+    "named_sets",
+    "category_names",
+    "modality_names",
+    "method",
+    "color_by",
+    "color_options",
+    "status",
+    "point_labels",
+)
 
 
 def _state(w):
     st = {}
     for k in SYNCED:
         v = getattr(w, k)
-        st[k] = {n: np.asarray(x).tolist() for n, x in v.items()} if isinstance(v, dict) else (
-            np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
+        st[k] = (
+            {n: np.asarray(x).tolist() for n, x in v.items()}
+            if isinstance(v, dict)
+            else (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
+        )
     return st
 
 
@@ -73,8 +94,7 @@ def test_round_trip_whole_session(chorus, tmp_path):
     assert w.sets.names == ["cats", "dogs"]
     np.testing.assert_array_equal(w.sets["dogs"], np.arange(20, 30))
     # the fitted projector places vectors exactly as before
-    np.testing.assert_allclose(w.projector.transform(es0.vectors), chorus.projector.transform(es0.vectors),
-                               atol=1e-5)
+    np.testing.assert_allclose(w.projector.transform(es0.vectors), chorus.projector.transform(es0.vectors), atol=1e-5)
     # alignment history with adapters: same rounds, same transform, undo still works
     a0, a1 = chorus.aligner, w.aligner
     assert len(a1.history_) == len(a0.history_) == 2
@@ -186,8 +206,9 @@ def test_sigkill_mid_save_keeps_previous_file(chorus, tmp_path):
     save_session(chorus, p)
     before = p.read_bytes()
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", _BIG_SAVE, str(p), "120000"], stdout=subprocess.PIPE,
-                            env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BIG_SAVE, str(p), "120000"], stdout=subprocess.PIPE, env=env, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         # wait until the new content is being written into the temp file beside the target, then kill

@@ -1,15 +1,16 @@
 """ScatterWidget / Chorus on the Python side: traitlet validation, binary state, sets, concept axis, alignment."""
+
 import json
 
 import numpy as np
 import pytest
 
-from modalchorus_widget.widget.buffers import BufferFormatError
 from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.errors import WidgetError
-from modalchorus_widget.widget.chorus import Chorus
 from modalchorus_widget.projection.base import Projector
 from modalchorus_widget.projection.registry import make_projector
+from modalchorus_widget.widget.buffers import BufferFormatError
+from modalchorus_widget.widget.chorus import Chorus
 from modalchorus_widget.widget.scatter import ScatterWidget
 
 
@@ -43,8 +44,13 @@ def test_front_end_update_sets_selected_without_echo():
     w.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)  # capture kernel -> browser
 
     def updates():
-        return [d for d in sent if d and d.get("method") == "update"
-                and ("selected" in d.get("state", {}) or ["selected"] in d.get("buffer_paths", []))]
+        return [
+            d
+            for d in sent
+            if d
+            and d.get("method") == "update"
+            and ("selected" in d.get("state", {}) or ["selected"] in d.get("buffer_paths", []))
+        ]
 
     w.set_state({"selected": memoryview(np.array([2, 5], np.uint32).tobytes())})
     assert w.selected.tolist() == [2, 5]
@@ -102,8 +108,9 @@ def test_tooltip_reply_goes_to_front_end():
 def coco_set(coco_vectors):
     img, txt = coco_vectors
     labels = np.arange(60) % 4
-    return EmbeddingSet.from_pairs(img[:60], txt[:60], labels=labels, text_labels=labels,
-                                   captions=[f"caption {i}" for i in range(60)])
+    return EmbeddingSet.from_pairs(
+        img[:60], txt[:60], labels=labels, text_labels=labels, captions=[f"caption {i}" for i in range(60)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +120,7 @@ def chorus(coco_set):
 
 def test_chorus_projects_in_row_order(coco_set, chorus):
     from sklearn.decomposition import PCA
+
     expected = PCA(2).fit_transform(coco_set.vectors)
     np.testing.assert_allclose(chorus.positions, expected, rtol=1e-4, atol=1e-4)
     assert chorus.modality_names == ["image", "text"]
@@ -130,10 +138,12 @@ def test_chorus_selected_frame_and_sets(chorus):
 
 def test_chorus_concept_axis_from_text_items_and_sets(chorus, coco_set):
     from modalchorus_widget.projection.concept_axis import axis_coordinate
+
     chorus.sets["first"] = np.arange(10)
     xy = chorus.concept_axis("caption 0", "first")
-    np.testing.assert_allclose(xy[:, 0], axis_coordinate(coco_set.vectors, coco_set.vectors[60],
-                                                         coco_set.vectors[:10]), atol=1e-6)
+    np.testing.assert_allclose(
+        xy[:, 0], axis_coordinate(coco_set.vectors, coco_set.vectors[60], coco_set.vectors[:10]), atol=1e-6
+    )
     np.testing.assert_allclose(xy[:, 1], chorus.positions[:, 1])
     assert chorus.axis_titles["a"] == "caption 0"
     with pytest.raises(WidgetError, match="encoder"):
@@ -155,8 +165,12 @@ def test_chorus_color_by_and_methods(chorus):
 
 def test_chorus_prompts_give_predictions(coco_set, coco_vectors):
     img, txt = coco_vectors
-    w = Chorus(coco_set, positions=np.zeros((120, 2)), class_prompts={f"c{i}": txt[i] for i in range(60)},
-               color_by="prediction")
+    w = Chorus(
+        coco_set,
+        positions=np.zeros((120, 2)),
+        class_prompts={f"c{i}": txt[i] for i in range(60)},
+        color_by="prediction",
+    )
     # image i's best caption among the 60 (zero-shot), checked against a direct argmax
     best = np.argmax(img[:60] @ txt[:60].T, axis=1)
     assert list(w.predictions_[:60]) == [f"c{i}" for i in best]
@@ -214,8 +228,11 @@ def test_align_failure_changes_nothing(coco_set):
 def test_package_import_is_light():
     import subprocess
     import sys
-    code = ("import sys, time; t = time.time(); import modalchorus_widget.widget.chorus; "
-            "print(time.time() - t, 'torch' in sys.modules, 'open_clip' in sys.modules)")
+
+    code = (
+        "import sys, time; t = time.time(); import modalchorus_widget.widget.chorus; "
+        "print(time.time() - t, 'torch' in sys.modules, 'open_clip' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]
 
@@ -235,6 +252,7 @@ class _BrokenMap(Projector):
 
 def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
     from modalchorus_widget.alignment import Aligner, PointSet
+
     aligner = Aligner(coco_set, n_steps=20)
     w = Chorus(coco_set, projector=_BrokenMap(), positions=np.zeros((120, 2)), aligner=aligner)
     with pytest.raises(MemoryError, match="no room"):
@@ -245,6 +263,7 @@ def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
 
 def test_align_with_real_aligner_moves_selected_points(coco_set):
     from modalchorus_widget.alignment import Aligner, PointSet
+
     w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, n_steps=30))
     members = np.arange(1, 6)
     before = coco_set.vectors[members] @ coco_set.vectors[60]
@@ -317,8 +336,13 @@ def _digits_chorus(digits):
     from modalchorus_widget.alignment import Aligner
 
     es = digits.embeddings
-    w = Chorus(es, projector="PCA", encoder=digits.encoder, class_prompts=digits.prompt_index.tolist(),
-               aligner=Aligner(es, encoder=digits.encoder, random_state=0))
+    w = Chorus(
+        es,
+        projector="PCA",
+        encoder=digits.encoder,
+        class_prompts=digits.prompt_index.tolist(),
+        aligner=Aligner(es, encoder=digits.encoder, random_state=0),
+    )
     sent = []
     w.send = lambda msg, buffers=None: sent.append((msg, buffers))
     return w, sent
@@ -338,7 +362,10 @@ def test_round_report_view_history_and_bit_exact_goto(digits):
     rnd = w.align(PointSet(anchor, rows))
     r = w.report
     json.dumps(r)  # plain JSON: no arrays
-    assert r["round"] == 1 and r["words"] == f"pull {len(rows)} image{'s' * (len(rows) > 1)} -> 'a photo of the digit {cls}'"
+    assert (
+        r["round"] == 1
+        and r["words"] == f"pull {len(rows)} image{'s' * (len(rows) > 1)} -> 'a photo of the digit {cls}'"
+    )
     z = r["zero_shot"]
     assert z["classes"] == [str(c) for c in digits.class_names]
     img = es.modality == "image"
@@ -398,7 +425,9 @@ def test_gallery_pages_and_search(digits):
     assert res["matches"].tolist() == [int(digits.prompt_index[7])]
     assert len(res["query_xy"]) == 2
     msg, bufs = sent[-1]
-    assert msg["type"] == "search" and np.frombuffer(bufs[1], np.uint32).tolist()[:8] == res["nearest"]["image"].tolist()
+    assert (
+        msg["type"] == "search" and np.frombuffer(bufs[1], np.uint32).tolist()[:8] == res["nearest"]["image"].tolist()
+    )
     assert w.search("3")["matches"].tolist() == np.flatnonzero(es.labels.astype(str) == "3").tolist()
     with pytest.raises(WidgetError, match="type some text"):
         w.search("  ")

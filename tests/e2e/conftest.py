@@ -8,6 +8,7 @@ root, ``python -m pytest``, so ``tests.e2e.harness`` imports). Fixtures:
   kernel driver.
 Screenshots go to ``<repo>/test-output/``.
 """
+
 from __future__ import annotations
 
 import uuid

@@ -7,6 +7,7 @@ notebook's kernel through its connection file and reads values back as JSON. ``N
 notebook in a Playwright page, runs its cells, waits for widgets and draws lassos with the mouse.
 Playwright and jupyter_client are imported lazily.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,16 @@ REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "test-output"
 # set before any page script runs, so every widget rendered in the page registers its debug hooks
 DEBUG_INIT_SCRIPT = "globalThis.__MODALCHORUS_DEBUG__ = true;"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def chromium_path() -> str | None:
@@ -65,39 +74,56 @@ class Lab:
         self.env = None
 
     def start(self, timeout: float = 90):
-        dirs = {k: self.base / k.lower() for k in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
-                                                      "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}
+        dirs = {
+            k: self.base / k.lower()
+            for k in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")
+        }
         for d in [self.root, *dirs.values()]:
             d.mkdir(parents=True, exist_ok=True)
         labconfig = dirs["JUPYTER_CONFIG_DIR"] / "labconfig"
         labconfig.mkdir(parents=True, exist_ok=True)
-        (labconfig / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        (labconfig / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+        )
         # no "would you like to get notified about news" and no update checks
         settings = dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
         settings.mkdir(parents=True, exist_ok=True)
         (settings / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
         env = dict(os.environ)
         env.update({k: str(v) for k, v in dirs.items()})
         env["JUPYTERLAB_SETTINGS_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings")
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "workspaces")
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         self.env = env
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-               "--LabApp.news_url=", "--ServerApp.open_browser=False",
-               "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e12",
-               "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=1e9"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.news_url=",
+            "--ServerApp.open_browser=False",
+            "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e12",
+            "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=1e9",
+        ]
         # websocket_max_message_size stays at tornado's default (10 MiB): the widget must work within it
         self.log = open(self.base / "jupyterlab.log", "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early (code {self.proc.returncode}); see {self.base}/jupyterlab.log")
+                raise RuntimeError(
+                    f"JupyterLab exited early (code {self.proc.returncode}); see {self.base}/jupyterlab.log"
+                )
             try:
                 self.api("GET", "/api/status")
                 return self
@@ -106,9 +132,12 @@ class Lab:
         raise TimeoutError(f"JupyterLab did not answer on {self.url} within {timeout} s")
 
     def api(self, method: str, path: str, body=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             data = r.read()
         return json.loads(data) if data else None
@@ -128,10 +157,15 @@ class Lab:
         self.log.close()
 
     def write_notebook(self, name: str, cells: list[str]) -> str:
-        nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-                        for src in cells],
-              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-              "nbformat": 4, "nbformat_minor": 5}
+        nb = {
+            "cells": [
+                {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
+                for src in cells
+            ],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
         (self.root / name).write_text(json.dumps(nb))
         return name
 
@@ -213,8 +247,10 @@ class NotebookPage:
         page.goto(f"{self.lab.url}/lab/tree/{self.name}?token={self.lab.token}&reset")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
         # wait for the kernel to be idle before running
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                               "#jp-main-statusbar :text('Idle')", timeout=timeout * 1000)
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle'], #jp-main-statusbar :text('Idle')",
+            timeout=timeout * 1000,
+        )
         self.kernel = self.lab.kernel_client(self.name)
         n_cells = page.locator(".jp-Notebook .jp-Cell").count()
         page.locator(".jp-Notebook .jp-Cell").first.click()
@@ -229,7 +265,9 @@ class NotebookPage:
         loc.wait_for(timeout=timeout * 1000)
         self.page.wait_for_function(
             "i => { const r = document.querySelectorAll('.mc-root')[i]; return r && r.dataset.ready === '1'; }",
-            arg=index, timeout=timeout * 1000)
+            arg=index,
+            timeout=timeout * 1000,
+        )
         return loc
 
     def screenshot(self, name: str, locator=None):
@@ -247,7 +285,8 @@ class NotebookPage:
             """([i, p, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
                  const view = v === 'axis' ? e.axis : e.proj; const s = view.screenPosition(p);
                  const r = view.canvas.getBoundingClientRect(); return [r.left + s[0], r.top + s[1]]; }""",
-            [index, point, view])
+            [index, point, view],
+        )
 
     def screen_xy_all(self, index: int = 0, view: str = "proj"):
         """Page coordinates of every point of a widget's view, as a list of (x, y)."""
@@ -255,13 +294,17 @@ class NotebookPage:
             """([i, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
                  const view = v === 'axis' ? e.axis : e.proj; const r = view.canvas.getBoundingClientRect();
                  const out = []; for (let p = 0; p < view.n; p++) { const s = view.screenPosition(p);
-                 out.push([r.left + s[0], r.top + s[1]]); } return out; }""", [index, view])
+                 out.push([r.left + s[0], r.top + s[1]]); } return out; }""",
+            [index, view],
+        )
 
     def view_box(self, index: int = 0, view: str = "proj"):
         return self.page.evaluate(
             """([i, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
                  const r = (v === 'axis' ? e.axis : e.proj).canvas.getBoundingClientRect();
-                 return [r.left, r.top, r.width, r.height]; }""", [index, view])
+                 return [r.left, r.top, r.width, r.height]; }""",
+            [index, view],
+        )
 
     def lasso(self, polygon, steps_per_edge: int = 8, modifier: str | None = None):
         """Drag a lasso through page-coordinate vertices; ends off the start so it is not a click."""
@@ -271,7 +314,7 @@ class NotebookPage:
         x0, y0 = polygon[0]
         m.move(x0, y0)
         m.down()
-        for (x, y) in list(polygon[1:]) + [(x0 + 3, y0 + 3)]:
+        for x, y in list(polygon[1:]) + [(x0 + 3, y0 + 3)]:
             m.move(x, y, steps=steps_per_edge)
         t_up = time.time()
         m.up()
@@ -285,7 +328,8 @@ class NotebookPage:
             """([i, ps, v]) => { const e = globalThis.__modalchorus.filter(x => x.root.isConnected)[i];
                  const view = v === 'axis' ? e.axis : e.proj; const r = view.canvas.getBoundingClientRect();
                  return ps.map((p) => { const s = view.screenPosition(p); return [r.left + s[0], r.top + s[1]]; }); }""",
-            [index, [int(p) for p in points], view])
+            [index, [int(p) for p in points], view],
+        )
 
     def polygon_around(self, index: int, points, view: str = "proj", margin: float = 14):
         """Scroll the ``index``-th widget into view and return an octagon (page coordinates) around its drawn
@@ -313,12 +357,16 @@ class NotebookPage:
                    for (const [x, y] of [...poly.slice(1), [x0 + 3, y0 + 3]]) fire(window, 'mousemove', x, y);
                    fire(window, 'mouseup', x0 + 3, y0 + 3);
                  }
-                 return polys.length; }""", [index, [[list(p) for p in poly] for poly in polygons], view])
+                 return polys.length; }""",
+            [index, [[list(p) for p in poly] for poly in polygons], view],
+        )
 
     def selection_in_browser(self, index: int = 0, view: str = "proj"):
         return self.page.evaluate(
             """([i, v]) => Array.from((v === 'axis' ? globalThis.__modalchorus.filter(x => x.root.isConnected)[i].axis
-                 : globalThis.__modalchorus.filter(x => x.root.isConnected)[i].proj).selection)""", [index, view])
+                 : globalThis.__modalchorus.filter(x => x.root.isConnected)[i].proj).selection)""",
+            [index, view],
+        )
 
     def close(self):
         if self.kernel:
@@ -341,8 +389,16 @@ def bbox_polygon(points, margin: float = 14):
     """A rough octagon (not a rectangle, so a lasso has real corners to follow) around page points."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, x1, y0, y1 = min(xs) - margin, max(xs) + margin, min(ys) - margin, max(ys) + margin
-    return [(x0, (y0 + y1) / 2), (x0 + 4, y0), ((x0 + x1) / 2, y0 - 4), (x1, y0), (x1 + 4, (y0 + y1) / 2),
-            (x1, y1), ((x0 + x1) / 2, y1 + 4), (x0, y1)]
+    return [
+        (x0, (y0 + y1) / 2),
+        (x0 + 4, y0),
+        ((x0 + x1) / 2, y0 - 4),
+        (x1, y0),
+        (x1 + 4, (y0 + y1) / 2),
+        (x1, y1),
+        ((x0 + x1) / 2, y1 + 4),
+        (x0, y1),
+    ]
 
 
 def wait_for(fn, timeout: float = 30.0, interval: float = 0.15):

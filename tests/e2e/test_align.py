@@ -1,5 +1,6 @@
 """Issue 6 in a real browser: lasso -> w.align(PointSet(...)) -> the browser shows moved points, new colours
 and the before/after report."""
+
 from __future__ import annotations
 
 import time
@@ -23,7 +24,6 @@ w
 """
 
 
-
 def test_lasso_then_align_moves_points_and_recolours(open_notebook):
     nb = open_notebook([CELL], width=1500, height=1100)
     root = nb.wait_widget(0, timeout=240)
@@ -35,8 +35,10 @@ def test_lasso_then_align_moves_points_and_recolours(open_notebook):
     nb.lasso(poly)
     sel = wait_for(lambda: nb.kernel.value("w.selected.tolist()"))
     assert sel, "the lasso selected nothing"
-    codes_before = page.evaluate("() => Array.from(new Uint8Array(globalThis.__modalchorus[0].model.get('category').buffer"
-                                 ".slice(globalThis.__modalchorus[0].model.get('category').byteOffset)))")
+    codes_before = page.evaluate(
+        "() => Array.from(new Uint8Array(globalThis.__modalchorus[0].model.get('category').buffer"
+        ".slice(globalThis.__modalchorus[0].model.get('category').byteOffset)))"
+    )
     nb.screenshot("align-before.png", root)
     # pull the selected images toward caption 0 (row 500)
     nb.kernel.run("rnd = w.align(PointSet(500, w.selected[w.selected < 500], 'pull'))", timeout=600)
@@ -45,8 +47,10 @@ def test_lasso_then_align_moves_points_and_recolours(open_notebook):
     after = np.array(nb.screen_xy_all(0))
     moved = np.hypot(*(after[sel] - pos[sel]).T)
     assert np.median(moved) > 3, f"selected points barely moved on screen (median {np.median(moved):.1f} px)"
-    codes_after = page.evaluate("() => Array.from(new Uint8Array(globalThis.__modalchorus[0].model.get('category').buffer"
-                                ".slice(globalThis.__modalchorus[0].model.get('category').byteOffset)))")
+    codes_after = page.evaluate(
+        "() => Array.from(new Uint8Array(globalThis.__modalchorus[0].model.get('category').buffer"
+        ".slice(globalThis.__modalchorus[0].model.get('category').byteOffset)))"
+    )
     py_codes = nb.kernel.value("w.category.tolist()")
     assert codes_after[:1000] == py_codes, "browser colours are not Python's predictions"
     names = nb.kernel.value("w.category_names")

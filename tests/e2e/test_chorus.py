@@ -1,5 +1,6 @@
 """Chorus in a real browser on the real COCO-500 CLIP embeddings: linked views, tooltips, method switch,
 named sets, and two displays of one widget kept in sync."""
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,6 @@ w.sets["ref"] = np.arange(500, 520)
 w.concept_axis("ref", np.arange(0, 20))
 w
 """
-
 
 
 def inside(poly, x, y):
@@ -77,8 +77,14 @@ def test_chorus_linked_views_tooltips_sets_and_method_switch(open_notebook):
     pos = nb.screen_xy_all(0)
     x0, y0, w_, h_ = nb.view_box(0)
     cx, cy = x0 + w_ * 0.35, y0 + h_ * 0.5
-    poly = [(cx - 60, cy - 50), (cx + 10, cy - 70), (cx + 70, cy - 20), (cx + 50, cy + 60), (cx - 40, cy + 70),
-            (cx - 80, cy + 10)]
+    poly = [
+        (cx - 60, cy - 50),
+        (cx + 10, cy - 70),
+        (cx + 70, cy - 20),
+        (cx + 50, cy + 60),
+        (cx - 40, cy + 70),
+        (cx - 80, cy + 10),
+    ]
     expected = [i for i, (x, y) in enumerate(pos) if inside(poly, x, y)]
     assert len(expected) >= 5, f"lasso region holds only {len(expected)} points; pick another region"
     nb.lasso(poly)
@@ -103,8 +109,10 @@ def test_chorus_linked_views_tooltips_sets_and_method_switch(open_notebook):
     for k in np.argsort(np.hypot(*(tpos - med).T)):
         fx, fy = tpos[k]
         box = [(fx - 25, fy - 25), (fx + 25, fy - 25), (fx + 25, fy + 25), (fx - 25, fy + 25)]
-        hits = nb.page.evaluate("pts => pts.map(([x, y]) => document.elementFromPoint(x, y).className)",
-                                [[float(x), float(y)] for x, y in box + [(fx + 3, fy + 3)]])
+        hits = nb.page.evaluate(
+            "pts => pts.map(([x, y]) => document.elementFromPoint(x, y).className)",
+            [[float(x), float(y)] for x, y in box + [(fx + 3, fy + 3)]],
+        )
         if all(h == "mc-gl" or h == "mc-overlay" for h in hits):
             far = box
             break
@@ -113,8 +121,10 @@ def test_chorus_linked_views_tooltips_sets_and_method_switch(open_notebook):
     added = wait_for(lambda: len(nb.kernel.value("w.selected.tolist()")) > len(expected))
     if not added:
         nb.screenshot("chorus-shift-lasso-failed.png", nb.page)
-    assert added, (f"shift-lasso did not add: browser has {len(nb.selection_in_browser(0))} selected, "
-                   f"box {far}, view {nb.view_box(0)}")
+    assert added, (
+        f"shift-lasso did not add: browser has {len(nb.selection_in_browser(0))} selected, "
+        f"box {far}, view {nb.view_box(0)}"
+    )
     both = nb.kernel.value("w.selected.tolist()")
     assert set(expected) <= set(both)
     assert matches_lasso(sorted(set(both) - set(expected)), pos, far)
@@ -131,17 +141,23 @@ def test_chorus_linked_views_tooltips_sets_and_method_switch(open_notebook):
     tx, ty = pos[target]
     page.mouse.move(tx - 30, ty - 30)
     page.mouse.move(tx, ty, steps=5)
-    ok = wait_for(lambda: page.evaluate(
-        "t => { const tip = document.querySelector('.mc-tooltip'); return tip && tip.style.display === 'block' "
-        "&& tip.dataset.index === String(t) && !!tip.querySelector('img.mc-thumb') "
-        "&& tip.querySelector('img.mc-thumb').naturalWidth > 0; }", target), timeout=20)
+    ok = wait_for(
+        lambda: page.evaluate(
+            "t => { const tip = document.querySelector('.mc-tooltip'); return tip && tip.style.display === 'block' "
+            "&& tip.dataset.index === String(t) && !!tip.querySelector('img.mc-thumb') "
+            "&& tip.querySelector('img.mc-thumb').naturalWidth > 0; }",
+            target,
+        ),
+        timeout=20,
+    )
     assert ok, f"no thumbnail tooltip for image row {target}"
     tip_text = page.locator(".mc-tooltip").first.inner_text()
     assert "label:" in tip_text
     nb.screenshot("chorus-tooltip.png", root)
     # hover is linked: the concept-axis view highlights the same point
-    assert page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].axis"
-                         ".scatterplot.get('hoveredPoint')") in (target, None)
+    assert page.evaluate(
+        "() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].axis.scatterplot.get('hoveredPoint')"
+    ) in (target, None)
 
     # 5. named sets: Python -> browser panel, browser -> Python
     assert page.locator(".mc-root").first.locator(".mc-set[data-set='ref']").count() == 1
@@ -150,8 +166,9 @@ def test_chorus_linked_views_tooltips_sets_and_method_switch(open_notebook):
     assert "(3)" in page.locator(".mc-root").first.locator(".mc-set[data-set='dogs'] .mc-set-select").inner_text()
     page.locator(".mc-root").first.locator(".mc-set-name").fill("my lasso")
     page.locator(".mc-root").first.locator(".mc-set-save").click()
-    assert wait_for(lambda: nb.kernel.value("w.sets['my lasso'].tolist() if 'my lasso' in w.sets else None")
-                    == expected), "saving the selection as a set did not reach Python"
+    assert wait_for(
+        lambda: nb.kernel.value("w.sets['my lasso'].tolist() if 'my lasso' in w.sets else None") == expected
+    ), "saving the selection as a set did not reach Python"
     assert wait_for(lambda: page.locator(".mc-root").nth(1).locator(".mc-set[data-set='my lasso']").count() == 1)
     # picking a set from the panel selects its points everywhere
     page.locator(".mc-root").first.locator(".mc-set[data-set='dogs'] .mc-set-select").click()
@@ -167,13 +184,20 @@ def test_chorus_linked_views_tooltips_sets_and_method_switch(open_notebook):
     before = page.evaluate("() => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.transitions")
     page.locator(".mc-root").first.locator(".mc-method[data-method='custom']").click()
     assert wait_for(lambda: nb.kernel.value("w.method") == "custom", timeout=60), "method switch did not finish"
-    assert wait_for(lambda: page.evaluate(
-        "b => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.transitions > b", before), timeout=60)
+    assert wait_for(
+        lambda: page.evaluate(
+            "b => globalThis.__modalchorus.filter(e => e.root.isConnected)[0].proj.transitions > b", before
+        ),
+        timeout=60,
+    )
     page.wait_for_function("() => document.querySelector('.mc-root').dataset.method === 'custom'", timeout=30_000)
     time.sleep(1.5)  # let the animation finish
     assert nb.kernel.value("w.selected.tolist()") == expected
     assert nb.selection_in_browser(0) == expected and nb.selection_in_browser(1) == expected
-    assert page.locator(".mc-root").first.locator(".mc-method[data-method='custom']").get_attribute("aria-pressed") == "true"
+    assert (
+        page.locator(".mc-root").first.locator(".mc-method[data-method='custom']").get_attribute("aria-pressed")
+        == "true"
+    )
     # the browser now draws the custom layout: compare relative screen positions with Python's
     new = np.array(nb.screen_xy_all(0))
     xy = np.array(nb.kernel.value("w.positions.tolist()"))

@@ -1,5 +1,6 @@
 """Two widgets on the same data in one kernel, and a burst of rapid lassos (issue 9): Python and browser state
 stay consistent per widget and never leak from one widget into the other."""
+
 from __future__ import annotations
 
 import time
@@ -56,7 +57,9 @@ def test_two_widgets_and_a_burst_of_lassos_stay_consistent(open_notebook):
         nb.lasso(polys[k], steps_per_edge=2)
     burst_s = time.time() - t0
     last = cluster(order[-1])
-    assert wait_for(lambda: py("w1") == last), f"after the burst w1.selected = {py('w1')[:10]}..., want cluster {order[-1]}"
+    assert wait_for(lambda: py("w1") == last), (
+        f"after the burst w1.selected = {py('w1')[:10]}..., want cluster {order[-1]}"
+    )
     time.sleep(1.0)  # let any late message land: Python must still hold the last lasso, not an earlier one
     assert py("w1") == last
     seen = nb.kernel.value("seen1")[n_before:]

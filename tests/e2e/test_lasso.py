@@ -1,4 +1,5 @@
 """Walking skeleton in a real browser: mouse lasso -> Python ``selected``; Python ``selected`` -> highlight."""
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,6 @@ xy = centers[lab] + rng.normal(0, 0.8, (300, 2))
 w = ScatterWidget(xy, category=lab, modality=np.arange(300) % 2, category_names=['left', 'right', 'top'])
 w
 """
-
 
 
 def magenta_fraction(img: Image.Image, box) -> float:

@@ -1,6 +1,7 @@
 """Above its point budget the widget draws a sample (issue 9): a visible notice says so, a mouse lasso on the
 sampled view gives full-data row indices in Python, and a full-data selection set from Python highlights the
 rows that are drawn."""
+
 from __future__ import annotations
 
 import time
@@ -47,15 +48,17 @@ def test_sampled_view_notice_and_index_mapping(open_notebook):
     # browser -> Python: a mouse lasso around cluster 1 as drawn gives the full-data rows of those points
     nb.lasso_around(0, drawn_in[1])
     want = sorted(shown[k] for k in drawn_in[1])
-    assert wait_for(lambda: nb.kernel.value("w.selected.tolist()") == want), \
+    assert wait_for(lambda: nb.kernel.value("w.selected.tolist()") == want), (
         f"Python selected {nb.kernel.value('w.selected.tolist()')[:10]}... want full rows {want[:10]}..."
+    )
     assert all(3000 <= r < 6000 for r in want) and max(want) > 1200  # full-data rows, not positions in the sample
     assert nb.selection_in_browser(0) == drawn_in[1]
 
     # Python -> browser: all 3000 rows of cluster 2 (full data); the drawn ones light up, Python keeps all 3000
     nb.kernel.run("w.selected = np.flatnonzero(lab == 2)")
-    assert wait_for(lambda: nb.selection_in_browser(0) == drawn_in[2]), \
+    assert wait_for(lambda: nb.selection_in_browser(0) == drawn_in[2]), (
         f"browser shows {len(nb.selection_in_browser(0))} selected, want the {len(drawn_in[2])} drawn rows of cluster 2"
+    )
     time.sleep(0.5)
     assert nb.kernel.value("len(w.selected)") == 3000  # no echo cut it down to the drawn rows
     assert nb.kernel.value("w.shown_selected.tolist()") == sorted(shown[k] for k in drawn_in[2])
