@@ -2,12 +2,35 @@
 import { decodeUint32, encodeIndices, sameIndices } from './buffers.js';
 
 /**
- * views() -> the widget's ScatterViews; onChange() after the selection changed; probe: debug hooks
+ * views() -> the widget's ScatterViews; onChange() after the selection changed (may return a promise that
+ * large widgets wait for before repainting the highlight); probe: debug hooks
  * (timing stamps).
  */
 export function createSelection(model, { views, onChange, probe }) {
   let current = decodeUint32(model.get('selected'));
   const ackWaiters = [];
+
+  // At large n a software-rendered repaint holds the page for about a second: paint the highlight after what
+  // onChange() waits for (the gallery's first page), or after 1.5 s, so the gallery is not kept waiting.
+  const paintAll = () => {
+    const ready = onChange();
+    const paint = () => {
+      for (const v of views()) v.select(current);
+    };
+    if (!ready || !current.length || (views()[0]?.n ?? 0) <= 200000) {
+      paint();
+      return;
+    }
+    let done = false;
+    const once = () => {
+      if (!done) {
+        done = true;
+        paint();
+      }
+    };
+    ready.then(once);
+    setTimeout(once, 1500);
+  };
 
   const publish = (indices) => {
     model.set('selected', encodeIndices(indices));
@@ -36,16 +59,14 @@ export function createSelection(model, { views, onChange, probe }) {
     set(indices) {
       current = Uint32Array.from(indices);
       publish(current);
-      onChange();
-      for (const v of views()) v.select(current);
+      paintAll();
     },
     /** Python changed `selected`: highlight it in every view. */
     fromModel() {
       const s = decodeUint32(model.get('selected'));
       if (sameIndices(s, current)) return;
       current = Uint32Array.from(s);
-      onChange();
-      for (const v of views()) v.select(current);
+      paintAll();
     },
     /** The kernel's 'ack_selected' message. */
     acknowledged(count) {

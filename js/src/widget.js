@@ -245,13 +245,15 @@ function render({ model, el }) {
   }
 
   let galleryOf = null;
+  let galleryShown;
   function updateStatus() {
     status.update(pts.n, selection.current, pts.modality);
     root.dataset.selected = String(selection.current.length);
     if (gallery && galleryOf !== selection.current) {
       galleryOf = selection.current;
-      gallery.selectionChanged(selection.current.length);
+      galleryShown = gallery.selectionChanged(selection.current.length);
     }
+    return galleryShown;
   }
 
   function updateReport() {

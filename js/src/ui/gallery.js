@@ -13,6 +13,7 @@ export function createGallery(model, { onFocus, probe }) {
   let request = 0;
   let urls = [];
   let total = 0;
+  let shown = null; // resolves the promise of the page asked for last
 
   const ask = (p) => {
     request += 1;
@@ -30,7 +31,7 @@ export function createGallery(model, { onFocus, probe }) {
 
   return {
     el,
-    /** The selection changed (count: how many points): fetch its first page. */
+    /** The selection changed (count: how many points): fetch its first page. Resolves once it is shown. */
     selectionChanged(count) {
       total = count;
       if (count === 0) {
@@ -40,10 +41,13 @@ export function createGallery(model, { onFocus, probe }) {
         grid.replaceChildren();
         el.dataset.total = '0';
         el.dataset.shown = '0';
-        return;
+        return Promise.resolve();
       }
       head.replaceChildren(h('span', { class: 'mc-muted', text: `${count.toLocaleString()} selected\u2026` }));
       ask(0);
+      return new Promise((resolve) => {
+        shown = resolve;
+      });
     },
     onMessage(msg, buffers) {
       if (msg?.type !== 'gallery' || msg.request !== String(request)) return false;
@@ -74,6 +78,8 @@ export function createGallery(model, { onFocus, probe }) {
       el.dataset.shown = String(cards.length);
       el.dataset.page = String(page);
       probe?.stamp('galleryMs');
+      shown?.();
+      shown = null;
       return true;
     },
     get total() {
