@@ -341,7 +341,7 @@ class ScatterWidget(anywidget.AnyWidget):
             bufs = list(msg.get("buffers") or [])
             if method in ("update", "echo_update"):
                 state, paths = data.get("state", {}), data.get("buffer_paths", [])
-                if not isinstance(state, dict) or not state:
+                if not isinstance(state, dict):
                     raise ValueError("an update without a state mapping")
                 if not isinstance(paths, list) or len(paths) != len(bufs):
                     raise ValueError("buffer_paths do not match the buffers sent")
