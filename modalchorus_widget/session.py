@@ -26,7 +26,7 @@ from .alignment import Aligner
 from .data.embeddings import EmbeddingSet
 from .data.io import atomic_write_bytes
 from .data.safe_zip import SafeZip, check_params, npz_from_bytes
-from .errors import MissingFileError, SessionError, UntrustedFileError
+from .errors import MissingFileError, ModalChorusError, SessionError, UntrustedFileError
 from .projection.registry import PROJECTORS, make_projector
 
 __all__ = ["write_session", "read_session", "read_manifest", "FORMAT", "VERSION"]
@@ -227,7 +227,7 @@ def read_session(path, encoder=None, images=None, texts=None) -> dict:
             sets = {name: state[f"set_{i}"] for i, name in enumerate(manifest["set_names"])}
             positions, selected = state["positions"], state["selected"]
     except (KeyError, zipfile.BadZipFile, ValueError) as exc:
-        if isinstance(exc, SessionError):
+        if isinstance(exc, ModalChorusError):  # already says what is wrong (e.g. a deep aligner needs its encoder)
             raise
         raise SessionError(
             f"{path}: session file is incomplete or corrupt ({exc}); save it again with "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from modalchorus_widget.cmcr import CMCR, connect, pseudo_embeddings
-from modalchorus_widget.errors import CMCRError, NotFittedError
+from modalchorus_widget.errors import CMCRError, NotFittedError, UntrustedFileError
 
 FAST = dict(hidden_dim=128, out_dim=32, n_epochs=40, batch_size=64)
 
@@ -155,7 +155,7 @@ def test_save_load_round_trip(fitted, rotated, tmp_path):
     with pytest.raises(FileNotFoundError):
         CMCR.load(tmp_path / "missing.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
-    with pytest.raises(CMCRError, match="not a readable C-MCR file"):
+    with pytest.raises(UntrustedFileError, match="truncated or tampered"):  # refused before parsing
         CMCR.load(tmp_path / "junk.safetensors")
 
 
