@@ -384,9 +384,12 @@ class MFM(Projector):
     def load(cls, path) -> MFM:
         from pathlib import Path
 
+        from ..data.safe_zip import read_regular_file
         from ..errors import MissingFileError
 
         path = Path(path)
         if not path.exists():
             raise MissingFileError(f"no MFM file at {path}; write one with MFM.save(path).")
-        return cls.from_bytes(path.read_bytes(), str(path))
+        return cls.from_bytes(
+            read_regular_file(path), str(path)
+        )  # a regular file within the size cap, like every loader
