@@ -5,7 +5,8 @@
 2. zero_shot: ``load_default("shapes")``; the most frequent confusion on the training split (red squares
    read as red circles: red objects are 97 % circles in training); one round of two point-set pulls from
    lasso-style selections on the training split (the confused images to their class prompt, the images of
-   the class they were confused with to theirs); held-out per-class accuracy before and after.
+   the class they were confused with to theirs; ``shapes_cases.ZERO_SHOT_SETTINGS``); held-out per-class
+   accuracy before and after. ``scripts/cases_cv.py`` runs the same protocol on training folds.
 3. compositional: training-split two-object scenes with their twins (colours swapped, objects swapped) and
    their captions -> one paired set-set pull round (``shapes_cases.COMPOSITIONAL_SETTINGS``); ARO-style
    attribute-binding and relation-order accuracy and caption retrieval R@1 on held-out scenes made of pairs
@@ -23,14 +24,16 @@ import time
 import numpy as np
 
 
-def run_zero_shot(data=None) -> dict:
+def run_zero_shot(data=None, params=None) -> dict:
+    """The zero-shot case on ``data`` (default ``load_default("shapes")``): lasso-style selections on
+    ``data.train``, figures on ``data.test``; ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS``."""
     from modalchorus_widget import Aligner, PointSet, load_default
     from modalchorus_widget.data import shapes_cases as C
 
     data = load_default("shapes") if data is None else data
     case = C.zero_shot_case(data)
     a, b = case["target"], case["confused"]
-    al = Aligner(data.embeddings, encoder=data.encoder)
+    al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **(params or {})})
     t0 = time.perf_counter()
     al.step(PointSet(int(data.prompt_index[a]), case["wrong"]), PointSet(int(data.prompt_index[b]), case["keep"]))
     round_s = time.perf_counter() - t0
@@ -52,6 +55,7 @@ def run_zero_shot(data=None) -> dict:
         "selected": int(len(case["wrong"]) + len(case["keep"])),
         "selected_confused": int(len(case["wrong"])),
         "n_test": int(len(te)),
+        "untouched_changed": int(np.sum((after[te] != case["predictions"][te]) & (y[te] != a))),
         "round_s": round(round_s, 3),
     }
 
