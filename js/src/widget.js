@@ -82,7 +82,7 @@ function render({ model, el }) {
   const projPanel = createProjectionPanel();
   const axisPanel = chorus ? createAxisPanel({ onPlace: (a, b) => { model.send({ type: 'concept_axis', a, b }); act({ kind: 'concept_axis', a, b }); } }) : null;
   const setsPanel = chorus
-    ? createSetsPanel(model, { getSelection: () => selection.current, onPick: (idx) => selection.set(idx), onChange: updateSets, onAction: act })
+    ? createSetsPanel(model, { getSelection: () => selection.current, onPick: (idx) => selection.set(idx), onAction: act })
     : null;
   const report = chorus ? createReportPanel() : null;
   const roundMsg = (type, k) => {
@@ -172,6 +172,7 @@ function render({ model, el }) {
     const type = msg?.type;
     if (type === 'ack_selected') selection.acknowledged(msg.count);
     else if (type === 'gallery') gallery?.onMessage(msg, buffers);
+    else if (type === 'sets_applied' || type === 'sets_refused') setsPanel?.onMessage(msg);
     else if (type === 'search') onSearchResult(msg, buffers);
     else if (type === 'round_drawn') {
       proj.showTrails().then((count) => {

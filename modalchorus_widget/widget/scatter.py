@@ -27,6 +27,7 @@ import traitlets as t
 
 from ..errors import WidgetError
 from . import buffers as B
+from .set_transfer import SetTransfers
 from .sets import NamedSets
 
 __all__ = ["ScatterWidget", "DEFAULT_MAX_POINTS"]
@@ -52,7 +53,13 @@ _RERUN = (
     "again (the notebook was reopened, or the kernel restarted, since it was drawn)."
 )
 # what each front-end message kind must carry (anything else is ignored with one logged warning)
-_PROTOCOL = {"hover": {"index": int}, "method": {"method": str}, "color_by": {"key": str}, "concept_axis": {}}
+_PROTOCOL = {
+    "hover": {"index": int},
+    "method": {"method": str},
+    "color_by": {"key": str},
+    "concept_axis": {},
+    "sets_chunk": {"id": str, "seq": int, "total": int},
+}
 _COMM_METHODS = ("update", "echo_update", "request_state", "custom")
 
 
@@ -148,6 +155,7 @@ class ScatterWidget(anywidget.AnyWidget):
             self.modality_names = [str(m) for m in modality_names]
             self.selected = sel
             self.sample_notice = self._sample.notice() if self._sample is not None else ""
+        self._set_transfers = SetTransfers(self.n_shown)
         self.on_msg(self._on_front_end_msg)
         self.observe(self._ack_selected, "selected")
 
@@ -396,6 +404,9 @@ class ScatterWidget(anywidget.AnyWidget):
         if kind == "hover" and not 0 <= content["index"] < self.n_shown:
             log.warning("ignored a hover on point %d of %d shown", content["index"], self.n_shown)
             return
+        if kind == "sets_chunk":
+            self._on_sets_chunk(content, _buffers)
+            return
         try:
             if kind == "hover":
                 self._reply_tooltip(content["index"])
@@ -405,6 +416,27 @@ class ScatterWidget(anywidget.AnyWidget):
             log.warning("front-end action %r failed: %s: %s", kind, type(e).__name__, e)
             self.busy = ""
             self.status = f"error: {e}"
+
+    def _on_sets_chunk(self, content, buffers):
+        """One chunk of the sets panel's named-sets transfer (``set_transfer``); a complete transfer replaces
+        ``named_sets`` all or nothing and is acknowledged (``sets_applied``), one whose indices do not fit the widget
+        is refused (``sets_refused``, shown by the sets panel), a malformed chunk is dropped with one logged warning."""
+        try:
+            done = self._set_transfers.add(content, buffers)
+        except WidgetError as exc:
+            log.warning("ignored a malformed named-sets chunk: %s", exc)
+            return
+        if done is None:
+            return
+        tid, shown = done
+        try:
+            sets = self.traits()["named_sets"]._validate(self, B.index_dict_from_json(shown, self))
+        except Exception as exc:  # noqa: BLE001 - refused visibly, state unchanged
+            log.warning("refused named sets from the front-end: %s: %s", type(exc).__name__, exc)
+            self.send({"type": "sets_refused", "id": tid, "reason": str(exc)[:300]})
+            return
+        self.named_sets = sets
+        self.send({"type": "sets_applied", "id": tid, "count": len(sets)})
 
     def _accepts(self, kind: str) -> bool:
         """Message kinds beyond ``_PROTOCOL`` that a subclass handles in ``_on_action``."""

@@ -1,8 +1,11 @@
 // Named sets panel: one ring-coloured button per set (click selects its points, x deletes it), and a
-// "save selection as set" field. Sets live in the model's named_sets trait (name -> uint32 bytes).
+// "save selection as set" field. Sets live in the model's named_sets trait (name -> uint32 bytes). Edits go
+// to the kernel as a chunked transfer (set_transfer.js: a plain update of every set can exceed the server's
+// websocket limit); the kernel sets named_sets, which comes back as a change, or refuses with a reason shown here.
 import { h } from '../dom.js';
 import { decodeUint32, encodeIndices } from '../buffers.js';
 import { setColor } from '../colors.js';
+import { createSetEditor } from '../set_transfer.js';
 
 /** named_sets trait value -> [{name, color, indices}] with stable colours (by position). */
 export function setEntries(raw) {
@@ -14,19 +17,22 @@ export function newSetName(typed, count) {
   return typed.trim() || `set ${count + 1}`;
 }
 
-/** handlers: { getSelection() -> indices, onPick(indices), onChange() after named_sets was changed here,
- * onAction({kind, ...}) for the Python line of each action }. */
-export function createSetsPanel(model, { getSelection, onPick, onChange, onAction = () => {} }) {
+/** handlers: { getSelection() -> indices, onPick(indices), onAction({kind, ...}) for the Python line of each
+ * action }. onMessage(msg) takes the kernel's sets_applied / sets_refused answers. */
+export function createSetsPanel(model, { getSelection, onPick, onAction = () => {} }) {
   const el = h('div', { class: 'mc-sets' });
+  const note = h('span', { class: 'mc-sets-msg', role: 'status' });
+  const editor = createSetEditor(model);
   const editSets = (edit) => {
-    const next = { ...model.get('named_sets') };
-    edit(next);
-    model.set('named_sets', next);
-    model.save_changes();
-    onChange();
+    editor.edit(edit);
+    el.dataset.pending = '1';
   };
   return {
     el,
+    onMessage(msg) {
+      note.textContent = editor.answer(msg);
+      el.dataset.pending = editor.pending ? '1' : '0';
+    },
     render(entries) {
       const nameIn = h('input', { class: 'mc-set-name', type: 'text', placeholder: 'set name', 'aria-label': 'new set name' });
       const save = h('button', {
@@ -57,7 +63,7 @@ export function createSetsPanel(model, { getSelection, onPick, onChange, onActio
         });
         return h('span', { class: 'mc-set', 'data-set': e.name }, swatch, pick, del);
       });
-      el.replaceChildren(h('span', { class: 'mc-sets-title', text: 'Sets:' }), ...rows, nameIn, save);
+      el.replaceChildren(h('span', { class: 'mc-sets-title', text: 'Sets:' }), ...rows, nameIn, save, note);
     },
   };
 }
