@@ -191,6 +191,7 @@ class _FakeAligner:
         self.embeddings_ = es
         self.fail = fail
         self.history_ = []
+        self.undone_ = []
 
     def checkpoint(self):
         return self.embeddings_, list(self.history_)
@@ -431,3 +432,111 @@ def test_gallery_pages_and_search(digits):
     assert w.search("3")["matches"].tolist() == np.flatnonzero(es.labels.astype(str) == "3").tolist()
     with pytest.raises(WidgetError, match="type some text"):
         w.search("  ")
+
+
+def _png_bytes(seed=0, size=8):
+    import io
+
+    from PIL import Image
+
+    arr = (np.random.default_rng(seed).random((size, size)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_augment_adds_encoded_points_in_a_named_set_and_bad_files_change_nothing(digits):
+    import base64
+
+    from modalchorus_widget.alignment import PointSet
+    from modalchorus_widget.errors import ImageDecodeError
+
+    w, sent = _digits_chorus(digits)
+    es0 = digits.embeddings
+    n0 = es0.n
+    png = _png_bytes()
+    rows = w.augment(images=[png], texts=["a photo of the digit 3"], set_name="extra", names=["x.png"])
+    assert rows.tolist() == [n0, n0 + 1] and w.n == n0 + 2 and w.sets["extra"].tolist() == [n0, n0 + 1]
+    es = w.embeddings
+    assert list(es.modality[-2:]) == ["image", "text"] and list(es.labels[-2:]) == ["extra", "extra"]
+    want = np.concatenate(
+        [digits.encoder.encode_images([_png_from(png)]), digits.encoder.encode_texts(["a photo of the digit 3"])]
+    )
+    np.testing.assert_allclose(es.vectors[-2:], want, atol=1e-6)
+    np.testing.assert_allclose(w.positions[-2:], w.projector.transform(want), atol=1e-5)
+    assert w.tooltip(n0)["png"][:4] == b"\x89PNG" and w.tooltip(n0 + 1)["text"] == "a photo of the digit 3"
+    before = (w.n, dict(w.named_sets), w.positions.copy())
+    with pytest.raises(ImageDecodeError, match="bad.png"):
+        w.augment(images=[png, b"not an image"], texts=["more"], set_name="extra", names=["ok.png", "bad.png"])
+    # the browser's panel: the same refusal comes back as a message, and nothing changed
+    junk = "data:image/png;base64," + base64.b64encode(b"\x89PNG junk").decode()
+    w._on_front_end_msg(
+        w, {"type": "augment", "files": [{"name": "junk.png", "data": junk}], "texts": [], "set_name": "extra"}, []
+    )
+    assert sent[-1][0]["type"] == "augment" and "junk.png" in sent[-1][0]["error"]
+    assert w.n == before[0] and w.sets["extra"].tolist() == [n0, n0 + 1] and np.array_equal(w.positions, before[2])
+    ok = "data:image/png;base64," + base64.b64encode(_png_bytes(1)).decode()
+    w._on_front_end_msg(
+        w, {"type": "augment", "files": [{"name": "y.png", "data": ok}], "texts": ["a seven"], "set_name": "extra"}, []
+    )
+    assert sent[-1][0] == {"type": "augment", "request": "", "added": 2, "images": 1, "texts": 1, "set_name": "extra"}
+    assert w.sets["extra"].tolist() == [n0, n0 + 1, n0 + 2, n0 + 3]
+    # a round given the augmented rows takes them as few-shot extras; undo restores every row bit-exactly
+    v0 = w.embeddings.vectors.copy()
+    threes = np.flatnonzero((es0.labels.astype(str) == "3") & (es0.modality == "image"))[:5]
+    rnd = w.align(PointSet(int(digits.prompt_index[3]), np.r_[threes, w.sets["extra"]]))
+    extra = rnd.constraints[0].extras["members"]
+    assert rnd.constraints[0].members.tolist() == threes.tolist() and w.n == n0 + 4
+    assert (
+        extra.modality == "image"
+        and len(extra.vectors) == 2
+        and list(extra.texts) == ["a photo of the digit 3", "a seven"]
+    )
+    img = [n0, n0 + 2]
+    np.testing.assert_allclose(
+        w.embeddings.vectors[img], w.aligner.transform(w.state.aug_raw[[0, 2]], "image"), atol=1e-6
+    )
+    np.testing.assert_allclose(w.positions[img], w.projector.transform(w.embeddings.vectors[img]), atol=1e-5)
+    w.undo()
+    assert np.array_equal(w.embeddings.vectors, v0)
+
+
+def _png_from(data):
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return im.copy()
+
+
+def test_augment_without_encoder_says_how_to_attach_one(digits):
+    es = digits.embeddings
+    w = Chorus(es, projector="PCA")
+    with pytest.raises(WidgetError, match=r"encoder=load_default\(\)\.encoder"):
+        w.augment(texts=["a photo of the digit 1"])
+    assert w.n == es.n and "augmented" not in w.sets
+
+
+def test_undo_and_redo_on_the_aligner_from_a_cell_drive_the_history_strip(digits):
+    from modalchorus_widget.alignment import PointSet
+
+    w, sent = _digits_chorus(digits)
+    es = digits.embeddings
+    v0 = es.vectors.copy()
+    rows = np.flatnonzero((es.labels.astype(str) == "4") & (es.modality == "image"))[:6]
+    w.align(PointSet(int(digits.prompt_index[4]), rows))
+    v1 = w.embeddings.vectors.copy()
+    w.aligner.undo()  # a cell, not the widget
+    assert w.state.moved()
+    w.sync()  # what the widget runs after that cell
+    assert w.history["current"] == 0 and w.history["chips"][0]["applied"] is False
+    assert np.array_equal(w.embeddings.vectors, v0) and {"type": "round_drawn", "round": 0} in [m for m, _ in sent]
+    w.redo()  # the strip's redo button (or the widget's redo) re-applies the round undone from the cell
+    assert np.array_equal(w.embeddings.vectors, v1) and w.history["current"] == 1
+    w.aligner.undo()
+    w.aligner.redo()
+    w.sync()
+    assert w.history == {"chips": [w.history["chips"][0]], "current": 1} and w.history["chips"][0]["applied"]
+    assert np.array_equal(w.embeddings.vectors, v1)

@@ -41,3 +41,25 @@ export function trailAlpha(elapsed, { hold = 1500, total = 6000 } = {}) {
   if (elapsed >= total) return 0;
   return 1 - (elapsed - hold) / (total - hold);
 }
+
+/**
+ * Trails of a round drawn before its new positions reach the view: `index` (Uint32Array, the points the kernel
+ * found moving most), `oldXY` and `newXY` (interleaved data x, y of those points, Float32Array), placed in NDC
+ * with the view's current data -> NDC `transform` ({ cx, cy, sx, sy }, layout.js fitToNdc). Same thresholds as
+ * trailSegments (the kernel sends every point that can pass them); `index` of the result names the real points.
+ */
+export function trailSegmentsFromData(index, oldXY, newXY, transform, opts = {}) {
+  const k = Math.min(index?.length ?? 0, (oldXY?.length ?? 0) >> 1, (newXY?.length ?? 0) >> 1);
+  const prev = { x: new Float32Array(k), y: new Float32Array(k) };
+  const next = { x: new Float32Array(k), y: new Float32Array(k) };
+  const { cx, cy, sx, sy } = transform;
+  for (let j = 0; j < k; j++) {
+    prev.x[j] = (oldXY[2 * j] - cx) * sx;
+    prev.y[j] = (oldXY[2 * j + 1] - cy) * sy;
+    next.x[j] = (newXY[2 * j] - cx) * sx;
+    next.y[j] = (newXY[2 * j + 1] - cy) * sy;
+  }
+  const seg = trailSegments(prev, next, opts);
+  seg.index = seg.index.map((j) => index[j]);
+  return seg;
+}

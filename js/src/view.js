@@ -298,27 +298,31 @@ export class ScatterView {
   }
 
   /** After the positions now queued are drawn: trails from each moved point's old place to its new one,
-   * fading out. Resolves with the number of trails drawn. */
+   * fading out (they keep the fade of trails drawn early by startTrails). Resolves with the number drawn. */
   showTrails() {
     const run = () => {
       const prev = this.prevNdc;
       if (!prev || !this.ndc) return 0;
-      const seg = trailSegments(prev, this.ndc);
-      this.trails = { seg, t0: Date.now() };
-      clearInterval(this.trailTimer);
-      this.trailTimer = setInterval(() => {
-        if (!this.trails || trailAlpha(Date.now() - this.trails.t0) <= 0) {
-          clearInterval(this.trailTimer);
-          this.trails = null;
-        }
-        this.drawOverlay();
-      }, 100);
-      this.drawOverlay();
-      if (this.opts.debug) this.trailsDrawn = seg.x0.length;
-      return seg.x0.length;
+      return this.startTrails(trailSegments(prev, this.ndc), this.trails?.t0);
     };
     this.drawChain = this.drawChain.then(run, run);
     return this.drawChain;
+  }
+
+  /** Draw trail segments (trails.js) now, on the overlay, fading from t0; returns how many. */
+  startTrails(seg, t0 = Date.now()) {
+    this.trails = { seg, t0 };
+    clearInterval(this.trailTimer);
+    this.trailTimer = setInterval(() => {
+      if (!this.trails || trailAlpha(Date.now() - this.trails.t0) <= 0) {
+        clearInterval(this.trailTimer);
+        this.trails = null;
+      }
+      this.drawOverlay();
+    }, 100);
+    this.drawOverlay();
+    if (this.opts.debug) this.trailsDrawn = seg.x0.length;
+    return seg.x0.length;
   }
 
   /** Search results (drawn indices) and the query's data position [x, y] (or null) to show. */

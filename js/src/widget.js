@@ -10,6 +10,7 @@ import { pageTheme, watchTheme } from './theme.js';
 import { axisTitles, createAxisPanel } from './ui/axis_panel.js';
 import { exportPng } from './export.js';
 import { pythonLine } from './python_line.js';
+import { createAugmentPanel } from './ui/augment_panel.js';
 import { createCodeLine } from './ui/code_line.js';
 import { createGallery } from './ui/gallery.js';
 import { createHistoryStrip } from './ui/history_strip.js';
@@ -22,6 +23,7 @@ import { createSetsPanel, setEntries } from './ui/sets_panel.js';
 import { createStatus } from './ui/status.js';
 import { bindShortcuts, createToolbar } from './ui/toolbar.js';
 import { createTooltip } from './ui/tooltip.js';
+import { trailSegmentsFromData } from './trails.js';
 import { ScatterView } from './view.js';
 
 function render({ model, el }) {
@@ -84,6 +86,7 @@ function render({ model, el }) {
   const setsPanel = chorus
     ? createSetsPanel(model, { getSelection: () => selection.current, onPick: (idx) => selection.set(idx), onAction: act })
     : null;
+  const augmentPanel = chorus ? createAugmentPanel(model, { onAction: (line) => code?.show(line) }) : null;
   const report = chorus ? createReportPanel() : null;
   const roundMsg = (type, k) => {
     model.send(k === undefined ? { type } : { type, k });
@@ -111,6 +114,7 @@ function render({ model, el }) {
     notice.el,
     h('div', { class: 'mc-views' }, projPanel.el, axisPanel?.el, gallery?.el),
     setsPanel?.el,
+    augmentPanel?.el,
     historyStrip?.el,
     report?.el,
     code?.el,
@@ -168,16 +172,36 @@ function render({ model, el }) {
     root.dataset.searchNearest = Array.from(nearest).join(',');
     probe.stamp('searchMs');
   };
+  // A round's trails come before its positions (the points that moved most): drawn, and a frame painted with
+  // them, before the positions of every point are uploaded (seconds at a million software-rendered points).
+  let earlyTrails = null;
+  let earlyRound = false;
+  const afterPaint = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const showEarlyTrails = (buffers) => {
+    if (!proj.transform || !buffers || buffers.length < 3) return;
+    const seg = trailSegmentsFromData(decodeUint32(buffers[0]), decodeFloat32(buffers[1]), decodeFloat32(buffers[2]), proj.transform);
+    const count = proj.startTrails(seg);
+    earlyRound = true;
+    earlyTrails = afterPaint().then(() => {
+      root.dataset.trails = String(count);
+      probe.stamp('trailsMs');
+      earlyTrails = null;
+    });
+  };
   const onCustom = (msg, buffers) => {
     const type = msg?.type;
     if (type === 'ack_selected') selection.acknowledged(msg.count);
     else if (type === 'gallery') gallery?.onMessage(msg, buffers);
     else if (type === 'sets_applied' || type === 'sets_refused') setsPanel?.onMessage(msg);
     else if (type === 'search') onSearchResult(msg, buffers);
+    else if (type === 'augment') augmentPanel?.onMessage(msg);
+    else if (type === 'round_trails') showEarlyTrails(buffers);
     else if (type === 'round_drawn') {
+      const early = earlyRound;
+      earlyRound = false;
       proj.showTrails().then((count) => {
         root.dataset.trails = String(count);
-        probe.stamp('trailsMs');
+        probe.stamp(early ? 'trailsExactMs' : 'trailsMs');
       });
     } else if (type === 'export_png') exportViews(String(msg.request));
     else tooltip.onMessage(msg, buffers);
@@ -197,6 +221,7 @@ function render({ model, el }) {
   }
 
   function drawProjection(animate) {
+    const nBefore = pts.n;
     const xy = readPoints();
     root.dataset.n = String(pts.n);
     proj.setStyle({ nCategories: nCategories() });
@@ -208,6 +233,7 @@ function render({ model, el }) {
       root.dataset.ready = '1';
       updateLegend();
       updateStatus();
+      if (pts.n !== nBefore) updateSets(); // sets naming the added points
     });
     return p;
   }
@@ -225,6 +251,10 @@ function render({ model, el }) {
   }
 
   function recolour() {
+    // points added (Chorus.augment): the positions' own change redraws them with their codes
+    const pos = model.get('positions');
+    const bytes = Array.isArray(pos) ? pos.reduce((a, c) => a + c.byteLength, 0) : (pos?.byteLength ?? 0);
+    if (bytes / 8 !== pts.n) return;
     pts.codes = decodeCodes(model.get('category'), pts.n);
     for (const v of views()) {
       v.setStyle({ nCategories: nCategories() });
@@ -295,7 +325,7 @@ function render({ model, el }) {
   }
 
   const handlers = {
-    'change:positions': () => drawProjection(true),
+    'change:positions': () => (earlyTrails ? earlyTrails.then(() => drawProjection(true)) : drawProjection(true)),
     'change:category': recolour,
     'change:category_names': updateLegend,
     'change:color_by': () => {

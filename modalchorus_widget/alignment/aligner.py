@@ -360,6 +360,8 @@ class Aligner(BaseEstimator):
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, states[-1]
         return rnd
 
+    undone_ = property(lambda self: [r for r, _ in self._redo], doc="Rounds undone, not redone; redo() takes the last.")
+
     def checkpoint(self):
         """An opaque token of the history as it is now, for ``rollback`` (e.g. when a caller fails after ``step``)."""
         return (list(self.history_), list(self._states), list(self._redo), self.embeddings_)

@@ -60,16 +60,19 @@ class BrowserActions:
         return self
 
     def _show_round(self, xy, codes, names, animate):
-        """Draw the state's current round: positions, colours, report, history strip, trails."""
+        """Draw the state's current round: report, history strip and trails first (small), then the positions
+        and colours of every point."""
         self._thumbs.clear()
         with self.hold_sync():
-            if xy is not None:
-                self.category_names = names
-                self.category = codes
-                self.update_positions(xy, animate=animate)
             self.report = self.state.round_views.get(self.state.rounds, {})
             self.history = self.state.history()
             self.status = self.state.status()
+        if xy is not None:
+            self._send_trails(xy)
+            with self.hold_sync():
+                self.category_names = names
+                self.category = codes
+                self.update_positions(xy, animate=animate)
         self.send({"type": "tooltip_reset"})
         if xy is not None:
             self.send({"type": "round_drawn", "round": int(self.state.rounds)})

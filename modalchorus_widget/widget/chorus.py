@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from .. import session
 from ..errors import WidgetError
 from ..projection.registry import PROJECTORS
 from . import buffers as B
+from .augment import decode_data_url
 from .browser_actions import BrowserActions
 from .scatter import ScatterWidget, _array_trait
 from .state import ChorusState, codes_in_order
@@ -54,7 +56,12 @@ class Chorus(BrowserActions, ScatterWidget):
     After every round the widget draws its figures (``report``: per-class zero-shot accuracy, recall@1/5 of
     true pairs, how far selected and unselected points moved, predictions changed outside the selection) and
     one chip per round in a history strip (``history``); ``undo()`` / ``redo()`` / ``goto(k)`` move through
-    the rounds. ``gallery(page)``, ``search(text)`` and ``to_png(path)``: see ``browser_actions.py``.
+    the rounds. ``gallery(page)``, ``search(text)`` and ``to_png(path)``: see ``browser_actions.py``. Undo / redo
+    / step done on ``aligner`` directly in a cell show in the widget after that cell (``sync()``).
+
+    ``augment(images=..., texts=..., set_name=...)`` (also the widget's augmentation panel) encodes image files
+    and texts with ``encoder``, adds them as points placed by the projector on show and tags them into the
+    named set ``set_name``; constraints given those rows take them as few-shot extras.
 
     ``wait``: fit the projector before the first frame (True), or draw PCA at once and animate into the
     projector's map when its fit, run in the background with its progress in the widget, is done (False).
@@ -137,6 +144,42 @@ class Chorus(BrowserActions, ScatterWidget):
         self.observe(lambda _change: self._save_autosave(), "named_sets")
         if autosave is not None:
             self.autosave = autosave
+        self._follow_cells()
+
+    def _follow_cells(self):
+        """After every cell, show what it did to the aligner directly (``sync``); no-op outside IPython."""
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is None:
+            return
+        ref = weakref.ref(self)
+
+        def after_cell(*_args):
+            w = ref()
+            if w is None:
+                ip.events.unregister("post_run_cell", after_cell)
+            elif w.state.moved():
+                try:
+                    w.sync()
+                except Exception as exc:  # shown in the widget; the cell itself already ran
+                    w.status = f"error: could not show the aligner's new state ({type(exc).__name__}: {exc})"
+
+        ip.events.register("post_run_cell", after_cell)
+
+    def sync(self, animate: bool = True):
+        """Show what was done on ``aligner`` directly (``w.aligner.undo()`` / ``redo()`` / ``step()`` in a cell):
+        the points move there and the history strip offers redo for rounds undone that way."""
+        self.wait()
+        if not self._align_lock.acquire(blocking=False):
+            raise WidgetError("sync: an alignment round is running on this widget; wait for it to finish")
+        try:
+            xy = self.state.sync()
+            codes, names = self.state.codes_for(self.color_by)
+            self._show_round(xy, codes, names, animate)
+        finally:
+            self._align_lock.release()
+        return self
 
     # ------------------------------------------------------------ autosave
     @property
@@ -303,20 +346,93 @@ class Chorus(BrowserActions, ScatterWidget):
             codes, names = self.state.codes_for(self.color_by)
         finally:
             self.busy = ""
-        self._thumbs.clear()
-        with self.hold_sync():
-            self.category_names = names
-            self.category = codes
-            self.update_positions(xy, animate=animate)
-            self.report = self.state.round_views.get(self.state.rounds, {})
-            self.history = self.state.history()
-            self.status = self.state.status()
-        self.send({"type": "tooltip_reset"})
-        self.send({"type": "round_drawn", "round": int(self.state.rounds)})
-        if self._axis_spec is not None:
-            self._recompute_axis()
-        self._save_autosave()
+        self._show_round(xy, codes, names, animate)
         return rnd
+
+    _TRAILS = 2000
+
+    def _send_trails(self, new_xy):
+        """Before the new positions: the points that moved most on the map (shown indices, old and new places),
+        so the browser draws the round's trails at once instead of after uploading every point."""
+        old = np.asarray(self.positions, np.float32)
+        new = np.asarray(new_xy, np.float32)
+        shown = self._sample.index if self._sample is not None else None
+        if shown is not None:
+            old, new = old[shown], new[shown]
+        d = np.hypot(*(new - old).T)
+        k = min(self._TRAILS, len(d))
+        top = np.argpartition(-d, k - 1)[:k] if 0 < k < len(d) else np.arange(len(d))
+        top = np.sort(top[d[top] > 0]).astype(np.uint32)
+        bufs = [top.tobytes(), np.ascontiguousarray(old[top]).tobytes(), np.ascontiguousarray(new[top]).tobytes()]
+        self.send({"type": "round_trails", "round": int(self.state.rounds), "count": int(len(top))}, buffers=bufs)
+
+    # ------------------------------------------------------------ augmentation
+    def augment(self, images=(), texts=(), set_name: str = "augmented", names=None):
+        """Add image files (paths, PNG/JPEG bytes or PIL images) and texts as points: encoded by ``encoder``,
+        placed by the projector on show (and the concept axis), labelled and tagged into ``w.sets[set_name]``.
+        Returns their row indices. A bad file or a missing encoder raises and changes nothing."""
+        from ..data.embeddings import make_thumbnail
+
+        self.wait()
+        name = str(set_name).strip()
+        if not name or len(name) > 100:
+            raise WidgetError(f"augment: set_name must be a non-empty name of at most 100 characters, got {set_name!r}")
+        if self.sampled:
+            raise WidgetError(
+                "augment: this widget shows a sample of its points; make it with max_points=None (or fewer rows) "
+                "to add points"
+            )
+        if not self._align_lock.acquire(blocking=False):
+            raise WidgetError("augment: an alignment round is running on this widget; wait for it to finish")
+        try:
+            rows, pil = self.state.augment(images, texts, name, names)
+            for r, im in zip(rows[: len(pil)], pil):
+                self._stored_thumbs[int(r)] = make_thumbnail(im, 96)
+            st, es = self.state, self.state.embeddings
+            codes, cnames = st.codes_for(self.color_by)
+            sets = dict(self.named_sets)
+            sets[name] = np.union1d(np.asarray(sets.get(name, []), np.int64), rows).astype(np.uint32)
+            self._thumbs.clear()
+            with self.hold_sync():
+                with self.hold_trait_notifications():
+                    self.positions = st.positions[st.method]
+                    self.modality_names = list(es.modalities)
+                    self.modality = codes_in_order(es.modality, list(es.modalities))
+                    self.category_names = cnames
+                    self.category = codes
+                    self.named_sets = sets
+                if self._axis_spec is not None:
+                    self._recompute_axis()
+                self.status = st.status()
+        finally:
+            self._align_lock.release()
+        self.send({"type": "tooltip_reset"})
+        self._save_autosave()
+        return rows
+
+    def _augment_from_browser(self, content):
+        """The augmentation panel's message: files as base64, texts, a set name; the answer says what happened."""
+        files = content.get("files") or []
+        texts = content.get("texts") or []
+        reply = {"type": "augment", "request": str(content.get("request", ""))[:40]}
+        try:
+            if not isinstance(files, list) or not isinstance(texts, list):
+                raise WidgetError("augment: the panel sent files/texts that are not lists")
+            names = [
+                str(f.get("name", f"file {i}"))[:200] if isinstance(f, dict) else f"file {i}"
+                for i, f in enumerate(files)
+            ]
+            data = [decode_data_url(f.get("data") if isinstance(f, dict) else f, names[i]) for i, f in enumerate(files)]
+            rows = self.augment(images=data, texts=texts, set_name=content.get("set_name", "augmented"), names=names)
+            reply.update(
+                added=int(len(rows)),
+                images=len(data),
+                texts=len(texts),
+                set_name=str(content.get("set_name", "augmented")).strip(),
+            )
+        except Exception as exc:  # shown in the panel; nothing changed
+            reply["error"] = str(exc)
+        self.send(reply)
 
     # ------------------------------------------------------------ files
     def save(self, path):
@@ -409,7 +525,13 @@ class Chorus(BrowserActions, ScatterWidget):
             )
         return self.state.tooltip(index, self._thumbs)
 
+    def _accepts(self, kind: str) -> bool:
+        return kind == "augment" or super()._accepts(kind)
+
     def _on_action(self, kind, content):
+        if kind == "augment":
+            self._augment_from_browser(content)
+            return
         if self._on_browser_action(kind, content):
             return
         a, b = content.get("a"), content.get("b")

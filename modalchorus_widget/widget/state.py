@@ -17,6 +17,7 @@ from ..projection.base import Projector
 from ..projection.concept_axis import concept_axis
 from ..projection.registry import PROJECTORS, make_projector, method_name
 from . import buffers as B
+from .augment import as_extras
 from .report_view import round_view, round_words
 
 __all__ = ["ChorusState", "categorise", "codes_in_order"]
@@ -78,7 +79,11 @@ class ChorusState:
         self.class_prompts = class_prompts
         self.rounds = 0
         self.round_views = {}  # round number (1-based) -> report_view.round_view of it
-        self.future = []  # rounds undone through this state, most recent last (redo order)
+        # rows added by ``augment`` follow the aligner's own rows: their original-space vectors and modality
+        self.n_base = embeddings.n
+        self.aug_raw = np.zeros((0, embeddings.dim), np.float32)
+        self.aug_modality = np.zeros(0, dtype=object)
+        self._seen = None if aligner is None else aligner.embeddings_  # the aligner state on show
         if projector is None:
             projector = "MFM" if len(embeddings.modalities) >= 2 and embeddings.n >= 8 else "PCA"
         if isinstance(projector, str):
@@ -298,8 +303,13 @@ class ChorusState:
             raise WidgetError("align: no aligner attached; pass aligner=Aligner(embeddings) to Chorus")
         token = self.aligner.checkpoint()
         try:
+            if len(self.aug_raw):
+                constraints = [
+                    as_extras(c, self.n_base, self.aug_raw, self.aug_modality, self.embeddings.items)
+                    for c in constraints
+                ]
             rnd = self.aligner.step(*constraints)
-            new_es = self.aligner.embeddings_
+            new_es = self._with_augmented(self.aligner.embeddings_)
             if new_es.n != self.embeddings.n:
                 raise WidgetError(f"align: the aligner returned {new_es.n} rows for {self.embeddings.n} points")
             xy = self.place(new_es)
@@ -311,19 +321,97 @@ class ChorusState:
         self.embeddings, self.predictions = new_es, pred
         self.rounds = len(self.aligner.history_)
         self.positions = {self.method: xy}
-        self.future = []
+        self._seen = self.aligner.embeddings_
         self.round_views = {k: v for k, v in self.round_views.items() if k < self.rounds}
         self.round_views[self.rounds] = round_view(
             before_es, new_es, before_pred, pred, rnd, self.prompt_names, self.rounds
         )
         return rnd, xy
 
+    # ------------------------------------------------------------ augmentation
+    def augment(self, images=(), texts=(), set_name: str = "augmented", names=None):
+        """Encode image files and texts with the attached encoder and append them as rows labelled
+        ``set_name``, placed by the projector on show (``transform``, no refit). Returns the new rows' indices;
+        every check (encoder, files, placement) runs before anything changes."""
+        from .augment import read_augmentation
+
+        if self.encoder is None:
+            raise WidgetError(
+                "augment: no encoder is attached to embed new items; make the widget with "
+                "Chorus(..., encoder=load_default().encoder) (or your own Encoder), then add them again"
+            )
+        proj = self.projector
+        if not (proj.supports_transform and proj.is_fitted()):
+            raise WidgetError(
+                f"augment: the {self.method} map cannot place new points without refitting; switch to a method "
+                "that can (w.set_method('MFM') or 'PCA') and add them again"
+            )
+        pil, texts, _ = read_augmentation(images, texts, names)
+        es, d = self.embeddings, self.embeddings.dim
+        parts, mods = [], []
+        for items, mod in ((pil, "image"), (texts, "text")):
+            if items:
+                v = np.asarray(self.encoder.encode(items, mod), np.float32)
+                if v.shape != (len(items), d):
+                    raise WidgetError(f"augment: the encoder returned shape {v.shape}, expected ({len(items)}, {d})")
+                parts.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+                mods += [mod] * len(items)
+        raw, mods = np.concatenate(parts), np.asarray(mods, dtype=object)
+        cur = self._current(raw, mods)
+        k0 = len(self.aug_raw)
+        ids = [f"{set_name}-{k0 + j}" for j in range(len(raw))]
+        items = [None] * len(pil) + texts
+        extra = EmbeddingSet(
+            cur, modality=list(mods), ids=ids, labels=[str(set_name)] * len(raw), items=items, normalize=False
+        )
+        new_es = EmbeddingSet.concat([es, extra])
+        if "space" not in es.frame.columns:
+            new_es.frame = new_es.frame.drop(columns="space")
+        xy_new = B.as_positions(proj.transform(cur), len(cur))
+        xy = np.concatenate([self.positions[self.method], xy_new])
+        self.embeddings, self.positions = new_es, {self.method: xy}
+        self.aug_raw = np.concatenate([self.aug_raw, raw])
+        self.aug_modality = np.concatenate([self.aug_modality, mods])
+        self.predictions = self.predict(new_es)
+        return np.arange(es.n, new_es.n, dtype=np.uint32), pil
+
+    def _current(self, raw, mods):
+        """Original-space vectors ``raw`` mapped through the aligner's applied rounds (today's space)."""
+        if self.aligner is None or not len(self.aligner.history_):
+            return raw
+        out = np.empty_like(raw)
+        for m in dict.fromkeys(mods):
+            sel = mods == m
+            out[sel] = self.aligner.transform(raw[sel], str(m))
+        return out
+
+    def _with_augmented(self, base_es):
+        """The aligner's embeddings plus the augmented rows, mapped to the same point of the history."""
+        if not len(self.aug_raw):
+            return base_es
+        vec = np.concatenate([base_es.vectors, self._current(self.aug_raw, self.aug_modality)])
+        return self.embeddings.with_vectors(vec, normalize=False)
+
     # ------------------------------------------------------------ history
+    @property
+    def future(self) -> list:
+        """Rounds undone (from the widget or directly on the aligner) that can be redone, most recent last."""
+        return [] if self.aligner is None else self.aligner.undone_
+
     def _check_history(self):
         if self.aligner is None:
             raise WidgetError("no aligner attached, so there are no rounds to undo or redo")
-        if len(self.aligner.history_) != self.rounds:  # the aligner was stepped or undone directly
-            self.future = []
+
+    def _adopt(self, es):
+        """Show the aligner's current state: its embeddings (plus augmented rows), placed and predicted."""
+        es = self._with_augmented(es)
+        xy = self.place(es)
+        pred = self.predict(es)
+        self.embeddings, self.predictions = es, pred
+        self.rounds = len(self.aligner.history_)
+        self.positions = {self.method: xy}
+        self._seen = self.aligner.embeddings_
+        return xy
 
     def goto(self, k: int) -> np.ndarray | None:
         """Undo / redo rounds until ``k`` rounds are applied (bit-exact vectors of that point of the history),
@@ -332,36 +420,38 @@ class ChorusState:
         al = self.aligner
         applied = len(al.history_)
         k = int(k)
-        if not 0 <= k <= applied + len(self.future):
+        if not 0 <= k <= applied + len(al.undone_):
             raise WidgetError(
-                f"goto({k}): the history holds rounds 0..{applied + len(self.future)} (0: before any round)"
+                f"goto({k}): the history holds rounds 0..{applied + len(al.undone_)} (0: before any round)"
             )
-        if k == applied and self.rounds == applied:
+        if k == applied and not self.moved():
             return None
         token = al.checkpoint()
-        future = list(self.future)
         try:
             while len(al.history_) > k:
-                future.append(al.undo())
+                al.undo()
             while len(al.history_) < k:
                 al.redo()
-                future.pop()
-            es = al.embeddings_
-            xy = self.place(es)
-            pred = self.predict(es)
+            return self._adopt(al.embeddings_)
         except BaseException:
             al.rollback(token)
             raise
-        self.embeddings, self.predictions, self.future = es, pred, future
-        self.rounds = len(al.history_)
-        self.positions = {self.method: xy}
-        return xy
+
+    def moved(self) -> bool:
+        """Whether the aligner was stepped, undone or redone directly (from a cell) since this state showed it."""
+        return self.aligner is not None and self.aligner.embeddings_ is not self._seen
+
+    def sync(self) -> np.ndarray | None:
+        """Follow what was done on the aligner directly (``w.aligner.undo()`` in a cell): the new positions, or
+        None when it is where this state last showed it."""
+        if not self.moved():
+            return None
+        return self._adopt(self.aligner.embeddings_)
 
     def history(self) -> dict:
         """History strip: one chip per round (applied, then undone ones that can be redone), and where we are."""
         if self.aligner is None:
             return {"chips": [], "current": 0}
-        self._check_history()
         es = self.embeddings
         applied = list(self.aligner.history_)
         chips = [
@@ -421,12 +511,12 @@ class ChorusState:
         if self.predictions is not None and self.predictions[index] is not None:
             info["prediction"] = self.predictions[index]
         missing = item is None or (isinstance(item, float) and item != item)  # pandas turns None into NaN
-        if mod == "image" and not missing:
-            if index not in thumbs:
+        if mod == "image":  # augmented images have no item, only the thumbnail made when they were added
+            if index not in thumbs and not missing:
                 try:
                     thumbs[index] = make_thumbnail(item, 96)
                 except Exception:  # an unreadable item shows no thumbnail; the tooltip still works
                     thumbs[index] = None
-            if thumbs[index] is not None:
+            if thumbs.get(index) is not None:
                 info["png"] = thumbs[index]
         return info
