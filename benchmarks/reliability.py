@@ -5,11 +5,11 @@ Writes {"bad_inputs_tried", "bad_inputs_clear_error", "bad_inputs_state_unchange
 "build_state_s_5m", "peak_rss_gb_5m", "data", "seconds"} plus per-case detail ("bad_inputs", "interrupts",
 "large_1m", "large_widget"):
 
-- every row of ``reliability_cases.BAD_INPUTS`` (a bad input a user can hand the public API), run by
-  ``reliability_cases.run_bad_input``: it must raise one of the expected exception types, with a message that
+- every row of ``reliability_bad_inputs.BAD_INPUTS`` (a bad input a user can hand the public API), run by
+  ``reliability_bad_inputs.run_bad_input``: it must raise one of the expected exception types, with a message that
   names what was wrong and says how to fix it, and leave the objects it touched as they were;
-- every row of ``reliability_cases.INTERRUPTS`` (KeyboardInterrupt or an exception part-way through MFM
-  fitting, encoding, an alignment round, a save), run by ``reliability_cases.run_interrupt``: the previous
+- every row of ``reliability_interrupts.INTERRUPTS`` (KeyboardInterrupt or an exception part-way through MFM
+  fitting, encoding, an alignment round, a save), run by ``reliability_interrupts.run_interrupt``: the previous
   model, positions, sets, history and files must be intact and usable afterwards (``state_lost`` counts the
   cases of either table where they were not);
 - peak RSS (VmHWM of /proc/self/status, else ru_maxrss) of a fresh subprocess running the kernel-side path
@@ -182,7 +182,7 @@ def probe_bomb(gib: int) -> dict:
     import tempfile
     from pathlib import Path
 
-    from benchmarks.reliability_cases import write_zip_bomb
+    from benchmarks.reliability_hostile import write_zip_bomb
     from modalchorus_widget.errors import UntrustedFileError
     from modalchorus_widget.widget.chorus import Chorus
 
@@ -232,24 +232,30 @@ def measure_widget(n: int = 5_000_000, timeout: float = 600) -> dict:
 
 # --------------------------------------------------------------------------------------------- main
 def _run_interrupt_safely(case, ctx):
-    from . import reliability_cases as C
+    from . import reliability_interrupts as IN
 
     try:
-        return C.run_interrupt(case, ctx)
+        return IN.run_interrupt(case, ctx)
     except Exception as exc:  # noqa: BLE001 - a case that blows up did not survive
-        return C.InterruptOutcome(case.name, None, False, [f"case failed: {type(exc).__name__}: {exc}"])
+        return IN.InterruptOutcome(case.name, None, False, [f"case failed: {type(exc).__name__}: {exc}"])
 
 
 def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, skip_large: bool = False) -> dict:
-    from . import reliability_cases as C
+    from . import reliability_autosave as AS
+    from . import reliability_bad_inputs as BI
+    from . import reliability_concurrency as CC
+    from . import reliability_fuzz as FZ
+    from . import reliability_hostile as HF
+    from . import reliability_interrupts as IN
+    from .reliability_context import Ctx
 
-    with C.Ctx() as ctx:
-        outcomes = [C.run_bad_input(c, ctx) for c in C.BAD_INPUTS]
-        ints = [(c, _run_interrupt_safely(c, ctx)) for c in C.INTERRUPTS]
-        hostile = [C.run_hostile_file(c, ctx) for c in C.HOSTILE_FILES]
-        fuzz = C.fuzz_comm(ctx.chorus, 1000)
-        concurrent = C.concurrent_align(ctx)
-        autosave = C.autosave_kill9(ctx.tmp)
+    with Ctx() as ctx:
+        outcomes = [BI.run_bad_input(c, ctx) for c in BI.BAD_INPUTS]
+        ints = [(c, _run_interrupt_safely(c, ctx)) for c in IN.INTERRUPTS]
+        hostile = [HF.run_hostile_file(c, ctx) for c in HF.HOSTILE_FILES]
+        fuzz = FZ.fuzz_comm(ctx.chorus, 1000)
+        concurrent = CC.concurrent_align(ctx)
+        autosave = AS.autosave_kill9(ctx.tmp)
         source = ctx.source
     bomb = _run_probe("bomb", [10], 300)
     res = {

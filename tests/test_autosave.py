@@ -5,13 +5,15 @@ bit-exact; a second alignment round asked for while one runs is refused clearly 
 import numpy as np
 import pytest
 
-from benchmarks import reliability_cases as C
+from benchmarks import reliability_autosave as AS
+from benchmarks import reliability_concurrency as CC
+from benchmarks import reliability_context as X
 from modalchorus_widget.widget.chorus import Chorus
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    with C.Ctx(tmp=tmp_path_factory.mktemp("autosave")) as c:
+    with X.Ctx(tmp=tmp_path_factory.mktemp("autosave")) as c:
         yield c
 
 
@@ -34,10 +36,10 @@ def test_autosave_after_set_change_and_round(ctx, tmp_path):
 
 @pytest.mark.slow
 def test_recovery_after_kill_9(tmp_path):
-    r = C.autosave_kill9(tmp_path)
+    r = AS.autosave_kill9(tmp_path)
     assert r["recovered"], r
 
 
 def test_concurrent_align_refused_clearly(ctx):
-    r = C.concurrent_align(ctx)
+    r = CC.concurrent_align(ctx)
     assert r["ok"], r

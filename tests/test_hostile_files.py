@@ -1,4 +1,4 @@
-"""Files from elsewhere (issue 19): every row of ``reliability_cases.HOSTILE_FILES`` is refused with an
+"""Files from elsewhere (issue 19): every row of ``reliability_hostile.HOSTILE_FILES`` is refused with an
 ``UntrustedFileError`` that says why and how to proceed, before anything is inflated, and nothing already
 loaded changes; a 10 GiB zip bomb is refused in a fresh process with peak RSS under 200 MB."""
 
@@ -8,20 +8,21 @@ import zipfile
 import numpy as np
 import pytest
 
-from benchmarks import reliability_cases as C
+from benchmarks import reliability_context as X
+from benchmarks import reliability_hostile as HF
 from modalchorus_widget.data import safe_zip
 from modalchorus_widget.errors import SessionError, UntrustedFileError
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    with C.Ctx(tmp=tmp_path_factory.mktemp("hostile")) as c:
+    with X.Ctx(tmp=tmp_path_factory.mktemp("hostile")) as c:
         yield c
 
 
-@pytest.mark.parametrize("case", C.HOSTILE_FILES, ids=[c.name for c in C.HOSTILE_FILES])
+@pytest.mark.parametrize("case", HF.HOSTILE_FILES, ids=[c.name for c in HF.HOSTILE_FILES])
 def test_hostile_file_is_refused(case, ctx):
-    out = C.run_hostile_file(case, ctx)
+    out = HF.run_hostile_file(case, ctx)
     assert out.refused, f"{case.where}: {out.raised}: {out.message}"
     assert not out.state_changed, out.state_changed
 
@@ -89,7 +90,7 @@ def test_regular_file_only(tmp_path):
 
 
 def test_zip_bomb_written_cheaply_claims_10_gib(tmp_path):
-    p = C.write_zip_bomb(tmp_path / "b.zip", gib=10)
+    p = HF.write_zip_bomb(tmp_path / "b.zip", gib=10)
     assert p.stat().st_size < 20 * 2**20
     with zipfile.ZipFile(p) as z:
         assert z.infolist()[0].file_size == 10 * 2**30

@@ -1,6 +1,6 @@
 """Bad inputs, interrupted work and large inputs (issue 9), on a slice of the real COCO-500 CLIP embeddings.
 
-The case tables live in ``benchmarks/reliability_cases.py`` (the benchmark counts the same rows), so each row
+The case tables live in ``benchmarks/reliability_bad_inputs.py`` and ``benchmarks/reliability_interrupts.py`` (the benchmark counts the same rows), so each row
 of the README table is one test here: a bad input must raise the expected exception type with a message that
 names what was wrong and how to fix it, and leave the shared objects (EmbeddingSet, fitted MFM, Aligner with
 history, Chorus with positions/sets/selection) exactly as they were; interrupted work must leave the previous
@@ -10,18 +10,20 @@ model, positions, history and files intact and usable.
 import numpy as np
 import pytest
 
-from benchmarks import reliability_cases as C
+from benchmarks import reliability_bad_inputs as BI
+from benchmarks import reliability_context as X
+from benchmarks import reliability_interrupts as IN
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    with C.Ctx(tmp=tmp_path_factory.mktemp("reliability")) as c:
+    with X.Ctx(tmp=tmp_path_factory.mktemp("reliability")) as c:
         yield c
 
 
-@pytest.mark.parametrize("case", C.BAD_INPUTS, ids=[c.id for c in C.BAD_INPUTS])
+@pytest.mark.parametrize("case", BI.BAD_INPUTS, ids=[c.id for c in BI.BAD_INPUTS])
 def test_bad_input(case, ctx):
-    out = C.run_bad_input(case, ctx)
+    out = BI.run_bad_input(case, ctx)
     assert out.raised is not None, f"{case.where} accepted {case.name}"
     assert out.clear, f"{case.id}: {out.problems} (raised {out.raised}: {out.message})"
     assert not out.state_changed, f"{case.id} changed {out.state_changed}"
@@ -32,22 +34,22 @@ def _interrupt_param(case):
     return pytest.param(case, id=case.name, marks=marks)
 
 
-@pytest.mark.parametrize("case", [_interrupt_param(c) for c in C.INTERRUPTS])
+@pytest.mark.parametrize("case", [_interrupt_param(c) for c in IN.INTERRUPTS])
 def test_interrupt(case, ctx):
-    out = C.run_interrupt(case, ctx)
+    out = IN.run_interrupt(case, ctx)
     assert out.fired and out.interrupted, f"the interrupt was not triggered: {out.detail}"
     assert not out.state_lost, f"{case.name}: lost {out.state_lost}"
     assert out.survived
 
 
 def test_case_ids_are_unique():
-    ids = [c.id for c in C.BAD_INPUTS] + [c.name for c in C.INTERRUPTS]
+    ids = [c.id for c in BI.BAD_INPUTS] + [c.name for c in IN.INTERRUPTS]
     assert len(ids) == len(set(ids))
 
 
 def test_every_bad_input_row_is_covered():
     """The issue's list of bad inputs, each present at least once in the table."""
-    names = " | ".join(c.name.lower() for c in C.BAD_INPUTS)
+    names = " | ".join(c.name.lower() for c in BI.BAD_INPUTS)
     for word in (
         "nan",
         "inf",
@@ -73,13 +75,13 @@ def test_every_bad_input_row_is_covered():
 def test_snapshot_diff_detects_changes(ctx):
     """The state check is not vacuous: a changed set or a moved point is reported."""
     w = ctx.chorus
-    before = C.snapshot(ctx)
+    before = X.snapshot(ctx)
     w.sets["tmp"] = [1, 2]
     try:
-        assert "chorus.sets" in C.diff(before, C.snapshot(ctx))
+        assert "chorus.sets" in X.diff(before, X.snapshot(ctx))
     finally:
         del w.sets["tmp"]
-    assert C.diff(before, C.snapshot(ctx)) == []
+    assert X.diff(before, X.snapshot(ctx)) == []
 
 
 def test_interrupter_is_not_vacuous():
@@ -88,9 +90,9 @@ def test_interrupter_is_not_vacuous():
     def work(ctx, trigger):
         return None
 
-    case = C.InterruptCase("nothing to interrupt", KeyboardInterrupt, 0, work)
-    with C.Ctx() as ctx:
-        out = C.run_interrupt(case, ctx)
+    case = IN.InterruptCase("nothing to interrupt", KeyboardInterrupt, 0, work)
+    with X.Ctx() as ctx:
+        out = IN.run_interrupt(case, ctx)
     assert not out.survived and out.interrupted is None and not out.fired
 
 
