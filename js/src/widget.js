@@ -16,6 +16,7 @@ import { createGallery } from './ui/gallery.js';
 import { createHistoryStrip } from './ui/history_strip.js';
 import { installDensity } from './ui/density.js';
 import { createNotice } from './ui/notice.js';
+import { hideRerunNoteWhenAttached } from './ui/rerun_note.js';
 import { createSearchBox } from './ui/search_box.js';
 import { createProjectionPanel } from './ui/projection_panel.js';
 import { createReportPanel } from './ui/report_panel.js';
@@ -34,6 +35,7 @@ function render({ model, el }) {
   const setHeight = () => root.style.setProperty('--mc-height', `${model.get('height') || 420}px`);
   setHeight();
   el.appendChild(root);
+  hideRerunNoteWhenAttached(el);
   const probe = createProbe(root);
   probe.stamp('renderStartMs', renderStartMs);
 

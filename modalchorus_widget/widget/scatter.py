@@ -323,6 +323,18 @@ class ScatterWidget(anywidget.AnyWidget):
         }
 
     # ------------------------------------------------------------ notebook without a kernel
+    def _ipython_display_(self, **kwargs):
+        """Two outputs: a "re-run this cell" note, then the view. A notebook reopened without its kernel cannot
+        draw the view (JupyterLab shows "Error displaying widget: model not found" where it would be, since the
+        model lived in the kernel), so the note is what the reader sees there; a view that renders hides the note
+        just before it (``js/src/ui/rerun_note.js``)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display({"text/plain": data["text/plain"], "text/html": data["text/html"]}, raw=True)
+        display(data, metadata=metadata or {}, raw=True)
+
     def _repr_mimebundle_(self, **kwargs):
         """The widget view, plus text/plain and text/html saying to re-run the cell: what a notebook shows
         where the view cannot be drawn (no live kernel, a viewer without the widget manager)."""
