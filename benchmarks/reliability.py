@@ -19,7 +19,10 @@ Writes {"bad_inputs_tried", "bad_inputs_clear_error", "bad_inputs_state_unchange
   be 10 GB): points shown (``points_shown_5m``, the default ``max_points`` sample), the notice it shows
   (``notice_5m``), the largest binary buffer of any comm message either way (``max_message_buffer_mb``:
   the state message, and a lasso around every shown point), the time to build the widget and its state
-  message (``build_state_s_5m``) and the peak RSS of that process (``peak_rss_gb_5m``) (``probe_widget``).
+  message (``build_state_s_5m``) and the peak RSS of that process (``peak_rss_gb_5m``) (``probe_widget``);
+- ``default_ws_limit_ok``, measured by ``reliability_ws``: a lasso of all 2,000,000 points and 16 MB of named
+  sets in chunks pushed through a real Jupyter server at its default websocket limit to a real kernel arrive
+  exactly, and the same sets as one plain update are refused by the server (detail: ``default_ws_limit``).
 
 ``--table FILE`` also writes the README table (markdown). The tables are the ones ``tests/test_reliability.py``
 runs one test per row of; this module only counts and formats. Data: the first 48 pairs of the COCO-500 CLIP
@@ -62,7 +65,6 @@ SUMMARY_KEYS = (
     "comm_fuzz_escaped",
     "concurrent_align_ok",
 )
-WS_DEFAULT_LIMIT = 10 * 2**20  # tornado's websocket_max_message_size
 
 
 # -------------------------------------------------------------------------------------------- large
@@ -247,6 +249,7 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
     from . import reliability_fuzz as FZ
     from . import reliability_hostile as HF
     from . import reliability_interrupts as IN
+    from . import reliability_ws as WS
     from .reliability_context import Ctx
 
     with Ctx() as ctx:
@@ -258,6 +261,7 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         autosave = AS.autosave_kill9(ctx.tmp)
         source = ctx.source
     bomb = _run_probe("bomb", [10], 300)
+    ws = WS.measure_default_ws_limit()
     res = {
         "bad_inputs_tried": len(outcomes),
         "bad_inputs_clear_error": sum(o.clear for o in outcomes),
@@ -276,7 +280,7 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         + int(bool(bomb.get("refused"))),
         "zip_bomb_peak_rss_mb": round(bomb["rss_mb_peak"], 1) if "rss_mb_peak" in bomb else None,
         "autosave_recovered": autosave.get("recovered"),
-        "default_ws_limit_ok": default_ws_limit(),
+        "default_ws_limit_ok": ws.get("ok"),
         "comm_fuzz_cases": fuzz["cases"],
         "comm_fuzz_escaped": fuzz["escaped"],
         "comm_fuzz_not_refused_cleanly": fuzz["state_changed"] + fuzz["not_one_warning"],
@@ -285,6 +289,7 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
         "zip_bomb": bomb,
         "autosave": autosave,
         "comm_fuzz": fuzz,
+        "default_ws_limit": ws,
         "concurrent_align": concurrent,
         "hostile_files": [
             {"name": o.name, "where": o.where, "raised": o.raised, "message": o.message, "refused": o.refused}
@@ -339,24 +344,6 @@ def run_all(n_rss: int = 1_000_000, dim: int = 512, widget_n: int = 5_000_000, s
             }
         )
     return res
-
-
-def default_ws_limit() -> bool:
-    """The browser tests run JupyterLab at tornado's default websocket limit (the harness does not raise it),
-    and the largest browser -> kernel message (a lasso around every point the default ``max_points`` shows,
-    as the set_state message ipywidgets builds) fits under it."""
-    from ipywidgets.widgets.widget import _remove_buffers
-
-    from modalchorus_widget.widget import buffers as B
-    from modalchorus_widget.widget.scatter import DEFAULT_MAX_POINTS
-
-    harness = (REPO / "tests" / "e2e" / "harness.py").read_text()
-    wire = B.chunk_buffer(B.to_bytes(np.arange(DEFAULT_MAX_POINTS, dtype=np.uint32), "uint32"))
-    st, paths, bufs = _remove_buffers({"selected": wire})
-    size = len(json.dumps({"method": "update", "state": st, "buffer_paths": paths})) + sum(b.nbytes for b in bufs)
-    return "websocket_max_message_size" not in harness.split("# websocket_max_message_size")[0] and (
-        size + 4096 < WS_DEFAULT_LIMIT
-    )
 
 
 def markdown_table(res: dict) -> str:

@@ -94,3 +94,15 @@ def test_largest_lasso_and_sets_over_the_limit_reach_python(open_notebook):
     )
     time.sleep(8)
     assert nb.kernel.value("sorted(w.sets)") == ["all A", "all B"]
+
+
+def test_bench_measures_the_default_limit_through_a_real_server():
+    # what `python -m benchmarks reliability` reports as default_ws_limit_ok: the same messages through a real
+    # server's websocket to a real kernel (no browser), and the plain update refused
+    from benchmarks.reliability_ws import measure_default_ws_limit
+
+    out = measure_default_ws_limit()
+    assert out["ok"], out
+    assert out["selected_exact"] and out["sets_exact"] and out["plain_sets_refused_by_server"]
+    assert out["lasso_message_bytes"] < WS_LIMIT < out["sets_total_bytes"]
+    assert out["largest_chunk_message_bytes"] < WS_LIMIT < out["plain_sets_message_bytes"]
