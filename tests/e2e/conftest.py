@@ -2,7 +2,8 @@
 
 The harness lives in ``tests/e2e/harness.py`` (the widget benchmark uses it too; run pytest from the repo
 root, ``python -m pytest``, so ``tests.e2e.harness`` imports). Fixtures:
-- ``lab``: one JupyterLab server per session, own HOME/config/runtime dirs under a tmp dir, stopped by PID;
+- ``lab``: one JupyterLab server per session (or Jupyter Notebook 7 for a test parametrised with
+  ``front_end="notebook"``), own HOME/config/runtime dirs under a tmp dir, stopped by PID;
 - ``browser``: Playwright's Chromium launched from Debian's ``chromium``;
 - ``open_notebook(cells)``: a page (widget debug hooks on) with a new notebook whose cells have been run, plus a
   kernel driver.
@@ -19,15 +20,35 @@ from tests.e2e.harness import REPO, Lab, NotebookPage, chromium_path, launch_bro
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
+def servers(tmp_path_factory):
+    """servers(front_end) -> a running Lab for "lab" (JupyterLab) or "notebook" (Notebook 7), started on first use."""
     if not chromium_path():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); `make test` installs it")
     static = REPO / "modalchorus_widget" / "static"
     if not ((static / "widget.js").exists() and (static / "widget.css").exists()):
         pytest.fail("front-end bundle missing: run `cd js && npm run build` (make setup) before the browser tests")
-    server = Lab(tmp_path_factory.mktemp("jupyterlab")).start()
-    yield server
-    server.stop()
+    running = {}
+
+    def get(front_end):
+        if front_end not in running:
+            running[front_end] = Lab(tmp_path_factory.mktemp(f"jupyter-{front_end}"), front_end=front_end).start()
+        return running[front_end]
+
+    yield get
+    for server in running.values():
+        server.stop()
+
+
+@pytest.fixture
+def front_end(request):
+    """The front end a test runs in: "lab" unless it is parametrised, e.g.
+    ``@pytest.mark.parametrize("front_end", ["lab", "notebook"], indirect=True)``."""
+    return getattr(request, "param", "lab")
+
+
+@pytest.fixture
+def lab(servers, front_end):
+    return servers(front_end)
 
 
 @pytest.fixture(scope="session")

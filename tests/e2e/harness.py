@@ -61,10 +61,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Lab:
-    """A running JupyterLab server (started and stopped by PID)."""
+FRONT_ENDS = {"lab": "jupyterlab", "notebook": "notebook"}  # front end -> the module that serves it
 
-    def __init__(self, base: Path):
+
+class Lab:
+    """A running Jupyter server with a front end (started and stopped by PID): ``front_end`` "lab" is JupyterLab,
+    "notebook" is Jupyter Notebook 7 (the same server and widget manager, another page layout and URLs)."""
+
+    def __init__(self, base: Path, front_end: str = "lab"):
+        if front_end not in FRONT_ENDS:
+            raise ValueError(f"front_end must be one of {list(FRONT_ENDS)}, got {front_end!r}")
+        self.front_end = front_end
         self.base = base
         self.root = base / "root"
         self.port = _free_port()
@@ -100,7 +107,7 @@ class Lab:
         cmd = [
             sys.executable,
             "-m",
-            "jupyterlab",
+            FRONT_ENDS[self.front_end],
             "--no-browser",
             "--allow-root",
             "--ServerApp.ip=127.0.0.1",
@@ -244,9 +251,12 @@ class NotebookPage:
 
     def open_and_run(self, timeout: float = 120):
         page = self.page
-        page.goto(f"{self.lab.url}/lab/tree/{self.name}?token={self.lab.token}&reset")
+        if self.lab.front_end == "notebook":  # Notebook 7: one notebook per page, no workspace to reset
+            page.goto(f"{self.lab.url}/notebooks/{self.name}?token={self.lab.token}")
+        else:
+            page.goto(f"{self.lab.url}/lab/tree/{self.name}?token={self.lab.token}&reset")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
-        # wait for the kernel to be idle before running
+        # wait for the kernel to be idle before running (both front ends have this indicator)
         page.wait_for_selector(
             ".jp-Notebook-ExecutionIndicator[data-status='idle'], #jp-main-statusbar :text('Idle')",
             timeout=timeout * 1000,

@@ -1,6 +1,7 @@
 """Issue 16 in a real browser: after w.align(...) the report shows the round as pictures (bars with the numbers
 Python reports, the moved-distance histogram, predictions changed outside the selection), the map draws
-trails, and the history strip (mouse and keyboard) undoes / redoes rounds bit-exactly in the kernel."""
+trails, and the history strip (mouse and keyboard) undoes / redoes rounds bit-exactly in the kernel; also in
+Jupyter Notebook 7, and the strip follows undo / redo called on the aligner from a cell."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def _bars(page, fig):
     )
 
 
-def test_round_pictures_trails_and_history_strip(open_notebook):
+@pytest.mark.parametrize("front_end", ["lab", "notebook"], indirect=True)  # JupyterLab and Jupyter Notebook 7
+def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     nb = open_notebook([CELL], width=1500, height=1300)
     root = nb.wait_widget(0, timeout=240)
     page = nb.page
@@ -94,6 +96,15 @@ def test_round_pictures_trails_and_history_strip(open_notebook):
     assert k.value("bool(np.array_equal(w.embeddings.vectors, v0))")
     # a cell calls redo: the strip follows
     k.run("w.redo()")
+    assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "1")
+    # undo on the aligner itself, from a cell: the strip offers redo for it, and its redo button re-applies it
+    k.run("w.aligner.undo()")
+    assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "0", timeout=60)
+    assert "mc-chip-undone" in page.locator(".mc-history .mc-chip[data-k='1']").get_attribute("class")
+    assert k.value("bool(np.array_equal(w.embeddings.vectors, v0))")
+    redo = page.locator(".mc-history .mc-redo")
+    assert redo.is_enabled()
+    redo.click()
     assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "1")
     assert page.locator(".mc-history .mc-chip[data-k='1']").get_attribute("aria-pressed") == "true"
     assert k.value("bool(np.array_equal(w.embeddings.vectors, v1))")
