@@ -12,11 +12,12 @@ const SELECTION_COLOR = '#ff00ff';
 const DIM_INACTIVE = 0.12;
 const NORMAL_INACTIVE = 0.6;
 
-/** Whether this browser can give a WebGL context (false: software rendering disabled, old GPU, blocked). */
-export function webglAvailable() {
+/** Whether this browser can give a WebGL context (false: software rendering disabled, old GPU, blocked).
+ * makeCanvas: where the probe canvas comes from (a test passes its own). */
+export function webglAvailable(makeCanvas = () => document.createElement('canvas')) {
   if (globalThis.__MODALCHORUS_NO_WEBGL__ === true) return false; // test hook
   try {
-    const c = document.createElement('canvas');
+    const c = makeCanvas();
     return Boolean(c.getContext('webgl2') || c.getContext('webgl'));
   } catch {
     return false;
