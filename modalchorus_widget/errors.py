@@ -23,6 +23,7 @@ __all__ = [
     "CMCRError",
     "SessionError",
     "UntrustedFileError",
+    "StorageUnavailableError",
 ]
 
 
@@ -104,6 +105,10 @@ class SessionError(InputError):
 
 class UntrustedFileError(SessionError):
     """A file from elsewhere was refused before it was read (too big, odd member names, unknown content)."""
+
+
+class StorageUnavailableError(DatasetError, ImportError):
+    """An fsspec URL's filesystem package (s3fs for s3://, gcsfs for gs://, ...) is not installed."""
 
 
 # Names of earlier releases, kept importable.

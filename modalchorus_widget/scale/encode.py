@@ -11,6 +11,9 @@ done twice, nothing lost), and encodes the rest:
   not grow with the data. A killed actor is restarted by Ray and its shard is done again (the shard's files
   are renamed into place and marked complete only when whole, so no partial shard survives).
 - ``engine="local"``: the same per-shard function in a loop here (no Ray): the same files, for small jobs.
+
+``folder`` is a local path or an fsspec URL (``s3://bucket/emb``, ``gs://...``; see ``storage.py``): on a
+cluster, every worker writes its shards straight to that shared storage.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from ..encoders.base import check_encoder
 from ..errors import DatasetError, EncoderError, InputError, ModalChorusError
 from . import layout as L
 from .sources import Source, open_source
+from .storage import Store, open_store
 
 __all__ = ["encode_to_shards", "EncodeReport", "encode_shard", "ENGINES"]
 
@@ -36,7 +39,7 @@ ENGINES = ("ray", "local")
 class EncodeReport:
     """What one ``encode_to_shards`` call did: shards written now, shards kept from an earlier run."""
 
-    folder: Path
+    folder: object  # a local Path, or the folder's URL
     n_shards: int
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
@@ -51,7 +54,7 @@ def _where(task: dict) -> str:
 
 def encode_shard(source: Source, task: dict, index: int, n_shards: int, encoder, folder, batch_size=None) -> int:
     """Read, encode and write shard ``index`` (every file atomically, then its marker). Returns its rows."""
-    folder = Path(folder)
+    store = open_store(folder)
     sfx = L.shard_suffix(index, n_shards)
     items = source.read(task)
     if len(items) == 0:
@@ -65,7 +68,7 @@ def encode_shard(source: Source, task: dict, index: int, n_shards: int, encoder,
             out["text"] = encoder.encode_texts(items.captions, progress=False, **kw)
     except ModalChorusError as exc:
         raise type(exc)(f"shard {sfx} ({_where(task)}): {exc}") from exc
-    manifest = L.read_manifest(folder) or {}
+    manifest = L.read_manifest(store) or {}
     for kind, vec in out.items():
         vec = np.asarray(vec, dtype=np.float32)
         if vec.ndim != 2 or len(vec) != len(items):
@@ -73,12 +76,12 @@ def encode_shard(source: Source, task: dict, index: int, n_shards: int, encoder,
         dim = manifest.get("dim")
         if dim is not None and vec.shape[1] != dim:
             raise EncoderError(
-                f"shard {sfx}: the encoder gives {vec.shape[1]}-d vectors but {folder} holds {dim}-d shards "
-                f"(e.g. {L.shard_path(folder, kind, 0, n_shards)}); use the same model, or another folder."
+                f"shard {sfx}: the encoder gives {vec.shape[1]}-d vectors but {store} holds {dim}-d shards "
+                f"(e.g. {L.shard_path(store, kind, 0, n_shards)}); use the same model, or another folder."
             )
-        L.atomic_save_npy(L.shard_path(folder, kind, index, n_shards), vec)
-    L.atomic_save_parquet(L.shard_path(folder, "metadata", index, n_shards), items.meta)
-    L.mark_done(folder, index, n_shards, rows=len(items), kinds=sorted(out))
+        store.save_npy(L.shard_rel(kind, index, n_shards), vec)
+    store.save_parquet(L.shard_rel("metadata", index, n_shards), items.meta)
+    L.mark_done(store, index, n_shards, rows=len(items), kinds=sorted(out))
     return len(items)
 
 
@@ -174,7 +177,16 @@ def run_tasks_on_ray(worker_cls, kwargs, items, concurrency, num_cpus, num_gpus,
             on_result(result)
 
 
-def _check_folder(folder: Path, src: Source, n_shards: int, shard_size: int, encoder) -> dict:
+def check_shared(store: Store) -> None:
+    """Ray workers must see the folder: refuse one that lives in this process only (``memory://``)."""
+    if not store.shared:
+        raise InputError(
+            f"{store}: this filesystem lives in this process only, so Ray workers cannot see it; use "
+            "engine='local', or shared storage (s3://..., gs://..., a path every node mounts)."
+        )
+
+
+def _check_folder(folder: Store, src: Source, n_shards: int, shard_size: int, encoder) -> dict:
     try:
         dim = int(encoder.dim)
     except ModalChorusError:
@@ -187,7 +199,7 @@ def _check_folder(folder: Path, src: Source, n_shards: int, shard_size: int, enc
         "source": src.fingerprint(),
     }
     if manifest is None:
-        if folder.exists() and any(folder.iterdir()):
+        if not folder.is_empty():
             raise DatasetError(
                 f"{folder} is not empty and was not written by encode_to_shards (no {L.STATE_DIR}/{L.MANIFEST}); "
                 "choose a new or empty folder so that no file is overwritten."
@@ -200,7 +212,7 @@ def _check_folder(folder: Path, src: Source, n_shards: int, shard_size: int, enc
                 "same source and shard_size to finish it, or write to a new folder."
             )
     if dim is not None and manifest.get("dim") is not None and manifest["dim"] != dim:
-        done = next((i for i in range(n_shards) if L.is_done(folder, i, n_shards)), 0)
+        done = min(L.done_set(folder, n_shards), default=0)
         raise EncoderError(
             f"the encoder gives {dim}-d vectors but {folder} holds {manifest['dim']}-d shards "
             f"(e.g. {L.shard_path(folder, src.modalities[0], done, n_shards)}); use the same model, or another folder."
@@ -239,16 +251,18 @@ def encode_to_shards(
         encoder = DefaultEncoder()
     encoder = check_encoder(encoder)
     src = open_source(source)
-    folder = Path(folder)
+    store = open_store(folder)
+    if engine == "ray":
+        check_shared(store)
     t0 = time.perf_counter()
     tasks = src.plan(int(shard_size))
     n_shards = len(tasks)
     if n_shards == 0:
         raise DatasetError(f"{source}: the source has no items.")
-    folder.mkdir(parents=True, exist_ok=True)
-    _check_folder(folder, src, n_shards, shard_size, encoder)
-    report = EncodeReport(folder, n_shards, engine=engine)
-    report.skipped = [k for k in range(n_shards) if L.is_done(folder, k, n_shards)]
+    store.makedirs()
+    _check_folder(store, src, n_shards, shard_size, encoder)
+    report = EncodeReport(store.path(), n_shards, engine=engine)
+    report.skipped = sorted(L.done_set(store, n_shards))
     pending = [k for k in range(n_shards) if k not in set(report.skipped)]
 
     def done(shard: int, rows: int):
@@ -259,7 +273,7 @@ def encode_to_shards(
 
     if pending and engine == "local":
         for k in pending:
-            done(k, encode_shard(src, tasks[k], k, n_shards, encoder, folder, batch_size))
+            done(k, encode_shard(src, tasks[k], k, n_shards, encoder, store, batch_size))
     elif pending:
         if num_gpus is None:
             import ray
@@ -272,7 +286,7 @@ def encode_to_shards(
         kwargs = {
             "source": src,
             "encoder": encoder,
-            "folder": str(folder),
+            "folder": store.resolved(),
             "n_shards": n_shards,
             "batch_size": batch_size,
             "threads": max(1, int(num_cpus)),

@@ -80,10 +80,12 @@ class LassoResult:
 def lasso_rows(folder, polygon, limit: int | None = DEFAULT_LIMIT, out=None, modality=None) -> LassoResult:
     """Global rows of ``folder`` whose positions lie inside ``polygon``; see the module docstring.
 
-    ``modality``: only rows of that modality. ``out``: the .npy path used when more than ``limit`` rows
-    are inside (default: ``lasso_<n>.npy`` in the folder's ``positions/``)."""
+    ``modality``: only rows of that modality. ``out``: the local .npy path used when more than ``limit`` rows
+    are inside (default: ``lasso_<n>.npy`` in the folder's ``positions/``; for a remote folder, in this
+    machine's temporary folder: the ids are this session's, the shared storage is left as it is)."""
     poly = _check_polygon(polygon)
     sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
+    here = sh.store.path("positions") if sh.store.local else Path(tempfile.gettempdir())
     spill, count, parts = None, 0, []
     try:
         for kind, _, start, pos in sh.iter_blocks(positions=True):
@@ -94,7 +96,7 @@ def lasso_rows(folder, polygon, limit: int | None = DEFAULT_LIMIT, out=None, mod
                 hits = np.flatnonzero(points_in_polygon(block[:, 0], block[:, 1], poly)).astype(np.int64) + (start + s)
                 count += len(hits)
                 if spill is None and limit is not None and count > limit:
-                    fd, tmp = tempfile.mkstemp(prefix=".lasso-", suffix=".i64", dir=sh.folder / "positions")
+                    fd, tmp = tempfile.mkstemp(prefix=".lasso-", suffix=".i64", dir=here)
                     spill = (os.fdopen(fd, "wb"), tmp)
                     for p in parts:
                         spill[0].write(p.tobytes())
@@ -106,7 +108,7 @@ def lasso_rows(folder, polygon, limit: int | None = DEFAULT_LIMIT, out=None, mod
         if spill is None:
             return LassoResult(count, np.concatenate(parts) if parts else np.zeros(0, np.int64))
         spill[0].close()
-        path = Path(out) if out is not None else sh.folder / "positions" / f"lasso_{count}.npy"
+        path = Path(out) if out is not None else here / f"lasso_{count}.npy"
         tmp_npy = path.with_name(f".{path.name}.tmp")
         with open(tmp_npy, "wb") as f, open(spill[1], "rb") as raw:
             np.lib.format.write_array_header_1_0(

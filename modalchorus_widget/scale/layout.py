@@ -16,23 +16,21 @@ shards (``positions/img_pos_{i}.npy`` ...) follow the same naming.
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..data.io import atomic_write_bytes
 from ..errors import DatasetError, MissingFileError
+from .storage import Store, open_store
 
 __all__ = [
     "KINDS",
     "digits_for",
     "shard_suffix",
+    "shard_rel",
     "shard_path",
     "marker_path",
     "atomic_save_npy",
@@ -53,7 +51,6 @@ STATE_DIR = "_modalchorus"
 MANIFEST = "manifest.json"
 FORMAT = "modalchorus-shards"
 VERSION = 1
-_MAX_NPY_HEADER = 1 << 16
 
 
 def digits_for(n_shards: int) -> int:
@@ -65,77 +62,89 @@ def shard_suffix(index: int, n_shards: int) -> str:
     return str(int(index)).zfill(digits_for(n_shards))
 
 
-def shard_path(folder, kind: str, index: int, n_shards: int, positions: bool = False) -> Path:
-    """Path of shard ``index`` of ``kind`` (``"image"``, ``"text"`` or ``"metadata"``)."""
-    folder, s = Path(folder), shard_suffix(index, n_shards)
+def rel_for(kind: str, suffix: str, positions: bool = False) -> str:
+    """Path inside the folder of the ``kind`` shard (``"image"``, ``"text"`` or ``"metadata"``) ``suffix``."""
     if kind == "metadata":
-        return folder / META_DIR / f"{META_PREFIX}{s}.parquet"
+        return f"{META_DIR}/{META_PREFIX}{suffix}.parquet"
     sub, prefix = (POSITIONS if positions else KINDS)[kind]
-    return folder / sub / f"{prefix}{s}.npy"
+    return f"{sub}/{prefix}{suffix}.npy"
 
 
-def marker_path(folder, index: int, n_shards: int, what: str = "shards") -> Path:
-    return Path(folder) / STATE_DIR / what / f"{shard_suffix(index, n_shards)}.json"
+def shard_rel(kind: str, index: int, n_shards: int, positions: bool = False) -> str:
+    return rel_for(kind, shard_suffix(index, n_shards), positions)
 
 
-def atomic_save_npy(path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    atomic_write_bytes(path, buf.getbuffer())
+def shard_path(folder, kind: str, index: int, n_shards: int, positions: bool = False):
+    """Path (local ``Path`` or URL) of shard ``index`` of ``kind`` (``"image"``, ``"text"`` or ``"metadata"``)."""
+    return open_store(folder).path(shard_rel(kind, index, n_shards, positions))
 
 
-def atomic_save_parquet(path, frame) -> None:
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    atomic_write_bytes(path, buf.getbuffer())
+def marker_rel(index: int, n_shards: int, what: str = "shards") -> str:
+    return f"{STATE_DIR}/{what}/{shard_suffix(index, n_shards)}.json"
+
+
+def marker_path(folder, index: int, n_shards: int, what: str = "shards"):
+    return open_store(folder).path(marker_rel(index, n_shards, what))
+
+
+def atomic_save_npy(folder, rel: str, array: np.ndarray) -> None:
+    open_store(folder).save_npy(rel, array)
+
+
+def atomic_save_parquet(folder, rel: str, frame) -> None:
+    open_store(folder).save_parquet(rel, frame)
 
 
 def read_manifest(folder) -> dict | None:
-    path = Path(folder) / STATE_DIR / MANIFEST
-    if not path.is_file():
+    store = open_store(folder)
+    rel = f"{STATE_DIR}/{MANIFEST}"
+    if not store.isfile(rel):
         return None
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(store.read_bytes(rel, max_bytes=1 << 24))
     except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: unreadable shard manifest ({exc}); delete the folder and encode again.") from exc
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise DatasetError(f"{path}: not a modalchorus shard manifest of version {VERSION}.")
+        raise DatasetError(
+            f"{store.path(rel)}: unreadable shard manifest ({exc}); delete the folder and encode again."
+        ) from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise DatasetError(f"{store.path(rel)}: not a modalchorus shard manifest of version {VERSION}.")
     return meta
 
 
 def write_manifest(folder, **fields) -> dict:
     meta = {"format": FORMAT, "version": VERSION, **fields}
-    atomic_write_bytes(Path(folder) / STATE_DIR / MANIFEST, json.dumps(meta, indent=1, sort_keys=True).encode())
+    open_store(folder).write_bytes(f"{STATE_DIR}/{MANIFEST}", json.dumps(meta, indent=1, sort_keys=True).encode())
     return meta
 
 
 def mark_done(folder, index: int, n_shards: int, what: str = "shards", **info) -> None:
-    atomic_write_bytes(marker_path(folder, index, n_shards, what), json.dumps(info, sort_keys=True).encode())
+    open_store(folder).write_bytes(marker_rel(index, n_shards, what), json.dumps(info, sort_keys=True).encode())
 
 
 def is_done(folder, index: int, n_shards: int, what: str = "shards") -> bool:
-    return marker_path(folder, index, n_shards, what).is_file()
+    return open_store(folder).isfile(marker_rel(index, n_shards, what))
+
+
+def done_set(folder, n_shards: int, what: str = "shards") -> set:
+    """Indices of the shards marked done, from one listing of the marker folder (one call on object stores)."""
+    names = open_store(folder).listdir(f"{STATE_DIR}/{what}")
+    found = {n[: -len(".json")] for n in names if n.endswith(".json")}
+    return {i for i in range(n_shards) if shard_suffix(i, n_shards) in found}
 
 
 def npy_shape(path) -> tuple[tuple, np.dtype]:
-    """(shape, dtype) of a .npy file from its header alone (nothing else is read)."""
-    try:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(f, max_header_size=_MAX_NPY_HEADER)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(
-            f"{path}: not a readable .npy array ({exc}); the shard is corrupt, encode it again."
-        ) from exc
-    return tuple(shape), dtype
+    """(shape, dtype) of a local .npy file from its header alone (nothing else is read)."""
+    from pathlib import Path
+
+    path = Path(path)
+    return open_store(path.parent).npy_shape(path.name)
 
 
 @dataclass
 class Layout:
     """The shards found in a folder: suffixes in order, and which kinds exist (``image``, ``text``)."""
 
-    folder: Path
+    store: Store
     suffixes: list
     kinds: tuple
     manifest: dict | None = None
@@ -146,49 +155,50 @@ class Layout:
     def n_shards(self) -> int:
         return len(self.suffixes)
 
-    def path(self, kind: str, k: int, positions: bool = False) -> Path:
-        if kind == "metadata":
-            return self.folder / META_DIR / f"{META_PREFIX}{self.suffixes[k]}.parquet"
-        sub, prefix = (POSITIONS if positions else KINDS)[kind]
-        return self.folder / sub / f"{prefix}{self.suffixes[k]}.npy"
+    @property
+    def folder(self):
+        """The folder: a local ``Path``, or its URL."""
+        return self.store.path()
+
+    def rel(self, kind: str, k: int, positions: bool = False) -> str:
+        return rel_for(kind, self.suffixes[k], positions)
+
+    def path(self, kind: str, k: int, positions: bool = False):
+        return self.store.path(self.rel(kind, k, positions))
 
 
-def _suffixes(folder: Path, sub: str, prefix: str, ext: str) -> list:
-    d = folder / sub
-    if not d.is_dir():
-        return []
+def _suffixes(store: Store, sub: str, prefix: str, ext: str) -> list:
     pat = re.compile(rf"^{re.escape(prefix)}(\d+){re.escape(ext)}$")
-    return sorted((m.group(1) for m in map(pat.match, os.listdir(d)) if m), key=int)
+    return sorted((m.group(1) for m in map(pat.match, store.listdir(sub)) if m), key=int)
 
 
 def discover(folder) -> Layout:
-    """Find and check the shards of ``folder`` (ours or written by clip-retrieval).
+    """Find and check the shards of ``folder`` (a path or fsspec URL; ours or written by clip-retrieval).
 
     Checks, reading headers only: the folder is a shard layout (``img_emb/`` and/or ``text_emb/``), every
     kind has the same shard numbers, row counts agree across image, text and metadata shards of each
     number, one dimension throughout; in one of our folders, every shard is marked complete.
     Raises ``DatasetError`` naming the file.
     """
-    import pyarrow.parquet as pq
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MissingFileError(f"no shard folder at {folder}; encode one with scale.encode_to_shards(source, folder).")
-    manifest = read_manifest(folder)
+    store = open_store(folder)
+    if not store.isdir():
+        raise MissingFileError(f"no shard folder at {store}; encode one with scale.encode_to_shards(source, folder).")
+    manifest = read_manifest(store)
     if manifest is not None:
         n = int(manifest["n_shards"])
-        todo = [i for i in range(n) if not is_done(folder, i, n)]
+        done = done_set(store, n)
+        todo = [i for i in range(n) if i not in done]
         if todo:
             raise DatasetError(
-                f"{folder}: {len(todo)} of {n} shards are not complete (first: shard {shard_suffix(todo[0], n)}; "
+                f"{store}: {len(todo)} of {n} shards are not complete (first: shard {shard_suffix(todo[0], n)}; "
                 f"no marker in {STATE_DIR}/shards/): the job that writes it was interrupted or is still running. "
                 "Run the same encode_to_shards call again to finish it (finished shards are kept)."
             )
-    found = {kind: _suffixes(folder, sub, prefix, ".npy") for kind, (sub, prefix) in KINDS.items()}
+    found = {kind: _suffixes(store, sub, prefix, ".npy") for kind, (sub, prefix) in KINDS.items()}
     kinds = tuple(k for k, v in found.items() if v)
     if not kinds:
         raise DatasetError(
-            f"{folder} is not a shard layout: it has no img_emb/img_emb_<i>.npy or text_emb/text_emb_<i>.npy "
+            f"{store} is not a shard layout: it has no img_emb/img_emb_<i>.npy or text_emb/text_emb_<i>.npy "
             "files (clip-retrieval's layout). Point at the folder clip-retrieval or scale.encode_to_shards wrote."
         )
     suffixes = found[kinds[0]]
@@ -196,15 +206,15 @@ def discover(folder) -> Layout:
         if found[kind] != suffixes:
             missing = sorted(set(suffixes) ^ set(found[kind]), key=int)
             raise DatasetError(
-                f"{folder}: image and text shards do not pair up (shard number(s) {missing[:5]} exist for only one "
+                f"{store}: image and text shards do not pair up (shard number(s) {missing[:5]} exist for only one "
                 "of img_emb/ and text_emb/); every item needs both, row for row."
             )
-    layout = Layout(folder, suffixes, kinds, manifest)
-    meta_sfx = set(_suffixes(folder, META_DIR, META_PREFIX, ".parquet"))
+    layout = Layout(store, suffixes, kinds, manifest)
+    meta_sfx = set(_suffixes(store, META_DIR, META_PREFIX, ".parquet"))
     for k, sfx in enumerate(suffixes):
         counts = {}
         for kind in kinds:
-            shape, dtype = npy_shape(layout.path(kind, k))
+            shape, dtype = store.npy_shape(layout.rel(kind, k))
             if len(shape) != 2 or not np.issubdtype(dtype, np.floating):
                 raise DatasetError(
                     f"{layout.path(kind, k)}: shape {shape}, dtype {dtype}; expected (rows, dim) floats."
@@ -213,19 +223,13 @@ def discover(folder) -> Layout:
             layout.dims.add(shape[1])
             layout.rows.setdefault(kind, []).append(shape[0])
         if sfx in meta_sfx:
-            path = layout.path("metadata", k)
-            try:
-                counts["metadata"] = pq.read_metadata(path).num_rows
-            except Exception as exc:
-                raise DatasetError(
-                    f"{path}: unreadable parquet ({exc}); the shard is corrupt, encode it again."
-                ) from exc
+            counts["metadata"] = store.parquet_rows(layout.rel("metadata", k))
         if len(set(counts.values())) > 1:
-            files = ", ".join(f"{layout.path(kind, k).relative_to(folder)}: {n} rows" for kind, n in counts.items())
+            files = ", ".join(f"{layout.rel(kind, k)}: {n} rows" for kind, n in counts.items())
             raise DatasetError(
-                f"{folder}: shard {sfx} has mismatched row counts ({files}); they must be row-aligned. "
+                f"{store}: shard {sfx} has mismatched row counts ({files}); they must be row-aligned. "
                 "Re-encode that shard."
             )
     if len(layout.dims) > 1:
-        raise DatasetError(f"{folder}: shards have different dimensions {sorted(layout.dims)}; one model per folder.")
+        raise DatasetError(f"{store}: shards have different dimensions {sorted(layout.dims)}; one model per folder.")
     return layout

@@ -3,39 +3,41 @@
 - ``project_shards(folder)``: fit a projector (default MFM) on a stratified sample of the folder, save it
   as ``positions/projector.safetensors``, then place every shard with ``transform``, writing positions
   shards ``positions/img_pos_<i>.npy`` / ``text_pos_<i>.npy`` (float32 (rows, 2), row-aligned with the
-  embedding shards). On Ray the fitted map is put in the object store once (``ray.put`` of its bytes) and
-  each actor of the pool rebuilds it once, then places one shard per call.
+  embedding shards). On Ray the fit runs in a Ray task (the driver never holds the sample, torch or the
+  training state: only the fitted map's bytes come back), the map is put in the object store once
+  (``ray.put`` of its bytes) and each actor of the pool rebuilds it once, then places one shard per call.
 - ``align_shards(folder, aligner)``: apply a saved ``Aligner``'s active rounds (their adapters, exactly as
   ``Aligner.transform``) to every shard, into a new versioned folder (``<folder>.aligned-1``, ``-2``, ...);
   the metadata shards are copied, the old folder stays as it was.
 
 Both have ``engine="local"`` (the same per-shard code in this process) and skip shards already marked
-done in their output, so an interrupted run can be finished by calling it again.
+done in their output, so an interrupted run can be finished by calling it again. Folders are local paths
+or fsspec URLs (``storage.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import AlignmentError, InputError, ProjectionError
+from ..errors import AlignmentError, InputError, MissingFileError, ProjectionError
 from . import layout as L
-from .encode import ENGINES, guarded, run_tasks_on_ray
+from .encode import ENGINES, check_shared, guarded, run_tasks_on_ray
 from .read import ShardedEmbeddings, open_shards
+from .storage import Store, open_store
 
 __all__ = ["project_shards", "align_shards", "ShardJobReport", "load_projector", "PROJECTOR_FILE"]
 
 PROJECTOR_FILE = "projector.safetensors"
+PROJECTOR_REL = f"positions/{PROJECTOR_FILE}"
 
 
 @dataclass
 class ShardJobReport:
-    folder: Path
+    folder: object  # a local Path, or the folder's URL
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     rows: int = 0
@@ -54,7 +56,10 @@ def load_projector(folder):
     """The projector fitted by ``project_shards`` on ``folder`` (from ``positions/projector.safetensors``)."""
     from ..projection.mfm import MFM
 
-    return MFM.load(Path(folder) / "positions" / PROJECTOR_FILE)
+    store = open_store(folder)
+    if not store.isfile(PROJECTOR_REL):
+        raise MissingFileError(f"{store.path(PROJECTOR_REL)}: no fitted map; run scale.project_shards({str(store)!r}).")
+    return MFM.from_bytes(store.read_bytes(PROJECTOR_REL), str(store.path(PROJECTOR_REL)))
 
 
 def _project_block(sh: ShardedEmbeddings, projector, kind: str, k: int) -> int:
@@ -62,9 +67,34 @@ def _project_block(sh: ShardedEmbeddings, projector, kind: str, k: int) -> int:
     xy = np.empty((len(arr), 2), np.float32)
     for s in range(0, len(arr), 65536):
         xy[s : s + 65536] = projector.transform(np.asarray(arr[s : s + 65536], np.float32))
-    L.atomic_save_npy(sh.layout.path(kind, k, positions=True), xy)
-    L.mark_done(sh.folder, k, sh.n_shards, f"positions-{kind}", rows=len(arr))
-    return len(arr)
+    del arr
+    sh.store.save_npy(sh.layout.rel(kind, k, positions=True), xy)
+    L.mark_done(sh.store, k, sh.n_shards, f"positions-{kind}", rows=len(xy))
+    return len(xy)
+
+
+def fit_on_sample(folder, projector, sample: int, seed: int) -> bytes:
+    """Fit ``projector`` on a stratified sample of ``sample`` rows of ``folder``; the fitted map's bytes."""
+    sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
+    return projector.fit(sh.to_set(sh.sample(sample, seed))).to_bytes()
+
+
+def _fit_task(folder, projector, sample: int, seed: int, threads: int) -> bytes:
+    import torch
+
+    torch.set_num_threads(int(threads))  # Ray sets OMP_NUM_THREADS to the task's CPUs; torch follows it
+    return fit_on_sample(folder, projector, sample, seed)
+
+
+def _fit_on_ray(store: Store, projector, sample: int, seed: int, cpus: float | None) -> bytes:
+    """``fit_on_sample`` in a Ray task (default: as many CPUs as the largest node has), so the sample, torch
+    and the fit's training state stay in a worker; only the fitted map's bytes come back."""
+    import ray
+
+    if cpus is None:
+        cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=1) or 1
+    task = ray.remote(num_cpus=cpus, max_retries=1)(_fit_task)
+    return ray.get(task.remote(store.resolved(), projector, int(sample), int(seed), max(1, int(cpus))))
 
 
 class _ProjectWorker:
@@ -84,12 +114,12 @@ class _ProjectWorker:
 
 def _run(sh, out_folder, what, engine, local_fn, worker_cls, kwargs, concurrency, num_cpus) -> ShardJobReport:
     """Shards of every kind in ``sh``: skip the done ones, run the rest locally or on a Ray actor pool."""
-    if engine not in ENGINES:
-        raise InputError(f"engine must be one of {ENGINES}; got {engine!r}.")
-    rep = ShardJobReport(Path(out_folder), engine=engine)
+    out = open_store(out_folder)
+    rep = ShardJobReport(out.path(), engine=engine)
+    done_by_kind = {kind: L.done_set(out, sh.n_shards, f"{what}-{kind}") for kind in sh.kinds}
     todo = []
     for kind, k, _, _ in sh.blocks:
-        (rep.skipped if L.is_done(out_folder, k, sh.n_shards, f"{what}-{kind}") else todo).append((kind, k))
+        (rep.skipped if k in done_by_kind[kind] else todo).append((kind, k))
     t0 = time.perf_counter()
 
     def done(kind, k, rows):
@@ -118,11 +148,17 @@ def project_shards(
     engine: str = "ray",
     concurrency: int | None = None,
     num_cpus: float = 1,
+    fit_cpus: float | None = None,
 ) -> ShardJobReport:
     """Fit ``projector`` (default ``MFM()``; a fitted MFM is used as it is) on a stratified sample of
-    ``sample`` rows of ``folder``, then write the positions shards of every row (see the module docstring)."""
+    ``sample`` rows of ``folder``, then write the positions shards of every row (see the module docstring).
+    On Ray the fit runs in a Ray task of ``fit_cpus`` CPUs (default: the largest node's); ``projector``
+    itself is then left unfitted (``load_projector(folder)`` reads the fitted map). ``num_cpus``: per actor
+    of the placing pool."""
     from ..projection.mfm import MFM
 
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {ENGINES}; got {engine!r}.")
     sh = open_shards(folder)
     t0 = time.perf_counter()
     proj = MFM(verbose=False) if projector is None else projector
@@ -131,32 +167,41 @@ def project_shards(
             f"project_shards places shards with MFM (a parametric map saved to one file); got {type(proj).__name__}. "
             "Fit PCA / t-SNE / UMAP on load_embeddings(folder, max_points=...) instead."
         )
-    path = sh.folder / "positions" / PROJECTOR_FILE
-    if not proj.is_fitted():
-        proj.fit(sh.to_set(sh.sample(sample, seed)))
-    blob = proj.to_bytes()
-    if path.is_file() and path.read_bytes() != blob:  # another map: earlier positions are stale
-        shutil.rmtree(sh.folder / L.STATE_DIR / "positions-image", ignore_errors=True)
-        shutil.rmtree(sh.folder / L.STATE_DIR / "positions-text", ignore_errors=True)
-    from ..data.io import atomic_write_bytes
+    if engine == "ray":
+        from .cluster import ensure_ray
 
-    atomic_write_bytes(path, blob)
+        check_shared(sh.store)
+        ensure_ray()
+    if proj.is_fitted():
+        blob = proj.to_bytes()
+    elif engine == "ray":
+        blob = _fit_on_ray(sh.store, proj, sample, seed, fit_cpus)
+    else:
+        blob = fit_on_sample(sh, proj, sample, seed)
+    store = sh.store
+    if store.isfile(PROJECTOR_REL) and store.read_bytes(PROJECTOR_REL) != blob:  # another map: positions are stale
+        store.remove(f"{L.STATE_DIR}/positions-image")
+        store.remove(f"{L.STATE_DIR}/positions-text")
+    store.write_bytes(PROJECTOR_REL, blob)
     fit_s = time.perf_counter() - t0
-    local = _projector_from_bytes(blob)
-    kwargs = {"folder": str(sh.folder), "threads": max(1, int(num_cpus))}
+    kwargs = {"folder": store.resolved(), "threads": max(1, int(num_cpus))}
     if engine == "ray":
         import ray
 
-        from .cluster import ensure_ray
-
-        ensure_ray()
         kwargs["blob_ref"] = [ray.put(blob)]  # in a list: the actor fetches it itself, once
+    local = []
+
+    def place_here(kind, k):
+        if not local:
+            local.append(_projector_from_bytes(blob))
+        return _project_block(sh, local[0], kind, k)
+
     rep = _run(
         sh,
-        sh.folder,
+        store,
         "positions",
         engine,
-        lambda kind, k: _project_block(sh, local, kind, k),
+        place_here,
         _ProjectWorker,
         kwargs,
         concurrency,
@@ -180,7 +225,7 @@ def _adapter_blobs(aligner) -> list:
     return [r.weights for r in aligner.history_ if not r.is_identity]
 
 
-def _align_block(sh: ShardedEmbeddings, out: Path, adapters: list, kind: str, k: int) -> int:
+def _align_block(sh: ShardedEmbeddings, out: Store, adapters: list, kind: str, k: int) -> int:
     from ..alignment.adapter import apply_adapter
 
     arr = sh.array(kind, k, cache=False)
@@ -191,9 +236,10 @@ def _align_block(sh: ShardedEmbeddings, out: Path, adapters: list, kind: str, k:
         for a in adapters:
             v = apply_adapter(a, v, kind)
         res[s : s + len(v)] = v
-    L.atomic_save_npy(out / L.KINDS[kind][0] / f"{L.KINDS[kind][1]}{sh.layout.suffixes[k]}.npy", res)
-    L.mark_done(out, k, sh.n_shards, f"aligned-{kind}", rows=len(arr))
-    return len(arr)
+    del arr
+    out.save_npy(sh.layout.rel(kind, k), res)
+    L.mark_done(out, k, sh.n_shards, f"aligned-{kind}", rows=len(res))
+    return len(res)
 
 
 class _AlignWorker:
@@ -204,7 +250,7 @@ class _AlignWorker:
         from ..alignment.adapter import adapters_from_bytes
 
         torch.set_num_threads(int(threads))
-        self.sh, self.out = open_shards(folder), Path(out)
+        self.sh, self.out = open_shards(folder), open_store(out)
         self.adapters = [adapters_from_bytes(b) for b in ray.get(blobs_ref[0])]
 
     def __call__(self, batch):
@@ -213,12 +259,13 @@ class _AlignWorker:
         )
 
 
-def next_version(folder) -> Path:
-    folder = Path(folder)
+def next_version(folder) -> Store:
+    """The first free ``<folder>.aligned-<k>`` beside ``folder`` (a store of the same filesystem)."""
+    store = open_store(folder)
     k = 1
-    while (folder.parent / f"{folder.name}.aligned-{k}").exists():
+    while store.sibling(f"{store.name}.aligned-{k}").exists():
         k += 1
-    return folder.parent / f"{folder.name}.aligned-{k}"
+    return store.sibling(f"{store.name}.aligned-{k}")
 
 
 def align_shards(
@@ -227,30 +274,34 @@ def align_shards(
     """Apply ``aligner`` (an ``Aligner`` or the path of one saved with ``Aligner.save``) to every shard of
     ``folder``, writing a new folder (default: the next free ``<folder>.aligned-<k>``); returns its report."""
     from ..alignment.adapter import adapters_from_bytes
-    from ..data.io import atomic_write_bytes
 
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {ENGINES}; got {engine!r}.")
     sh = open_shards(folder)
     blobs = _adapter_blobs(aligner)
     digest = hashlib.sha256(b"".join(blobs)).hexdigest()[:16]
-    out = next_version(sh.folder) if out is None else Path(out)
+    out = next_version(sh.store) if out is None else open_store(out)
     prev = L.read_manifest(out) if out.exists() else None
     if out.exists() and (prev is None or prev.get("aligned_with") != digest):
         raise InputError(
             f"{out} exists and is not an unfinished alignment of {sh.folder} with this aligner; pass a new out=."
         )
+    if engine == "ray":
+        check_shared(sh.store)
+        check_shared(out)
     src_manifest = dict(sh.layout.manifest or {})
     src_manifest.pop("format", None)
     src_manifest.pop("version", None)
     src_manifest.update(
-        n_shards=sh.n_shards, aligned_from=str(sh.folder.resolve()), aligned_with=digest, rounds=len(blobs), dim=sh.dim
+        n_shards=sh.n_shards, aligned_from=sh.store.resolved(), aligned_with=digest, rounds=len(blobs), dim=sh.dim
     )
-    out.mkdir(parents=True, exist_ok=True)
+    out.makedirs()
     L.write_manifest(out, **src_manifest)
     for k in range(sh.n_shards):
-        meta = sh.layout.path("metadata", k)
-        if meta.is_file():
-            atomic_write_bytes(out / L.META_DIR / meta.name, meta.read_bytes())
-    kwargs = {"folder": str(sh.folder), "out": str(out), "threads": max(1, int(num_cpus))}
+        meta = sh.layout.rel("metadata", k)
+        if sh.store.isfile(meta):
+            out.write_bytes(meta, sh.store.read_bytes(meta))
+    kwargs = {"folder": sh.store.resolved(), "out": out.resolved(), "threads": max(1, int(num_cpus))}
     if engine == "ray":
         import ray
 
@@ -270,7 +321,8 @@ def align_shards(
         concurrency,
         num_cpus,
     )
+    done = [L.done_set(out, sh.n_shards, f"aligned-{kind}") for kind in sh.kinds]
     for k in range(sh.n_shards):  # whole shards (every kind aligned) count as complete shards of the new folder
-        if all(L.is_done(out, k, sh.n_shards, f"aligned-{kind}") for kind in sh.kinds):
+        if all(k in d for d in done):
             L.mark_done(out, k, sh.n_shards, rows=int(sh.layout.rows[sh.kinds[0]][k]))
     return rep

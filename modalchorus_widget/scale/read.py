@@ -1,6 +1,7 @@
 """Read a shard folder (ours, or one clip-retrieval wrote) without loading it into memory.
 
-``open_shards(folder)`` gives a ``ShardedEmbeddings``: every shard memory-mapped (``np.load(mmap_mode="r")``),
+``open_shards(folder)`` gives a ``ShardedEmbeddings``: every shard memory-mapped (``np.load(mmap_mode="r")``;
+in a remote folder, an fsspec URL such as ``s3://bucket/emb``, each shard is read whole when it is used),
 one global row order (all image rows, shard by shard, then all text rows: ``EmbeddingSet.from_pairs``'s
 order), and ways to take rows, sample them or stream over them. ``load_embeddings(folder)`` turns it into
 an ``EmbeddingSet``: a stratified sample of ``max_points`` rows, or all rows, whose vectors are then a
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data.embeddings import EmbeddingSet
+from ..errors import MissingFileError
 from . import layout as L
 
 __all__ = ["ShardedEmbeddings", "open_shards", "load_embeddings"]
@@ -31,7 +32,8 @@ class ShardedEmbeddings:
 
     def __init__(self, folder):
         self.layout = L.discover(folder)
-        self.folder = self.layout.folder
+        self.store = self.layout.store
+        self.folder = self.layout.folder  # a local Path, or the folder's URL
         self.kinds = self.layout.kinds
         self._maps: dict = {}
         self.blocks = []  # (kind, shard k, global start, rows)
@@ -55,21 +57,21 @@ class ShardedEmbeddings:
         return self.layout.n_shards
 
     def array(self, kind: str, k: int, positions: bool = False, cache: bool = True) -> np.ndarray:
-        """Shard ``k`` of ``kind`` as a read-only memory map (positions shards with ``positions=True``);
-        ``cache=False``: a fresh map, not kept here (its pages leave resident memory when it is dropped)."""
+        """Shard ``k`` of ``kind`` as a read-only memory map (positions shards with ``positions=True``; a
+        remote shard is read into memory). ``cache=False``: not kept here (a map's pages leave resident
+        memory when it is dropped); remote shards are never kept."""
         key = (kind, k, positions)
-        if not cache and key not in self._maps and self.layout.path(kind, k, positions).is_file():
-            return np.load(self.layout.path(kind, k, positions), mmap_mode="r", allow_pickle=False)
-        if key not in self._maps:
-            path = self.layout.path(kind, k, positions)
-            if positions and not path.is_file():
-                from ..errors import MissingFileError
-
-                raise MissingFileError(
-                    f"{path}: no positions shard; run scale.project_shards({str(self.folder)!r}) first."
-                )
-            self._maps[key] = np.load(path, mmap_mode="r", allow_pickle=False)
-        return self._maps[key]
+        if key in self._maps:
+            return self._maps[key]
+        rel = self.layout.rel(kind, k, positions)
+        if positions and not self.store.isfile(rel):
+            raise MissingFileError(
+                f"{self.store.path(rel)}: no positions shard; run scale.project_shards({str(self.folder)!r}) first."
+            )
+        arr = self.store.load_npy(rel)
+        if cache and self.store.local:
+            self._maps[key] = arr
+        return arr
 
     def modality_codes(self) -> np.ndarray:
         """uint8 per global row: 0 image, 1 text."""
@@ -88,10 +90,7 @@ class ShardedEmbeddings:
             if cached is not None:
                 yield kind, k, s, cached
                 continue
-            path = self.layout.path(kind, k, positions)
-            if positions and not path.is_file():
-                self.array(kind, k, positions)  # raises the error that says what to run
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            arr = self.array(kind, k, positions, cache=False)
             yield kind, k, s, arr
             del arr
 
@@ -112,7 +111,9 @@ class ShardedEmbeddings:
             sel = np.flatnonzero(which == b)
             kind, k, _, _ = self.blocks[b]
             order = np.argsort(local[sel], kind="stable")  # ascending reads from the map
-            out[sel[order]] = self.array(kind, k, positions)[local[sel][order]]
+            arr = self.array(kind, k, positions, cache=False)
+            out[sel[order]] = arr[local[sel][order]]
+            del arr  # unmapped now: a sample over every shard does not keep every shard's pages resident
         return out
 
     def metadata(self) -> pd.DataFrame:
@@ -120,9 +121,9 @@ class ShardedEmbeddings:
         if self._meta is None:
             parts = []
             for k, sfx in enumerate(self.layout.suffixes):
-                path = self.layout.path("metadata", k)
+                rel = self.layout.rel("metadata", k)
                 rows = self.layout.rows[self.kinds[0]][k]
-                df = pd.read_parquet(path) if path.is_file() else pd.DataFrame(index=range(rows))
+                df = self.store.read_parquet(rel) if self.store.isfile(rel) else pd.DataFrame(index=range(rows))
                 if "id" not in df:
                     df.insert(
                         0,
@@ -193,14 +194,14 @@ class ShardedEmbeddings:
 
 
 def open_shards(folder) -> ShardedEmbeddings:
-    """The shards of ``folder`` memory-mapped (nothing but headers is read now)."""
+    """The shards of ``folder`` (a path or fsspec URL), memory-mapped where local (only headers are read now)."""
     return ShardedEmbeddings(folder)
 
 
 def load_embeddings(folder, max_points: int | None = None, seed: int = 0) -> EmbeddingSet:
     """An ``EmbeddingSet`` of a shard folder: all rows (memory-mapped), or a stratified sample of
     ``max_points`` rows. ``set.frame['row']``: each row's global row number in the folder."""
-    sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(Path(folder))
+    sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
     if max_points is not None and sh.n > max_points:
         return sh.to_set(sh.sample(max_points, seed))
     return sh.to_set()

@@ -84,7 +84,7 @@ def chorus_from_shards(
         shards=sh,
         bins=bins,
         lasso_limit=lasso_limit,
-        projector=load_projector(sh.folder),
+        projector=load_projector(sh.store),
         positions=positions,
         method="MFM",
         **kwargs,
