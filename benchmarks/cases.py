@@ -10,7 +10,8 @@
 3. compositional: training-split two-object scenes with their twins (colours swapped, objects swapped) and
    their captions -> one paired set-set pull round (``shapes_cases.COMPOSITIONAL_SETTINGS``); ARO-style
    attribute-binding and relation-order accuracy and caption retrieval R@1 on held-out scenes made of pairs
-   never seen together in training.
+   never seen together in training, and single-object zero-shot accuracy on held-out scenes (the guard:
+   the map also holds single-object scenes and the class prompts, which the round must leave working).
 Only held-out rows are evaluated; the aligner sees training rows only.
 """
 
@@ -111,6 +112,8 @@ def main(argv=None) -> int:
         "aro_relation_after": comp["aro_relation_after"],
         "retrieval_r1_before": comp["retrieval_r1_before"],
         "retrieval_r1_after": comp["retrieval_r1_after"],
+        "single_zero_shot_before": comp["single_zero_shot_before"],
+        "single_zero_shot_after": comp["single_zero_shot_after"],
         "zero_shot_target_before": zs["zero_shot_target_before"],
         "zero_shot_target_after": zs["zero_shot_target_after"],
         "zero_shot_untouched_max_drop": zs["zero_shot_untouched_max_drop"],
