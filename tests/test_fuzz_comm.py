@@ -163,25 +163,25 @@ def test_malformed_transfers_change_nothing_with_one_warning_each(corrupt, caplo
 
 def test_stale_and_abandoned_partial_transfers_are_discarded():
     now = [0.0]
-    tr = SetTransfers(100, max_age_s=60, clock=lambda: now[0])
+    tr = SetTransfers(max_age_s=60, clock=lambda: now[0])
     msgs = _chunks({"a": np.arange(40)}, tid="old", chunk=64)  # 3 chunks
-    assert tr.add(msgs[0][0]["content"], msgs[0][1]) is None and tr.held_bytes == 64
+    assert tr.add(msgs[0][0]["content"], msgs[0][1], 100) is None and tr.held_bytes == 64
     now[0] = 61.0  # the browser went away part-way: the partial transfer is dropped on the next chunk
     with pytest.raises(WidgetError, match="not the one in progress"):
-        tr.add(msgs[1][0]["content"], msgs[1][1])
+        tr.add(msgs[1][0]["content"], msgs[1][1], 100)
     assert tr.held_bytes == 0
     # a new transfer replaces an unfinished one
-    assert tr.add(msgs[0][0]["content"], msgs[0][1]) is None
+    assert tr.add(msgs[0][0]["content"], msgs[0][1], 100) is None
     new = _chunks({"b": [1, 2]}, tid="new")
-    assert tr.add(new[0][0]["content"], new[0][1])[1]["b"].tolist() == [1, 2]
+    assert tr.add(new[0][0]["content"], new[0][1], 100)[1]["b"].tolist() == [1, 2]
     assert tr.held_bytes == 0
 
 
 def test_a_transfer_may_not_declare_more_than_the_buffer_bound():
-    tr = SetTransfers(10**9, max_bytes=1024)
+    tr = SetTransfers(max_bytes=1024)
     head = {"type": "sets_chunk", "id": "t", "seq": 0, "total": 1, "nbytes": 2048, "sets": [["a", 512]]}
     with pytest.raises(WidgetError, match="nbytes"):
-        tr.add(head, [b"\0" * 2048])
+        tr.add(head, [b"\0" * 2048], 10**9)
     assert tr.held_bytes == 0
 
 

@@ -155,7 +155,7 @@ class ScatterWidget(anywidget.AnyWidget):
             self.modality_names = [str(m) for m in modality_names]
             self.selected = sel
             self.sample_notice = self._sample.notice() if self._sample is not None else ""
-        self._set_transfers = SetTransfers(self.n_shown)
+        self._set_transfers = SetTransfers()
         self.on_msg(self._on_front_end_msg)
         self.observe(self._ack_selected, "selected")
 
@@ -434,7 +434,7 @@ class ScatterWidget(anywidget.AnyWidget):
         ``named_sets`` all or nothing and is acknowledged (``sets_applied``), one whose indices do not fit the widget
         is refused (``sets_refused``, shown by the sets panel), a malformed chunk is dropped with one logged warning."""
         try:
-            done = self._set_transfers.add(content, buffers)
+            done = self._set_transfers.add(content, buffers, self.n_shown)
         except WidgetError as exc:
             log.warning("ignored a malformed named-sets chunk: %s", exc)
             return

@@ -50,10 +50,9 @@ class _Partial:
 
 
 class SetTransfers:
-    """Reassembles the sets panel's chunked transfers for a widget that draws ``n_shown`` points."""
+    """Reassembles the sets panel's chunked transfers (``add`` is told how many points the widget draws now)."""
 
-    def __init__(self, n_shown: int, max_bytes: int = MAX_TRANSFER_BYTES, max_age_s: float = 120.0, clock=None):
-        self.n_shown = int(n_shown)
+    def __init__(self, max_bytes: int = MAX_TRANSFER_BYTES, max_age_s: float = 120.0, clock=None):
         self.max_bytes = int(max_bytes)
         self.max_age_s = float(max_age_s)
         self._clock = clock or time.monotonic
@@ -64,7 +63,7 @@ class SetTransfers:
         """Bytes of the unfinished transfer held now (0 when none)."""
         return self._partial.received if self._partial is not None else 0
 
-    def _header(self, content) -> tuple[list, int]:
+    def _header(self, content, n_shown: int) -> tuple[list, int]:
         sets = content.get("sets")
         if not isinstance(sets, list) or len(sets) > MAX_SETS:
             raise WidgetError(f"sets chunk 0: 'sets' must be a list of at most {MAX_SETS} [name, count] pairs")
@@ -79,14 +78,14 @@ class SetTransfers:
                     f"got {name[:40]!r}"
                 )
             names.add(name)
-            out.append((name, _int(item[1], f"the count of {name[:40]!r}", 0, self.n_shown)))
+            out.append((name, _int(item[1], f"the count of {name[:40]!r}", 0, n_shown)))
         nbytes = _int(content.get("nbytes"), "nbytes", 0, self.max_bytes)
         if nbytes != 4 * sum(c for _, c in out):
             raise WidgetError(f"sets chunk 0: nbytes {nbytes} is not 4 bytes per index of the sets it names")
         return out, nbytes
 
-    def add(self, content: dict, buffers) -> tuple[str, dict] | None:
-        """Take one chunk; return ``(id, {name: uint32 shown-row indices})`` when it completes a transfer.
+    def add(self, content: dict, buffers, n_shown: int) -> tuple[str, dict] | None:
+        """Take one chunk for a widget drawing ``n_shown`` points (no set holds more); return ``(id, {name: uint32 shown-row indices})`` when it completes a transfer.
 
         Raises ``WidgetError`` for a malformed chunk (the transfer it belongs to is dropped)."""
         now = self._clock()
@@ -110,7 +109,7 @@ class SetTransfers:
             if p is not None:
                 log.info("discarded sets transfer %r: a new one (%r) started before it finished", p.id, tid)
             self._partial = p = None
-            sets, nbytes = self._header(content)
+            sets, nbytes = self._header(content, int(n_shown))
             p = _Partial(tid, total, nbytes, sets, now)
         elif p is None or p.id != tid:
             raise WidgetError(f"sets chunk {seq} of transfer {tid[:20]!r}, which is not the one in progress")
