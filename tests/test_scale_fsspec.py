@@ -14,7 +14,7 @@ fsspec = pytest.importorskip("fsspec")
 from test_scale import N_ITEMS, SHARD, digits_table  # noqa: E402
 
 from modalchorus_widget import scale  # noqa: E402
-from modalchorus_widget.errors import DatasetError, InputError, StorageUnavailableError  # noqa: E402
+from modalchorus_widget.errors import DatasetError, InputError, MissingFileError, StorageUnavailableError  # noqa: E402
 from modalchorus_widget.scale import layout as L  # noqa: E402
 from modalchorus_widget.scale.storage import LocalStore, RemoteStore, open_store  # noqa: E402
 
@@ -181,3 +181,51 @@ def test_a_missing_filesystem_package_is_named(url, package):
         scale.load_embeddings(url)
     with pytest.raises(StorageUnavailableError, match=package):
         L.is_done(url, 0, 1)
+
+
+def test_remote_sources_table_csv_of_paths_and_tars_encode_as_local_ones(table, plain, mem, tmp_path):
+    import io
+    import tarfile
+
+    import pandas as pd
+
+    src, df = table
+    fs = fsspec.filesystem("memory")
+    store = open_store(mem)
+    # the parquet table (image bytes) on the store, encoded onto the store: the local folder's vectors
+    buf = io.BytesIO()
+    df.to_parquet(buf, row_group_size=64)
+    store.write_bytes("src/items.parquet", buf.getvalue())
+    remote = scale.TableSource(f"{mem}/src", image_column="image")
+    rep = scale.encode_to_shards(remote, f"{mem}/a", shard_size=SHARD, engine="local")
+    assert rep.rows == len(df)
+    a, ref = scale.load_embeddings(f"{mem}/a"), scale.load_embeddings(plain)
+    assert np.abs(a.vectors - ref.vectors).max() <= 1e-6 and list(a.ids) == list(ref.ids)
+    # a CSV of image paths relative to it, one of them missing: the error names the table, row and file
+    for i in range(12):
+        store.write_bytes(f"csv/img/{i}.png", df["image"][i])
+    frame = pd.DataFrame({"image_path": [f"img/{i}.png" for i in range(12)], "caption": df["caption"][:12]})
+    store.write_bytes("csv/t.csv", frame.to_csv(index=False).encode())
+    b = scale.encode_to_shards(f"{mem}/csv/t.csv", tmp_path / "b", shard_size=5, engine="local")
+    got = scale.load_embeddings(tmp_path / "b")
+    assert b.rows == 12 and np.abs(got.vectors[:12] - ref.vectors[:12]).max() <= 1e-6
+    assert got.frame["image_path"].tolist()[:2] == ["img/0.png", "img/1.png"]
+    fs.rm(f"{mem}/csv/img/7.png")
+    with pytest.raises(MissingFileError, match=r"t\.csv row 7 .*img/7\.png"):
+        scale.encode_to_shards(f"{mem}/csv/t.csv", tmp_path / "c", shard_size=5, engine="local")
+    assert L.is_done(tmp_path / "c", 0, 3) and not L.is_done(tmp_path / "c", 1, 3)  # finished shard kept
+    # webdataset tars on the store
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for _, row in df.iloc[:10].iterrows():
+            for ext, data in (("png", row["image"]), ("txt", row["caption"].encode())):
+                info = tarfile.TarInfo(f"{row['id']}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    store.write_bytes("wds/00000.tar", raw.getvalue())
+    w = scale.encode_to_shards(f"{mem}/wds", f"{mem}/w", engine="local")
+    ew = scale.load_embeddings(f"{mem}/w")
+    assert w.n_shards == 1 and ew.frame["item_id"].tolist()[:10] == df["id"].tolist()[:10]
+    assert np.abs(ew.vectors[:10] - ref.vectors[:10]).max() <= 1e-6
+    with pytest.raises(InputError, match="image folder is read from this machine"):
+        scale.ImageFolder(f"{mem}/csv/img")

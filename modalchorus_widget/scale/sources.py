@@ -11,6 +11,10 @@ images here so that a missing or broken file is reported with the file and row i
   (clip-retrieval's ``files`` input); ids are the paths relative to the folder, without extension.
 - ``WebDataset``: tar shards as img2dataset writes them (``key.jpg`` + ``key.txt`` + ``key.json``); one
   output shard per tar, ids are the sample keys.
+
+Tables and tars may also be fsspec URLs (``s3://bucket/parquet/``, a file or a folder of them), read through
+fsspec (``storage.py``); image paths in a remote table are URLs, or paths relative to the table's folder.
+An image folder is read from this machine's filesystem.
 """
 
 from __future__ import annotations
@@ -27,11 +31,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DatasetError, ImageDecodeError, InputTypeError, MissingFileError
+from ..errors import DatasetError, ImageDecodeError, InputError, InputTypeError, MissingFileError
+from .storage import is_remote, locate, open_store
 
 __all__ = ["Source", "Items", "TableSource", "ImageFolder", "WebDataset", "open_source", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+_MAX_IMAGE_BYTES = 256 << 20  # one remote image file
+
+
+def _suffix(path) -> str:
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    return name[name.rfind(".") :].lower() if "." in name else ""
+
+
+def _open(path):
+    """A binary file object of a local path or an fsspec URL."""
+    if not is_remote(path):
+        return open(path, "rb")
+    store, name = locate(path)
+    return store.open(name)
+
+
+def _size(path) -> int:
+    if not is_remote(path):
+        return Path(path).stat().st_size
+    store, name = locate(path)
+    return store.size(name)
+
+
+def _ident(path) -> str:
+    return str(path) if is_remote(path) else str(Path(path).resolve())
 
 
 @dataclass
@@ -53,6 +83,11 @@ def decode_image(value, where: str):
 
     if isinstance(value, dict) and "bytes" in value:  # Hugging Face / img2dataset struct columns
         value = value["bytes"] if value["bytes"] is not None else value.get("path")
+    if isinstance(value, str) and is_remote(value):
+        store, name = locate(value)
+        if not store.isfile(name):
+            raise MissingFileError(f"{where}: image file '{value}' does not exist; fix the path or drop the row.")
+        value = store.read_bytes(name, max_bytes=_MAX_IMAGE_BYTES)
     if isinstance(value, (str, os.PathLike)) and not Path(value).is_file():
         raise MissingFileError(f"{where}: image file '{value}' does not exist; fix the path or drop the row.")
     try:
@@ -96,10 +131,21 @@ class Source(ABC):
         """Identifies the input (files, sizes): a re-run into the same folder must be over the same input."""
 
 
-def _files(path, exts) -> list[Path]:
-    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+def _files(path, exts) -> list:
+    """Local ``Path`` objects, or URLs for fsspec URLs: the files given, and those under folders given."""
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]
     out = []
     for p in paths:
+        if is_remote(p):
+            store = open_store(p)
+            if store.isdir():
+                out += store.find(tuple(exts))
+            elif store.exists():
+                out.append(store.url)
+            else:
+                raise MissingFileError(f"no file or folder at {p}; check the URL.")
+            continue
+        p = Path(str(p).split("://", 1)[1]) if "://" in str(p) else Path(p)
         if p.is_dir():
             out += sorted(q for q in p.rglob("*") if q.suffix.lower() in exts and q.is_file())
         elif p.is_file():
@@ -129,25 +175,31 @@ class TableSource(Source):
             )
 
     @staticmethod
-    def _columns(path: Path) -> list:
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
+    def _columns(path) -> list:
+        with _open(path) as f:
+            if _suffix(path) == ".parquet":
+                import pyarrow.parquet as pq
 
-            return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, nrows=0).columns)
+                return list(pq.read_schema(f).names)
+            return list(pd.read_csv(f, nrows=0).columns)
 
     def counts(self) -> list[int]:
         if self._counts is None:
             import pyarrow.parquet as pq
 
-            self._counts = [
-                pq.read_metadata(f).num_rows if f.suffix.lower() == ".parquet" else len(pd.read_csv(f, usecols=[0]))
-                for f in self.files
-            ]
+            def rows(path) -> int:
+                with _open(path) as f:
+                    return (
+                        pq.read_metadata(f).num_rows
+                        if _suffix(path) == ".parquet"
+                        else len(pd.read_csv(f, usecols=[0]))
+                    )
+
+            self._counts = [rows(f) for f in self.files]
         return self._counts
 
     def fingerprint(self) -> str:
-        return _fingerprint(["table", [(str(f.resolve()), f.stat().st_size) for f in self.files], self.counts()])
+        return _fingerprint(["table", [(_ident(f), _size(f)) for f in self.files], self.counts()])
 
     def plan(self, shard_size: int) -> list[dict]:
         counts = self.counts()
@@ -164,20 +216,34 @@ class TableSource(Source):
             tasks.append({"start": s, "segments": segs})
         return tasks
 
-    def _read_rows(self, path: Path, a: int, b: int) -> pd.DataFrame:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, skiprows=range(1, a + 1), nrows=b - a)
-        import pyarrow.parquet as pq
+    def _read_rows(self, path, a: int, b: int) -> pd.DataFrame:
+        with _open(path) as f:
+            if _suffix(path) == ".csv":
+                return pd.read_csv(f, skiprows=range(1, a + 1), nrows=b - a)
+            import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
-        groups, first, row = [], None, 0
-        for g in range(pf.num_row_groups):
-            n = pf.metadata.row_group(g).num_rows
-            if row + n > a and row < b:
-                groups.append(g)
-                first = row if first is None else first
-            row += n
-        return pf.read_row_groups(groups).slice(a - first, b - a).to_pandas()
+            pf = pq.ParquetFile(f)
+            groups, first, row = [], None, 0
+            for g in range(pf.num_row_groups):
+                n = pf.metadata.row_group(g).num_rows
+                if row + n > a and row < b:
+                    groups.append(g)
+                    first = row if first is None else first
+                row += n
+            return pf.read_row_groups(groups).slice(a - first, b - a).to_pandas()
+
+    def _resolve(self, f: int, value: str) -> str:
+        """An image path of table ``f``: as it is when absolute (or an URL), else relative to the table."""
+        table = self.files[f]
+        if value.lower().startswith("file://"):
+            return value[len("file://") :]
+        if "://" in value:
+            return value
+        if is_remote(table):
+            if value.startswith("/"):  # a path on the table's own filesystem
+                return locate(table)[0].fs.unstrip_protocol(value)
+            return f"{str(table).rsplit('/', 1)[0]}/{value}"
+        return value if os.path.isabs(value) else str(Path(table).parent / value)
 
     def read(self, task: dict) -> Items:
         parts, where = [], []
@@ -199,8 +265,8 @@ class TableSource(Source):
             images = []
             for i, v in enumerate(col):
                 f, r = where[i]
-                if isinstance(v, str) and not os.path.isabs(v):
-                    v = str(self.files[f].parent / v)
+                if isinstance(v, str):
+                    v = self._resolve(f, v)
                 images.append(decode_image(v, f"{self.files[f]} row {r} (item {start + i})"))
             if col.map(lambda v: isinstance(v, str)).all():
                 meta["image_path"] = col.astype(str).to_numpy()
@@ -218,6 +284,11 @@ class ImageFolder(Source):
     """Every image under ``folder``; ``name.txt`` beside an image is its caption (when any .txt exists)."""
 
     def __init__(self, folder):
+        if is_remote(folder):
+            raise InputError(
+                f"{folder}: an image folder is read from this machine's filesystem; for images in remote storage, "
+                "list them in a parquet/CSV table (an image_path column of URLs) or pack them as webdataset tars."
+            )
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise MissingFileError(f"no image folder at {self.folder}; check the path.")
@@ -268,10 +339,10 @@ class WebDataset(Source):
             raise DatasetError(f"{self.files[0]}: samples have neither an image nor a .txt caption ({sorted(kinds)}).")
 
     @staticmethod
-    def _samples(path: Path, limit=None) -> list:
+    def _samples(path, limit=None) -> list:
         out, index = [], {}
         try:
-            with tarfile.open(path) as tar:
+            with _open(path) as raw, tarfile.open(fileobj=raw, mode="r:*") as tar:
                 for m in tar:
                     if not m.isfile():
                         continue
@@ -290,7 +361,7 @@ class WebDataset(Source):
         return out
 
     def fingerprint(self) -> str:
-        return _fingerprint(["wds", [(str(f.resolve()), f.stat().st_size) for f in self.files]])
+        return _fingerprint(["wds", [(_ident(f), _size(f)) for f in self.files]])
 
     def plan(self, shard_size: int) -> list[dict]:
         return [{"tar": i} for i in range(len(self.files))]
@@ -326,8 +397,19 @@ def open_source(source) -> Source:
     if isinstance(source, Source):
         return source
     if isinstance(source, (list, tuple)):
-        first = Path(source[0])
-        return WebDataset(source) if first.suffix == ".tar" else TableSource(source)
+        return WebDataset(source) if _suffix(source[0]) == ".tar" else TableSource(source)
+    if is_remote(source):
+        kind = _suffix(source)
+        if kind in (".parquet", ".csv"):
+            return TableSource(source)
+        if kind == ".tar":
+            return WebDataset(source)
+        store = open_store(source)
+        if store.find((".tar",)):
+            return WebDataset(source)
+        if store.find((".parquet", ".csv")):
+            return TableSource(source)
+        raise DatasetError(f"{source}: no .parquet, .csv or .tar files there; remote images go in a table or tars.")
     p = Path(source)
     if p.is_file():
         if p.suffix.lower() in (".parquet", ".csv"):

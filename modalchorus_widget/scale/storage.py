@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import DatasetError, InputError, StorageUnavailableError
 
-__all__ = ["Store", "LocalStore", "RemoteStore", "open_store", "OBJECT_STORES"]
+__all__ = ["Store", "LocalStore", "RemoteStore", "open_store", "is_remote", "locate", "OBJECT_STORES"]
 
 # protocols whose single PUT is atomic (readers see the whole object or none of it)
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
@@ -135,6 +135,9 @@ class LocalStore(Store):
     def open(self, rel: str, mode: str = "rb"):
         return open(self.path(rel), mode)
 
+    def size(self, rel: str) -> int:
+        return self.path(rel).stat().st_size
+
     def read_bytes(self, rel: str, max_bytes: int | None = None) -> bytes:
         from ..data.safe_zip import read_regular_file
 
@@ -211,6 +214,9 @@ class RemoteStore(Store):
     def open(self, rel: str, mode: str = "rb"):
         return self.fs.open(self._p(rel), mode)
 
+    def size(self, rel: str) -> int:
+        return int(self.fs.size(self._p(rel)))
+
     def read_bytes(self, rel: str, max_bytes: int | None = None) -> bytes:
         from ..data.safe_zip import MAX_BYTES
         from ..errors import UntrustedFileError
@@ -260,6 +266,10 @@ class RemoteStore(Store):
         arr.flags.writeable = False
         return arr
 
+    def find(self, exts: tuple) -> list[str]:
+        """URLs of every file under the folder whose name ends with one of ``exts``, sorted."""
+        return [self.fs.unstrip_protocol(p) for p in sorted(self.fs.find(self.root)) if p.lower().endswith(exts)]
+
     def sibling(self, name: str) -> RemoteStore:
         head = self.root.rsplit("/", 1)[0] + "/" if "/" in self.root else ""
         return RemoteStore(self.fs, head + name)
@@ -295,3 +305,20 @@ def open_store(folder) -> Store:
     if type(fs).__name__ == "LocalFileSystem":
         return LocalStore(root)
     return RemoteStore(fs, root)
+
+
+def is_remote(path) -> bool:
+    """True for an fsspec URL other than ``file://`` (a path or ``file://`` URL is local)."""
+    text = str(path)
+    return (
+        not isinstance(path, os.PathLike) and "://" in text and text.split("://", 1)[0].lower() not in ("file", "local")
+    )
+
+
+def locate(path) -> tuple[Store, str]:
+    """(the store of ``path``'s folder, ``path``'s name in it), for a local path or an URL."""
+    if not is_remote(path):
+        p = Path(str(path).split("://", 1)[1]) if "://" in str(path) else Path(path)
+        return LocalStore(p.parent), p.name
+    head, _, name = str(path).rstrip("/").rpartition("/")
+    return open_store(head), name
