@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from modalchorus_widget.encoders import default as D  # noqa: E402
+from modalchorus_widget.encoders.lit import encode_texts_minilm  # noqa: E402
 
 
 def set_determinism(seed: int):
@@ -92,8 +93,8 @@ def main(argv=None) -> int:
 
     # caption bank: every template for every class, embedded once by the frozen text tower
     captions = [D.fill(t, c) for c in range(10) for t in D.CAPTION_TEMPLATES]
-    cap_emb = torch.from_numpy(D.encode_texts_minilm(captions))
-    prompts = {p: D.encode_texts_minilm([D.fill(p, c) for c in range(10)]) for p in D.PROMPT_CANDIDATES}
+    cap_emb = torch.from_numpy(encode_texts_minilm(captions))
+    prompts = {p: encode_texts_minilm([D.fill(p, c) for c in range(10)]) for p in D.PROMPT_CANDIDATES}
     n_tpl = len(D.CAPTION_TEMPLATES)
     print(f"text tower: {len(captions)} captions embedded in {time.perf_counter() - t0:.1f} s")
 
@@ -140,12 +141,12 @@ def main(argv=None) -> int:
     # held-out accuracy with each training template used as the prompt
     per_template = {}
     for t in D.CAPTION_TEMPLATES:
-        e = D.encode_texts_minilm([D.fill(t, c) for c in range(10)])
+        e = encode_texts_minilm([D.fill(t, c) for c in range(10)])
         per_template[t] = float(np.mean(zero_shot(emb[test], e) == y[test]))
 
     unseen = {}
     for t in D.UNSEEN_PHRASINGS:
-        e = D.encode_texts_minilm([D.fill(t, c) for c in range(10)])
+        e = encode_texts_minilm([D.fill(t, c) for c in range(10)])
         unseen[t] = float(np.mean(zero_shot(emb[test], e) == y[test]))
 
     args.out.mkdir(parents=True, exist_ok=True)

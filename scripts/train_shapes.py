@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from modalchorus_widget.data import shapes as S  # noqa: E402
 from modalchorus_widget.data import shapes_cases as C  # noqa: E402
 from modalchorus_widget.encoders import shapes as E  # noqa: E402
-from modalchorus_widget.encoders.default import encode_texts_minilm  # noqa: E402
+from modalchorus_widget.encoders.lit import encode_texts_minilm  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -329,7 +329,7 @@ def default_encoder():
 
 
 def tower_weights(enc):
-    return {k: v.detach().clone() for k, v in enc._load_tower().state_dict().items()}
+    return {k: v.detach().clone() for k, v in enc.load_tower().state_dict().items()}
 
 
 def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
@@ -394,3 +394,27 @@ def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
     assert same_weights(weights(enc2), pristine)
     with pytest.raises(AlignmentError, match="deep-mode aligner"):
         load_session(path)
+
+
+def test_shapes_model_deep_round_fixes_the_biased_confusion_and_undoes_bit_exact():
+    """The shapes world's model is a LiT encoder too: deep mode tunes its image tower's last Linear."""
+    from modalchorus_widget.data import shapes_cases as C
+    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.encoders import ShapesEncoder
+
+    data = load_default("shapes")
+    case = C.zero_shot_case(data)
+    anchor = int(data.prompt_index[case["target"]])
+    enc = ShapesEncoder()  # a fresh instance: deep mode tunes it in place
+    w0 = tower_weights(enc)
+    al = Aligner(data.embeddings, encoder=enc, mode="deep", images=data.images)
+    assert al.towers == ("image",)
+    rnd = al.step(PointSet(anchor, case["wrong"]))
+    c = rnd.report["constraints"][0]
+    assert c["before"]["anchor_top1"] < 0.5 and c["after"]["anchor_top1"] >= 0.8
+    last = len(enc.load_tower()) - 1
+    assert changed_keys(w0, tower_weights(enc)) == [f"{last}.bias", f"{last}.weight"]
+    n_img = len(data.image_index)
+    np.testing.assert_allclose(al.embeddings_.vectors[:n_img], enc.encode_images(data.images), atol=1e-5)
+    al.undo()
+    assert same_weights(tower_weights(enc), w0) and al.embeddings_ is data.embeddings

@@ -12,7 +12,14 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 def test_there_are_notebooks():
     names = {p.name for p in NOTEBOOKS}
-    assert {"quickstart.ipynb", "case_compositional.ipynb", "digits.ipynb", "coco_retrieval.ipynb", "connect_spaces.ipynb", "your_own_clip.ipynb"} <= names
+    assert {
+        "quickstart.ipynb",
+        "case_compositional.ipynb",
+        "digits.ipynb",
+        "coco_retrieval.ipynb",
+        "connect_spaces.ipynb",
+        "your_own_clip.ipynb",
+    } <= names
 
 
 @pytest.mark.slow

@@ -79,8 +79,8 @@ class Aligner(BaseEstimator):
     ----------
     embeddings : EmbeddingSet to align (rows keep their order; only vectors change).
     encoder : optional in fast mode; embeds text anchors and few-shot items (``encode_text`` / ``encode_image``).
-        Required in deep mode: an ``OpenCLIPEncoder`` (ViT towers) or the embedded ``DefaultEncoder``, the
-        model that made ``embeddings``; its weights are tuned **in place** (undo / redo restore them).
+        Required in deep mode: an ``OpenCLIPEncoder`` (ViT towers) or an embedded model (``DefaultEncoder``,
+        ``ShapesEncoder``), the model that made ``embeddings``; its weights are tuned **in place** (undo / redo restore them).
     mode : ``"fast"`` (the default: frozen encoder, residual adapters on the embeddings) or ``"deep"`` (tune
         the last block of the encoder's towers on the raw inputs; see ``alignment/deep.py``).
     images, texts : deep mode only: the raw inputs, one per image / text row in row order (or one per row

@@ -19,8 +19,8 @@ What is tuned, and why the whole last block rather than LoRA:
   user's model), and restoring a state is a plain bit-exact copy of a few tensors (no merge/unmerge
   rounding). The price is size: ~7 M parameters (28 MB of safetensors) per round for ViT-B/32's image
   block, which the history keeps per round.
-* the embedded default model (``DefaultEncoder``): the last layer of its CNN image tower (a 256 -> 384
-  Linear, ~99 k parameters). Its text tower is the locked MiniLM that *defines* the joint space, so text
+* the embedded models (``encoders.lit.LiTEncoder``: digits and shapes): the last layer of the CNN image
+  tower (a 256 -> 384 Linear, ~99 k parameters). Its text tower is the locked MiniLM that *defines* the joint space, so text
   rows keep their vectors.
 
 Speed: the blocks before the tuned one are frozen, so a round runs them once per involved row (a cached
@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import AlignmentError
 from .fit import Problem, _n_threads, train
-from .towers import _DefaultImageTower, _OpenCLIPTower, _torch
+from .towers import _LiTImageTower, _OpenCLIPTower, _torch
 
 _CHECK_ROWS = 8  # rows per tuned tower encoded at construction to check raw inputs against the set
 _CHECK_MIN_COS = 0.99  # encoder output vs given vector: below this the raw inputs are not those rows'
@@ -60,24 +60,25 @@ class DeepTuner:
     """
 
     def __init__(self, encoder, embeddings, images=None, texts=None, towers=None):
-        from ..encoders.default import DefaultEncoder
+        from ..encoders.lit import LiTEncoder
         from ..encoders.open_clip import OpenCLIPEncoder
 
         es = embeddings
         if encoder is None:
             raise AlignmentError(
                 "Aligner(mode='deep') tunes an encoder: pass encoder=OpenCLIPEncoder(...) (the open_clip model that "
-                "made the embeddings) or the embedded DefaultEncoder, plus the raw images=/texts= of the rows. "
+                "made the embeddings) or an embedded model (DefaultEncoder, ShapesEncoder), plus the raw images=/texts= of the rows. "
                 "Without them use mode='fast' (adapters on frozen embeddings)."
             )
         if isinstance(encoder, OpenCLIPEncoder):
             kind, tunable = "open_clip", ("image", "text")
-        elif isinstance(encoder, DefaultEncoder):
+        elif isinstance(encoder, LiTEncoder):
             kind, tunable = "default", ("image",)
         else:
             raise AlignmentError(
                 f"Aligner(mode='deep'): the encoder is a {type(encoder).__name__}, but deep mode can only tune an "
-                "open_clip model (modalchorus_widget.encoders.OpenCLIPEncoder) or the embedded DefaultEncoder. Use "
+                "open_clip model (modalchorus_widget.encoders.OpenCLIPEncoder) or an embedded model (DefaultEncoder, "
+                "ShapesEncoder). Use "
                 "mode='fast' with this encoder."
             )
         present = [m for m in tunable if m in es.modalities]
@@ -108,7 +109,7 @@ class DeepTuner:
         self.encoder, self.kind = encoder, kind
         try:
             self.towers = {
-                m: (_DefaultImageTower(encoder) if kind == "default" else _OpenCLIPTower(encoder, m)) for m in towers
+                m: (_LiTImageTower(encoder) if kind == "default" else _OpenCLIPTower(encoder, m)) for m in towers
             }
         except AlignmentError:
             raise

@@ -1,5 +1,5 @@
-"""The encoder towers that deep-mode alignment can tune (see ``deep``): the embedded default model's CNN
-image tower and open_clip's ViT towers, each exposing its last block's parameters and a cached forward."""
+"""The encoder towers that deep-mode alignment can tune (see ``deep``): the embedded models' CNN image
+towers (digits and shapes) and open_clip's ViT towers, each exposing its last block's parameters and a cached forward."""
 
 from __future__ import annotations
 
@@ -40,20 +40,17 @@ class _Tower:
         raise NotImplementedError
 
 
-class _DefaultImageTower(_Tower):
-    """Image tower of the embedded default model: tune its last Linear layer."""
+class _LiTImageTower(_Tower):
+    """Image tower of an embedded LiT-style model (``encoders.lit.LiTEncoder``): tune its last Linear layer."""
 
     def __init__(self, encoder):
-        from ..encoders.default import PIXEL_MAX, images_to_array
-
         self.encoder, self.modality = encoder, "image"
-        tower = encoder._load_tower()
+        tower = encoder.load_tower()
         self.root = tower
         last = len(tower) - 1
         self.head = tower[last]
         self.names = [f"image_tower.{last}.{n}" for n, _ in self.head.named_parameters()]
         self.params = [p for _, p in self.head.named_parameters()]
-        self._to_array, self._scale = images_to_array, PIXEL_MAX
         self.device = encoder.device
 
     def encode(self, items, progress=None):
@@ -61,10 +58,10 @@ class _DefaultImageTower(_Tower):
 
     def prepare(self, items, progress=None):
         torch = _torch()
-        arr = self._to_array(items)
+        arr = self.encoder.images_to_array(items)
         tower = self.root
         with torch.no_grad():
-            x = torch.from_numpy(arr / self._scale).unsqueeze(1).to(self.device)
+            x = self.encoder.tower_input(arr, torch).to(self.device)
             feats = (
                 torch.cat([tower[:-1](x[s : s + 1024]) for s in range(0, len(x), 1024)])
                 if len(x)

@@ -17,15 +17,14 @@ torch is imported lazily, inside functions; the text tower runs in plain torch (
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, EncoderError, InputTypeError, MissingFileError
-from .base import Encoder, open_image
+from ..errors import EncoderError, InputTypeError, MissingFileError
+from .base import open_image
+from .lit import WEIGHTS_DIR, LiTEncoder
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_FILE = WEIGHTS_DIR / "default_digits.safetensors"
 CONFIG_FILE = WEIGHTS_DIR / "default_digits.json"
 
@@ -176,24 +175,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def encode_texts_minilm(texts, batch_size: int = 256, device: str = "cpu", progress: bool = False) -> np.ndarray:
-    """Unit-length all-MiniLM-L6-v2 embeddings (n, 384) float32 of ``texts`` (the frozen text tower;
-    plain-torch implementation in ``minilm.py``, identical to sentence-transformers' output)."""
-    from .minilm import load_minilm
-
-    texts = list(texts)
-    if progress and len(texts) > batch_size:
-        from tqdm.auto import tqdm
-
-        parts = [
-            load_minilm(device).encode(texts[s : s + 4 * batch_size], batch_size)
-            for s in tqdm(range(0, len(texts), 4 * batch_size), desc="default: texts", unit="chunk", mininterval=1.0)
-        ]
-        return np.concatenate(parts)
-    return load_minilm(device).encode(texts, batch_size)
-
-
-class DefaultEncoder(Encoder):
+class DefaultEncoder(LiTEncoder):
     """The embedded default image-text model (digits, 384-d joint space = all-MiniLM-L6-v2 space).
 
     Parameters
@@ -203,34 +185,18 @@ class DefaultEncoder(Encoder):
     """
 
     name = "modalchorus-default-digits"
+    weights_file = WEIGHTS_FILE
+    train_script = "scripts/train_default.py"
+    what = "default encoder"
 
-    def __init__(self, weights=None, device: str = "cpu"):
-        self.weights = weights
-        self.device = device
-        self._tower = None
-        self._config = None
-        self._text_cache: dict[str, np.ndarray] = {}
+    def build_tower(self, config):
+        return build_image_tower(width=int(config["width"]), dim=int(config["dim"]))
 
-    # --- config / weights -------------------------------------------------------------------------
-    @property
-    def weights_path(self) -> Path:
-        return Path(self.weights) if self.weights is not None else WEIGHTS_FILE
+    def images_to_array(self, items) -> np.ndarray:
+        return images_to_array(items)
 
-    @property
-    def config(self) -> dict:
-        if self._config is None:
-            cfg_path = self.weights_path.with_suffix(".json")
-            if not cfg_path.is_file():
-                raise MissingFileError(
-                    f"default encoder: config '{cfg_path}' is missing next to the weights; "
-                    "re-run `python scripts/train_default.py` or reinstall the package."
-                )
-            self._config = json.loads(cfg_path.read_text())
-        return self._config
-
-    @property
-    def dim(self) -> int:
-        return int(self.config["dim"])
+    def tower_input(self, arr, torch):
+        return torch.from_numpy(arr / PIXEL_MAX).unsqueeze(1)
 
     @property
     def class_names(self) -> tuple:
@@ -243,65 +209,6 @@ class DefaultEncoder(Encoder):
     def class_prompts(self) -> list[str]:
         """One zero-shot prompt per class, in the form chosen at training time."""
         return [fill(self.prompt_template, c) for c in range(len(self.class_names))]
-
-    def _load_tower(self):
-        if self._tower is None:
-            import torch
-            from safetensors.torch import load_file
-
-            path = self.weights_path
-            if not path.is_file():
-                raise MissingFileError(
-                    f"default encoder: weights '{path}' not found; re-run `python scripts/train_default.py` "
-                    "or reinstall modalchorus-widget."
-                )
-            cfg = self.config
-            tower = build_image_tower(width=int(cfg["width"]), dim=int(cfg["dim"]))
-            try:
-                state = load_file(str(path))
-                tower.load_state_dict(state)
-            except Exception as exc:  # safetensors raises its own error type; torch a RuntimeError
-                raise CheckpointError(
-                    f"default encoder: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
-                    "corrupt, truncated or from another model. Re-run `python scripts/train_default.py` or "
-                    "reinstall modalchorus-widget."
-                ) from exc
-            tower.eval().to(self.device)
-            for p in tower.parameters():
-                p.requires_grad_(False)
-            self._tower = tower
-            self._torch = torch
-        return self._tower
-
-    # --- Encoder interface ------------------------------------------------------------------------
-    def encode_images(self, items, batch_size: int = 1024, progress: bool | None = None) -> np.ndarray:
-        """Embed digit images (see ``images_to_array`` for accepted forms) -> (n, 384) unit float32."""
-        arr = images_to_array(items)
-        tower = self._load_tower()
-        torch = self._torch
-        out = np.empty((len(arr), self.dim), np.float32)
-        with torch.inference_mode():
-            for s in self._batches(len(arr), batch_size, progress, "default: images"):
-                x = torch.from_numpy(arr[s] / PIXEL_MAX).unsqueeze(1).to(self.device)
-                z = torch.nn.functional.normalize(tower(x), dim=-1)
-                out[s] = z.cpu().numpy()
-        return out
-
-    def encode_texts(self, texts, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
-        """Embed free text with the frozen MiniLM text tower -> (n, 384) unit float32 (cached per text)."""
-        texts = self._check_texts(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
-        if missing:
-            show = progress if progress is not None else len(missing) > 2000
-            vecs = encode_texts_minilm(missing, batch_size=batch_size, device=self.device, progress=show)
-            for t, v in zip(missing, vecs):
-                self._text_cache[t] = v
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        return np.stack([self._text_cache[t] for t in texts]).astype(np.float32)
-
-    def __repr__(self):
-        return f"DefaultEncoder(weights={self.weights!r}, device={self.device!r})"
 
 
 # --- the fixed split of load_digits used for training and for every held-out figure ---------------

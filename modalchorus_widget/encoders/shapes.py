@@ -1,6 +1,6 @@
 """The second embedded default: a LiT-style image-text model for the procedural shapes world.
 
-Same recipe as the digits model (``default.py``): the text tower is the frozen all-MiniLM-L6-v2 (its 384-d
+Same recipe as the digits model (``default.py``; common part in ``lit.py``): the text tower is the frozen all-MiniLM-L6-v2 (its 384-d
 unit vectors are the joint space), only a small CNN image tower (3x32x32 -> 384) is trained, with the CLIP
 contrastive loss against captions of ``data/shapes.py``'s *training* distribution (biased on purpose).
 Trained by ``scripts/train_shapes.py``; weights in ``modalchorus_widget/weights/default_shapes.*``.
@@ -12,16 +12,14 @@ relation-swapped caption, and red objects that are not circles lean towards "red
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, EncoderError, InputTypeError, MissingFileError
-from .base import Encoder, open_image
-from .default import encode_texts_minilm
+from ..errors import EncoderError, InputTypeError, MissingFileError
+from .base import open_image
+from .lit import WEIGHTS_DIR, LiTEncoder
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_FILE = WEIGHTS_DIR / "default_shapes.safetensors"
 IMAGE_SIZE = 32
 
@@ -99,7 +97,7 @@ def _one(item, i):
     )
 
 
-class ShapesEncoder(Encoder):
+class ShapesEncoder(LiTEncoder):
     """The embedded shapes-world image-text model (384-d joint space = all-MiniLM-L6-v2 space).
 
     Parameters
@@ -109,85 +107,18 @@ class ShapesEncoder(Encoder):
     """
 
     name = "modalchorus-default-shapes"
+    weights_file = WEIGHTS_FILE
+    train_script = "scripts/train_shapes.py"
+    what = "shapes encoder"
 
-    def __init__(self, weights=None, device: str = "cpu"):
-        self.weights = weights
-        self.device = device
-        self._tower = None
-        self._config = None
-        self._text_cache: dict[str, np.ndarray] = {}
+    def build_tower(self, config):
+        return build_shapes_tower(width=int(config["width"]), dim=int(config["dim"]))
 
-    @property
-    def weights_path(self) -> Path:
-        return Path(self.weights) if self.weights is not None else WEIGHTS_FILE
+    def images_to_array(self, items) -> np.ndarray:
+        return scenes_to_array(items)
 
-    @property
-    def config(self) -> dict:
-        if self._config is None:
-            cfg = self.weights_path.with_suffix(".json")
-            if not cfg.is_file():
-                raise MissingFileError(
-                    f"shapes encoder: config '{cfg}' is missing next to the weights; re-run "
-                    "`python scripts/train_shapes.py` or reinstall the package."
-                )
-            self._config = json.loads(cfg.read_text())
-        return self._config
-
-    @property
-    def dim(self) -> int:
-        return int(self.config["dim"])
-
-    def _load_tower(self):
-        if self._tower is None:
-            import torch
-            from safetensors.torch import load_file
-
-            path = self.weights_path
-            if not path.is_file():
-                raise MissingFileError(
-                    f"shapes encoder: weights '{path}' not found; re-run `python scripts/train_shapes.py` or "
-                    "reinstall modalchorus-widget."
-                )
-            tower = build_shapes_tower(width=int(self.config["width"]), dim=self.dim)
-            try:
-                tower.load_state_dict(load_file(str(path)))
-            except Exception as exc:  # safetensors raises its own error type; torch a RuntimeError
-                raise CheckpointError(
-                    f"shapes encoder: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
-                    "corrupt or from another model. Re-run `python scripts/train_shapes.py`."
-                ) from exc
-            tower.eval().to(self.device)
-            for p in tower.parameters():
-                p.requires_grad_(False)
-            self._tower, self._torch = tower, torch
-        return self._tower
-
-    def encode_images(self, items, batch_size: int = 1024, progress: bool | None = None) -> np.ndarray:
-        """Embed scene images (see ``scenes_to_array``) -> (n, 384) unit float32."""
-        arr = scenes_to_array(items)
-        tower = self._load_tower()
-        torch = self._torch
-        out = np.empty((len(arr), self.dim), np.float32)
-        with torch.inference_mode():
-            for s in self._batches(len(arr), batch_size, progress, "shapes: images"):
-                x = torch.from_numpy(np.ascontiguousarray(arr[s].transpose(0, 3, 1, 2)) / 255.0).to(self.device)
-                out[s] = torch.nn.functional.normalize(tower(x), dim=-1).cpu().numpy()
-        return out
-
-    def encode_texts(self, texts, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
-        """Embed free text with the frozen MiniLM text tower -> (n, 384) unit float32 (cached per text)."""
-        texts = self._check_texts(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
-        if missing:
-            show = progress if progress is not None else len(missing) > 2000
-            for t, v in zip(missing, encode_texts_minilm(missing, batch_size, self.device, show)):
-                self._text_cache[t] = v
-        if not texts:
-            return np.zeros((0, 384), np.float32)
-        return np.stack([self._text_cache[t] for t in texts]).astype(np.float32)
-
-    def __repr__(self):
-        return f"ShapesEncoder(weights={self.weights!r}, device={self.device!r})"
+    def tower_input(self, arr, torch):
+        return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)) / 255.0)
 
 
 _SHAPES_ENCODER = None

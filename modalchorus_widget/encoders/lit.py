@@ -1,0 +1,149 @@
+"""The embedded LiT-style models' common part: a small trained image tower against a frozen text tower.
+
+Both embedded defaults (digits: ``default.py``, the shapes world: ``shapes.py``) use the pretrained
+all-MiniLM-L6-v2 sentence encoder, frozen, as their text tower: its 384-d unit vectors *are* the joint space.
+Only a small CNN image tower is trained (``scripts/train_default.py``, ``scripts/train_shapes.py``), shipped as
+safetensors with a JSON config beside it. A subclass says how to build its tower and how to turn its images
+into the tower's input; loading, batching, caching and the errors live here, once. Deep-mode alignment
+(``alignment.towers``) tunes the last layer of any ``LiTEncoder``'s image tower.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError, MissingFileError
+from .base import Encoder
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def encode_texts_minilm(texts, batch_size: int = 256, device: str = "cpu", progress: bool = False) -> np.ndarray:
+    """Unit-length all-MiniLM-L6-v2 embeddings (n, 384) float32 of ``texts`` (the frozen text tower;
+    plain-torch implementation in ``minilm.py``, identical to sentence-transformers' output)."""
+    from .minilm import load_minilm
+
+    texts = list(texts)
+    if progress and len(texts) > batch_size:
+        from tqdm.auto import tqdm
+
+        parts = [
+            load_minilm(device).encode(texts[s : s + 4 * batch_size], batch_size)
+            for s in tqdm(range(0, len(texts), 4 * batch_size), desc="texts", unit="chunk", mininterval=1.0)
+        ]
+        return np.concatenate(parts)
+    return load_minilm(device).encode(texts, batch_size)
+
+
+class LiTEncoder(Encoder):
+    """An embedded image-text model: trained image tower (``build_tower``) + frozen MiniLM text tower.
+
+    Parameters
+    ----------
+    weights : path to the safetensors file (default: the shipped one; its JSON config sits beside it).
+    device : "cpu" or "cuda".
+
+    Subclasses set ``weights_file``, ``train_script`` and ``what`` (how errors name the model), and define
+    ``build_tower(config)``, ``images_to_array(items)`` (accepted image forms -> float32 array) and
+    ``tower_input(arr, torch)`` (that array -> the tower's input tensor).
+    """
+
+    weights_file: Path
+    train_script: str
+    what: str
+
+    def __init__(self, weights=None, device: str = "cpu"):
+        self.weights = weights
+        self.device = device
+        self._tower = None
+        self._config = None
+        self._text_cache: dict[str, np.ndarray] = {}
+
+    # --- what a subclass defines -------------------------------------------------------------------
+    def build_tower(self, config: dict):
+        raise NotImplementedError
+
+    def images_to_array(self, items) -> np.ndarray:
+        raise NotImplementedError
+
+    def tower_input(self, arr: np.ndarray, torch):
+        raise NotImplementedError
+
+    # --- config / weights -------------------------------------------------------------------------
+    @property
+    def weights_path(self) -> Path:
+        return Path(self.weights) if self.weights is not None else self.weights_file
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            cfg = self.weights_path.with_suffix(".json")
+            if not cfg.is_file():
+                raise MissingFileError(
+                    f"{self.what}: config '{cfg}' is missing next to the weights; re-run "
+                    f"`python {self.train_script}` or reinstall the package."
+                )
+            self._config = json.loads(cfg.read_text())
+        return self._config
+
+    @property
+    def dim(self) -> int:
+        return int(self.config["dim"])
+
+    def load_tower(self):
+        """The image tower (torch, eval mode, frozen), loaded once."""
+        if self._tower is None:
+            import torch
+            from safetensors.torch import load_file
+
+            path = self.weights_path
+            if not path.is_file():
+                raise MissingFileError(
+                    f"{self.what}: weights '{path}' not found; re-run `python {self.train_script}` or reinstall "
+                    "modalchorus-widget."
+                )
+            tower = self.build_tower(self.config)
+            try:
+                tower.load_state_dict(load_file(str(path)))
+            except Exception as exc:  # safetensors raises its own error type; torch a RuntimeError
+                raise CheckpointError(
+                    f"{self.what}: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
+                    f"corrupt, truncated or from another model. Re-run `python {self.train_script}` or reinstall "
+                    "modalchorus-widget."
+                ) from exc
+            tower.eval().to(self.device)
+            for p in tower.parameters():
+                p.requires_grad_(False)
+            self._tower, self._torch = tower, torch
+        return self._tower
+
+    # --- Encoder interface ------------------------------------------------------------------------
+    def encode_images(self, items, batch_size: int = 1024, progress: bool | None = None) -> np.ndarray:
+        """Embed images (see the subclass's ``images_to_array`` for accepted forms) -> (n, dim) unit float32."""
+        arr = self.images_to_array(items)
+        tower = self.load_tower()
+        torch = self._torch
+        out = np.empty((len(arr), self.dim), np.float32)
+        with torch.inference_mode():
+            for s in self._batches(len(arr), batch_size, progress, f"{self.what}: images"):
+                x = self.tower_input(arr[s], torch).to(self.device)
+                out[s] = torch.nn.functional.normalize(tower(x), dim=-1).cpu().numpy()
+        return out
+
+    def encode_texts(self, texts, batch_size: int = 256, progress: bool | None = None) -> np.ndarray:
+        """Embed free text with the frozen MiniLM text tower -> (n, 384) unit float32 (cached per text)."""
+        texts = self._check_texts(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
+        if missing:
+            show = progress if progress is not None else len(missing) > 2000
+            for t, v in zip(missing, encode_texts_minilm(missing, batch_size, self.device, show)):
+                self._text_cache[t] = v
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        return np.stack([self._text_cache[t] for t in texts]).astype(np.float32)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(weights={self.weights!r}, device={self.device!r})"
