@@ -540,3 +540,27 @@ def test_undo_and_redo_on_the_aligner_from_a_cell_drive_the_history_strip(digits
     w.sync()
     assert w.history == {"chips": [w.history["chips"][0]], "current": 1} and w.history["chips"][0]["applied"]
     assert np.array_equal(w.embeddings.vectors, v1)
+
+
+def test_a_session_saved_after_augment_reopens_with_its_added_points(digits, tmp_path):
+    from modalchorus_widget.alignment import PointSet
+
+    w, _ = _digits_chorus(digits)
+    es = digits.embeddings
+    w.augment(texts=["a photo of the digit 3", "three"], set_name="extra")
+    path = w.save(tmp_path / "aug.mcsession")
+    w2 = Chorus.load(path, encoder=digits.encoder)
+    assert w2.n == es.n + 2 and w2.sets["extra"].tolist() == [es.n, es.n + 1] and w2.state.n_base == es.n
+    assert np.array_equal(w2.embeddings.vectors, w.embeddings.vectors)
+    threes = np.flatnonzero((es.labels.astype(str) == "3") & (es.modality == "image"))[:4]
+    rnd = w2.align(PointSet(int(digits.prompt_index[3]), np.r_[threes, w2.sets["extra"]]))
+    assert len(rnd.constraints[0].extras["members"].vectors) == 2 and w2.n == es.n + 2
+    # saved after a round: the added rows keep their places (their original vectors are not in the file)
+    path = w2.save(tmp_path / "aug_round.mcsession")
+    with pytest.warns(UserWarning, match="keep their saved places"):
+        w3 = Chorus.load(path, encoder=digits.encoder)
+    assert np.array_equal(w3.embeddings.vectors, w2.embeddings.vectors)
+    with pytest.raises(WidgetError, match="add it again with w.augment"):
+        w3.align(PointSet(int(digits.prompt_index[3]), np.r_[threes, w3.sets["extra"]]))
+    w3.align(PointSet(int(digits.prompt_index[3]), threes))
+    assert np.array_equal(w3.embeddings.vectors[es.n :], w2.embeddings.vectors[es.n :])

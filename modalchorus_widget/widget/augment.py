@@ -98,11 +98,12 @@ def read_augmentation(images=(), texts=(), names=None):
     return pil, [s.strip() for s in texts], [str(n) for n in names]
 
 
-def as_extras(constraint, n_base: int, raw: np.ndarray, modality: np.ndarray, items):
+def as_extras(constraint, n_base: int, raw: np.ndarray, modality: np.ndarray, items, fixed=None):
     """``constraint`` with its rows at or past ``n_base`` (augmented rows, unknown to the aligner) moved into its
     few-shot extras (``Constraint.augment``); unchanged when it has none. Image rows go as their original-space
     vectors ``raw``; text rows too when they are alone on their side, else as their texts (``items``, embedded
-    by the aligner's encoder: an extra holds vectors of one modality)."""
+    by the aligner's encoder: an extra holds vectors of one modality). Rows ``fixed`` (no original vector
+    known) are refused."""
     sides = {"members": "members"} if constraint.kind == "point-set" else {"a": "a", "b": "b"}
     out = constraint
     for side, attr in sides.items():
@@ -116,6 +117,11 @@ def as_extras(constraint, n_base: int, raw: np.ndarray, modality: np.ndarray, it
             continue
         if extra.max() >= len(raw):
             raise WidgetError(f"align: row {int(extra.max()) + n_base} is past the last augmented row")
+        if fixed is not None and fixed[extra].any():
+            raise WidgetError(
+                f"align: row {int(extra[fixed[extra]][0]) + n_base} was added with augment before the rounds of this "
+                "reopened session and its original vector is not stored; add it again with w.augment to use it"
+            )
         if constraint.kind == "set-set" and constraint.b is None:
             raise WidgetError("align: SetSet(a) with augmented rows in a: give the second set explicitly, SetSet(a, b)")
         mods = list(dict.fromkeys(modality[extra]))

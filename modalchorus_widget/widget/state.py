@@ -83,6 +83,9 @@ class ChorusState:
         self.n_base = embeddings.n
         self.aug_raw = np.zeros((0, embeddings.dim), np.float32)
         self.aug_modality = np.zeros(0, dtype=object)
+        self.aug_fixed = np.zeros(0, bool)  # rows of a reopened session whose original vectors are not known
+        if aligner is not None and aligner.embeddings_.n < embeddings.n:  # a session saved after ``augment``
+            self._adopt_augmented(aligner)
         self._seen = None if aligner is None else aligner.embeddings_  # the aligner state on show
         if projector is None:
             projector = "MFM" if len(embeddings.modalities) >= 2 and embeddings.n >= 8 else "PCA"
@@ -305,7 +308,7 @@ class ChorusState:
         try:
             if len(self.aug_raw):
                 constraints = [
-                    as_extras(c, self.n_base, self.aug_raw, self.aug_modality, self.embeddings.items)
+                    as_extras(c, self.n_base, self.aug_raw, self.aug_modality, self.embeddings.items, self.aug_fixed)
                     for c in constraints
                 ]
             rnd = self.aligner.step(*constraints)
@@ -372,16 +375,39 @@ class ChorusState:
         self.embeddings, self.positions = new_es, {self.method: xy}
         self.aug_raw = np.concatenate([self.aug_raw, raw])
         self.aug_modality = np.concatenate([self.aug_modality, mods])
+        self.aug_fixed = np.concatenate([self.aug_fixed, np.zeros(len(raw), bool)])
         self.predictions = self.predict(new_es)
         return np.arange(es.n, new_es.n, dtype=np.uint32), pil
 
-    def _current(self, raw, mods):
-        """Original-space vectors ``raw`` mapped through the aligner's applied rounds (today's space)."""
+    def _adopt_augmented(self, aligner):
+        """Rows past the aligner's are augmented rows (a reopened session). Their saved vectors are original-space
+        ones while the aligner has no rounds; after rounds they are not, so those rows stay where they are (rounds
+        neither move them nor take them as extras) and a warning says so."""
+        import warnings
+
+        es, nb = self.embeddings, aligner.embeddings_.n
+        fixed = bool(len(aligner.history_) or len(aligner.undone_))
+        if fixed:
+            warnings.warn(
+                f"{es.n - nb} point(s) added with augment before alignment rounds keep their saved places: their "
+                "original vectors are not in the session, so rounds neither move them nor take them as few-shot "
+                "extras; add them again with w.augment for that",
+                stacklevel=3,
+            )
+        self.n_base = nb
+        self.aug_raw = np.asarray(es.vectors[nb:], np.float32)
+        self.aug_modality = np.asarray(es.modality[nb:], dtype=object)
+        self.aug_fixed = np.full(es.n - nb, fixed)
+
+    def _current(self, raw, mods, fixed=None):
+        """Original-space vectors ``raw`` mapped through the aligner's applied rounds (today's space); rows
+        ``fixed`` stay as they are."""
         if self.aligner is None or not len(self.aligner.history_):
             return raw
-        out = np.empty_like(raw)
-        for m in dict.fromkeys(mods):
-            sel = mods == m
+        out = raw.copy()
+        moving = np.ones(len(raw), bool) if fixed is None else ~fixed
+        for m in dict.fromkeys(mods[moving]):
+            sel = moving & (mods == m)
             out[sel] = self.aligner.transform(raw[sel], str(m))
         return out
 
@@ -389,7 +415,7 @@ class ChorusState:
         """The aligner's embeddings plus the augmented rows, mapped to the same point of the history."""
         if not len(self.aug_raw):
             return base_es
-        vec = np.concatenate([base_es.vectors, self._current(self.aug_raw, self.aug_modality)])
+        vec = np.concatenate([base_es.vectors, self._current(self.aug_raw, self.aug_modality, self.aug_fixed)])
         return self.embeddings.with_vectors(vec, normalize=False)
 
     # ------------------------------------------------------------ history
