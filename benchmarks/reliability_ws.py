@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -191,6 +192,24 @@ async def _measure(lab, timeout: float) -> dict:
     return out
 
 
+def _run_in_own_loop(coro):
+    """``asyncio.run(coro)`` in a thread of its own: the caller may already run an event loop (Playwright's)."""
+    box = {}
+
+    def work():
+        try:
+            box["out"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            box["exc"] = exc
+
+    t = threading.Thread(target=work, name="modalchorus-ws-bench")
+    t.start()
+    t.join()
+    if "exc" in box:
+        raise box["exc"]
+    return box["out"]
+
+
 def measure_default_ws_limit(timeout: float = 300) -> dict:
     """Start the browser tests' JupyterLab (default websocket limit) and measure; ``{"ok": ..., ...}``."""
     from tests.e2e.harness import Lab
@@ -199,7 +218,7 @@ def measure_default_ws_limit(timeout: float = 300) -> dict:
     with tempfile.TemporaryDirectory(prefix="mc-ws-") as tmp:
         lab = Lab(Path(tmp)).start()
         try:
-            out = asyncio.run(_measure(lab, timeout))
+            out = _run_in_own_loop(_measure(lab, timeout))
         finally:
             lab.stop()
     out["seconds"] = round(time.perf_counter() - t0, 1)
