@@ -9,6 +9,8 @@ layout, on Ray Data (``pip install modalchorus-widget[scale]``) or in this proce
 - ``chorus_from_shards(folder)``: the widget on a sample, with the density of all rows
 - ``cluster.start()`` / ``cluster.start(address=...)``: a local Ray, or a cluster
 
+Folders are local paths or fsspec URLs (``s3://bucket/emb``, ``gs://``, ``memory://``, ``file://``; ``storage``).
+
 Ray is imported only by the functions that run on it.
 """
 

@@ -11,7 +11,8 @@ column in the metadata), and next to it ``_modalchorus/``: a manifest (what wrot
 rows per shard, dimension, encoder, source) and one marker per finished shard. A shard counts as complete
 only when its marker exists; the marker is written last, after every file of the shard was renamed into
 place, so a crash or a killed worker never leaves a half shard that a re-run would skip. Our positions
-shards (``positions/img_pos_{i}.npy`` ...) follow the same naming.
+shards (``positions/img_pos_{i}.npy`` ...) follow the same naming. A folder is a local path or an fsspec
+URL; every read and write goes through its ``storage.Store``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ __all__ = [
     "shard_rel",
     "shard_path",
     "marker_path",
-    "atomic_save_npy",
-    "atomic_save_parquet",
     "read_manifest",
     "write_manifest",
     "mark_done",
@@ -87,14 +86,6 @@ def marker_path(folder, index: int, n_shards: int, what: str = "shards"):
     return open_store(folder).path(marker_rel(index, n_shards, what))
 
 
-def atomic_save_npy(folder, rel: str, array: np.ndarray) -> None:
-    open_store(folder).save_npy(rel, array)
-
-
-def atomic_save_parquet(folder, rel: str, frame) -> None:
-    open_store(folder).save_parquet(rel, frame)
-
-
 def read_manifest(folder) -> dict | None:
     store = open_store(folder)
     rel = f"{STATE_DIR}/{MANIFEST}"
@@ -130,14 +121,6 @@ def done_set(folder, n_shards: int, what: str = "shards") -> set:
     names = open_store(folder).listdir(f"{STATE_DIR}/{what}")
     found = {n[: -len(".json")] for n in names if n.endswith(".json")}
     return {i for i in range(n_shards) if shard_suffix(i, n_shards) in found}
-
-
-def npy_shape(path) -> tuple[tuple, np.dtype]:
-    """(shape, dtype) of a local .npy file from its header alone (nothing else is read)."""
-    from pathlib import Path
-
-    path = Path(path)
-    return open_store(path.parent).npy_shape(path.name)
 
 
 @dataclass
