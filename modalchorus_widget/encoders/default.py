@@ -186,7 +186,7 @@ class DefaultEncoder(LiTEncoder):
 
     name = "modalchorus-default-digits"
     weights_file = WEIGHTS_FILE
-    train_script = "scripts/train_default.py"
+    train_script = "train_default.py"  # in the repository's scripts folder
     what = "default encoder"
 
     def build_tower(self, config):

@@ -84,7 +84,7 @@ class LiTEncoder(Encoder):
             if not cfg.is_file():
                 raise MissingFileError(
                     f"{self.what}: config '{cfg}' is missing next to the weights; re-run "
-                    f"`python {self.train_script}` or reinstall the package."
+                    f"`python scripts/{self.train_script}` or reinstall the package."
                 )
             self._config = json.loads(cfg.read_text())
         return self._config
@@ -102,7 +102,7 @@ class LiTEncoder(Encoder):
             path = self.weights_path
             if not path.is_file():
                 raise MissingFileError(
-                    f"{self.what}: weights '{path}' not found; re-run `python {self.train_script}` or reinstall "
+                    f"{self.what}: weights '{path}' not found; re-run `python scripts/{self.train_script}` or reinstall "
                     "modalchorus-widget."
                 )
             tower = self.build_tower(self.config)
@@ -111,7 +111,7 @@ class LiTEncoder(Encoder):
             except Exception as exc:  # safetensors raises its own error type; torch a RuntimeError
                 raise CheckpointError(
                     f"{self.what}: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
-                    f"corrupt, truncated or from another model. Re-run `python {self.train_script}` or reinstall "
+                    f"corrupt, truncated or from another model. Re-run `python scripts/{self.train_script}` or reinstall "
                     "modalchorus-widget."
                 ) from exc
             tower.eval().to(self.device)

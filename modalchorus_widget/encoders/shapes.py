@@ -108,7 +108,7 @@ class ShapesEncoder(LiTEncoder):
 
     name = "modalchorus-default-shapes"
     weights_file = WEIGHTS_FILE
-    train_script = "scripts/train_shapes.py"
+    train_script = "train_shapes.py"  # in the repository's scripts folder
     what = "shapes encoder"
 
     def build_tower(self, config):
