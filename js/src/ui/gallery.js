@@ -55,7 +55,8 @@ export function createGallery(model, { onFocus, probe }) {
       urls = [];
       page = msg.page;
       const counts = Object.entries(msg.counts || {}).map(([m, c]) => `${c.toLocaleString()} ${m}${c === 1 ? '' : 's'}`).join(', ');
-      head.replaceChildren(h('span', { class: 'mc-gallery-count', text: `Selected: ${counts || '0'}` }), msg.pages > 1 ? nav(msg.pages) : null);
+      const count = h('span', { class: 'mc-gallery-count', text: `Selected: ${counts || '0'}` });
+      head.replaceChildren(...(msg.pages > 1 ? [count, nav(msg.pages)] : [count])); // a null child would print "null"
       const cards = msg.items.map((it) => {
         let img = null;
         if (it.png >= 0 && buffers?.[it.png]) {
