@@ -93,8 +93,10 @@ def test_large_set_uses_a_layout_sample(coco_vectors):
     """Above max_layout_points the layout is computed on a sample; fine-tuning then covers every point."""
     img, txt = coco_vectors
     es = EmbeddingSet.from_pairs(img[:300], txt[:300])
-    m = MFM(random_state=0, max_layout_points=200, n_layout_iter=100, n_distill_steps=150, n_steps=100).fit(es)
+    params = dict(random_state=0, max_layout_points=200, n_layout_iter=100, n_distill_steps=150, n_steps=100)
+    m = MFM(**params).fit(es)
     assert m.embedding_.shape == (600, 2) and np.isfinite(m.embedding_).all()
+    np.testing.assert_array_equal(MFM(**params).fit_transform(es), m.embedding_)  # sample and all: deterministic
     tx, cx = M.intermodal_scores(es.vectors, m.embedding_, es.modality, k=10)
     assert tx > 0.85 and cx > 0.85, (tx, cx)
 
@@ -157,6 +159,6 @@ def test_quality_on_coco500_with_the_defaults(coco_vectors):
     img, txt = coco_vectors
     es = EmbeddingSet.from_pairs(img, txt)
     res = M.evaluate(es.vectors, MFM(random_state=0).fit_transform(es), es.modality)
-    assert res["Tx@10"] > 0.94 and res["Cx@10"] > 0.93, res  # measured (seed 0): 0.947 / 0.936
-    assert res["Ti@10"] >= 0.895, res  # measured 0.902; a little room for other BLAS builds
+    assert res["Tx@10"] > 0.94 and res["Cx@10"] > 0.93, res  # measured (seed 0): 0.945 / 0.935
+    assert res["Ti@10"] >= 0.895, res  # measured 0.900; a little room for other BLAS builds
     assert res["gap_2d_rel"] < 0.1, res
