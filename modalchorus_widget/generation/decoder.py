@@ -1,0 +1,106 @@
+"""The world's tiny unCLIP-style decoder: a joint-space image embedding -> a 32x32 RGB scene.
+
+Trained by ``scripts/train_generator.py`` to reconstruct rendered scenes of the training split from their
+image embeddings under the shipped shapes model (``encoders/shapes.py``), with a little noise on its input
+(``NOISE``) so that it also draws the slightly perturbed embeddings the prior samples. It is the frozen
+image side of generation: what it draws depends only on the image embedding it is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ._weights import WEIGHTS_DIR, load_network, read_config
+
+DECODER_FILE = WEIGHTS_DIR / "generator_shapes.safetensors"
+NOISE = 0.1  # norm of the Gaussian perturbation of unit embeddings in training (and in the prior)
+
+
+def build_decoder(dim: int = 384, width: int = 32):
+    """dim -> (3, 32, 32), about 0..1: a linear map to a 4x4 feature map, three transposed-conv upsamplings.
+    The unit input is layer-normalised first (its components are ~1/sqrt(dim): too small to train on)."""
+    import torch.nn as nn
+
+    w = width
+    return nn.Sequential(
+        nn.LayerNorm(dim),
+        nn.Linear(dim, 4 * w * 16),
+        nn.GELU(),
+        nn.Unflatten(1, (4 * w, 4, 4)),
+        nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1),  # 8x8
+        nn.GELU(),
+        nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),  # 16x16
+        nn.GELU(),
+        nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),  # 32x32
+        nn.GELU(),
+        nn.Conv2d(w, 3, 3, padding=1),  # linear output (a sigmoid trained slower); decode clips to 0..255
+    )
+
+
+def perturb(vectors: np.ndarray, scale: float, rng) -> np.ndarray:
+    """Unit vectors moved by Gaussian noise of expected norm ``scale``, renormalised."""
+    v = np.asarray(vectors, np.float32)
+    noise = rng.standard_normal(v.shape).astype(np.float32) * np.float32(scale / np.sqrt(v.shape[1]))
+    out = v + noise
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class ShapesDecoder:
+    """The shipped decoder. ``decode(image_embeddings)`` -> uint8 (n, 32, 32, 3).
+
+    Parameters
+    ----------
+    weights : path to the safetensors file (default: the shipped one; its JSON config sits beside it).
+    """
+
+    def __init__(self, weights=None):
+        self.weights = weights
+        self._net = None
+        self._config = None
+
+    @property
+    def weights_path(self) -> Path:
+        return Path(self.weights) if self.weights is not None else DECODER_FILE
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            self._config = read_config(self.weights_path, "shapes decoder")
+        return self._config
+
+    @property
+    def dim(self) -> int:
+        return int(self.config["dim"])
+
+    def _load(self):
+        if self._net is None:
+            net = build_decoder(self.dim, int(self.config["width"]))
+            self._net = load_network(net, self.weights_path, "shapes decoder")
+        return self._net
+
+    def decode(self, embeddings, batch_size: int = 512) -> np.ndarray:
+        """Image embeddings (n, dim), any norm -> uint8 (n, 32, 32, 3) scenes."""
+        import torch
+
+        v = np.asarray(embeddings, np.float32)
+        if v.ndim != 2 or v.shape[1] != self.dim:
+            raise InputError(f"shapes decoder: expected (n, {self.dim}) image embeddings, got shape {v.shape}.")
+        if not np.isfinite(v).all():
+            raise InputError("shapes decoder: embeddings contain NaN or inf; drop or re-encode those rows.")
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        if (norms < 1e-12).any():
+            raise InputError("shapes decoder: zero vectors have no direction; drop them.")
+        v = v / norms
+        net = self._load()
+        out = np.empty((len(v), 32, 32, 3), np.uint8)
+        with torch.inference_mode():
+            for s in range(0, len(v), batch_size):
+                x = net(torch.from_numpy(v[s : s + batch_size])).numpy().transpose(0, 2, 3, 1)
+                out[s : s + batch_size] = np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+        return out
+
+    def __repr__(self):
+        return f"ShapesDecoder(weights={self.weights!r})"

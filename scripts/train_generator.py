@@ -1,0 +1,192 @@
+"""Train the shapes world's tiny generator decoder and its attribute oracle; write them to
+modalchorus_widget/weights/{generator,oracle}_shapes.*.
+
+    python scripts/train_generator.py [--n-decoder N] [--n-oracle N] [--epochs N] [--seed S] [--out DIR]
+
+1. Decoder (generation/decoder.py), unCLIP-style: single-object scenes of the *training* split, balanced
+   over the 14 colour/shape classes seen in training, are embedded by the shipped shapes model; the decoder
+   learns to reconstruct each scene from its image embedding (MSE, object pixels weighted up), its input perturbed by Gaussian noise of
+   norm ``decoder.NOISE`` (what the prior adds when it samples).
+2. Oracle (generation/oracle.py): a small CNN reading colour, shape and centre, trained on clean renders
+   uniform over all 16 classes and on the decoder's reconstructions of the decoder's training scenes
+   (generated style), with the renderer's exact labels.
+3. Held-out figures into the oracle's JSON config: its accuracy (colour and shape both right) on clean
+   renders of the held-out split and on decoder reconstructions of held-out scenes of the seen classes, and
+   a small prefix of that sample (``check``) that the tests recompute.
+
+Deterministic under ``--seed`` (fixed seeds, 2 CPU threads, deterministic torch algorithms). CPU, minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from modalchorus_widget.data import shapes as S  # noqa: E402
+from modalchorus_widget.data import shapes_cases as C  # noqa: E402
+from modalchorus_widget.encoders.shapes import load_shapes_encoder  # noqa: E402
+from modalchorus_widget.generation import decoder as D  # noqa: E402
+from modalchorus_widget.generation import oracle as O  # noqa: E402
+
+DECODER_SEED = 21  # training-split scenes the decoder reconstructs
+ORACLE_SEED = 22  # held-out-distribution renders (uniform over 16 classes) the oracle learns from
+CHECK_N = 300
+OBJECT_WEIGHT = 10.0  # prefix of the held-out evaluation the tests recompute
+
+
+def _fit(net, params, batches, n_epochs, lr, seed, log):
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    n_batches = sum(1 for _ in batches(0))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=n_epochs * n_batches, pct_start=0.15)
+    t0 = time.perf_counter()
+    net.train()
+    for epoch in range(n_epochs):
+        tot, n = 0.0, 0
+        for loss, k in batches(epoch):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot, n = tot + float(loss.detach()) * k, n + k
+        print(f"{log} epoch {epoch + 1}/{n_epochs}: loss {tot / n:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    net.eval()
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n-decoder", type=int, default=3000)
+    ap.add_argument("--n-oracle", type=int, default=2000)
+    ap.add_argument("--epochs", type=int, default=20, help="decoder epochs")
+    ap.add_argument("--oracle-epochs", type=int, default=6)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=D.DECODER_FILE.parent)
+    args = ap.parse_args(argv)
+
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(2)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    gen = torch.Generator().manual_seed(args.seed)
+    enc = load_shapes_encoder()
+    t0 = time.perf_counter()
+
+    # ------------------------------------------------------------------ decoder
+    dec_scenes = S.sample_scenes(args.n_decoder, "single", "train", DECODER_SEED, combos=C.seen_combos())
+    dec_img = S.render_all(dec_scenes)
+    Y = torch.from_numpy(dec_img.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    E = torch.from_numpy(enc.encode_images(dec_img))
+    dim = E.shape[1]
+    # object pixels weigh OBJECT_WEIGHT times the background: they are a tenth of the image and all that matters
+    weight = 1.0 + (OBJECT_WEIGHT - 1.0) * ((Y - Y.median()).abs().amax(1, keepdim=True) > 0.15).float()
+    decoder = D.build_decoder(dim, args.width)
+
+    def dec_batches(epoch):
+        perm = torch.randperm(len(E), generator=gen)
+        for s in range(0, len(E), args.batch_size):
+            b = perm[s : s + args.batch_size]
+            noise = torch.randn(len(b), dim, generator=gen) * (D.NOISE / np.sqrt(dim))
+            x = F.normalize(E[b] + noise, dim=-1)
+            yield (weight[b] * (decoder(x) - Y[b]) ** 2).mean(), len(b)
+
+    dec_s = _fit(decoder, decoder.parameters(), dec_batches, args.epochs, args.lr, args.seed, "decoder")
+    args.out.mkdir(parents=True, exist_ok=True)
+    dpath = args.out / D.DECODER_FILE.name
+    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(dpath), metadata={"format": "pt"})
+    dec_cfg = {
+        "name": "modalchorus-shapes-decoder",
+        "description": "unCLIP-style decoder: shapes-model image embedding (384-d) -> 32x32 RGB scene, trained "
+        "to reconstruct training-split single-object scenes (balanced over the 14 seen classes).",
+        "dim": int(dim),
+        "width": args.width,
+        "noise": D.NOISE,
+        "train": {
+            "scenes": f"sample_scenes({args.n_decoder}, 'single', 'train', {DECODER_SEED}, combos=seen_combos())",
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "loss": f"MSE on pixels in 0..1, object pixels weighted {OBJECT_WEIGHT:g}x",
+            "seed": args.seed,
+            "seconds": round(dec_s, 1),
+        },
+    }
+    (args.out / dpath.with_suffix(".json").name).write_text(json.dumps(dec_cfg, indent=1) + "\n")
+    shipped = D.ShapesDecoder(weights=dpath)
+    rng = np.random.default_rng(args.seed)
+    recon = shipped.decode(D.perturb(E.numpy(), D.NOISE, rng))
+    recon_mse = float(np.mean((recon.astype(np.float32) - dec_img) ** 2) / 255.0**2)
+    print(f"decoder: train reconstruction MSE {recon_mse:.4f}", flush=True)
+
+    # ------------------------------------------------------------------ oracle
+    or_scenes = S.sample_scenes(args.n_oracle, "single", "test", ORACLE_SEED)
+    imgs = np.concatenate([S.render_all(or_scenes), recon])
+    lab = [S.labels(or_scenes), S.labels(dec_scenes)]
+    X = torch.from_numpy(imgs.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    yc = torch.from_numpy(np.concatenate([v["colour1"] for v in lab]))
+    ys = torch.from_numpy(np.concatenate([v["shape1"] for v in lab]))
+    yp = torch.from_numpy(np.stack([np.concatenate([v[k] for v in lab]) for k in ("x1", "y1")], 1) / S.IMAGE_SIZE)
+    oracle = O.build_oracle(args.width)
+    nc = len(S.COLOURS)
+
+    def or_batches(epoch):
+        perm = torch.randperm(len(X), generator=gen)
+        for s in range(0, len(X), args.batch_size):
+            b = perm[s : s + args.batch_size]
+            out = oracle(X[b])
+            loss = (
+                F.cross_entropy(out[:, :nc], yc[b])
+                + F.cross_entropy(out[:, nc : nc + len(S.SHAPES)], ys[b])
+                + 10.0 * F.mse_loss(out[:, -2:], yp[b].float())
+            )
+            yield loss, len(b)
+
+    or_s = _fit(oracle, oracle.parameters(), or_batches, args.oracle_epochs, args.lr, args.seed, "oracle")
+    opath = args.out / O.ORACLE_FILE.name
+    save_file({k: v.contiguous() for k, v in oracle.state_dict().items()}, str(opath), metadata={"format": "pt"})
+    or_cfg = {
+        "name": "modalchorus-shapes-oracle",
+        "description": "attribute reader of single-object shapes scenes: colour (4), shape (4), centre (x, y).",
+        "width": args.width,
+        "train": {
+            "scenes": f"sample_scenes({args.n_oracle}, 'single', 'test', {ORACLE_SEED}) rendered, plus the "
+            "decoder's reconstructions of its training scenes",
+            "epochs": args.oracle_epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "seed": args.seed,
+            "seconds": round(or_s, 1),
+        },
+    }
+    (args.out / opath.with_suffix(".json").name).write_text(json.dumps(or_cfg, indent=1) + "\n")
+
+    # ------------------------------------------------------------------ held-out figures
+    from modalchorus_widget.generation.shapes import oracle_held_out
+
+    held = oracle_held_out(O.ShapesOracle(weights=opath), shipped, enc, check_n=CHECK_N)
+    or_cfg["held_out"] = held
+    or_cfg["decoder_train_mse"] = round(recon_mse, 5)
+    (args.out / opath.with_suffix(".json").name).write_text(json.dumps(or_cfg, indent=1) + "\n")
+    print(json.dumps(held, indent=1))
+    mb = (dpath.stat().st_size + opath.stat().st_size) / 1e6
+    print(f"done in {time.perf_counter() - t0:.0f} s; wrote {dpath.name}, {opath.name} ({mb:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
