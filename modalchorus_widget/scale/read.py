@@ -116,32 +116,48 @@ class ShardedEmbeddings:
             del arr  # unmapped now: a sample over every shard does not keep every shard's pages resident
         return out
 
+    def shard_metadata(self, k: int) -> pd.DataFrame:
+        """Shard ``k``'s metadata (``id`` made when the file has none; an index-only frame without a file)."""
+        rel = self.layout.rel("metadata", k)
+        rows = self.layout.rows[self.kinds[0]][k]
+        df = self.store.read_parquet(rel) if self.store.isfile(rel) else pd.DataFrame(index=range(rows))
+        if "id" not in df:
+            sfx = self.layout.suffixes[k]
+            df.insert(
+                0, "id", df["image_path"].astype(str) if "image_path" in df else [f"{sfx}:{i}" for i in range(rows)]
+            )
+        return df
+
     def metadata(self) -> pd.DataFrame:
-        """One frame of all shards' metadata (one row per item; ``id`` made when the files have none)."""
+        """One frame of all shards' metadata (one row per item), kept once read."""
         if self._meta is None:
-            parts = []
-            for k, sfx in enumerate(self.layout.suffixes):
-                rel = self.layout.rel("metadata", k)
-                rows = self.layout.rows[self.kinds[0]][k]
-                df = self.store.read_parquet(rel) if self.store.isfile(rel) else pd.DataFrame(index=range(rows))
-                if "id" not in df:
-                    df.insert(
-                        0,
-                        "id",
-                        df["image_path"].astype(str) if "image_path" in df else [f"{sfx}:{i}" for i in range(rows)],
-                    )
-                parts.append(df)
-            self._meta = pd.concat(parts, ignore_index=True)
+            self._meta = pd.concat([self.shard_metadata(k) for k in range(self.n_shards)], ignore_index=True)
         return self._meta
+
+    def _items_meta(self, item: np.ndarray) -> pd.DataFrame:
+        """Metadata rows of items ``item`` (in that order), read shard by shard: only the shards they are in,
+        one at a time, so a sample never holds the whole metadata table."""
+        if self._meta is not None:
+            return self._meta.iloc[item].reset_index(drop=True)
+        starts = np.concatenate([[0], np.cumsum(self.layout.rows[self.kinds[0]])]).astype(np.int64)
+        shard = np.searchsorted(starts, item, side="right") - 1
+        pieces, where = [], []
+        for k in np.unique(shard):
+            sel = np.flatnonzero(shard == k)
+            pieces.append(self.shard_metadata(int(k)).iloc[item[sel] - starts[k]])
+            where.append(sel)
+        if not pieces:
+            return self.shard_metadata(0).iloc[:0].reset_index(drop=True)
+        df = pd.concat(pieces, ignore_index=True)
+        return df.iloc[np.argsort(np.concatenate(where), kind="stable")].reset_index(drop=True)
 
     def frame(self, rows) -> pd.DataFrame:
         """Metadata of global ``rows`` with ``row``, ``modality`` and a per-row unique ``key``."""
         rows = np.asarray(rows, np.int64).reshape(-1)
-        meta = self.metadata()
-        n_items = len(meta)
+        n_items = int(sum(self.layout.rows[self.kinds[0]]))
         item = rows % n_items
         kinds = np.asarray(self.kinds, dtype=object)[rows // n_items]
-        df = meta.iloc[item].reset_index(drop=True)
+        df = self._items_meta(item)
         df.insert(0, "row", rows)
         df.insert(1, "modality", kinds)
         df.insert(2, "key", [f"{m}:{i}" for m, i in zip(kinds, df["id"].astype(str))])
