@@ -102,6 +102,9 @@ def main(argv=None) -> int:
     world = C.world_report(load_shapes_encoder())
     zs = run_zero_shot()
     comp = run_compositional(args.n_base)
+    from .cases_generation import run_generation
+
+    gen = run_generation()
     out = {
         "world_zero_shot_acc": world["zero_shot_accuracy"],
         "world_aro_attribute": world["aro_attribute"],
@@ -117,15 +120,22 @@ def main(argv=None) -> int:
         "zero_shot_target_before": zs["zero_shot_target_before"],
         "zero_shot_target_after": zs["zero_shot_target_after"],
         "zero_shot_untouched_max_drop": zs["zero_shot_untouched_max_drop"],
-        "selected": {"zero_shot": zs["selected"], "compositional": comp["selected"]},
-        "round_s": {"zero_shot": zs["round_s"], "compositional": comp["round_s"]},
+        **{k: gen[k] for k in ("gen_leak_before", "gen_leak_after", "oracle_acc")},
+        **{k: gen[k] for k in ("gen_other_prompts_acc_before", "gen_other_prompts_acc_after")},
+        "selected": {"zero_shot": zs["selected"], "compositional": comp["selected"], "generation": gen["selected"]},
+        "round_s": {"zero_shot": zs["round_s"], "compositional": comp["round_s"], "generation": gen["round_s"]},
         "zero_shot": zs,
         "compositional": comp,
+        "generation": gen,
         "world": world,
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)
-    print(json.dumps({k: v for k, v in out.items() if k not in ("zero_shot", "compositional", "world")}, indent=1))
+    print(
+        json.dumps(
+            {k: v for k, v in out.items() if k not in ("zero_shot", "compositional", "generation", "world")}, indent=1
+        )
+    )
     return 0

@@ -63,14 +63,38 @@ def _fit(net, params, batches, n_epochs, lr, seed, log):
     return time.perf_counter() - t0
 
 
+def _train_decoder(args, decoder, E, Y, weight, gen, dpath):
+    """Fit the decoder (weighted MSE, noisy unit inputs) and write its weights; returns the seconds."""
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import save_file
+
+    dim = E.shape[1]
+
+    def dec_batches(epoch):
+        perm = torch.randperm(len(E), generator=gen)
+        for s in range(0, len(E), args.batch_size):
+            b = perm[s : s + args.batch_size]
+            noise = torch.randn(len(b), dim, generator=gen) * (D.NOISE / np.sqrt(dim))
+            x = F.normalize(E[b] + noise, dim=-1)
+            yield (weight[b] * (decoder(x) - Y[b]) ** 2).mean(), len(b)
+
+    dec_s = _fit(decoder, decoder.parameters(), dec_batches, args.epochs, args.lr, args.seed, "decoder")
+    dpath.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(dpath), metadata={"format": "pt"})
+    return dec_s
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-decoder", type=int, default=3000)
     ap.add_argument("--n-oracle", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=20, help="decoder epochs")
-    ap.add_argument("--oracle-epochs", type=int, default=6)
+    ap.add_argument("--oracle-epochs", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=2e-3, help="decoder peak learning rate")
+    ap.add_argument("--oracle-lr", type=float, default=1e-3)
+    ap.add_argument("--oracle-only", action="store_true", help="keep the decoder in --out, retrain the oracle")
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=D.DECODER_FILE.parent)
@@ -88,6 +112,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
 
     # ------------------------------------------------------------------ decoder
+    dpath = args.out / D.DECODER_FILE.name
     dec_scenes = S.sample_scenes(args.n_decoder, "single", "train", DECODER_SEED, combos=C.seen_combos())
     dec_img = S.render_all(dec_scenes)
     Y = torch.from_numpy(dec_img.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
@@ -96,19 +121,11 @@ def main(argv=None) -> int:
     # object pixels weigh OBJECT_WEIGHT times the background: they are a tenth of the image and all that matters
     weight = 1.0 + (OBJECT_WEIGHT - 1.0) * ((Y - Y.median()).abs().amax(1, keepdim=True) > 0.15).float()
     decoder = D.build_decoder(dim, args.width)
+    if args.oracle_only:
+        dec_s = json.loads(dpath.with_suffix(".json").read_text())["train"]["seconds"]
+    else:
+        dec_s = _train_decoder(args, decoder, E, Y, weight, gen, dpath)
 
-    def dec_batches(epoch):
-        perm = torch.randperm(len(E), generator=gen)
-        for s in range(0, len(E), args.batch_size):
-            b = perm[s : s + args.batch_size]
-            noise = torch.randn(len(b), dim, generator=gen) * (D.NOISE / np.sqrt(dim))
-            x = F.normalize(E[b] + noise, dim=-1)
-            yield (weight[b] * (decoder(x) - Y[b]) ** 2).mean(), len(b)
-
-    dec_s = _fit(decoder, decoder.parameters(), dec_batches, args.epochs, args.lr, args.seed, "decoder")
-    args.out.mkdir(parents=True, exist_ok=True)
-    dpath = args.out / D.DECODER_FILE.name
-    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(dpath), metadata={"format": "pt"})
     dec_cfg = {
         "name": "modalchorus-shapes-decoder",
         "description": "unCLIP-style decoder: shapes-model image embedding (384-d) -> 32x32 RGB scene, trained "
@@ -141,6 +158,8 @@ def main(argv=None) -> int:
     yc = torch.from_numpy(np.concatenate([v["colour1"] for v in lab]))
     ys = torch.from_numpy(np.concatenate([v["shape1"] for v in lab]))
     yp = torch.from_numpy(np.stack([np.concatenate([v[k] for v in lab]) for k in ("x1", "y1")], 1) / S.IMAGE_SIZE)
+    torch.manual_seed(args.seed + 1)  # the oracle's own seeds: the same with or without --oracle-only
+    gen = torch.Generator().manual_seed(args.seed + 1)
     oracle = O.build_oracle(args.width)
     nc = len(S.COLOURS)
 
@@ -152,11 +171,11 @@ def main(argv=None) -> int:
             loss = (
                 F.cross_entropy(out[:, :nc], yc[b])
                 + F.cross_entropy(out[:, nc : nc + len(S.SHAPES)], ys[b])
-                + 10.0 * F.mse_loss(out[:, -2:], yp[b].float())
+                + F.mse_loss(out[:, -2:], yp[b].float())
             )
             yield loss, len(b)
 
-    or_s = _fit(oracle, oracle.parameters(), or_batches, args.oracle_epochs, args.lr, args.seed, "oracle")
+    or_s = _fit(oracle, oracle.parameters(), or_batches, args.oracle_epochs, args.oracle_lr, args.seed, "oracle")
     opath = args.out / O.ORACLE_FILE.name
     save_file({k: v.contiguous() for k, v in oracle.state_dict().items()}, str(opath), metadata={"format": "pt"})
     or_cfg = {
@@ -168,7 +187,7 @@ def main(argv=None) -> int:
             "decoder's reconstructions of its training scenes",
             "epochs": args.oracle_epochs,
             "batch_size": args.batch_size,
-            "lr": args.lr,
+            "lr": args.oracle_lr,
             "seed": args.seed,
             "seconds": round(or_s, 1),
         },

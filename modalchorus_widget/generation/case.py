@@ -101,8 +101,9 @@ def generation_figures(generator, oracle, encoder, aligner=None, seed: int = EVA
     ``encoder``, mapped by ``aligner``'s rounds when given, the generator's prior in the same space) and read
     them with ``oracle``. ``leak``: share of the target's generations read with the leaked shape;
     ``target_acc``: read as the target class; ``other_acc``: mean over the other seen classes of the share
-    read as their own class."""
-    per_class, images = {}, {}
+    read as their own class. ``drawn_leak`` / ``drawn_other_acc``: the same, from the exact labels of the
+    training scenes the prior drew (what the decoder was asked to draw, free of decoder and oracle errors)."""
+    per_class, images, drawn = {}, {}, {}
     gen = generator.with_aligner(aligner)
     for c in C.seen_combos():
         texts = [t for t in prompt_texts(c) for _ in range(n_per_text)]
@@ -111,6 +112,7 @@ def generation_figures(generator, oracle, encoder, aligner=None, seed: int = EVA
             v = aligner.transform(v, "text")
         images[c] = gen.generate(v, random_state=seed + c)
         per_class[c] = oracle.read(images[c])
+        drawn[c] = gen.pool_labels_[gen.sample(v, random_state=seed + c)[1]]  # the same draws, exact labels
     names = S.class_names()
     others = [c for c in C.seen_combos() if c != TARGET]
     acc = {names[c]: float(np.mean(per_class[c]["combo"] == c)) for c in C.seen_combos()}
@@ -119,6 +121,9 @@ def generation_figures(generator, oracle, encoder, aligner=None, seed: int = EVA
         "target_acc": acc[names[TARGET]],
         "other_acc": float(np.mean([acc[names[c]] for c in others])),
         "per_class": acc,
+        # what the prior asked the decoder to draw (the renderer's labels of the drawn training scenes)
+        "drawn_leak": float(np.mean([S.COMBOS[k][1] == S.COMBOS[LEAKED][1] for k in drawn[TARGET]])),
+        "drawn_other_acc": float(np.mean([np.mean(drawn[c] == c) for c in others])),
         "n_per_class": int(len(images[TARGET])),
         "images": images,
     }
