@@ -3,7 +3,7 @@
 "a red square" generated as a red circle (the prior draws from training scenes, 97 % of red objects being
 circles); one round from lasso-style selections on the training split (``generation/case.py``:
 the training red squares set-set pulled with the red-square prompts, the training red circles pushed from
-each of them); generations of held-out paraphrases (``case.EVAL_TEMPLATES``, never in the set) read by the
+each of them), on the notebook's map (training scenes, prompts, and the generations as their own set); generations of held-out paraphrases (``case.EVAL_TEMPLATES``, never in the set) read by the
 oracle before and after.
 """
 
@@ -17,12 +17,15 @@ def run_generation() -> dict:
     from modalchorus_widget.encoders.shapes import load_shapes_encoder
     from modalchorus_widget.generation import ShapesOracle, load_shapes_generator
     from modalchorus_widget.generation import case as G
+    from modalchorus_widget.generation.sets import add_generations
 
     enc = load_shapes_encoder()
     gen, oracle = load_shapes_generator(), ShapesOracle()
     case = G.generation_case(enc)
     before = G.generation_figures(gen, oracle, enc)
-    al = Aligner(case["embeddings"], encoder=enc, **G.SETTINGS)
+    prompts = [t for t in G.prompt_texts(G.TARGET) for _ in range(G.N_PER_TEXT)]
+    es = add_generations(case["embeddings"], before["images"][G.TARGET], enc, prompts, "generated: a red square")
+    al = Aligner(es, encoder=enc, **G.SETTINGS)  # the map of the notebook: scenes, prompts, generations
     cons = G.case_constraints(case)
     t0 = time.perf_counter()
     rnd = al.step(*cons)

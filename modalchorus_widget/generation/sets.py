@@ -40,14 +40,20 @@ def generations_set(images, encoder, prompts, name: str = "generated", space: st
 def add_generations(target, images, encoder=None, prompts="", name: str = "generated"):
     """Add generated images to ``target``: an ``EmbeddingSet`` (returns the longer set: its rows, then the
     generations) or a ``Chorus`` (encoded by its encoder, placed by its projector, tagged into the named set
-    ``name``; returns the new rows' indices)."""
+    ``name``, in chunks of the widget's per-call limit; returns the new rows' indices)."""
     from ..widget.chorus import Chorus
 
     if isinstance(target, Chorus):
         from PIL import Image
 
+        from ..widget.augment import MAX_FILES
+
         a = check_images(images, len(np.asarray(images)), "add_generations")
-        return target.augment(images=[Image.fromarray(im) for im in a], set_name=name)
+        rows = [
+            target.augment(images=[Image.fromarray(im) for im in a[s : s + MAX_FILES]], set_name=name)
+            for s in range(0, len(a), MAX_FILES)  # the widget takes at most MAX_FILES per call
+        ]
+        return np.concatenate(rows) if rows else np.zeros(0, np.int64)
     if isinstance(target, EmbeddingSet):
         if encoder is None:
             raise InputTypeError("add_generations: pass encoder= to embed the generations for an EmbeddingSet.")
