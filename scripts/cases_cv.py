@@ -65,7 +65,7 @@ def cv(data, params, n_folds=3, repeats=1, quiet=False) -> dict:
     }
 
 
-def compositional_cv(case, encoder, params, n_folds=3, seed=0) -> dict:
+def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> dict:
     """Group folds over the compositional case's training rows (see the module docstring)."""
     import time
 
@@ -74,6 +74,7 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0) -> dict:
     from modalchorus_widget.data import shapes_cases as C
 
     settings = {**C.COMPOSITIONAL_SETTINGS, **params}
+    rounds = C.COMPOSITIONAL_ROUNDS if rounds is None else rounds
     # guard: single-object zero-shot on training-split scenes (the rest of the space must not break)
     guard = C.single_object_probe(encoder, S.sample_scenes(800, "single", "train", 5, combos=C.seen_combos()))
     group, n = case["group"], len(case["group"])
@@ -92,7 +93,8 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0) -> dict:
         before = C.compositional_figures(fold, encoder)
         al = Aligner(es, encoder=encoder, **settings)
         t0 = time.perf_counter()
-        al.step(SetSet(np.arange(len(tr)), np.arange(len(tr), 2 * len(tr)), paired=True))
+        for _ in range(rounds):
+            al.step(SetSet(np.arange(len(tr)), np.arange(len(tr), 2 * len(tr)), paired=True))
         secs.append(time.perf_counter() - t0)
         after = C.compositional_figures(fold, encoder, al)
         gains.append({k: after[k] - before[k] for k in before})
@@ -100,6 +102,7 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0) -> dict:
     mean = {k: round(float(np.mean([g[k] for g in gains])), 4) for k in gains[0]}
     return {
         "params": params,
+        "rounds": rounds,
         "folds": n_folds,
         **{f"mean_gain_{k}": v for k, v in mean.items()},
         "mean_round_s": round(float(np.mean(secs)), 2),
@@ -110,6 +113,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("case", choices=["zero_shot", "compositional"])
     ap.add_argument("--n-base", type=int, default=250, help="compositional: training two-object scenes")
+    ap.add_argument("--rounds", type=int, default=None, help="compositional: rounds of the same selection")
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=1, help="fold assignments (seeds) to average over")
     ap.add_argument("--grid", default="[{}]", help="JSON list of Aligner parameter dicts to compare")
@@ -130,7 +134,7 @@ def main(argv=None) -> int:
     enc = load_shapes_encoder()
     case = C.compositional_case(enc, n_base=args.n_base)
     for params in json.loads(args.grid):
-        print(json.dumps(compositional_cv(case, enc, params, args.folds)), flush=True)
+        print(json.dumps(compositional_cv(case, enc, params, args.folds, rounds=args.rounds)), flush=True)
     return 0
 
 
