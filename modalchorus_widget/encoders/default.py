@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import WEIGHTS_DIR
 from ..errors import EncoderError, InputTypeError, MissingFileError
 from .base import open_image
-from .lit import WEIGHTS_DIR, LiTEncoder
+from .lit import LiTEncoder
 
 WEIGHTS_FILE = WEIGHTS_DIR / "default_digits.safetensors"
 CONFIG_FILE = WEIGHTS_DIR / "default_digits.json"
@@ -189,7 +190,7 @@ class DefaultEncoder(LiTEncoder):
     train_script = "train_default.py"  # in the repository's scripts folder
     what = "default encoder"
 
-    def build_tower(self, config):
+    def build(self, config):
         return build_image_tower(width=int(config["width"]), dim=int(config["dim"]))
 
     def images_to_array(self, items) -> np.ndarray:

@@ -10,15 +10,10 @@ into the tower's input; loading, batching, caching and the errors live here, onc
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-from ..errors import CheckpointError, MissingFileError
+from ..checkpoint import ShippedNetwork
 from .base import Encoder
-
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def encode_texts_minilm(texts, batch_size: int = 256, device: str = "cpu", progress: bool = False) -> np.ndarray:
@@ -38,33 +33,23 @@ def encode_texts_minilm(texts, batch_size: int = 256, device: str = "cpu", progr
     return load_minilm(device).encode(texts, batch_size)
 
 
-class LiTEncoder(Encoder):
-    """An embedded image-text model: trained image tower (``build_tower``) + frozen MiniLM text tower.
+class LiTEncoder(ShippedNetwork, Encoder):
+    """An embedded image-text model: trained image tower (``build``) + frozen MiniLM text tower.
 
     Parameters
     ----------
     weights : path to the safetensors file (default: the shipped one; its JSON config sits beside it).
     device : "cpu" or "cuda".
 
-    Subclasses set ``weights_file``, ``train_script`` and ``what`` (how errors name the model), and define
-    ``build_tower(config)``, ``images_to_array(items)`` (accepted image forms -> float32 array) and
+    Subclasses set ``weights_file``, ``train_script`` and ``what`` (``checkpoint.ShippedNetwork``) and define
+    ``build(config)`` (the image tower), ``images_to_array(items)`` (accepted image forms -> float32 array) and
     ``tower_input(arr, torch)`` (that array -> the tower's input tensor).
     """
 
-    weights_file: Path
-    train_script: str
-    what: str
-
     def __init__(self, weights=None, device: str = "cpu"):
-        self.weights = weights
+        super().__init__(weights)
         self.device = device
-        self._tower = None
-        self._config = None
         self._text_cache: dict[str, np.ndarray] = {}
-
-    # --- what a subclass defines -------------------------------------------------------------------
-    def build_tower(self, config: dict):
-        raise NotImplementedError
 
     def images_to_array(self, items) -> np.ndarray:
         raise NotImplementedError
@@ -72,53 +57,16 @@ class LiTEncoder(Encoder):
     def tower_input(self, arr: np.ndarray, torch):
         raise NotImplementedError
 
-    # --- config / weights -------------------------------------------------------------------------
-    @property
-    def weights_path(self) -> Path:
-        return Path(self.weights) if self.weights is not None else self.weights_file
-
-    @property
-    def config(self) -> dict:
-        if self._config is None:
-            cfg = self.weights_path.with_suffix(".json")
-            if not cfg.is_file():
-                raise MissingFileError(
-                    f"{self.what}: config '{cfg}' is missing next to the weights; re-run "
-                    f"`python scripts/{self.train_script}` or reinstall the package."
-                )
-            self._config = json.loads(cfg.read_text())
-        return self._config
-
     @property
     def dim(self) -> int:
         return int(self.config["dim"])
 
     def load_tower(self):
-        """The image tower (torch, eval mode, frozen), loaded once."""
-        if self._tower is None:
-            import torch
-            from safetensors.torch import load_file
+        """The image tower (torch, eval mode, frozen, on ``device``), loaded once."""
+        import torch
 
-            path = self.weights_path
-            if not path.is_file():
-                raise MissingFileError(
-                    f"{self.what}: weights '{path}' not found; re-run `python scripts/{self.train_script}` or reinstall "
-                    "modalchorus-widget."
-                )
-            tower = self.build_tower(self.config)
-            try:
-                tower.load_state_dict(load_file(str(path)))
-            except Exception as exc:  # safetensors raises its own error type; torch a RuntimeError
-                raise CheckpointError(
-                    f"{self.what}: weights '{path}' cannot be read ({type(exc).__name__}: {exc}); the file is "
-                    f"corrupt, truncated or from another model. Re-run `python scripts/{self.train_script}` or reinstall "
-                    "modalchorus-widget."
-                ) from exc
-            tower.eval().to(self.device)
-            for p in tower.parameters():
-                p.requires_grad_(False)
-            self._tower, self._torch = tower, torch
-        return self._tower
+        self._torch = torch
+        return self.network().to(self.device)
 
     # --- Encoder interface ------------------------------------------------------------------------
     def encode_images(self, items, batch_size: int = 1024, progress: bool | None = None) -> np.ndarray:

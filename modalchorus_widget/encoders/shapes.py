@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import WEIGHTS_DIR
 from ..errors import EncoderError, InputTypeError, MissingFileError
 from .base import open_image
-from .lit import WEIGHTS_DIR, LiTEncoder
+from .lit import LiTEncoder
 
 WEIGHTS_FILE = WEIGHTS_DIR / "default_shapes.safetensors"
 IMAGE_SIZE = 32
@@ -111,7 +112,7 @@ class ShapesEncoder(LiTEncoder):
     train_script = "train_shapes.py"  # in the repository's scripts folder
     what = "shapes encoder"
 
-    def build_tower(self, config):
+    def build(self, config):
         return build_shapes_tower(width=int(config["width"]), dim=int(config["dim"]))
 
     def images_to_array(self, items) -> np.ndarray:

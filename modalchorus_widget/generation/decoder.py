@@ -8,12 +8,10 @@ image side of generation: what it draws depends only on the image embedding it i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from ..checkpoint import WEIGHTS_DIR, ShippedNetwork
 from ..errors import InputError
-from ._weights import WEIGHTS_DIR, load_network, read_config
 
 DECODER_FILE = WEIGHTS_DIR / "generator_shapes.safetensors"
 NOISE = 0.1  # norm of the Gaussian perturbation of unit embeddings in training (and in the prior)
@@ -48,7 +46,7 @@ def perturb(vectors: np.ndarray, scale: float, rng) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-class ShapesDecoder:
+class ShapesDecoder(ShippedNetwork):
     """The shipped decoder. ``decode(image_embeddings)`` -> uint8 (n, 32, 32, 3).
 
     Parameters
@@ -56,30 +54,16 @@ class ShapesDecoder:
     weights : path to the safetensors file (default: the shipped one; its JSON config sits beside it).
     """
 
-    def __init__(self, weights=None):
-        self.weights = weights
-        self._net = None
-        self._config = None
+    weights_file = DECODER_FILE
+    train_script = "train_generator.py"  # in the repository's scripts folder
+    what = "shapes decoder"
 
-    @property
-    def weights_path(self) -> Path:
-        return Path(self.weights) if self.weights is not None else DECODER_FILE
-
-    @property
-    def config(self) -> dict:
-        if self._config is None:
-            self._config = read_config(self.weights_path, "shapes decoder")
-        return self._config
+    def build(self, config):
+        return build_decoder(int(config["dim"]), int(config["width"]))
 
     @property
     def dim(self) -> int:
         return int(self.config["dim"])
-
-    def _load(self):
-        if self._net is None:
-            net = build_decoder(self.dim, int(self.config["width"]))
-            self._net = load_network(net, self.weights_path, "shapes decoder")
-        return self._net
 
     def decode(self, embeddings, batch_size: int = 512) -> np.ndarray:
         """Image embeddings (n, dim), any norm -> uint8 (n, 32, 32, 3) scenes."""
@@ -94,7 +78,7 @@ class ShapesDecoder:
         if (norms < 1e-12).any():
             raise InputError("shapes decoder: zero vectors have no direction; drop them.")
         v = v / norms
-        net = self._load()
+        net = self.network()
         out = np.empty((len(v), 32, 32, 3), np.uint8)
         with torch.inference_mode():
             for s in range(0, len(v), batch_size):

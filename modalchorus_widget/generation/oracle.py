@@ -9,13 +9,11 @@ style) reads generations. Its held-out accuracy is in its JSON config (``held_ou
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from ..checkpoint import WEIGHTS_DIR, ShippedNetwork
 from ..data import shapes as S
 from ..errors import InputError
-from ._weights import WEIGHTS_DIR, load_network, read_config
 
 ORACLE_FILE = WEIGHTS_DIR / "oracle_shapes.safetensors"
 N_OUT = len(S.COLOURS) + len(S.SHAPES) + 2  # colour logits, shape logits, (x, y) / IMAGE_SIZE
@@ -54,35 +52,22 @@ def check_images(images, where: str) -> np.ndarray:
     return a
 
 
-class ShapesOracle:
+class ShapesOracle(ShippedNetwork):
     """The shipped attribute reader. ``read(images)`` -> dict of arrays: ``colour``, ``shape`` (indices into
     shapes.COLOURS / SHAPES), ``combo`` (index into shapes.COMBOS), ``x``, ``y`` (pixels)."""
 
-    def __init__(self, weights=None):
-        self.weights = weights
-        self._net = None
-        self._config = None
+    weights_file = ORACLE_FILE
+    train_script = "train_generator.py"  # in the repository's scripts folder
+    what = "shapes oracle"
 
-    @property
-    def weights_path(self) -> Path:
-        return Path(self.weights) if self.weights is not None else ORACLE_FILE
-
-    @property
-    def config(self) -> dict:
-        if self._config is None:
-            self._config = read_config(self.weights_path, "shapes oracle")
-        return self._config
-
-    def _load(self):
-        if self._net is None:
-            self._net = load_network(build_oracle(int(self.config["width"])), self.weights_path, "shapes oracle")
-        return self._net
+    def build(self, config):
+        return build_oracle(int(config["width"]))
 
     def read(self, images, batch_size: int = 1024) -> dict:
         import torch
 
         a = check_images(images, "ShapesOracle.read")
-        net = self._load()
+        net = self.network()
         out = np.empty((len(a), N_OUT), np.float32)
         with torch.inference_mode():
             for s in range(0, len(a), batch_size):
