@@ -52,13 +52,19 @@ def lab(servers, front_end):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """One Playwright for the session: a second sync_playwright() in the same thread is refused."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    b = launch_browser(playwright)
+    yield b
+    b.close()
 
 
 @pytest.fixture

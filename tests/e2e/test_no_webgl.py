@@ -20,18 +20,15 @@ w
 
 
 @pytest.fixture(scope="module")
-def browser_without_webgl():
-    from playwright.sync_api import sync_playwright
-
+def browser_without_webgl(playwright):
     if not chromium_path():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     args = [a for a in CHROMIUM_ARGS if "angle" not in a and "swiftshader" not in a]
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=[*args, "--disable-webgl", "--disable-3d-apis"]
-        )
-        yield b
-        b.close()
+    b = playwright.chromium.launch(
+        executable_path=chromium_path(), headless=True, args=[*args, "--disable-webgl", "--disable-3d-apis"]
+    )
+    yield b
+    b.close()
 
 
 def test_without_webgl_the_widget_says_what_failed_and_what_to_try(lab, browser_without_webgl):
