@@ -228,14 +228,6 @@ def digits_split(labels) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(train).astype(np.int64), np.sort(test).astype(np.int64)
 
 
-_DEFAULT_ENCODER = None
-
-
 def load_default_encoder(device: str = "cpu") -> DefaultEncoder:
-    """The shipped default encoder (one shared instance per process for the default device)."""
-    global _DEFAULT_ENCODER
-    if device != "cpu":
-        return DefaultEncoder(device=device)
-    if _DEFAULT_ENCODER is None:
-        _DEFAULT_ENCODER = DefaultEncoder()
-    return _DEFAULT_ENCODER
+    """The shipped default encoder (one shared instance per process for the CPU: ``DefaultEncoder.shared``)."""
+    return DefaultEncoder.shared(device)

@@ -46,10 +46,22 @@ class LiTEncoder(ShippedNetwork, Encoder):
     ``tower_input(arr, torch)`` (that array -> the tower's input tensor).
     """
 
+    _shared: dict = {}  # class -> the process's shared CPU instance
+
     def __init__(self, weights=None, device: str = "cpu"):
         super().__init__(weights)
         self.device = device
         self._text_cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def shared(cls, device: str = "cpu"):
+        """The shipped model, one shared instance per process for the CPU (a new one for another device;
+        deep-mode alignment tunes an encoder in place, so give it an instance of its own)."""
+        if device != "cpu":
+            return cls(device=device)
+        if cls not in LiTEncoder._shared:
+            LiTEncoder._shared[cls] = cls()
+        return LiTEncoder._shared[cls]
 
     def images_to_array(self, items) -> np.ndarray:
         raise NotImplementedError

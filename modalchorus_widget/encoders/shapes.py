@@ -122,14 +122,6 @@ class ShapesEncoder(LiTEncoder):
         return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)) / 255.0)
 
 
-_SHAPES_ENCODER = None
-
-
 def load_shapes_encoder(device: str = "cpu") -> ShapesEncoder:
-    """The shipped shapes encoder (one shared instance per process for the default device)."""
-    global _SHAPES_ENCODER
-    if device != "cpu":
-        return ShapesEncoder(device=device)
-    if _SHAPES_ENCODER is None:
-        _SHAPES_ENCODER = ShapesEncoder()
-    return _SHAPES_ENCODER
+    """The shipped shapes encoder (one shared instance per process for the CPU: ``ShapesEncoder.shared``)."""
+    return ShapesEncoder.shared(device)
