@@ -9,7 +9,7 @@ Imports are lazy: ``import modalchorus_widget`` stays fast (no torch, no open_cl
 loaded from its module on first use.
 """
 
-from importlib import import_module
+from ._lazy import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -36,16 +36,4 @@ _EXPORTS = {
     "ModalChorusError": "errors",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modalchorus_widget' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

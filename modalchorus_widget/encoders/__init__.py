@@ -5,7 +5,7 @@ open_clip: ``OpenCLIPEncoder`` (open_clip, any architecture / pretrained tag / l
 ``DefaultEncoder`` (the embedded digits model shipped in the package), ``CLAPEncoder`` / ``SentenceEncoder`` (C-MCR's audio-text and text-only spaces).
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "Encoder": "base",
@@ -21,18 +21,4 @@ _EXPORTS = {
 
 _ERRORS = ("ImageDecodeError", "CheckpointError", "OfflineWeightsError", "CLAPUnavailableError", "SentenceModelError")
 
-__all__ = sorted([*_EXPORTS, *_ERRORS])
-
-
-def __getattr__(name):
-    if name in _ERRORS:
-        return getattr(import_module("..errors", __name__), name)
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modalchorus_widget.encoders' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {**_EXPORTS, **dict.fromkeys(_ERRORS, "..errors")})

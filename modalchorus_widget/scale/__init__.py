@@ -14,7 +14,7 @@ Folders are local paths or fsspec URLs (``s3://bucket/emb``, ``gs://``, ``memory
 Ray is imported only by the functions that run on it.
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "encode_to_shards": "encode",
@@ -40,18 +40,4 @@ _EXPORTS = {
     "stop": "cluster",
 }
 
-__all__ = sorted([*_EXPORTS, "cluster", "layout"])
-
-
-def __getattr__(name):
-    if name in ("cluster", "layout"):
-        return import_module(f".{name}", __name__)
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modalchorus_widget.scale' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, modules=("cluster", "layout"))
