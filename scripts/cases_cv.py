@@ -12,7 +12,14 @@ The ``cases`` bench measures the held-out split once; settings must not be picke
   zero-shot accuracy on other training scenes (the guard: a setting may cost it at most 0.01).
 
     python scripts/cases_cv.py zero_shot [--folds 3] [--repeats 1] --grid '[{}, {"preserve_kl": 20.0}]'
+- ``generation``: the case's map templates (``generation.case.MAP_TEMPLATES``) in leave-one-template-out folds;
+  each fold puts the other templates' prompts on the map (with the training scenes and the generations of the
+  fold's prompts, as the bench), runs the bench's round and reads the generations of the fold's prompts
+  (prior seeds apart from the bench's) with the oracle: the leak before / after and the other seen prompts'
+  accuracy (a setting may cost it at most 0.02).
+
     python scripts/cases_cv.py compositional --grid '[{}, {"hidden": 256}]'
+    python scripts/cases_cv.py generation --grid '[{}, {"learning_rate": 1e-3}]'
 """
 
 from __future__ import annotations
@@ -109,9 +116,44 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> d
     }
 
 
+def generation_cv(encoder, params, seed=700, n_per_text=24) -> dict:
+    """Leave-one-template-out folds over the generation case's map prompts (see the module docstring)."""
+    import time
+
+    from modalchorus_widget import Aligner
+    from modalchorus_widget.generation import ShapesOracle, load_shapes_generator
+    from modalchorus_widget.generation import case as G
+    from modalchorus_widget.generation.sets import add_generations
+
+    gen, oracle = load_shapes_generator(), ShapesOracle()
+    rows, secs = [], []
+    for f in G.MAP_TEMPLATES:
+        held = (f,)
+        case = G.generation_case(encoder, templates=tuple(t for t in G.MAP_TEMPLATES if t != f))
+        before = G.generation_figures(gen, oracle, encoder, seed=seed + f, n_per_text=n_per_text, templates=held)
+        prompts = [t for t in G.prompt_texts(G.TARGET, held) for _ in range(n_per_text)]
+        es = add_generations(case["embeddings"], before["images"][G.TARGET], encoder, prompts, "generated")
+        al = Aligner(es, encoder=encoder, **{**G.SETTINGS, **params})
+        t0 = time.perf_counter()
+        al.step(*G.case_constraints(case))
+        secs.append(time.perf_counter() - t0)
+        after = G.generation_figures(gen, oracle, encoder, al, seed=seed + f, n_per_text=n_per_text, templates=held)
+        rows.append({k: (before[k], after[k]) for k in ("leak", "other_acc", "drawn_leak", "drawn_other_acc")})
+        print("  fold", f, {k: f"{b:.3f} -> {a:.3f}" for k, (b, a) in rows[-1].items()}, f"{secs[-1]:.1f}s", flush=True)
+    mean = {k: [round(float(np.mean([r[k][i] for r in rows])), 4) for i in (0, 1)] for k in rows[0]}
+    return {
+        "params": params,
+        "folds": len(rows),
+        **{f"{k}_before": v[0] for k, v in mean.items()},
+        **{f"{k}_after": v[1] for k, v in mean.items()},
+        "worst_other_drop": round(max(r["other_acc"][0] - r["other_acc"][1] for r in rows), 4),
+        "mean_round_s": round(float(np.mean(secs)), 2),
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("case", choices=["zero_shot", "compositional"])
+    ap.add_argument("case", choices=["zero_shot", "compositional", "generation"])
     ap.add_argument("--n-base", type=int, default=250, help="compositional: training two-object scenes")
     ap.add_argument("--rounds", type=int, default=None, help="compositional: rounds of the same selection")
     ap.add_argument("--folds", type=int, default=3)
@@ -132,6 +174,10 @@ def main(argv=None) -> int:
             print(json.dumps(cv(data, params, args.folds, args.repeats, args.quiet)), flush=True)
         return 0
     enc = load_shapes_encoder()
+    if args.case == "generation":
+        for params in json.loads(args.grid):
+            print(json.dumps(generation_cv(enc, params)), flush=True)
+        return 0
     case = C.compositional_case(enc, n_base=args.n_base)
     for params in json.loads(args.grid):
         print(json.dumps(compositional_cv(case, enc, params, args.folds, rounds=args.rounds)), flush=True)

@@ -4,9 +4,10 @@ modalchorus_widget/weights/{generator,oracle}_shapes.*.
     python scripts/train_generator.py [--n-decoder N] [--n-oracle N] [--epochs N] [--seed S] [--out DIR]
 
 1. Decoder (generation/decoder.py), unCLIP-style: single-object scenes of the *training* split, balanced
-   over the 14 colour/shape classes seen in training, are embedded by the shipped shapes model; the decoder
-   learns to reconstruct each scene from its image embedding (MSE, object pixels weighted up), its input perturbed by Gaussian noise of
-   norm ``decoder.NOISE`` (what the prior adds when it samples).
+   over the 14 colour/shape classes seen in training, are embedded by the shipped shapes model. Its pixel
+   network learns to draw each scene from the scene's exact code (MSE, object pixels weighted up); then its
+   head learns the code from the scene's image embedding (cross-entropy per attribute, MSE on the centre),
+   the input perturbed by Gaussian noise of norm ``decoder.NOISE`` (what the prior adds when it samples).
 2. Oracle (generation/oracle.py): a small CNN reading colour, shape and centre, trained on clean renders
    uniform over all 16 classes and on the decoder's reconstructions of the decoder's training scenes
    (generated style), with the renderer's exact labels.
@@ -38,8 +39,9 @@ from modalchorus_widget.generation import oracle as O  # noqa: E402
 
 DECODER_SEED = 21  # training-split scenes the decoder reconstructs
 ORACLE_SEED = 22  # held-out-distribution renders (uniform over 16 classes) the oracle learns from
-CHECK_N = 300
-OBJECT_WEIGHT = 10.0  # prefix of the held-out evaluation the tests recompute
+CHECK_N = 300  # prefix of the held-out evaluation the tests recompute
+OBJECT_WEIGHT = 10.0
+CENTRE_WEIGHT = 10.0  # the centre's MSE (in fractions of the side) against the attributes' cross-entropies
 
 
 def _fit(net, params, batches, n_epochs, lr, seed, log):
@@ -63,23 +65,42 @@ def _fit(net, params, batches, n_epochs, lr, seed, log):
     return time.perf_counter() - t0
 
 
-def _train_decoder(args, decoder, E, Y, weight, gen, dpath):
-    """Fit the decoder (weighted MSE, noisy unit inputs) and write its weights; returns the seconds."""
+def _train_decoder(args, decoder, E, Y, labels, weight, gen, dpath):
+    """Fit the decoder's pixel network on exact codes, then its head on noisy unit embeddings (the pixel
+    network frozen); write its weights; returns the seconds."""
     import torch
     import torch.nn.functional as F
     from safetensors.torch import save_file
 
     dim = E.shape[1]
+    lab = {k: torch.from_numpy(np.asarray(labels[k], np.int64)) for k in ("colour1", "shape1", "size1")}
+    centre = torch.from_numpy(np.stack([labels["x1"], labels["y1"]], 1) / S.IMAGE_SIZE).float()
+    one_hot = [F.one_hot(lab[k], n) for k, n in (("colour1", len(S.COLOURS)), ("shape1", len(S.SHAPES)))]
+    code = torch.cat([*one_hot, F.one_hot(lab["size1"], len(S.SIZES)), centre], 1).float()
+    n_c, n_s = len(S.COLOURS), len(S.SHAPES)
 
-    def dec_batches(epoch):
+    def pixel_batches(epoch):
+        perm = torch.randperm(len(E), generator=gen)
+        for s in range(0, len(E), args.batch_size):
+            b = perm[s : s + args.batch_size]
+            yield (weight[b] * (decoder.render(code[b]) - Y[b]) ** 2).mean(), len(b)
+
+    def head_batches(epoch):
         perm = torch.randperm(len(E), generator=gen)
         for s in range(0, len(E), args.batch_size):
             b = perm[s : s + args.batch_size]
             noise = torch.randn(len(b), dim, generator=gen) * (D.NOISE / np.sqrt(dim))
-            x = F.normalize(E[b] + noise, dim=-1)
-            yield (weight[b] * (decoder(x) - Y[b]) ** 2).mean(), len(b)
+            o = decoder.logits(F.normalize(E[b] + noise, dim=-1))
+            loss = (
+                F.cross_entropy(o[:, :n_c], lab["colour1"][b])
+                + F.cross_entropy(o[:, n_c : n_c + n_s], lab["shape1"][b])
+                + F.cross_entropy(o[:, n_c + n_s : -2], lab["size1"][b])
+                + CENTRE_WEIGHT * F.mse_loss(o[:, -2:], centre[b])
+            )
+            yield loss, len(b)
 
-    dec_s = _fit(decoder, decoder.parameters(), dec_batches, args.epochs, args.lr, args.seed, "decoder")
+    dec_s = _fit(decoder, decoder.pixels.parameters(), pixel_batches, args.epochs, args.lr, args.seed, "pixels")
+    dec_s += _fit(decoder, decoder.head.parameters(), head_batches, args.head_epochs, args.lr, args.seed, "head")
     dpath.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(dpath), metadata={"format": "pt"})
     return dec_s
@@ -88,14 +109,17 @@ def _train_decoder(args, decoder, E, Y, weight, gen, dpath):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-decoder", type=int, default=3000)
-    ap.add_argument("--n-oracle", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=20, help="decoder epochs")
-    ap.add_argument("--oracle-epochs", type=int, default=60)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3, help="decoder peak learning rate")
-    ap.add_argument("--oracle-lr", type=float, default=1e-3)
+    ap.add_argument("--n-oracle", type=int, default=6000)
+    ap.add_argument("--epochs", type=int, default=30, help="epochs of the decoder's pixel network")
+    ap.add_argument("--head-epochs", type=int, default=30, help="epochs of the decoder's head")
+    ap.add_argument("--oracle-epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3, help="decoder peak learning rate")
+    ap.add_argument("--oracle-lr", type=float, default=2e-3)
     ap.add_argument("--oracle-only", action="store_true", help="keep the decoder in --out, retrain the oracle")
-    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--width", type=int, default=128, help="the decoder's pixel network width")
+    ap.add_argument("--hidden", type=int, default=256, help="the decoder's head width")
+    ap.add_argument("--oracle-width", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=D.DECODER_FILE.parent)
     args = ap.parse_args(argv)
@@ -120,25 +144,28 @@ def main(argv=None) -> int:
     dim = E.shape[1]
     # object pixels weigh OBJECT_WEIGHT times the background: they are a tenth of the image and all that matters
     weight = 1.0 + (OBJECT_WEIGHT - 1.0) * ((Y - Y.median()).abs().amax(1, keepdim=True) > 0.15).float()
-    decoder = D.build_decoder(dim, args.width)
+    decoder = D.build_decoder(dim, args.hidden, args.width)
     if args.oracle_only:
         dec_s = json.loads(dpath.with_suffix(".json").read_text())["train"]["seconds"]
     else:
-        dec_s = _train_decoder(args, decoder, E, Y, weight, gen, dpath)
+        dec_s = _train_decoder(args, decoder, E, Y, S.labels(dec_scenes), weight, gen, dpath)
 
     dec_cfg = {
         "name": "modalchorus-shapes-decoder",
-        "description": "unCLIP-style decoder: shapes-model image embedding (384-d) -> 32x32 RGB scene, trained "
-        "to reconstruct training-split single-object scenes (balanced over the 14 seen classes).",
+        "description": "unCLIP-style decoder: shapes-model image embedding (384-d) -> scene code (colour, shape, "
+        "size, centre) -> 32x32 RGB scene, trained on training-split single-object scenes (balanced over the 14 "
+        "seen classes).",
         "dim": int(dim),
+        "hidden": args.hidden,
         "width": args.width,
         "noise": D.NOISE,
         "train": {
             "scenes": f"sample_scenes({args.n_decoder}, 'single', 'train', {DECODER_SEED}, combos=seen_combos())",
-            "epochs": args.epochs,
+            "epochs": {"pixels": args.epochs, "head": args.head_epochs},
             "batch_size": args.batch_size,
             "lr": args.lr,
-            "loss": f"MSE on pixels in 0..1, object pixels weighted {OBJECT_WEIGHT:g}x",
+            "loss": f"pixels: MSE in 0..1 from exact codes, object pixels weighted {OBJECT_WEIGHT:g}x; head: "
+            f"cross-entropy per attribute + {CENTRE_WEIGHT:g} x MSE of the centre",
             "seed": args.seed,
             "seconds": round(dec_s, 1),
         },
@@ -160,7 +187,7 @@ def main(argv=None) -> int:
     yp = torch.from_numpy(np.stack([np.concatenate([v[k] for v in lab]) for k in ("x1", "y1")], 1) / S.IMAGE_SIZE)
     torch.manual_seed(args.seed + 1)  # the oracle's own seeds: the same with or without --oracle-only
     gen = torch.Generator().manual_seed(args.seed + 1)
-    oracle = O.build_oracle(args.width)
+    oracle = O.build_oracle(args.oracle_width)
     nc = len(S.COLOURS)
 
     def or_batches(epoch):
@@ -181,7 +208,7 @@ def main(argv=None) -> int:
     or_cfg = {
         "name": "modalchorus-shapes-oracle",
         "description": "attribute reader of single-object shapes scenes: colour (4), shape (4), centre (x, y).",
-        "width": args.width,
+        "width": args.oracle_width,
         "train": {
             "scenes": f"sample_scenes({args.n_oracle}, 'single', 'test', {ORACLE_SEED}) rendered, plus the "
             "decoder's reconstructions of its training scenes",

@@ -82,17 +82,19 @@ def test_generations_are_scenes_the_oracle_reads_and_join_the_set():
 
 
 def test_case_round_moves_the_leak_down():
-    """Small instance: 300 training scenes, 2 generations per held-out paraphrase."""
+    """Small instance: 300 training scenes, 8 generations per held-out paraphrase (40 of the target: with 10,
+    the oracle-read leak moved by chance as much as by the round)."""
     from modalchorus_widget import Aligner
     from modalchorus_widget.encoders.shapes import load_shapes_encoder
 
     enc, gen, oracle = load_shapes_encoder(), load_shapes_generator(), ShapesOracle()
     case = G.generation_case(enc, n_images=300)
-    before = G.generation_figures(gen, oracle, enc, n_per_text=2)
+    before = G.generation_figures(gen, oracle, enc, n_per_text=8)
     al = Aligner(case["embeddings"], **G.SETTINGS)
     al.step(*G.case_constraints(case))
-    after = G.generation_figures(gen, oracle, enc, al, n_per_text=2)
+    after = G.generation_figures(gen, oracle, enc, al, n_per_text=8)
     # what the prior drew (exact renderer labels) leaks before, less after; the oracle's reading follows
     assert before["drawn_leak"] >= 0.5
     assert after["drawn_leak"] < before["drawn_leak"]
-    assert after["leak"] <= before["leak"]
+    assert before["leak"] >= 0.5 and after["leak"] < before["leak"]
+    assert after["other_acc"] >= before["other_acc"] - 0.05

@@ -25,7 +25,10 @@ MAP_TEMPLATES = (1, 2, 3)
 EVAL_TEMPLATES = (0, 4, 5)
 EVAL_SEED = 2024  # the prior's draws of the measured generations
 N_PER_TEXT = 8
-SETTINGS = {}  # Aligner parameters: the defaults
+# Aligner parameters, chosen by ``scripts/cases_cv.py generation`` (leave-one-map-template-out folds, training
+# scenes only): among preserve_kl 5 (the default) / 10 / 20 / 40 and preserve_kl 20 with preserve_l2 30, the
+# lowest leak after the round (0.667 -> 0.167) with the other prompts' accuracy no lower (0.966 -> 0.970).
+SETTINGS = {"preserve_kl": 20.0}
 
 
 def prompt_texts(combo: int, templates=EVAL_TEMPLATES) -> list:
@@ -39,9 +42,9 @@ def prompt_texts(combo: int, templates=EVAL_TEMPLATES) -> list:
     return out
 
 
-def generation_case(encoder, n_images: int = C.N_AUDIT) -> dict:
+def generation_case(encoder, n_images: int = C.N_AUDIT, templates=MAP_TEMPLATES) -> dict:
     """The case's EmbeddingSet: ``n_images`` training-split scenes balanced over the seen classes (the rows of
-    ``load_default("shapes")``'s training split), then every class's ``MAP_TEMPLATES`` prompts. Returns the
+    ``load_default("shapes")``'s training split), then every class's ``templates`` prompts. Returns the
     set, its row ranges, class labels and the lasso rows (training red squares, training red circles, the
     red-square prompts)."""
     import pandas as pd
@@ -53,7 +56,7 @@ def generation_case(encoder, n_images: int = C.N_AUDIT) -> dict:
     y = S.labels(scenes)["combo1"]
     texts, ty = [], []
     for c in range(len(S.COMBOS)):
-        p = prompt_texts(c, MAP_TEMPLATES)
+        p = prompt_texts(c, templates)
         texts += p
         ty += [c] * len(p)
     ty = np.asarray(ty, np.int64)
@@ -96,8 +99,10 @@ def case_constraints(case, squares=None, circles=None) -> list:
     return out
 
 
-def generation_figures(generator, oracle, encoder, aligner=None, seed: int = EVAL_SEED, n_per_text=N_PER_TEXT):
-    """Generate ``n_per_text`` images per ``EVAL_TEMPLATES`` prompt of every seen class (text embedded by
+def generation_figures(
+    generator, oracle, encoder, aligner=None, seed: int = EVAL_SEED, n_per_text=N_PER_TEXT, templates=EVAL_TEMPLATES
+):
+    """Generate ``n_per_text`` images per ``templates`` prompt of every seen class (text embedded by
     ``encoder``, mapped by ``aligner``'s rounds when given, the generator's prior in the same space) and read
     them with ``oracle``. ``leak``: share of the target's generations read with the leaked shape;
     ``target_acc``: read as the target class; ``other_acc``: mean over the other seen classes of the share
@@ -106,7 +111,7 @@ def generation_figures(generator, oracle, encoder, aligner=None, seed: int = EVA
     per_class, images, drawn = {}, {}, {}
     gen = generator.with_aligner(aligner)
     for c in C.seen_combos():
-        texts = [t for t in prompt_texts(c) for _ in range(n_per_text)]
+        texts = [t for t in prompt_texts(c, templates) for _ in range(n_per_text)]
         v = encoder.encode_texts(texts)
         if aligner is not None:
             v = aligner.transform(v, "text")

@@ -1,9 +1,10 @@
 """The world's tiny unCLIP-style decoder: a joint-space image embedding -> a 32x32 RGB scene.
 
-Trained by ``scripts/train_generator.py`` to reconstruct rendered scenes of the training split from their
-image embeddings under the shipped shapes model (``encoders/shapes.py``), with a little noise on its input
-(``NOISE``) so that it also draws the slightly perturbed embeddings the prior samples. It is the frozen
-image side of generation: what it draws depends only on the image embedding it is given.
+Trained by ``scripts/train_generator.py`` on rendered scenes of the training split: its head learns each
+scene's code (colour, shape, size, centre) from the image embedding under the shipped shapes model
+(``encoders/shapes.py``), with a little noise on its input (``NOISE``) so that it also draws the slightly
+perturbed embeddings the prior samples; its pixel network learns to draw a code. It is the frozen image
+side of generation: what it draws depends only on the image embedding it is given.
 """
 
 from __future__ import annotations
@@ -17,25 +18,11 @@ DECODER_FILE = WEIGHTS_DIR / "generator_shapes.safetensors"
 NOISE = 0.1  # norm of the Gaussian perturbation of unit embeddings in training (and in the prior)
 
 
-def build_decoder(dim: int = 384, width: int = 32):
-    """dim -> (3, 32, 32), about 0..1: a linear map to a 4x4 feature map, three transposed-conv upsamplings.
-    The unit input is layer-normalised first (its components are ~1/sqrt(dim): too small to train on)."""
-    import torch.nn as nn
+def build_decoder(dim: int = 384, hidden: int = 256, width: int = 128):
+    """dim -> (3, 32, 32), about 0..1, through a scene code (``_scene_decoder.SceneDecoderNet``)."""
+    from ._scene_decoder import SceneDecoderNet
 
-    w = width
-    return nn.Sequential(
-        nn.LayerNorm(dim),
-        nn.Linear(dim, 4 * w * 16),
-        nn.GELU(),
-        nn.Unflatten(1, (4 * w, 4, 4)),
-        nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1),  # 8x8
-        nn.GELU(),
-        nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),  # 16x16
-        nn.GELU(),
-        nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),  # 32x32
-        nn.GELU(),
-        nn.Conv2d(w, 3, 3, padding=1),  # linear output (a sigmoid trained slower); decode clips to 0..255
-    )
+    return SceneDecoderNet(dim, hidden, width)
 
 
 def perturb(vectors: np.ndarray, scale: float, rng) -> np.ndarray:
@@ -59,7 +46,7 @@ class ShapesDecoder(ShippedNetwork):
     what = "shapes decoder"
 
     def build(self, config):
-        return build_decoder(int(config["dim"]), int(config["width"]))
+        return build_decoder(int(config["dim"]), int(config["hidden"]), int(config["width"]))
 
     @property
     def dim(self) -> int:
