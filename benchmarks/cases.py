@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", default="cases.json", help="output file")
     ap.add_argument("--n-base", type=int, default=250, help="training two-object scenes (before twins)")
+    ap.add_argument("--png", default=None, help="picture of the generation round's before / after (optional)")
     args = ap.parse_args(argv)
     import torch
 
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
     comp = run_compositional(args.n_base)
     from .cases_generation import run_generation
 
-    gen = run_generation()
+    gen = run_generation(args.png)
     out = {
         "world_zero_shot_acc": world["zero_shot_accuracy"],
         "world_aro_attribute": world["aro_attribute"],

@@ -12,7 +12,40 @@ from __future__ import annotations
 import time
 
 
-def run_generation() -> dict:
+def plot_generations(before, after, png, n: int = 16) -> None:
+    """A picture of the round: the first ``n`` generations of the target prompts and of two other seen classes,
+    before and after, each row labelled with what the oracle read."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from modalchorus_widget.data import shapes as S
+    from modalchorus_widget.generation import case as G
+
+    shown = [G.TARGET, S.COMBOS.index(("red", "triangle")), S.COMBOS.index(("blue", "square"))]
+    names = S.class_names()
+    rows, labels = [], []
+    for c in shown:
+        for when, fig in (("before", before), ("after", after)):
+            rows.append(np.concatenate(list(fig["images"][c][:n]), axis=1))
+            labels.append(f'"{names[c]}" prompts, {when}: {fig["per_class"][names[c]]:.0%} read as {names[c]}')
+    side = rows[0].shape[0]
+    gap = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
+    grid = np.concatenate([x for r in rows for x in (r, gap)][:-1])
+    fig, ax = plt.subplots(figsize=(n * 0.55, len(rows) * 0.62))
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_yticks([i * (side + 4) + side / 2 for i in range(len(rows))], labels, fontsize=8)
+    ax.set_xticks([])
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    ax.set_title("Generations of held-out paraphrases, before and after one round (shapes world)", fontsize=9)
+    fig.savefig(png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def run_generation(png=None) -> dict:
     from modalchorus_widget import Aligner
     from modalchorus_widget.encoders.shapes import load_shapes_encoder
     from modalchorus_widget.generation import ShapesOracle, load_shapes_generator
@@ -31,6 +64,8 @@ def run_generation() -> dict:
     rnd = al.step(*cons)
     round_s = time.perf_counter() - t0
     after = G.generation_figures(gen, oracle, enc, al)
+    if png is not None:
+        plot_generations(before, after, png)
     held = oracle.config["held_out"]
     return {
         "gen_leak_before": round(before["leak"], 4),
