@@ -44,6 +44,8 @@ def run_zero_shot(data=None, params=None) -> dict:
     drop = fig["before"][others] - fig["after"][others]
     te = np.asarray(data.test)
     y = data.image_labels
+    # information beside the strict key: classes none of whose rows were lassoed (the confused class was)
+    free = [i for i, c in enumerate(others) if c != b]
     return {
         "target": data.class_names[a],
         "confused_with": data.class_names[b],
@@ -51,6 +53,8 @@ def run_zero_shot(data=None, params=None) -> dict:
         "zero_shot_target_after": round(float(fig["after"][a]), 4),
         "zero_shot_untouched_max_drop": round(float(np.nanmax(drop)), 4),
         "zero_shot_untouched_max_drop_class": data.class_names[others[int(np.nanargmax(drop))]],
+        "zero_shot_confused_class_drop": round(float(drop[others.index(b)]), 4),
+        "zero_shot_unselected_max_drop": round(float(np.nanmax(drop[free])), 4),
         "zero_shot_overall_before": round(float(np.mean(case["predictions"][te] == y[te])), 4),
         "zero_shot_overall_after": round(float(np.mean(after[te] == y[te])), 4),
         "selected": int(len(case["wrong"]) + len(case["keep"])),
