@@ -4,7 +4,7 @@
    colour/shape classes; ``shapes_cases.world_report``).
 2. zero_shot: ``load_default("shapes")``; the most frequent confusion on the training split (red squares
    read as red circles: red objects are 97 % circles in training); one round of two point-set pulls from
-   lasso-style selections on the training split (the confused images to their class prompt, the images of
+   lasso-style selections on the training split (the red-square cluster to its class prompt, the images of
    the class they were confused with to theirs; ``shapes_cases.ZERO_SHOT_SETTINGS``); held-out per-class
    accuracy before and after. ``scripts/cases_cv.py`` runs the same protocol on training folds.
 3. compositional: training-split two-object scenes with their twins (colours swapped, objects swapped) and
@@ -28,7 +28,7 @@ import numpy as np
 def run_zero_shot(data=None, params=None) -> dict:
     """The zero-shot case on ``data`` (default ``load_default("shapes")``): lasso-style selections on
     ``data.train``, figures on ``data.test``; ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS``."""
-    from modalchorus_widget import Aligner, PointSet, load_default
+    from modalchorus_widget import Aligner, load_default
     from modalchorus_widget.data import shapes_cases as C
 
     data = load_default("shapes") if data is None else data
@@ -36,7 +36,7 @@ def run_zero_shot(data=None, params=None) -> dict:
     a, b = case["target"], case["confused"]
     al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **(params or {})})
     t0 = time.perf_counter()
-    al.step(PointSet(int(data.prompt_index[a]), case["wrong"]), PointSet(int(data.prompt_index[b]), case["keep"]))
+    al.step(*C.zero_shot_constraints(data, case))
     round_s = time.perf_counter() - t0
     after = data.predict(al.embeddings_.vectors[data.image_index])
     fig = C.zero_shot_figures(data, case["predictions"], after)
@@ -57,7 +57,7 @@ def run_zero_shot(data=None, params=None) -> dict:
         "zero_shot_unselected_max_drop": round(float(np.nanmax(drop[free])), 4),
         "zero_shot_overall_before": round(float(np.mean(case["predictions"][te] == y[te])), 4),
         "zero_shot_overall_after": round(float(np.mean(after[te] == y[te])), 4),
-        "selected": int(len(case["wrong"]) + len(case["keep"])),
+        "selected": int(len(case["cluster"]) + len(case["keep"])),
         "selected_confused": int(len(case["wrong"])),
         "n_test": int(len(te)),
         "untouched_changed": int(np.sum((after[te] != case["predictions"][te]) & (y[te] != a))),

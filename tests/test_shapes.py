@@ -123,16 +123,14 @@ def test_load_default_shapes(shapes_data):
 
 # ------------------------------------------------------------------------------------------ cases
 def test_zero_shot_case_moves_the_target_up(shapes_data):
-    from modalchorus_widget import Aligner, PointSet
+    from modalchorus_widget import Aligner
 
     d = shapes_data
     case = C.zero_shot_case(d)
     assert (d.class_names[case["target"]], d.class_names[case["confused"]]) == ("red square", "red circle")
-    al = Aligner(d.embeddings, encoder=d.encoder)
-    al.step(
-        PointSet(int(d.prompt_index[case["target"]]), case["wrong"]),
-        PointSet(int(d.prompt_index[case["confused"]]), case["keep"]),
-    )
+    assert set(case["wrong"]) < set(case["cluster"])
+    al = Aligner(d.embeddings, encoder=d.encoder, **C.ZERO_SHOT_SETTINGS)
+    al.step(*C.zero_shot_constraints(d, case))
     fig = C.zero_shot_figures(d, case["predictions"], d.predict(al.embeddings_.vectors[d.image_index]))
     t = case["target"]
     assert fig["after"][t] >= fig["before"][t] + 0.05
