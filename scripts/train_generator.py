@@ -44,7 +44,7 @@ OBJECT_WEIGHT = 10.0
 CENTRE_WEIGHT = 10.0  # the centre's MSE (in fractions of the side) against the attributes' cross-entropies
 
 
-def _fit(net, params, batches, n_epochs, lr, seed, log):
+def _fit(net, params, batches, n_epochs, lr, log):
     import torch
 
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
@@ -73,11 +73,11 @@ def _train_decoder(args, decoder, E, Y, labels, weight, gen, dpath):
     from safetensors.torch import save_file
 
     dim = E.shape[1]
-    lab = {k: torch.from_numpy(np.asarray(labels[k], np.int64)) for k in ("colour1", "shape1", "size1")}
+    from modalchorus_widget.generation._scene_decoder import exact_codes, split_code
+
+    lab = [torch.from_numpy(np.asarray(labels[k], np.int64)) for k in ("colour1", "shape1", "size1")]
     centre = torch.from_numpy(np.stack([labels["x1"], labels["y1"]], 1) / S.IMAGE_SIZE).float()
-    one_hot = [F.one_hot(lab[k], n) for k, n in (("colour1", len(S.COLOURS)), ("shape1", len(S.SHAPES)))]
-    code = torch.cat([*one_hot, F.one_hot(lab["size1"], len(S.SIZES)), centre], 1).float()
-    n_c, n_s = len(S.COLOURS), len(S.SHAPES)
+    code = exact_codes(*lab, centre)
 
     def pixel_batches(epoch):
         perm = torch.randperm(len(E), generator=gen)
@@ -90,17 +90,12 @@ def _train_decoder(args, decoder, E, Y, labels, weight, gen, dpath):
         for s in range(0, len(E), args.batch_size):
             b = perm[s : s + args.batch_size]
             noise = torch.randn(len(b), dim, generator=gen) * (D.NOISE / np.sqrt(dim))
-            o = decoder.logits(F.normalize(E[b] + noise, dim=-1))
-            loss = (
-                F.cross_entropy(o[:, :n_c], lab["colour1"][b])
-                + F.cross_entropy(o[:, n_c : n_c + n_s], lab["shape1"][b])
-                + F.cross_entropy(o[:, n_c + n_s : -2], lab["size1"][b])
-                + CENTRE_WEIGHT * F.mse_loss(o[:, -2:], centre[b])
-            )
-            yield loss, len(b)
+            *logits, xy = split_code(decoder.head(F.normalize(E[b] + noise, dim=-1)))
+            loss = sum(F.cross_entropy(o, y[b]) for o, y in zip(logits, lab))
+            yield loss + CENTRE_WEIGHT * F.mse_loss(xy, centre[b]), len(b)
 
-    dec_s = _fit(decoder, decoder.pixels.parameters(), pixel_batches, args.epochs, args.lr, args.seed, "pixels")
-    dec_s += _fit(decoder, decoder.head.parameters(), head_batches, args.head_epochs, args.lr, args.seed, "head")
+    dec_s = _fit(decoder, decoder.pixels.parameters(), pixel_batches, args.epochs, args.lr, "pixels")
+    dec_s += _fit(decoder, decoder.head.parameters(), head_batches, args.head_epochs, args.lr, "head")
     dpath.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(dpath), metadata={"format": "pt"})
     return dec_s
@@ -202,7 +197,7 @@ def main(argv=None) -> int:
             )
             yield loss, len(b)
 
-    or_s = _fit(oracle, oracle.parameters(), or_batches, args.oracle_epochs, args.oracle_lr, args.seed, "oracle")
+    or_s = _fit(oracle, oracle.parameters(), or_batches, args.oracle_epochs, args.oracle_lr, "oracle")
     opath = args.out / O.ORACLE_FILE.name
     save_file({k: v.contiguous() for k, v in oracle.state_dict().items()}, str(opath), metadata={"format": "pt"})
     or_cfg = {

@@ -14,6 +14,20 @@ N_CODE = N_COLOUR + N_SHAPE + N_SIZE + 2  # attribute probabilities, then the ce
 FREQUENCIES = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the pixel offsets, in cycles per 4 object radii
 
 
+def split_code(o):
+    """A code or head output (n, N_CODE) -> (colour, shape, size, centre) slices: the one place the layout lives."""
+    a, b, c = N_COLOUR, N_COLOUR + N_SHAPE, N_COLOUR + N_SHAPE + N_SIZE
+    return o[:, :a], o[:, a:b], o[:, b:c], o[:, c:]
+
+
+def exact_codes(colour, shape, size, centre):
+    """The code of rendered scenes from their labels (index tensors; centre (n, 2) as a fraction of the side)."""
+    import torch.nn.functional as F
+
+    parts = [F.one_hot(colour, N_COLOUR), F.one_hot(shape, N_SHAPE), F.one_hot(size, N_SIZE)]
+    return torch.cat([*parts, centre], 1).float()
+
+
 class SceneDecoderNet(nn.Module):
     """``head``: unit embedding -> code (colour, shape, size probabilities; centre). ``pixels``: a per-pixel
     MLP of (offset from the centre, its Fourier features, the code's probabilities) -> RGB in about 0..1.
@@ -49,15 +63,10 @@ class SceneDecoderNet(nn.Module):
         self.register_buffer("grid", torch.stack([xs, ys], -1).reshape(1, side * side, 2), persistent=False)
         self.register_buffer("freq", torch.tensor(FREQUENCIES) * (math.pi / 2), persistent=False)
 
-    def logits(self, x):
-        """Raw head outputs: attribute logits, then the centre."""
-        return self.head(x)
-
     def code(self, x):
         """Unit embeddings -> codes: softmax per attribute, the centre as is."""
-        o = self.head(x)
-        a, b, c = N_COLOUR, N_COLOUR + N_SHAPE, N_COLOUR + N_SHAPE + N_SIZE
-        return torch.cat([o[:, :a].softmax(1), o[:, a:b].softmax(1), o[:, b:c].softmax(1), o[:, c:]], 1)
+        colour, shape, size, centre = split_code(self.head(x))
+        return torch.cat([colour.softmax(1), shape.softmax(1), size.softmax(1), centre], 1)
 
     def render(self, code):
         """Codes (n, N_CODE) -> (n, 3, side, side)."""
