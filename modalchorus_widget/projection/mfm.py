@@ -7,19 +7,23 @@ What it optimises, and why:
   who is a neighbour; cross-modal distances are then divided by ``cross_weight`` (1.5: more cross-modal
   neighbours). Every point keeps its ``3 * perplexity`` nearest points over both modalities and gets t-SNE
   affinities over them (one perplexity per point), symmetrised (``affinities.joint_affinities``).
-- One loss: t-SNE's cross-entropy between those affinities and a Student-t kernel in 2-D, with the attraction
-  multiplied by ``exaggeration`` (1.5, a little more cohesive neighbourhoods: better cross-modal continuity).
-- Parametric, by distillation: the non-parametric optimum of that loss is computed first (openTSNE on the
-  same affinities: spectral start, 250 early-exaggerated iterations, ``n_layout_iter`` (150) more, Barnes-Hut
-  repulsion; on a stratified sample of ``max_layout_points`` when there are more points), the network (a fixed
-  PCA pre-projection, then one MLP shared by both modalities) regresses that layout (``n_distill_steps`` full-batch Adam steps on the
-  squared error), then ``n_steps`` Adam steps fine-tune it on the loss itself over all points (by default only when the
-  layout was computed on a sample: on the points it covered, fine-tuning measured no gain). ``transform``
-  places new or re-aligned vectors without refitting, and points move between alignment rounds.
-- Cost: fine-tuning is exact up to ``batch_size`` points; above, a step samples ``batch_size`` neighbour pairs
-  (attraction) and ``batch_size / 2`` random points (repulsion), so memory stays O(batch^2 + n k), never n x n.
-  Training the network directly on the loss (the previous MFM, ``warm_start=False`` here) lost about 0.01-0.02
-  Tx to the non-parametric optimum; the distilled network is within 0.002 of it (scripts/mfm_cv.py, README).
+- Two objectives, in turn. First t-SNE's cross-entropy between those affinities and a Student-t kernel in 2-D,
+  attraction multiplied by ``exaggeration`` (1.5): openTSNE computes its non-parametric optimum (spectral
+  start, 250 early-exaggerated iterations, ``n_layout_iter`` (150) more, Barnes-Hut repulsion; on a stratified
+  sample of ``max_layout_points`` when there are more points). Then the rank term of docs/methods.md 1
+  (``rank_refine``): ``n_rank_steps`` (50) steps on smooth versions of the metrics' own penalties, cross-modal
+  trustworthiness and continuity (weighted ``rank_continuity``, 6) at k = 5, 10, 20 plus intra-modal
+  trustworthiness (weighted ``rank_intra``, 0.3). t-SNE alone is a tie with DCM-t-SNE; the rank steps are what
+  put MFM above it (subset CV, README).
+- Parametric, by distillation: the network (a fixed PCA pre-projection, then one MLP shared by both modalities)
+  regresses that layout (``n_distill_steps`` Adam steps of 256-row mini-batches on the squared error); where
+  the layout was a sample, ``n_steps`` Adam steps then fine-tune it on t-SNE's loss over all points (and the
+  rank steps are skipped: the fine-tuning would blur them). ``transform`` places new or re-aligned vectors
+  without refitting, and points move between alignment rounds.
+- Cost: a rank step sorts the 2-D distances of at most 512 anchors per direction; fine-tuning is exact up to
+  ``batch_size`` points; above, a step samples ``batch_size`` neighbour pairs (attraction) and
+  ``batch_size / 2`` random points (repulsion), so memory stays O(batch * n + n k), never n x n. The distilled
+  network is within 0.001 Tx of its layout on COCO-500.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from .base import Projector, check_embeddings
 from .mfm_file import mfm_from_bytes, mfm_to_bytes
 
 __all__ = ["MFM"]
+
+
+_DISTILL_BATCH = 256
 
 
 def _mlp(p, hidden, torch):
@@ -52,8 +59,10 @@ class MFM(Projector):
     phase), ``dof`` (Student-t degrees of freedom), ``n_components`` (PCA pre-projection), ``hidden`` (MLP
     widths), ``warm_start`` (distil the openTSNE layout first; False trains the network on the loss alone, with
     early exaggeration 4 over the first quarter of the steps), ``n_layout_iter`` and ``max_layout_points``
-    (that layout), ``n_distill_steps`` (regression steps, at ``learning_rate``), ``n_steps`` (fine-tuning steps,
-    at ``learning_rate * 0.03`` after a warm start, ``* 0.3`` without; None: 0 when the layout covered every
+    (that layout), ``n_rank_steps`` (rank refinement of the layout; None: 50 when the layout covers every point,
+    else 0), ``rank_continuity`` and ``rank_intra`` (weights of its continuity and intra-modal terms, >= 0),
+    ``n_distill_steps`` (regression steps, at ``learning_rate``), ``n_steps`` (fine-tuning steps,
+    at ``learning_rate * 0.018`` after a warm start, ``* 0.18`` without; None: 0 when the layout covered every
     point, 100 when it was computed on a sample, 400 without a warm start), ``batch_size`` (points of an exact step / neighbour pairs of a
     sampled one), ``random_state``, ``verbose`` (a progress bar). Learned state: ``mean_``, ``components_``
     (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``, ``n_features_in_``, ``loss_curve_``
@@ -73,14 +82,17 @@ class MFM(Projector):
         n_components=64,
         hidden=(256, 128),
         batch_size=1024,
-        learning_rate=3e-2,
+        learning_rate=5e-2,
         n_steps=None,
         exaggeration=1.5,
         dof=1.0,
         warm_start=True,
         n_layout_iter=150,
         max_layout_points=3000,
-        n_distill_steps=300,
+        n_distill_steps=1000,
+        n_rank_steps=None,
+        rank_continuity=6.0,
+        rank_intra=0.3,
         random_state=None,
         verbose=False,
     ):
@@ -97,6 +109,9 @@ class MFM(Projector):
         self.n_layout_iter = n_layout_iter
         self.max_layout_points = max_layout_points
         self.n_distill_steps = n_distill_steps
+        self.n_rank_steps = n_rank_steps
+        self.rank_continuity = rank_continuity
+        self.rank_intra = rank_intra
         self.random_state = random_state
         self.verbose = verbose
 
@@ -112,10 +127,14 @@ class MFM(Projector):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v <= lo:
                 raise ProjectionError(f"MFM: {name} must be a number > {lo:g}; got {v!r}.")
-        if self.n_steps is not None and (
-            isinstance(self.n_steps, bool) or not isinstance(self.n_steps, Integral) or self.n_steps < 0
-        ):
-            raise ProjectionError(f"MFM: n_steps must be None (automatic) or an integer >= 0; got {self.n_steps!r}.")
+        for name in ("rank_continuity", "rank_intra"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v < 0:
+                raise ProjectionError(f"MFM: {name} must be a number >= 0; got {v!r}.")
+        for name in ("n_steps", "n_rank_steps"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, Integral) or v < 0):
+                raise ProjectionError(f"MFM: {name} must be None (automatic) or an integer >= 0; got {v!r}.")
         for name, lo in (
             ("n_components", 1),
             ("batch_size", 1),
@@ -167,8 +186,10 @@ class MFM(Projector):
 
     def _layout(self, X, groups, P, rng, seed):
         """(rows, 2-D layout of those rows): openTSNE on the fused affinities, on all points up to
-        ``max_layout_points``, else on a sample of that size drawn from each modality in proportion."""
+        ``max_layout_points``, else on a sample of that size drawn from each modality in proportion; a layout of
+        every point is then rank-refined (``rank_refine``)."""
         from .affinities import joint_affinities, tsne_layout
+        from .rank_refine import refine_layout
 
         n = len(X)
         m = int(self.max_layout_points)
@@ -182,6 +203,14 @@ class MFM(Projector):
         # Barnes-Hut repulsion: openTSNE's FFT repulsion is 0.7x its CPU time at 3,000 points, but two runs
         # with the same seed differ (measured), and the map must be deterministic under random_state
         Y = tsne_layout(P, seed, int(self.n_layout_iter), float(self.exaggeration), float(self.dof))
+        steps = self.n_rank_steps
+        if steps is None:  # a sampled layout is fine-tuned on all points afterwards, which would blur the ranks
+            steps = 50 if len(rows) == n else 0
+        if steps:
+            sub = [np.flatnonzero(np.isin(rows, g)) for g in groups]
+            Y = refine_layout(
+                Y, X[rows], sub, int(steps), float(self.rank_continuity), float(self.rank_intra), seed=seed
+            )
         return rows, Y
 
     def _distill(self, net, Xp, Y, gen, torch):
@@ -194,13 +223,11 @@ class MFM(Projector):
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         steps = int(self.n_distill_steps)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
-        full = len(T) <= 4096
+        # mini-batches: a full batch costs 3x a 256-row one per step and reached no better fidelity in as many seconds
+        batch = min(len(T), _DISTILL_BATCH)
         for _ in range(steps):
-            if full:
-                loss = ((net(Xp) - T) ** 2).sum(1).mean()
-            else:
-                i = torch.randint(0, len(T), (2048,), generator=gen)
-                loss = ((net(torch.index_select(Xp, 0, i)) - T[i]) ** 2).sum(1).mean()
+            i = torch.randint(0, len(T), (batch,), generator=gen)
+            loss = ((net(torch.index_select(Xp, 0, i)) - T[i]) ** 2).sum(1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -258,7 +285,7 @@ class MFM(Projector):
         ``batch_size`` neighbour pairs sampled by affinity against ``batch_size / 2`` random points. Without a
         warm start the first quarter of the steps uses early exaggeration 4."""
         n = len(Xp)
-        lr = float(self.learning_rate) * (0.03 if self.warm_start else 0.3)
+        lr = float(self.learning_rate) * (0.018 if self.warm_start else 0.18)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
         full = n <= int(self.batch_size)
