@@ -70,3 +70,14 @@ def test_a_tiny_modality_is_refined_without_meaningless_ranks(coco_vectors):
     Y = np.random.default_rng(0).normal(size=(65, 2)).astype(np.float32)
     out = refine_layout(Y, X, groups, n_steps=10)
     assert np.isfinite(out).all() and not np.array_equal(out, Y)
+
+
+def test_the_intra_modal_guard_raises_its_weight_only_when_violated(coco_layout):
+    """A floor no map meets (1.0) drives the intra-modal weight up to its cap and buys T_i; with the cap at the
+    plain weight the floor changes nothing, so the weight is its only effect."""
+    X, groups, Y = coco_layout
+    mod = M.modality_labels(200, 200)
+    never = refine_layout(Y, X, groups, floor=0.0)
+    np.testing.assert_array_equal(never, refine_layout(Y, X, groups, floor=1.0, max_intra=0.3))
+    always = M.evaluate(X, refine_layout(Y, X, groups, floor=1.0), mod)
+    assert always["Ti@10"] > M.evaluate(X, never, mod)["Ti@10"] + 0.005

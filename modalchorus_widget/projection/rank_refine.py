@@ -11,7 +11,8 @@ version of exactly those penalties (NeRV-like: precision and recall of neighbour
 - per cross-modal direction (images over texts, texts over images) and k in ``ks``: the soft indicator "j is
   among the k nearest in 2-D" times (high-D rank - k) for j outside the true k (trustworthiness), and
   (soft 2-D rank - k) for the true k (continuity, weighted by ``continuity``);
-- within each modality, the same trustworthiness penalty at k = 10, weighted by ``intra``: the guard T_i.
+- within each modality, the same trustworthiness penalty at k = 10, weighted by ``intra`` and raised while
+  that modality's T_i@10 is under ``floor`` (0.90, the guard of docs/methods.md 2).
 
 Cost per step: a sort of the 2-D distances of at most ``batch`` anchors against the other modality, then
 gathers of (targets x 2 window) points; intra-modal terms need only a top-k. Memory O(batch * m), never n^2
@@ -52,6 +53,7 @@ class _Block:
 
     def loss(self, Y, batch, tau, gen, torch):
         if not self.ks:
+            self.hard = 1.0
             return Y.sum() * 0.0, Y.sum() * 0.0
         na, mb = len(self.a), len(self.b)
         rows = torch.arange(na) if na <= batch else torch.randperm(na, generator=gen)[:batch]
@@ -88,6 +90,10 @@ class _Block:
         soft = (p - h).clamp_min(0).float() + 1.0 + (torch.sigmoid((Dj[:, :, None] - Dl) / tau) * ok).sum(2)
         R = self.R[rows].gather(1, J).float()
         trust = cont = 0.0
+        with torch.no_grad():  # the hard figure at the first k (T_i@10 for the intra-modal blocks), this batch
+            k0 = self.ks[0]
+            norm0 = 2.0 / (nb * k0 * (2 * self.m - 3 * k0 - 1))
+            self.hard = 1.0 - float(((p < k0) * (R > k0) * (R - k0) * fresh).sum()) * norm0
         for k in self.ks:
             norm = 2.0 / (nb * k * (2 * self.m - 3 * k - 1))
             inside = torch.sigmoid(k + 0.5 - soft)
@@ -109,11 +115,18 @@ def refine_layout(
     window=8,
     learning_rate=0.05,
     batch=512,
+    floor=0.90,
+    max_intra=3.0,
     seed=0,
     callback=None,
 ):
     """Return the layout Y (n, 2) of unit rows X moved by ``n_steps`` Adam steps on the rank penalties above;
-    ``groups`` holds the row indices of the two modalities. Deterministic under ``seed``."""
+    ``groups`` holds the row indices of the two modalities. Deterministic under ``seed``.
+
+    The intra-modal weight of a modality is a guard, not a constant (a multiplier on the constraint
+    T_i >= ``floor``): from the second half of the steps on, while that modality's T_i@10 (hard, on the step's
+    anchors) is under ``floor``, its weight grows by 20 % a step, up to ``max_intra``, and it stays there. The
+    first half lets the rank term work, which on its own raises T_i on COCO subsets."""
     import torch
 
     Y = np.asarray(Y, dtype=np.float32)
@@ -121,22 +134,30 @@ def refine_layout(
         return Y.copy()
     X = np.asarray(X, dtype=np.float32)
     a, b = (np.asarray(g, dtype=np.int64) for g in groups)
-    blocks = [
-        (_Block(X[a], X[b], a, b, False, ks, window, True, torch), 1.0, float(continuity)),
-        (_Block(X[b], X[a], b, a, False, ks, window, True, torch), 1.0, float(continuity)),
-        (_Block(X[a], X[a], a, a, True, (10,), window, False, torch), float(intra), 0.0),
-        (_Block(X[b], X[b], b, b, True, (10,), window, False, torch), float(intra), 0.0),
+    cross = [
+        _Block(X[a], X[b], a, b, False, ks, window, True, torch),
+        _Block(X[b], X[a], b, a, False, ks, window, True, torch),
     ]
+    own = [
+        _Block(X[a], X[a], a, a, True, (10,), window, False, torch),
+        _Block(X[b], X[b], b, b, True, (10,), window, False, torch),
+    ]
+    weights = [float(intra)] * 2
     gen = torch.Generator().manual_seed(int(seed))
     Yt = torch.tensor(Y, requires_grad=True)
     opt = torch.optim.Adam([Yt], lr=float(learning_rate) * float(np.std(Y)))
     for step in range(int(n_steps)):
         loss = 0.0
-        for block, w_trust, w_cont in blocks:
-            if w_trust == 0.0 and w_cont == 0.0:
-                continue
+        for block in cross:
             t, c = block.loss(Yt, int(batch), float(tau), gen, torch)
-            loss = loss + w_trust * t + w_cont * c
+            loss = loss + t + float(continuity) * c
+        for i, block in enumerate(own):
+            if weights[i] > 0.0:
+                t, _ = block.loss(Yt, int(batch), float(tau), gen, torch)
+                loss = loss + weights[i] * t
+                grow = step >= n_steps // 2 and block.hard < float(floor)  # first let the rank term work
+                if grow:
+                    weights[i] = min(weights[i] * 1.2, float(max_intra))
         opt.zero_grad()
         loss.backward()
         opt.step()
