@@ -65,17 +65,19 @@ def load_default_digits():
     return images, d.encoder.encode_texts(captions).astype(np.float32)
 
 
-def load_shapes_pairs():
-    """A third real embedding set, paired like COCO: 350 single-object and 350 two-object scenes of the shapes
-    world's held-out split, each with one caption (paraphrase templates drawn by seed), through the shapes
-    default's towers (d = 384). Its combinations are unseen in training; nothing was tuned on it."""
+def load_shapes_pairs(n_pairs=700, seed=5):
+    """A third real embedding set, paired like COCO: ``n_pairs`` scenes of the shapes world's held-out split, half
+    single-object and half two-object, each with one caption (paraphrase templates drawn by seed), through the
+    shapes default's towers (d = 384). Its combinations are unseen in training; nothing was tuned on it."""
     from modalchorus_widget.data import shapes
     from modalchorus_widget.data.datasets import load_default
 
     enc = load_default("shapes").encoder
-    scenes = shapes.sample_scenes(350, "single", "test", seed=5) + shapes.sample_scenes(350, "pair", "test", seed=6)
+    half = int(n_pairs) // 2
+    scenes = shapes.sample_scenes(half, "single", "test", seed=seed)
+    scenes += shapes.sample_scenes(int(n_pairs) - half, "pair", "test", seed=seed + 1)
     images = enc.encode_images(shapes.render_all(scenes), progress=False)
-    texts = enc.encode_texts(shapes.captions(scenes, seed=7), progress=False)
+    texts = enc.encode_texts(shapes.captions(scenes, seed=seed + 2), progress=False)
     return images.astype(np.float32), texts.astype(np.float32)
 
 
@@ -248,6 +250,8 @@ def main(argv: list[str]) -> int:
         help="use only this many random pairs (robustness checks; unpaired sets: this many images)",
     )
     ap.add_argument("--subset-seed", type=int, default=12345, help="which random subset --subset draws")
+    ap.add_argument("--shapes-pairs", type=int, default=700, help="pairs drawn for --data shapes")
+    ap.add_argument("--shapes-seed", type=int, default=5, help="seed of the scenes drawn for --data shapes")
     ap.add_argument("--scale", action="store_true", help="add the 10k-fit and 1M-transform timings")
     args = ap.parse_args(argv)
 
@@ -265,7 +269,7 @@ def main(argv: list[str]) -> int:
     if args.data == "default":
         images, texts = load_default_digits()
     elif args.data == "shapes":
-        images, texts = load_shapes_pairs()
+        images, texts = load_shapes_pairs(args.shapes_pairs, args.shapes_seed)
     else:
         images, texts = load_pairs(Path(args.data) if args.data else _default_data())
     if args.subset:
