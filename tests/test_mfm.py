@@ -80,6 +80,26 @@ def test_distilled_network_matches_its_layout(small):
     assert len(m.loss_curve_) == 0
 
 
+def test_a_small_change_of_the_vectors_moves_the_map_little(small):
+    """An alignment round changes vectors by about 1 - cos = 0.005; the map must move them by a small share of
+    its size, and the regression's input noise is what keeps it so (measured: median 0.014 of the map's RMS
+    radius, 0.023 without the noise)."""
+    X = small.vectors
+    rng = np.random.default_rng(0)
+    moved = X + 0.1 * rng.normal(size=X.shape).astype(np.float32) / np.sqrt(X.shape[1])
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    assert abs((1 - (X * moved).sum(1).mean()) - 0.005) < 0.001
+
+    def median_move(m):
+        Y = m.embedding_
+        rms = np.sqrt(((Y - Y.mean(0)) ** 2).sum(1).mean())
+        return float(np.median(np.linalg.norm(m.transform(moved) - Y, axis=1)) / rms)
+
+    smooth = median_move(MFM(random_state=0).fit(small))
+    rough = median_move(MFM(random_state=0, distill_noise=0.0).fit(small))
+    assert smooth < 0.02 and smooth < 0.8 * rough, (smooth, rough)
+
+
 def test_without_warm_start_training_improves(small):
     high, mod = small.vectors, small.modality
     start = M.intermodal_scores(high, MFM(random_state=0, warm_start=False, n_steps=1).fit_transform(small), mod, k=10)
@@ -135,6 +155,7 @@ def test_clear_errors(small):
         ("n_rank_steps", 1.5),
         ("rank_continuity", -1.0),
         ("rank_intra", float("nan")),
+        ("distill_noise", -0.1),
         ("hidden", ()),
         ("warm_start", "yes"),
     ):
@@ -167,7 +188,7 @@ def test_quality_on_coco500_with_the_defaults(coco_vectors):
     img, txt = coco_vectors
     es = EmbeddingSet.from_pairs(img, txt)
     res = M.evaluate(es.vectors, MFM(random_state=0).fit_transform(es), es.modality)
-    # measured (seed 0): Tx@5 0.968, Tx@10 0.964, Cx@10 0.951, Ti@10 0.919; a little room for other BLAS builds
+    # measured (seed 0): Tx@5 0.966, Tx@10 0.960, Cx@10 0.951, Ti@10 0.914; a little room for other BLAS builds
     assert res["Tx@5"] > 0.962 and res["Tx@10"] > 0.955 and res["Cx@10"] > 0.945, res
     assert res["Ti@10"] >= 0.905, res
     assert res["gap_2d_rel"] < 0.1, res
