@@ -53,8 +53,7 @@ class _Block:
 
     def loss(self, Y, batch, tau, gen, torch):
         if not self.ks:
-            self.hard = 1.0
-            return Y.sum() * 0.0, Y.sum() * 0.0
+            return Y.sum() * 0.0, Y.sum() * 0.0, 1.0
         na, mb = len(self.a), len(self.b)
         rows = torch.arange(na) if na <= batch else torch.randperm(na, generator=gen)[:batch]
         Ya, Yb = torch.index_select(Y, 0, self.a[rows]), torch.index_select(Y, 0, self.b)
@@ -64,16 +63,15 @@ class _Block:
             if self.same:
                 D[torch.arange(nb), rows] = float("inf")
             last = mb - int(self.same)  # valid sorted positions are 0 .. last - 1
+            kt = min(self.kmax + h, last)
             if self.continuity:
                 order = torch.from_numpy(np.argsort(D.numpy(), axis=1))  # 5x torch.sort on CPU
                 pos = torch.empty_like(order)
                 pos.scatter_(1, order, torch.arange(mb).expand(nb, mb).contiguous())
-                kt = min(self.kmax + h, last)
                 J = torch.cat([order[:, :kt], self.V[rows]], 1)
                 p = pos.gather(1, J)
                 fresh = torch.cat([torch.ones(nb, kt, dtype=torch.bool), p[:, kt:] >= kt], 1)  # no double count
             else:
-                kt = min(self.kmax + h, last)
                 _, order = D.topk(min(kt + h, last), 1, largest=False)
                 J = order[:, :kt]
                 p = torch.arange(kt).expand(nb, kt)
@@ -93,14 +91,14 @@ class _Block:
         with torch.no_grad():  # the hard figure at the first k (T_i@10 for the intra-modal blocks), this batch
             k0 = self.ks[0]
             norm0 = 2.0 / (nb * k0 * (2 * self.m - 3 * k0 - 1))
-            self.hard = 1.0 - float(((p < k0) * (R > k0) * (R - k0) * fresh).sum()) * norm0
+            hard = 1.0 - float(((p < k0) * (R > k0) * (R - k0) * fresh).sum()) * norm0
         for k in self.ks:
             norm = 2.0 / (nb * k * (2 * self.m - 3 * k - 1))
             inside = torch.sigmoid(k + 0.5 - soft)
             trust = trust + (inside * (R > k) * (R - k) * fresh).sum() * norm
             if self.continuity:
                 cont = cont + (torch.relu(soft - k) * (R <= k) * fresh).sum() * norm
-        return trust / len(self.ks), cont / len(self.ks)
+        return trust / len(self.ks), cont / len(self.ks), hard
 
 
 def refine_layout(
@@ -149,14 +147,13 @@ def refine_layout(
     for step in range(int(n_steps)):
         loss = 0.0
         for block in cross:
-            t, c = block.loss(Yt, int(batch), float(tau), gen, torch)
+            t, c, _ = block.loss(Yt, int(batch), float(tau), gen, torch)
             loss = loss + t + float(continuity) * c
         for i, block in enumerate(own):
             if weights[i] > 0.0:
-                t, _ = block.loss(Yt, int(batch), float(tau), gen, torch)
+                t, _, hard = block.loss(Yt, int(batch), float(tau), gen, torch)
                 loss = loss + weights[i] * t
-                grow = step >= n_steps // 2 and block.hard < float(floor)  # first let the rank term work
-                if grow:
+                if step >= n_steps // 2 and hard < float(floor):  # first let the rank term work
                     weights[i] = min(weights[i] * 1.2, float(max_intra))
         opt.zero_grad()
         loss.backward()
