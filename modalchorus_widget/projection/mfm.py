@@ -199,7 +199,7 @@ class MFM(Projector):
         n = len(X)
         m = int(self.max_layout_points)
         if n <= m:
-            rows = np.arange(n)
+            rows, sub = np.arange(n), groups
         else:
             take = [max(3, int(round(m * len(g) / n))) for g in groups]
             rows = np.sort(np.concatenate([rng.choice(g, min(len(g), t), replace=False) for g, t in zip(groups, take)]))
@@ -212,7 +212,6 @@ class MFM(Projector):
         if steps is None:  # a sampled layout is fine-tuned on all points afterwards, which would blur the ranks
             steps = 50 if len(rows) == n else 0
         if steps:
-            sub = [np.flatnonzero(np.isin(rows, g)) for g in groups]
             Y = refine_layout(
                 Y, X[rows], sub, int(steps), float(self.rank_continuity), float(self.rank_intra), seed=seed
             )

@@ -116,7 +116,6 @@ def refine_layout(
     floor=0.90,
     max_intra=3.0,
     seed=0,
-    callback=None,
 ):
     """Return the layout Y (n, 2) of unit rows X moved by ``n_steps`` Adam steps on the rank penalties above;
     ``groups`` holds the row indices of the two modalities. Deterministic under ``seed``.
@@ -158,6 +157,4 @@ def refine_layout(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if callback is not None:
-            callback((step + 1) / n_steps)
     return Yt.detach().numpy().copy()
