@@ -6,7 +6,7 @@ import { categoryColors } from './colors.js';
 import { dataToNdc, fitToNdc, ndcToScreen } from './layout.js';
 import { installLasso } from './lasso_tool.js';
 import { drawAxes, drawFocus, drawLabels, drawLassoOutline, drawSearch, drawSetRings, drawTextGlyphs, drawTrails } from './overlay.js';
-import { trailAlpha, trailSegments } from './trails.js';
+import { reframe, trailAlpha, trailSegments } from './trails.js';
 
 const SELECTION_COLOR = '#ff00ff';
 const DIM_INACTIVE = 0.12;
@@ -298,13 +298,15 @@ export class ScatterView {
     this.drawOverlay();
   }
 
-  /** After the positions now queued are drawn: trails from each moved point's old place to its new one,
-   * fading out (they keep the fade of trails drawn early by startTrails). Resolves with the number drawn. */
+  /** After the positions now queued are drawn: trails from each moved point's old place in the data (in the
+   * frame drawn now) to its new one, fading out (they keep the fade of trails drawn early by startTrails).
+   * Resolves with the number drawn. */
   showTrails() {
     const run = () => {
       const prev = this.prevNdc;
-      if (!prev || !this.ndc) return 0;
-      return this.startTrails(trailSegments(prev, this.ndc), this.trails?.t0);
+      if (!prev?.transform || !this.ndc) return 0;
+      const old = reframe(prev, prev.transform, this.transform);
+      return this.startTrails(trailSegments(old, this.ndc), this.trails?.t0);
     };
     this.drawChain = this.drawChain.then(run, run);
     return this.drawChain;

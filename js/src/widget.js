@@ -179,9 +179,9 @@ function render({ model, el }) {
   let earlyTrails = null;
   let earlyRound = false;
   const afterPaint = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const showEarlyTrails = (buffers) => {
+  const showEarlyTrails = (msg, buffers) => {
     if (!proj.transform || !buffers || buffers.length < 3) return;
-    const seg = trailSegmentsFromData(decodeUint32(buffers[0]), decodeFloat32(buffers[1]), decodeFloat32(buffers[2]), proj.transform);
+    const seg = trailSegmentsFromData(decodeUint32(buffers[0]), decodeFloat32(buffers[1]), decodeFloat32(buffers[2]), proj.transform, {}, msg);
     const count = proj.startTrails(seg);
     earlyRound = true;
     earlyTrails = afterPaint().then(() => {
@@ -197,7 +197,7 @@ function render({ model, el }) {
     else if (type === 'sets_applied' || type === 'sets_refused') setsPanel?.onMessage(msg);
     else if (type === 'search') onSearchResult(msg, buffers);
     else if (type === 'augment') augmentPanel?.onMessage(msg);
-    else if (type === 'round_trails') showEarlyTrails(buffers);
+    else if (type === 'round_trails') showEarlyTrails(msg, buffers);
     else if (type === 'round_drawn') {
       const early = earlyRound;
       earlyRound = false;

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { placeLabels } from '../src/label_placement.js';
 import { indexExpr, pythonLine, shortLine } from '../src/python_line.js';
 import { binValues, fractions, histogramBars, pairedBars, pct } from '../src/round_figures.js';
-import { trailAlpha, trailSegments } from '../src/trails.js';
+import { fitToNdc } from '../src/layout.js';
+import { median, reframe, trailAlpha, trailSegments } from '../src/trails.js';
 
 const overlap = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
@@ -32,8 +33,10 @@ describe('placeLabels', () => {
 });
 
 describe('trailSegments', () => {
-  const prev = { x: Float32Array.from([0, 0, 0, 0.5]), y: Float32Array.from([0, 0, 0, 0]) };
-  const next = { x: Float32Array.from([0.1, 0.001, 0.5, 0.5]), y: Float32Array.from([0, 0, 0, 0.02]) };
+  // four points of interest among 16 that stay where they were
+  const still = new Array(16).fill(0);
+  const prev = { x: Float32Array.from([0, 0, 0, 0.5, ...still]), y: Float32Array.from([0, 0, 0, 0, ...still]) };
+  const next = { x: Float32Array.from([0.1, 0.001, 0.5, 0.5, ...still]), y: Float32Array.from([0, 0, 0, 0.02, ...still]) };
   it('keeps points that moved, longest first, ending at the new place', () => {
     const t = trailSegments(prev, next, { minLength: 0.01, relative: 0 });
     expect(Array.from(t.index)).toEqual([2, 0, 3]);
@@ -48,6 +51,40 @@ describe('trailSegments', () => {
   });
   it('gives nothing without a previous layout', () => {
     expect(trailSegments(null, next).x0.length).toBe(0);
+  });
+  it('draws no trails for a map that slid or jittered as a whole, only for the points moved apart from it', () => {
+    const n = 1000;
+    const a = { x: new Float32Array(n), y: new Float32Array(n) };
+    const b = { x: new Float32Array(n), y: new Float32Array(n) };
+    for (let i = 0; i < n; i++) {
+      a.x[i] = Math.sin(i * 12.9898);
+      a.y[i] = Math.cos(i * 78.233);
+      b.x[i] = a.x[i] + 0.05 + 0.02 * Math.sin(i * 3.7); // the whole map slides 0.05, each point jitters 0.02
+      b.y[i] = a.y[i] + 0.02 * Math.cos(i * 5.3);
+    }
+    expect(trailSegments(a, b).x0.length).toBe(0);
+    const apart = [5, 500, 900];
+    for (const i of apart) b.y[i] += 0.2;
+    const t = trailSegments(a, b);
+    expect(Array.from(t.index).sort((p, q) => p - q)).toEqual(apart);
+    expect(t.x1[0] - t.x0[0]).toBeGreaterThan(0.02); // drawn as the real move, drift included
+  });
+  it('re-places an old layout in the frame drawn now, so a re-fit of the view alone moves nothing', () => {
+    const xy = Float32Array.from([0, 0, 1, 2, -3, 4, 2, -1]);
+    const before = fitToNdc(xy);
+    const after = fitToNdc(Float32Array.from([...xy, 10, 10]).slice(0, 8).map((v, i) => (i === 0 ? -6 : v)));
+    const moved = reframe(before, before.transform, after.transform);
+    for (let i = 1; i < 4; i++) {
+      expect(moved.x[i]).toBeCloseTo(after.x[i], 5);
+      expect(moved.y[i]).toBeCloseTo(after.y[i], 5);
+    }
+    expect(Array.from(trailSegments(moved, after, { relative: 0, typical: 0 }).index)).toEqual([0]);
+  });
+  it('takes medians of odd, even, empty and long arrays', () => {
+    expect(median(Float32Array.from([3, 1, 2]))).toBe(2);
+    expect(median(Float32Array.from([4, 1, 2, 3]))).toBe(2.5);
+    expect(median(new Float32Array(0))).toBe(0);
+    expect(median(Float32Array.from({ length: 300001 }, (_, i) => i % 7))).toBe(3);
   });
   it('fades: full, then linear, then gone', () => {
     expect(trailAlpha(0)).toBe(1);

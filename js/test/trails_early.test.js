@@ -2,7 +2,7 @@
 // current transform, gives the same segments as the full before/after arrays.
 import { describe, expect, it } from 'vitest';
 import { fitToNdc } from '../src/layout.js';
-import { trailSegments, trailSegmentsFromData } from '../src/trails.js';
+import { reframe, trailSegments, trailSegmentsFromData } from '../src/trails.js';
 
 describe('trailSegmentsFromData', () => {
   it('matches trailSegments over all points when the map keeps its bounds', () => {
@@ -15,11 +15,13 @@ describe('trailSegmentsFromData', () => {
     moved.forEach((i, j) => { neu[2 * i] *= 0.2 + 0.1 * j; neu[2 * i + 1] = -neu[2 * i + 1] * 0.5; });
     const fOld = fitToNdc(old);
     const fNew = fitToNdc(neu);
-    const full = trailSegments(fOld, fNew);
+    const full = trailSegments(fOld, reframe(fNew, fNew.transform, fOld.transform));
     // what the kernel sends: the moved points (and some that barely moved), sorted by index
     const index = Uint32Array.from([3, 7, 42, 100, 333]);
     const pick = (a) => Float32Array.from(Array.from(index).flatMap((i) => [a[2 * i], a[2 * i + 1]]));
-    const early = trailSegmentsFromData(index, pick(old), pick(neu), fOld.transform);
+    // and what it computes over every point, in data units: the common drift and the median move
+    const stats = { shift: [0, 0], spread: 0 };
+    const early = trailSegmentsFromData(index, pick(old), pick(neu), fOld.transform, {}, stats);
     expect(Array.from(early.index)).toEqual(Array.from(full.index));
     expect(early.index.length).toBeGreaterThan(1);
     for (const i of early.index) expect(moved).toContain(i);

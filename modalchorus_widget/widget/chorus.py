@@ -352,19 +352,25 @@ class Chorus(BrowserActions, ScatterWidget):
     _TRAILS = 2000
 
     def _send_trails(self, new_xy):
-        """Before the new positions: the points that moved most on the map (shown indices, old and new places),
-        so the browser draws the round's trails at once instead of after uploading every point."""
+        """Before the new positions: the points that moved most on the map apart from the round's common drift
+        (shown indices, old and new places), with that drift and the median move over every shown point (the
+        ``stats`` of js/src/trails.js), so the browser draws the round's trails at once instead of after
+        uploading every point."""
         old = np.asarray(self.positions, np.float32)
         new = np.asarray(new_xy, np.float32)
         shown = self._sample.index if self._sample is not None else None
         if shown is not None:
             old, new = old[shown], new[shown]
-        d = np.hypot(*(new - old).T)
+        move = np.nan_to_num(new - old, nan=0.0, posinf=0.0, neginf=0.0)
+        shift = np.median(move, axis=0) if len(move) else np.zeros(2, np.float32)
+        d = np.hypot(*(move - shift).T)
         k = min(self._TRAILS, len(d))
         top = np.argpartition(-d, k - 1)[:k] if 0 < k < len(d) else np.arange(len(d))
         top = np.sort(top[d[top] > 0]).astype(np.uint32)
         bufs = [top.tobytes(), np.ascontiguousarray(old[top]).tobytes(), np.ascontiguousarray(new[top]).tobytes()]
-        self.send({"type": "round_trails", "round": int(self.state.rounds), "count": int(len(top))}, buffers=bufs)
+        msg = {"type": "round_trails", "round": int(self.state.rounds), "count": int(len(top))}
+        msg.update(shift=[float(v) for v in shift], spread=float(np.median(d)) if len(d) else 0.0)
+        self.send(msg, buffers=bufs)
 
     # ------------------------------------------------------------ augmentation
     def augment(self, images=(), texts=(), set_name: str = "augmented", names=None):

@@ -18,7 +18,7 @@ import numpy as np
 from modalchorus_widget import load_default, Chorus, Aligner, PointSet
 d = load_default()
 es = d.embeddings
-w = Chorus(es, projector="PCA", encoder=d.encoder, aligner=Aligner(es, encoder=d.encoder, random_state=0),
+w = Chorus(es, projector="MFM", encoder=d.encoder, aligner=Aligner(es, encoder=d.encoder, random_state=0),
            class_prompts=d.prompt_index.tolist(), color_by="prediction")
 lab = es.labels.astype(str)
 wrong = (es.modality == "image") & (w.predictions_.astype(str) != lab)
@@ -68,8 +68,11 @@ def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     # no raw JSON anywhere in the panel
     text = page.locator(".mc-report").inner_text()
     assert "{" not in text and '"' not in text.replace("'", ""), text
-    # trails from the old places to the new ones
-    assert wait_for(lambda: int(page.evaluate("() => document.querySelector('.mc-root').dataset.trails || 0")) > 0)
+    # trails from the old places to the new ones, for the points the round moved apart from the map's common
+    # drift: not for every point that shifted a little
+    trails = lambda: int(page.evaluate("() => document.querySelector('.mc-root').dataset.trails || 0"))  # noqa: E731
+    assert wait_for(lambda: trails() > 0)
+    assert trails() < k.value("len(es)") / 10, trails()
     time.sleep(0.3)
     nb.screenshot("round-panel.png", root)
     # history strip: one chip in words; click 'start' -> bit-exact vectors before the round
@@ -92,8 +95,10 @@ def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     # keyboard: U undoes the round (focus on the widget)
     root.locator(".mc-status").click()
     page.keyboard.press("u")
-    assert wait_for(lambda: k.value("len(w.aligner.history_)") == 0, timeout=60), "U did not undo the round"
-    assert k.value("bool(np.array_equal(w.embeddings.vectors, v0))")
+    # the kernel empties the history first, then lands the re-placed vectors: wait for both
+    assert wait_for(
+        lambda: k.value("len(w.aligner.history_) == 0 and bool(np.array_equal(w.embeddings.vectors, v0))"), timeout=60
+    ), "U did not undo the round"
     # a cell calls redo: the strip follows
     k.run("w.redo()")
     assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "1")
@@ -101,13 +106,13 @@ def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     k.run("w.aligner.undo()")
     assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "0", timeout=60)
     assert "mc-chip-undone" in page.locator(".mc-history .mc-chip[data-k='1']").get_attribute("class")
-    assert k.value("bool(np.array_equal(w.embeddings.vectors, v0))")
+    assert wait_for(lambda: k.value("bool(np.array_equal(w.embeddings.vectors, v0))"), timeout=60)
     redo = page.locator(".mc-history .mc-redo")
     assert redo.is_enabled()
     redo.click()
     assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "1")
     assert page.locator(".mc-history .mc-chip[data-k='1']").get_attribute("aria-pressed") == "true"
-    assert k.value("bool(np.array_equal(w.embeddings.vectors, v1))")
+    assert wait_for(lambda: k.value("bool(np.array_equal(w.embeddings.vectors, v1))"), timeout=60)
     # the Python line of a click, run in a cell, reproduces the state
     page.locator(".mc-history .mc-undo").click()
     assert wait_for(lambda: k.value("len(w.aligner.history_)") == 0, timeout=60)
