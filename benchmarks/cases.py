@@ -38,7 +38,7 @@ def run_zero_shot(data=None, params=None) -> dict:
     t0 = time.perf_counter()
     al.step(*C.zero_shot_constraints(data, case))
     round_s = time.perf_counter() - t0
-    after = data.predict(al.embeddings_.vectors[data.image_index])
+    after = data.predict(al.embeddings_)
     fig = C.zero_shot_figures(data, case["predictions"], after)
     others = [c for c in range(len(data.class_names)) if c != a]
     drop = fig["before"][others] - fig["after"][others]

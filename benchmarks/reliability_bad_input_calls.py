@@ -431,5 +431,17 @@ def deep_wrong_raw_count(c):
     return _aligner(_digits_es(6), mode="deep", encoder=_default_encoder(), images=_digit_images(5))
 
 
+def anchors_with_set_set(c):
+    n = c.n_pairs
+    return _aligner(c.es, mode="anchors").step(_set_set([0, 1, 2], [n, n + 1, n + 2]))
+
+
+def predict_with_image_vectors(c):
+    from modalchorus_widget import load_default
+
+    d = load_default()
+    return d.predict(d.embeddings.vectors[d.image_index])
+
+
 def unknown_colour_column(c):
     return c.chorus.set_color_by("no_such_column")

@@ -19,6 +19,7 @@ from modalchorus_widget.errors import (
     EmbeddingError,
     EncoderError,
     ImageDecodeError,
+    InputTypeError,
     ModalChorusError,
     ProjectionError,
     SessionError,
@@ -353,6 +354,20 @@ BAD_INPUTS: list[BadInput] = [
         F.deep_without_raw_inputs,
         (AlignmentError,),
         ("images=",),
+    ),
+    B(
+        "anchor mode with a set-set constraint (no anchor to tune)",
+        "Aligner(mode='anchors').step(SetSet(...))",
+        F.anchors_with_set_set,
+        (AlignmentError,),
+        ("set-set", "mode='fast'"),
+    ),
+    B(
+        "zero-shot prediction from image vectors alone (the prompts would be the unaligned ones)",
+        "ChorusData.predict(vectors)",
+        F.predict_with_image_vectors,
+        (InputTypeError,),
+        ("EmbeddingSet", "aligner.embeddings_"),
     ),
     B(
         "deep mode with raw inputs of the wrong count",

@@ -131,7 +131,7 @@ def test_zero_shot_case_moves_the_target_up(shapes_data):
     assert set(case["wrong"]) < set(case["cluster"])
     al = Aligner(d.embeddings, encoder=d.encoder, **C.ZERO_SHOT_SETTINGS)
     al.step(*C.zero_shot_constraints(d, case))
-    fig = C.zero_shot_figures(d, case["predictions"], d.predict(al.embeddings_.vectors[d.image_index]))
+    fig = C.zero_shot_figures(d, case["predictions"], d.predict(al.embeddings_))
     t = case["target"]
     assert fig["after"][t] >= fig["before"][t] + 0.05
 

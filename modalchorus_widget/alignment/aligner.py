@@ -7,7 +7,8 @@ wrong before that swap (bad constraint, NaN, KeyboardInterrupt) leaves the align
 
 ``mode="deep"`` (see ``deep.py``) tunes the last block of the encoder instead, on the raw inputs of the
 rows; a round's weights are then the tuned encoder tensors, and undo/redo/load put them back in the
-encoder bit for bit.
+encoder bit for bit. ``mode="anchors"`` (see ``anchors.py``) tunes only the anchor rows of point-set
+constraints (e.g. the class prompts of a zero-shot classifier); a round's weights are those rows' new vectors.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from ..data.io import atomic_write_bytes
 from ..encoders.base import check_encoder
 from ..errors import AlignmentError, InputTypeError, MissingFileError, UntrustedFileError
 from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
+from .anchors import anchors_to_bytes, apply_anchor_round, fit_anchor_round
 from .constraints import Constraint, constraint_from_dict
-from .fit import FitParams, fit_round
+from .fit import FitParams, fit_round, stratified
 from .report import round_report
 
-MODES = ("fast", "deep")
+MODES = ("fast", "deep", "anchors")
 FORMAT = "modalchorus-aligner"
 FORMAT_VERSION = 1
 
@@ -56,9 +58,10 @@ class Round:
 
     @property
     def adapters(self):
-        if self.mode == "deep":
+        if self.mode != "fast":
             raise AlignmentError(
-                "a deep-mode round has no adapters: its weights are the tuned encoder tensors (Round.tensors)."
+                f"a {self.mode}-mode round has no adapters: its weights are the tuned "
+                f"{'encoder tensors' if self.mode == 'deep' else 'anchor vectors'} (Round.tensors)."
             )
         if self._adapters is None:
             self._adapters = adapters_from_bytes(self.weights)
@@ -81,15 +84,16 @@ class Aligner(BaseEstimator):
     encoder : optional in fast mode; embeds text anchors and few-shot items (``encode_text`` / ``encode_image``).
         Required in deep mode: an ``OpenCLIPEncoder`` (ViT towers) or an embedded model (``DefaultEncoder``,
         ``ShapesEncoder``), the model that made ``embeddings``; its weights are tuned **in place** (undo / redo restore them).
-    mode : ``"fast"`` (the default: frozen encoder, residual adapters on the embeddings) or ``"deep"`` (tune
-        the last block of the encoder's towers on the raw inputs; see ``alignment/deep.py``).
+    mode : ``"fast"`` (the default: frozen encoder, residual adapters on the embeddings), ``"deep"`` (tune
+        the last block of the encoder's towers on the raw inputs; ``alignment/deep.py``) or ``"anchors"`` (tune
+        only the anchor rows of point-set constraints, e.g. class prompts; ``alignment/anchors.py``).
     images, texts : deep mode only: the raw inputs, one per image / text row in row order (or one per row
         of the set). Default: the set's ``items`` of those rows, when every one of them is there.
     towers : deep mode only: which towers to tune, ``"image"`` and/or ``"text"`` (default: every tower the
         encoder can tune that the set has rows of; the default model's text tower is locked).
     hidden, steps, lr, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference,
     n_candidates, batch_size, validation, eval_every, patience : see :class:`~.fit.FitParams` (``hidden``
-        is unused in deep mode).
+        is unused in deep and anchor modes).
     refit : after the held-out slice picked the step count, refit on all rows (True) or keep the best
         checkpoint of the held-out run (False: about half the time).
     stop_when_satisfied : end a round of point-set constraints as soon as they hold on every selected row
@@ -134,10 +138,10 @@ class Aligner(BaseEstimator):
             )
         if mode not in MODES:
             raise AlignmentError(
-                f"Aligner: mode must be 'fast' (adapters on frozen embeddings, the default) or 'deep' "
-                f"(tune the encoder's last block on raw inputs), got {mode!r}."
+                f"Aligner: mode must be 'fast' (adapters on frozen embeddings, the default), 'deep' (tune the "
+                f"encoder's last block on raw inputs) or 'anchors' (tune only the point-set anchors), got {mode!r}."
             )
-        if mode == "fast" and (images is not None or texts is not None or towers is not None):
+        if mode != "deep" and (images is not None or texts is not None or towers is not None):
             raise AlignmentError(
                 "Aligner: images=, texts= and towers= are for mode='deep' (tuning the encoder); "
                 "fast mode works on the embeddings alone."
@@ -247,15 +251,17 @@ class Aligner(BaseEstimator):
         if len(unselected) == 0:  # nothing left to preserve but closeness to the start (the KL would undo the pull)
             params = replace(params, preserve_kl=0.0)
         rng = np.random.default_rng(params.seed)
-        ref = _stratified(rng, unselected if len(unselected) else np.arange(es.n), es.modality, params.n_reference)
+        ref = stratified(rng, unselected if len(unselected) else np.arange(es.n), es.modality, params.n_reference)
         if self.mode == "deep":
             return self._step_deep(flat, resolved, params, selected, ref, t0)
         before = es.vectors
-        adapters, info = fit_round(before, es.modality, resolved, ref, params)
-        after = np.array(before, copy=True)
-        for m in adapters.keys() if info["steps"] > 0 else ():
-            rows = es.mask(m)
-            after[rows] = apply_adapter(adapters, before[rows], m)
+        if self.mode == "anchors":
+            rows, new, info = fit_anchor_round(before, es.modality, resolved, ref, params)
+            weights, adapters = anchors_to_bytes(rows, new), None
+        else:
+            adapters, info = fit_round(before, es.modality, resolved, ref, params)
+            weights = adapters_to_bytes(adapters)
+        after = _after(es, self.mode, weights, adapters, info["steps"] == 0)
         if not np.isfinite(after).all():
             raise AlignmentError(
                 "Aligner.step: the round produced non-finite vectors; nothing was changed. "
@@ -263,7 +269,7 @@ class Aligner(BaseEstimator):
             )
         new_es = es.with_vectors(after, normalize=False)
         report = round_report(es, before, after, resolved, adapters, selected, info)
-        rnd = Round(len(self.history_), flat, report, 0.0, adapters_to_bytes(adapters), adapters)
+        rnd = Round(len(self.history_), flat, report, 0.0, weights, adapters, mode=self.mode)
         rnd.seconds = report["seconds"] = round(time.perf_counter() - t0, 4)
         # commit: build the new containers first, then swap them in together
         history, states = self.history_ + [rnd], self._states + [new_es]
@@ -326,9 +332,8 @@ class Aligner(BaseEstimator):
     def transform(self, vectors, modality: str) -> np.ndarray:
         """Map vectors of ``modality`` from the original space through every active round (L2-normalised).
 
-        Deep mode has no vector-to-vector map: the encoder itself was tuned, so what it encodes *now* is
-        already in the aligned space. There this only checks and normalises (vectors embedded before the
-        rounds are not moved; re-encode their raw items with ``aligner.encoder``)."""
+        Deep and anchor modes have no vector-to-vector map (the encoder itself was tuned, or only the anchor
+        rows moved): there this only checks and normalises (deep: re-encode raw items with ``aligner.encoder``)."""
         v = np.asarray(vectors, dtype=np.float32)
         single = v.ndim == 1
         v = v[None] if single else v
@@ -342,7 +347,7 @@ class Aligner(BaseEstimator):
         if (norms < 1e-12).any():
             raise AlignmentError("Aligner.transform: zero vectors have no direction; drop them.")
         v = (v / norms).astype(np.float32)
-        if self.mode == "deep":
+        if self.mode != "fast":
             return v[0] if single else v
         for rnd in self.history_:
             if not rnd.is_identity:
@@ -394,7 +399,7 @@ class Aligner(BaseEstimator):
         path = Path(path)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            z.writestr("embeddings.npz", _embeddings_bytes(self.embeddings))
+            z.writestr("embeddings.npz", self.embeddings.to_bytes())
             rounds = [(r, "active", s) for r, s in zip(self.history_, self._states[1:])] + [
                 (r, "redo", s) for r, s in self._redo
             ]
@@ -471,7 +476,7 @@ class Aligner(BaseEstimator):
             ) from exc
         known = set(cls._FILE_PARAMS) | {"towers", "steps", "lr"}
         params = _renamed_in_file(check_params(meta.get("params"), known, path, "Aligner"))
-        es = _embeddings_from_bytes(emb, f"{path}:embeddings.npz")
+        es = EmbeddingSet.from_bytes(emb, f"{path}:embeddings.npz")
         meta = {**meta, "params": params}
         if deep is not None:
             return cls._load_deep(path, meta, es, blobs, encoder, images, texts)
@@ -488,12 +493,11 @@ class Aligner(BaseEstimator):
                 r["report"],
                 r["seconds"],
                 blobs[r["weights"]],
+                mode=out.mode,
             )
             prev = built[-1][1] if built else out._states[-1]
-            after = np.array(prev.vectors, copy=True)
-            for m in rnd.adapters.keys() if not rnd.is_identity else ():
-                rows = prev.mask(m)
-                after[rows] = apply_adapter(rnd.adapters, prev.vectors[rows], m)
+            adapters = rnd.adapters if out.mode == "fast" and not rnd.is_identity else None
+            after = _after(prev, out.mode, rnd.weights, adapters, rnd.is_identity, f"{path} ({r['weights']})")
             built.append((rnd, prev.with_vectors(after, normalize=False)))
         out._adopt(built[: len(active)], built[len(active) :][::-1])
         return out
@@ -576,23 +580,13 @@ def _json_default(o):
     raise TypeError(f"cannot store {type(o).__name__} in an Aligner file")
 
 
-def _stratified(rng, rows, modality, k):
-    """Up to k rows, the same share of each modality as in ``rows`` (at least one each where possible)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) <= k:
-        return rows
-    mods = np.asarray(modality)[rows]
-    out = []
-    for m in sorted(set(mods)):
-        sel = rows[mods == m]
-        take = max(1, int(round(k * len(sel) / len(rows))))
-        out.append(rng.choice(sel, size=min(take, len(sel)), replace=False))
-    return np.sort(np.concatenate(out))
-
-
-def _embeddings_bytes(es: EmbeddingSet) -> bytes:
-    return es.to_bytes()
-
-
-def _embeddings_from_bytes(blob: bytes, where: str = "<bytes>") -> EmbeddingSet:
-    return EmbeddingSet.from_bytes(blob, where)
+def _after(prev: EmbeddingSet, mode, weights, adapters, identity, where="anchor round") -> np.ndarray:
+    """The vectors of state ``prev`` after a fast- or anchor-mode round (its adapters, or its stored anchor rows)."""
+    if identity:
+        return np.array(prev.vectors, copy=True)
+    if mode == "anchors":
+        return apply_anchor_round(prev.vectors, weights, where)
+    after = np.array(prev.vectors, copy=True)
+    for m in adapters.keys():
+        after[prev.mask(m)] = apply_adapter(adapters, prev.vectors[prev.mask(m)], m)
+    return after

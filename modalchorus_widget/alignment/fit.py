@@ -271,6 +271,20 @@ class Problem:
         return True
 
 
+def stratified(rng, rows, modality, k):
+    """Up to k rows, the same share of each modality as in ``rows`` (at least one each where possible)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) <= k:
+        return rows
+    mods = np.asarray(modality)[rows]
+    out = []
+    for m in sorted(set(mods)):
+        sel = rows[mods == m]
+        take = max(1, int(round(k * len(sel) / len(rows))))
+        out.append(rng.choice(sel, size=min(take, len(sel)), replace=False))
+    return np.sort(np.concatenate(out))
+
+
 def _unit(x):
     return x / max(np.linalg.norm(x), 1e-12)
 

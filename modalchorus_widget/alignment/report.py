@@ -30,6 +30,8 @@ def round_report(es, before, after, resolved, adapters, selected, info) -> dict:
         "moved_unselected_mean": _f(moved[unsel].mean()) if unsel.any() else 0.0,
         "moved_unselected_max": _f(moved[unsel].max()) if unsel.any() else 0.0,
     }
+    if "references_in_scope" in info:  # anchor mode: references left out of the KL (see anchors.py)
+        rep["references_in_scope"] = int(info["references_in_scope"])
     rep["constraints"] = [
         dict(
             constraint=c_desc,

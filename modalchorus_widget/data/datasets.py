@@ -62,15 +62,31 @@ class ChorusData:
         items = self.embeddings.items
         return [] if items is None else [items[i] for i in self.prompt_index]
 
-    def predict(self, vectors=None) -> np.ndarray:
-        """Zero-shot class index of every image row (or of ``vectors``): the nearest class prompt by cosine."""
+    def predict(self, embeddings=None) -> np.ndarray:
+        """Zero-shot class index of every image row: the nearest class prompt by cosine.
+
+        ``embeddings``: an EmbeddingSet with this data's rows after an alignment (``aligner.embeddings_``,
+        ``w.embeddings``); its image rows are read against its own class-prompt rows, since a round moves
+        the prompts as well as the images. Default: this data's own embeddings.
+        """
         if len(self.prompt_index) == 0:
             raise DatasetError(f"{self.name}: no class prompts in this set, so zero-shot prediction is undefined.")
         from ..evaluation import zero_shot_predict
 
-        v = self.embeddings.vectors
-        x = v[self.image_index] if vectors is None else np.asarray(vectors, np.float32)
-        return zero_shot_predict(x, v[self.prompt_index])
+        es = self.embeddings if embeddings is None else embeddings
+        if not isinstance(es, EmbeddingSet):
+            raise InputTypeError(
+                f"{self.name}.predict: embeddings must be an EmbeddingSet with this data's rows (e.g. "
+                f"aligner.embeddings_ or w.embeddings), got {type(es).__name__}; image vectors alone would be "
+                "read against the class prompts before the alignment moved them."
+            )
+        if es.n != self.embeddings.n:
+            raise DatasetError(
+                f"{self.name}.predict: embeddings has {es.n} rows, this data has {self.embeddings.n}; pass the "
+                "aligned version of data.embeddings (same rows, same order)."
+            )
+        v = es.vectors
+        return zero_shot_predict(v[self.image_index], v[self.prompt_index])
 
     def zero_shot_accuracy(self, rows=None) -> float:
         """Zero-shot accuracy over image rows ``rows`` (default: the held-out ``test`` rows, else all)."""
@@ -81,8 +97,7 @@ class ChorusData:
             self.image_index[np.minimum(pos, len(self.image_index) - 1)] != rows
         ):
             raise DatasetError(f"{self.name}: zero_shot_accuracy rows must be image rows of the set.")
-        pred = self.predict(self.embeddings.vectors[rows])
-        return float(np.mean(pred == self.image_labels[pos]))
+        return float(np.mean(self.predict()[pos] == self.image_labels[pos]))
 
 
 # ------------------------------------------------------------------------------------------- default

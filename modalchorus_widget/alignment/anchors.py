@@ -1,0 +1,152 @@
+"""Anchor-mode alignment (``Aligner(mode="anchors")``): a round tunes only the vectors of its point-set anchors.
+
+Fast mode moves every row of a modality through an adapter; here each anchor row (e.g. the class prompt a lasso
+was pulled to) gets a residual of its own, g(a) = normalise(a + delta_a), and every other row, and every vector
+passed to ``Aligner.transform``, stays as it is. For a zero-shot classifier, whose weights are its prompts, that is
+Task Residual tuning (Yu et al., CVPR 2023): only decisions between the concepts a round names can change.
+
+The objective is fast mode's (``fit.Problem``: the constraints' losses, ``preserve_kl`` on unselected reference
+rows), with ``preserve_l2`` on the anchors' own change, and one difference in the references: a reference whose
+best match among the anchors' modality is already one of the round's anchors is left out of the KL. Those are
+the points the round is about (an unselected red square read as a red circle, when the red-square and red-circle
+prompts are the anchors); keeping their similarity profiles would hold back the fix the lasso asked for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import AlignmentError
+from .fit import Problem, _n_threads, train
+
+
+def check_constraints(resolved) -> np.ndarray:
+    """The anchor rows of a round in anchor mode (sorted); a clear error for a constraint without one."""
+    rows = []
+    for r in resolved:
+        if r.kind != "point-set" or r.anchor_row is None:
+            what = "a set-set constraint" if r.kind != "point-set" else "a point-set whose anchor is not a row"
+            raise AlignmentError(
+                f"Aligner(mode='anchors') tunes the anchor rows of point-set constraints, and this round has "
+                f"{what}. Give PointSet an anchor row of the set (e.g. a class prompt's row), or use mode='fast'."
+            )
+        rows.append(int(r.anchor_row))
+    return np.unique(np.asarray(rows, np.int64))
+
+
+def _model(rows, dim):
+    import torch
+
+    class AnchorResiduals(torch.nn.Module):
+        """One residual per anchor row, starting at zero (a fresh model is exactly the identity)."""
+
+        def __init__(self):
+            super().__init__()
+            self.rows = np.asarray(rows, np.int64)
+            self.delta = torch.nn.Parameter(torch.zeros(len(rows), dim))
+
+        def __contains__(self, modality):  # few-shot extras and free vectors are held fixed
+            return False
+
+        def adapt(self, rows, v):
+            pos = np.searchsorted(self.rows, rows)
+            hit = (pos < len(self.rows)) & (self.rows[np.minimum(pos, len(self.rows) - 1)] == rows)
+            if not hit.any():
+                return v
+            h = torch.from_numpy(np.flatnonzero(hit))
+            moved = torch.nn.functional.normalize(v[h] + self.delta[torch.from_numpy(pos[hit])], dim=-1)
+            return v.index_put((h,), moved)
+
+    return AnchorResiduals()
+
+
+class AnchorProblem(Problem):
+    """fit.Problem where only the anchor rows move, with the references the round is about left out of the KL."""
+
+    def __init__(self, vectors, modality, resolved, ref_rows, params, rng, anchors):
+        super().__init__(vectors, modality, resolved, ref_rows, params, rng)
+        self.anchors = anchors
+        keep = np.ones(len(self.ref), bool)
+        for m in sorted(set(self.mod[anchors])):
+            pool = np.union1d(self.cands.get(m, np.flatnonzero(self.mod == m)), anchors[self.mod[anchors] == m])
+            q = np.flatnonzero(self.mod[self.ref] != m)
+            if len(q) and len(pool):
+                best = pool[np.argmax(self.V[self.ref[q]] @ self.V[pool].T, axis=1)]
+                keep[q[np.isin(best, anchors)]] = False
+        self.in_scope = int((~keep).sum())
+        self.ref = self.ref[keep]
+
+    def _embed(self, model, modality, rows, v):
+        return model.adapt(rows, v)
+
+    def objective(self, model, rng=None):
+        import torch
+
+        total = super().objective(model, rng)
+        if self.p.preserve_l2:
+            v = torch.from_numpy(np.ascontiguousarray(self.V[self.anchors]))
+            total = total + self.p.preserve_l2 * ((model.adapt(self.anchors, v) - v) ** 2).sum(1).mean()
+        return total
+
+
+def fit_anchor_round(vectors, modality, resolved, ref_rows, params):
+    """Fit one anchor-mode round: (anchor rows, their new unit vectors (k, d) float32, info)."""
+    import torch
+
+    anchors = check_constraints(resolved)
+    problem = AnchorProblem(vectors, modality, resolved, ref_rows, params, np.random.default_rng(params.seed), anchors)
+    info = {"steps": params.steps, "validation_curve": None, "stopped": None, "references_in_scope": problem.in_scope}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(_n_threads())
+    try:
+        model, done = None, False
+        if params.validation > 0:
+            parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
+            if parts is not None:
+                model = _model(anchors, vectors.shape[1])
+                _, best, curve = train(
+                    parts[0], params, params.steps, params.seed, val=parts[1], keep_best=not params.refit,
+                    model=model, info=info,
+                )  # fmt: skip
+                info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
+                done = not params.refit
+        if not done:
+            first = model is None  # no validation run has said why it stopped
+            model = _model(anchors, vectors.shape[1])
+            ran = train(problem, params, info["steps"], params.seed, model=model, info=info if first else None)
+            info["steps"] = int(ran[1])
+        with torch.no_grad():
+            v = torch.from_numpy(np.ascontiguousarray(vectors[anchors]))
+            new = model.adapt(anchors, v).numpy().astype(np.float32)
+    finally:
+        torch.set_num_threads(threads)
+    if info["steps"] == 0:
+        new = np.array(vectors[anchors], np.float32, copy=True)
+    return anchors, new, info
+
+
+def anchors_to_bytes(rows, vectors) -> bytes:
+    """safetensors bytes of a round's anchor rows and their new vectors."""
+    import torch
+    from safetensors.torch import save
+
+    return save({"rows": torch.from_numpy(np.asarray(rows, np.int64)), "vectors": torch.from_numpy(vectors)})
+
+
+def apply_anchor_round(vectors, blob: bytes, where: str = "anchor round") -> np.ndarray:
+    """``vectors`` (n, d) with a round's anchor rows replaced by the vectors it stored (a copy); checked first."""
+    from safetensors.torch import load
+
+    try:
+        t = load(blob)
+        rows, new = t["rows"].numpy(), t["vectors"].numpy()
+    except Exception as exc:  # safetensors raises its own error types on a damaged blob
+        raise AlignmentError(f"{where}: not an anchor round's weights ({exc}).") from exc
+    n, d = np.shape(vectors)
+    if rows.ndim != 1 or new.shape != (len(rows), d) or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
+        raise AlignmentError(f"{where}: anchor rows {rows.shape} / vectors {new.shape} do not fit a ({n}, {d}) set.")
+    if not np.isfinite(new).all():
+        raise AlignmentError(f"{where}: the stored anchor vectors are not finite.")
+    out = np.array(vectors, np.float32, copy=True)
+    out[rows] = new
+    return out

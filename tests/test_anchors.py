@@ -1,0 +1,130 @@
+"""Anchor-mode alignment (Aligner(mode="anchors"), alignment/anchors.py) on the embedded shapes world: only the
+point-set anchors move, only decisions between them change, and history / save / load stay bit-exact."""
+
+import numpy as np
+import pytest
+
+from modalchorus_widget import Aligner, PointSet, SetSet
+from modalchorus_widget.data import shapes_cases as C
+from modalchorus_widget.errors import AlignmentError
+
+QUICK = dict(mode="anchors", learning_rate=1e-3, n_steps=60, validation=0.0, preserve_kl=20.0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    from modalchorus_widget import load_default
+
+    d = load_default("shapes")
+    return d, C.zero_shot_case(d)
+
+
+@pytest.fixture(scope="module")
+def aligned(shapes):
+    d, case = shapes
+    al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+    rnd = al.step(*C.zero_shot_constraints(d, case))
+    return al, rnd
+
+
+def test_only_the_anchor_rows_move(shapes, aligned):
+    d, case = shapes
+    al, rnd = aligned
+    moved = np.flatnonzero(np.any(al.embeddings_.vectors != d.embeddings.vectors, axis=1))
+    anchors = d.prompt_index[[case["target"], case["confused"]]]
+    assert set(moved) == set(anchors)
+    assert np.allclose(np.linalg.norm(al.embeddings_.vectors[anchors], axis=1), 1, atol=1e-5)
+    # no vector-to-vector map: new vectors pass through unchanged (normalised)
+    v = d.embeddings.vectors[:5] * 3
+    assert np.allclose(al.transform(v, "image"), d.embeddings.vectors[:5], atol=1e-6)
+    assert rnd.mode == "anchors" and set(rnd.tensors) == {"rows", "vectors"}
+    assert rnd.report["references_in_scope"] > 0
+    with pytest.raises(AlignmentError, match="anchors-mode round has no adapters"):
+        _ = rnd.adapters
+
+
+def test_the_fix_changes_only_decisions_between_the_anchors(shapes, aligned):
+    d, case = shapes
+    al, _ = aligned
+    a, b = case["target"], case["confused"]
+    before, after = case["predictions"], d.predict(al.embeddings_)
+    changed = before != after
+    assert changed.any()
+    # an image can only move to or from one of the two tuned prompts
+    assert np.all(np.isin(before[changed], [a, b]) | np.isin(after[changed], [a, b]))
+    # the lassoed red squares now read as red squares far more often; the red circles stay red circles
+    y, cl, keep = d.image_labels, case["cluster"], case["keep"]
+    assert np.mean(after[cl] == a) >= np.mean(before[cl] == a) + 0.15
+    assert np.mean(after[keep] == b) >= np.mean(before[keep] == b) - 0.02
+    te = np.asarray(d.test)
+    fig = C.zero_shot_figures(d, before, after)
+    assert fig["after"][a] > fig["before"][a]
+    assert np.mean(after[te] == y[te]) >= np.mean(before[te] == y[te])
+
+
+def test_references_the_round_is_about_leave_the_kl(shapes):
+    from modalchorus_widget.alignment.anchors import AnchorProblem, check_constraints
+    from modalchorus_widget.alignment.fit import FitParams
+
+    d, case = shapes
+    es = d.embeddings
+    cons = C.zero_shot_constraints(d, case)
+    al = Aligner(es, **QUICK)
+    resolved = [c.resolve(al) for c in cons]
+    anchors = check_constraints(resolved)
+    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    ref = np.setdiff1d(np.arange(es.n), selected)
+    p = AnchorProblem(es.vectors, es.modality, resolved, ref, FitParams(), np.random.default_rng(0), anchors)
+    img = d.image_index
+    pred = np.full(es.n, -1)
+    pred[img] = case["predictions"]
+    in_scope = ref[np.isin(pred[ref], [case["target"], case["confused"]])]
+    assert p.in_scope == len(in_scope) > 0
+    assert not np.isin(in_scope, p.ref).any() and len(p.ref) == len(ref) - len(in_scope)
+
+
+def test_undo_redo_save_load_are_bit_exact(shapes, tmp_path):
+    d, case = shapes
+    al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+    cons = C.zero_shot_constraints(d, case)
+    al.step(*cons)
+    v1 = al.embeddings_.vectors.copy()
+    al.step(PointSet(int(d.prompt_index[case["target"]]), case["wrong"]))
+    v2 = al.embeddings_.vectors.copy()
+    al.undo()
+    assert np.array_equal(al.embeddings_.vectors, v1)
+    al.redo()
+    assert np.array_equal(al.embeddings_.vectors, v2)
+    al.undo()
+    path = al.save(tmp_path / "anchors.zip")
+    back = Aligner.load(path, encoder=d.encoder)
+    assert back.mode == "anchors" and len(back.history_) == 1 and len(back.undone_) == 1
+    assert np.array_equal(back.embeddings_.vectors, v1)
+    back.redo()
+    assert np.array_equal(back.embeddings_.vectors, v2)
+
+
+def test_constraints_without_an_anchor_row_are_refused(shapes):
+    d, case = shapes
+    al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+    start = al.embeddings_
+    with pytest.raises(AlignmentError, match="set-set constraint.*mode='fast'"):
+        al.step(SetSet(case["cluster"], case["keep"]))
+    with pytest.raises(AlignmentError, match="anchor is not a row"):
+        al.step(PointSet("a square that is red", case["cluster"]))
+    assert al.embeddings_ is start and al.history_ == []
+    with pytest.raises(AlignmentError, match="images=, texts= and towers= are for mode='deep'"):
+        Aligner(d.embeddings, mode="anchors", towers=("image",))
+
+
+def test_a_damaged_anchor_round_is_refused(shapes):
+    from modalchorus_widget.alignment.anchors import anchors_to_bytes, apply_anchor_round
+
+    d, _ = shapes
+    v = d.embeddings.vectors
+    with pytest.raises(AlignmentError, match="do not fit"):
+        apply_anchor_round(v, anchors_to_bytes(np.array([len(v)]), v[:1].copy()))
+    with pytest.raises(AlignmentError, match="not finite"):
+        apply_anchor_round(v, anchors_to_bytes(np.array([0]), np.full((1, v.shape[1]), np.nan, np.float32)))
+    with pytest.raises(AlignmentError, match="not an anchor round"):
+        apply_anchor_round(v, b"\x00" * 16)
