@@ -6,7 +6,7 @@ import { categoryColors } from './colors.js';
 import { dataToNdc, fitToNdc, ndcToScreen } from './layout.js';
 import { installLasso } from './lasso_tool.js';
 import { drawAxes, drawFocus, drawLabels, drawLassoOutline, drawSearch, drawSetRings, drawTextGlyphs, drawTrails } from './overlay.js';
-import { reframe, trailAlpha, trailSegments } from './trails.js';
+import { reframe, trailAlpha, trailSegments, trailSegmentsFromData } from './trails.js';
 
 const SELECTION_COLOR = '#ff00ff';
 const DIM_INACTIVE = 0.12;
@@ -298,11 +298,17 @@ export class ScatterView {
     this.drawOverlay();
   }
 
-  /** After the positions now queued are drawn: trails from each moved point's old place in the data (in the
-   * frame drawn now) to its new one, fading out (they keep the fade of trails drawn early by startTrails).
-   * Resolves with the number drawn. */
-  showTrails() {
+  /** After the positions now queued are drawn: trails from each moved point's old place in the data to its new
+   * one, in the frame drawn then, fading out (they keep the fade of trails drawn early by startTrails). From
+   * the kernel's moved points (`early`: { index, oldXY, newXY, stats }, trails.js trailSegmentsFromData) when
+   * they came, since the view may have drawn several position updates at once (a fit finishing just before a
+   * round); else from the layout drawn before. Resolves with the number drawn. */
+  showTrails(early = null) {
     const run = () => {
+      if (early && this.transform) {
+        const { index, oldXY, newXY, stats } = early;
+        return this.startTrails(trailSegmentsFromData(index, oldXY, newXY, this.transform, {}, stats), this.trails?.t0);
+      }
       const prev = this.prevNdc;
       if (!prev?.transform || !this.ndc) return 0;
       const old = reframe(prev, prev.transform, this.transform);

@@ -177,13 +177,14 @@ function render({ model, el }) {
   // A round's trails come before its positions (the points that moved most): drawn, and a frame painted with
   // them, before the positions of every point are uploaded (seconds at a million software-rendered points).
   let earlyTrails = null;
-  let earlyRound = false;
+  let earlyRound = null; // the kernel's trails of the round on its way: { index, oldXY, newXY, stats }
   const afterPaint = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   const showEarlyTrails = (msg, buffers) => {
-    if (!proj.transform || !buffers || buffers.length < 3) return;
-    const seg = trailSegmentsFromData(decodeUint32(buffers[0]), decodeFloat32(buffers[1]), decodeFloat32(buffers[2]), proj.transform, {}, msg);
-    const count = proj.startTrails(seg);
-    earlyRound = true;
+    if (!buffers || buffers.length < 3) return;
+    earlyRound = { index: decodeUint32(buffers[0]), oldXY: decodeFloat32(buffers[1]), newXY: decodeFloat32(buffers[2]), stats: msg };
+    if (!proj.transform) return;
+    const { index, oldXY, newXY, stats } = earlyRound;
+    const count = proj.startTrails(trailSegmentsFromData(index, oldXY, newXY, proj.transform, {}, stats));
     earlyTrails = afterPaint().then(() => {
       root.dataset.trails = String(count);
       probe.stamp('trailsMs');
@@ -200,8 +201,8 @@ function render({ model, el }) {
     else if (type === 'round_trails') showEarlyTrails(msg, buffers);
     else if (type === 'round_drawn') {
       const early = earlyRound;
-      earlyRound = false;
-      proj.showTrails().then((count) => {
+      earlyRound = null;
+      proj.showTrails(early).then((count) => {
         root.dataset.trails = String(count);
         probe.stamp(early ? 'trailsExactMs' : 'trailsMs');
       });

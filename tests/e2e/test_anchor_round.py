@@ -1,0 +1,67 @@
+"""The quickstart's round in a real browser (shapes world, MFM map, Aligner(mode="anchors")): only the two class
+prompts move, so the map draws exactly two trails; the report's per-class bars show red squares fixed with the
+numbers the kernel reports; U (keyboard) undoes the round and the prompts are back bit for bit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.harness import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CELL = """
+import numpy as np
+from modalchorus_widget import MFM, Aligner, Chorus, PointSet, load_default
+from modalchorus_widget.data import shapes_cases as C
+data = load_default("shapes")
+es = data.embeddings
+w = Chorus(es, projector=MFM(random_state=0), encoder=data.encoder,
+           aligner=Aligner(es, encoder=data.encoder, **C.ZERO_SHOT_SETTINGS),
+           class_prompts=data.prompt_index.tolist(), color_by="prediction", wait=True)
+case = C.zero_shot_case(data)
+a, b = case["target"], case["confused"]
+v0 = es.vectors.copy()
+w
+"""
+
+
+def test_anchor_round_moves_only_the_prompts(open_notebook):
+    nb = open_notebook([CELL], width=1500, height=1300)
+    root = nb.wait_widget(0, timeout=240)
+    page, k = nb.page, nb.kernel
+    k.run(
+        "rnd = w.align(*C.zero_shot_constraints(data, case)); v1 = w.embeddings.vectors.copy()\n"
+        "moved = np.flatnonzero(np.any(v1 != v0, axis=1)).tolist()",
+        timeout=600,
+    )
+    assert k.value("moved") == k.value("sorted(data.prompt_index[[a, b]].tolist())")
+    page.wait_for_selector(".mc-report[data-round='1'] .mc-fig-zeroshot", timeout=60_000)
+    rep = k.value("w.report")
+    z = rep["zero_shot"]
+    bars = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.mc-root .mc-fig-zeroshot .mc-bar-row')).map(g =>
+             [g.dataset.label, Number(g.dataset.before), Number(g.dataset.after)])"""
+    )
+    assert bars == [
+        [c, x, y]
+        for c, x, y in zip(
+            [*z["classes"], "all"], [*z["before"], z["overall_before"]], [*z["after"], z["overall_after"]]
+        )
+    ]
+    row = {c: (x, y) for c, x, y in bars}
+    assert row["red square"][1] > row["red square"][0] + 0.1
+    # two points moved on the map (the two prompts), so two trails, not one per point that shifted a little
+    trails = lambda: int(page.evaluate("() => document.querySelector('.mc-root').dataset.trails || 0"))  # noqa: E731
+    assert wait_for(lambda: trails() == 2), trails()
+    time.sleep(0.3)
+    nb.screenshot("anchor-round.png", root)
+    # keyboard: U undoes the round; the prompts are back bit for bit
+    root.locator(".mc-status").click()
+    page.keyboard.press("u")
+    assert wait_for(
+        lambda: k.value("len(w.aligner.history_) == 0 and bool(np.array_equal(w.embeddings.vectors, v0))"), timeout=60
+    ), "U did not undo the round"
+    assert wait_for(lambda: page.locator(".mc-history").get_attribute("data-current") == "0")
