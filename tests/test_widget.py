@@ -182,6 +182,7 @@ class _Round:
     constraints = []
     seconds = 0.1
     is_identity = False
+    mode = "fast"
 
 
 class _FakeAligner:

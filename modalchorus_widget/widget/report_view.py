@@ -191,6 +191,9 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
         "n_selected": int(len(selected)),
         "moved": _moved_histogram(moved, mask),
     }
+    if rnd.mode == "anchors":  # only the anchor rows moved: name them, with how far
+        rows = np.flatnonzero(np.any(before != after, axis=1))
+        view["tuned"] = [{"row": int(r), "name": _row_name(int(r), es_after), "moved": _r(moved[r])} for r in rows]
     if report.get("note"):
         view["note"] = str(report["note"])
     img = np.flatnonzero(es_after.mask("image")) if "image" in es_after.modalities else np.zeros(0, np.int64)

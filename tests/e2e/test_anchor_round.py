@@ -1,6 +1,6 @@
 """The quickstart's round in a real browser (shapes world, MFM map, Aligner(mode="anchors")): only the two class
 prompts move, so the map draws exactly two trails; the report's per-class bars show red squares fixed with the
-numbers the kernel reports; U (keyboard) undoes the round and the prompts are back bit for bit."""
+numbers the kernel reports and the panel names the two tuned prompts; U (keyboard) undoes the round and the prompts are back bit for bit."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def test_anchor_round_moves_only_the_prompts(open_notebook):
             [*z["classes"], "all"], [*z["before"], z["overall_before"]], [*z["after"], z["overall_after"]]
         )
     ]
+    # the panel names the two tuned prompts instead of a histogram of moves that are all zero but theirs
+    tuned = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.mc-root .mc-fig-tuned .mc-tuned-row')).map(e => Number(e.dataset.row))"
+    )
+    assert tuned == k.value("moved") and page.locator(".mc-root .mc-fig-moved").count() == 0
+    assert "a photo of a red square" in page.locator(".mc-root .mc-fig-tuned").inner_text()
     row = {c: (x, y) for c, x, y in bars}
     assert row["red square"][1] > row["red square"][0] + 0.1
     # two points moved on the map (the two prompts), so two trails, not one per point that shifted a little

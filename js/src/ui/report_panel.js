@@ -17,6 +17,8 @@ function svg(tag, attrs = {}, ...children) {
 }
 
 const BAR_W = 150;
+// why a round ended (fit.train's info["stopped"]), in words
+const STOPPED = { satisfied: 'satisfied', validation: 'best on the held-out slice', steps: 'every step run' };
 const ROW_H = 15;
 
 /** Paired bars: one row per label, grey "before" bar over a coloured "after" bar, values as text. */
@@ -61,6 +63,14 @@ function movedHistogram(moved) {
   return h('div', { class: 'mc-fig mc-fig-moved' }, h('div', { class: 'mc-fig-title', text: 'how far points moved (share of each group)' }), chart, legend);
 }
 
+/** Anchor mode: the concepts the round tuned (the only points that moved), each with how far it moved. */
+function tunedList(tuned) {
+  const rows = tuned.map((t) => h('div', { class: 'mc-tuned-row', 'data-row': String(t.row), 'data-moved': String(t.moved) },
+    h('span', { text: t.name }), h('span', { class: 'mc-muted', text: ` moved ${formatValue(t.moved)} (1 \u2212 cos)` })));
+  const note = 'anchor mode: every other point kept its vector';
+  return h('div', { class: 'mc-fig mc-fig-tuned' }, h('div', { class: 'mc-fig-title', text: 'concepts tuned' }), h('div', { class: 'mc-fig-note', text: note }), ...rows);
+}
+
 function recallChart(rec) {
   const labels = ['image\u2192text R@1', 'image\u2192text R@5', 'text\u2192image R@1', 'text\u2192image R@5'];
   const keys = ['i2t_r1', 'i2t_r5', 't2i_r1', 't2i_r5'];
@@ -85,14 +95,15 @@ export function createReportPanel() {
       el.dataset.round = String(r.round);
       const head = h('div', { class: 'mc-report-head' },
         h('b', { text: `Round ${r.round}: ` }), r.words || '',
-        h('span', { class: 'mc-muted', text: ` \u00b7 ${r.steps} steps${r.stopped ? ` (${r.stopped})` : ''} \u00b7 ${formatValue(r.seconds)} s` }));
+        h('span', { class: 'mc-muted', text: ` \u00b7 ${r.steps} steps${r.stopped ? ` (${STOPPED[r.stopped] ?? r.stopped})` : ''} \u00b7 ${formatValue(r.seconds)} s` }));
       const figs = h('div', { class: 'mc-report-figs mc-report-table' });
       if (r.zero_shot) {
         const z = r.zero_shot;
         figs.append(barChart('zero-shot accuracy per class', [...z.classes, 'all'], [...z.before, z.overall_before], [...z.after, z.overall_after], { cls: 'mc-fig-zeroshot' }));
       }
       if (r.recall) figs.append(recallChart(r.recall));
-      if (r.moved) figs.append(movedHistogram(r.moved));
+      if (r.tuned) figs.append(tunedList(r.tuned));
+      else if (r.moved) figs.append(movedHistogram(r.moved));
       for (const c of r.constraints || []) {
         const f = constraintChart(c);
         if (f) figs.append(f);
