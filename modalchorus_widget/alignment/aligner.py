@@ -144,7 +144,7 @@ class Aligner(BaseEstimator):
         if mode != "deep" and (images is not None or texts is not None or towers is not None):
             raise AlignmentError(
                 "Aligner: images=, texts= and towers= are for mode='deep' (tuning the encoder); "
-                "fast mode works on the embeddings alone."
+                f"{mode} mode works on the embeddings alone."
             )
         self.embeddings = embeddings
         self.encoder = check_encoder(encoder, "Aligner(encoder=...)")
