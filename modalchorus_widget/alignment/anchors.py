@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AlignmentError
-from .fit import Problem, _n_threads, train
+from .fit import Problem, fit_problem
 
 
 def check_constraints(resolved) -> np.ndarray:
@@ -95,34 +95,11 @@ def fit_anchor_round(vectors, modality, resolved, ref_rows, params):
 
     anchors = check_constraints(resolved)
     problem = AnchorProblem(vectors, modality, resolved, ref_rows, params, np.random.default_rng(params.seed), anchors)
-    info = {"steps": params.steps, "validation_curve": None, "stopped": None, "references_in_scope": problem.in_scope}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(_n_threads())
-    try:
-        model, done = None, False
-        if params.validation > 0:
-            parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
-            if parts is not None:
-                model = _model(anchors, vectors.shape[1])
-                _, best, curve = train(
-                    parts[0], params, params.steps, params.seed, val=parts[1], keep_best=not params.refit,
-                    model=model, info=info,
-                )  # fmt: skip
-                info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
-                done = not params.refit
-        if not done:
-            first = model is None  # no validation run has said why it stopped
-            model = _model(anchors, vectors.shape[1])
-            ran = train(problem, params, info["steps"], params.seed, model=model, info=info if first else None)
-            info["steps"] = int(ran[1])
-        with torch.no_grad():
-            v = torch.from_numpy(np.ascontiguousarray(vectors[anchors]))
-            new = model.adapt(anchors, v).numpy().astype(np.float32)
-    finally:
-        torch.set_num_threads(threads)
-    if info["steps"] == 0:
-        new = np.array(vectors[anchors], np.float32, copy=True)
-    return anchors, new, info
+    model, info = fit_problem(problem, params, lambda: _model(anchors, vectors.shape[1]))
+    info["references_in_scope"] = problem.in_scope
+    with torch.no_grad():
+        new = model.adapt(anchors, torch.from_numpy(np.ascontiguousarray(vectors[anchors]))).numpy()
+    return anchors, new.astype(np.float32), info
 
 
 def anchors_to_bytes(rows, vectors) -> bytes:

@@ -376,29 +376,37 @@ def _n_threads() -> int:
 
 def fit_round(vectors, modality, resolved, ref_rows, params: FitParams):
     """Fit one round; returns (adapters, info) where info records steps and the validation curve."""
+    problem = Problem(vectors, modality, resolved, ref_rows, params, np.random.default_rng(params.seed))
+    return fit_problem(problem, params)
+
+
+def fit_problem(problem: Problem, params: FitParams, make_model=lambda: None):
+    """Train on ``problem``: with ``validation``, on a split whose held-out slice picks the step (the best
+    checkpoint kept, or a refit on all rows with ``refit``), else for ``params.steps``. ``make_model()`` gives a
+    fresh model to tune (None: identity adapters, fast mode). Returns (model, info)."""
     import torch
 
-    rng = np.random.default_rng(params.seed)
-    problem = Problem(vectors, modality, resolved, ref_rows, params, rng)
     info = {"steps": params.steps, "validation_curve": None, "stopped": None}
     threads = torch.get_num_threads()
     torch.set_num_threads(_n_threads())
     try:
-        adapters = None
+        model = None
         if params.validation > 0:
             parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
             if parts is not None:
                 kept, best, curve = train(
-                    parts[0], params, params.steps, params.seed, val=parts[1], keep_best=not params.refit, info=info
-                )
+                    parts[0], params, params.steps, params.seed, val=parts[1], keep_best=not params.refit,
+                    model=make_model(), info=info,
+                )  # fmt: skip
                 info.update(steps=int(best), validation_curve=[(int(i), round(v, 5)) for i, v in curve])
                 if not params.refit:  # the best checkpoint of the held-out run: half the time of a refit
-                    adapters = kept
-        if adapters is None:
-            adapters, ran, _ = train(
-                problem, params, info["steps"], params.seed, info=info if info.get("stopped") is None else None
-            )
+                    model = kept
+        if model is None:
+            model, ran, _ = train(
+                problem, params, info["steps"], params.seed, model=make_model(),
+                info=info if info.get("stopped") is None else None,
+            )  # fmt: skip
             info["steps"] = int(ran)
     finally:
         torch.set_num_threads(threads)
-    return adapters, info
+    return model, info

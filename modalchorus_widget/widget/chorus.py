@@ -361,7 +361,7 @@ class Chorus(BrowserActions, ScatterWidget):
         shown = self._sample.index if self._sample is not None else None
         if shown is not None:
             old, new = old[shown], new[shown]
-        move = np.nan_to_num(new - old, nan=0.0, posinf=0.0, neginf=0.0)
+        move = new - old  # both finite (buffers.as_positions)
         shift = np.median(move, axis=0) if len(move) else np.zeros(2, np.float32)
         d = np.hypot(*(move - shift).T)
         k = min(self._TRAILS, len(d))
