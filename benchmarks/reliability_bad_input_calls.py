@@ -234,6 +234,12 @@ def empty_set_set(c):
     return c.aligner.step(_set_set(np.zeros(0, np.int64)))
 
 
+def weigh_empty_lasso(c):
+    from modalchorus_widget.alignment import weigh_by_size
+
+    return c.aligner.step(*weigh_by_size(_point_set(0, [1, 2]), _point_set(0, [])))
+
+
 def chorus_align_empty(c):
     return c.chorus.align(_point_set(0, np.zeros(0, np.uint32)))
 

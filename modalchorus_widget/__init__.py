@@ -28,6 +28,7 @@ _EXPORTS = {
     "ScatterWidget": "widget.scatter",
     "PointSet": "alignment",
     "SetSet": "alignment",
+    "weigh_by_size": "alignment",
     "Aligner": "alignment",
     "CMCR": "cmcr",
     "connect": "cmcr",

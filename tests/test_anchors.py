@@ -4,7 +4,7 @@ point-set anchors move, only decisions between them change, and history / save /
 import numpy as np
 import pytest
 
-from modalchorus_widget import Aligner, PointSet, SetSet
+from modalchorus_widget import Aligner, PointSet, SetSet, weigh_by_size
 from modalchorus_widget.data import shapes_cases as C
 from modalchorus_widget.errors import AlignmentError
 
@@ -22,7 +22,7 @@ def shapes():
 @pytest.fixture(scope="module")
 def aligned(shapes):
     d, case = shapes
-    al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+    al = Aligner(d.embeddings, encoder=d.encoder, **C.ZERO_SHOT_SETTINGS)  # the case's round, as shipped
     rnd = al.step(*C.zero_shot_constraints(d, case))
     return al, rnd
 
@@ -128,3 +128,27 @@ def test_a_damaged_anchor_round_is_refused(shapes):
         apply_anchor_round(v, anchors_to_bytes(np.array([0]), np.full((1, v.shape[1]), np.nan, np.float32)))
     with pytest.raises(AlignmentError, match="not an anchor round"):
         apply_anchor_round(v, b"\x00" * 16)
+
+
+def test_weigh_by_size_makes_every_lassoed_point_count_the_same(shapes):
+    d, case = shapes
+    a, b = (int(d.prompt_index[c]) for c in (case["target"], case["confused"]))
+    mask = np.zeros(d.embeddings.n, bool)
+    mask[case["keep"]] = True
+    sq, ci = weigh_by_size(PointSet(a, case["cluster"]), PointSet(b, mask, weight=2.0))
+    n_sq, n_ci = len(case["cluster"]), len(case["keep"])
+    assert (sq.n_points(), ci.n_points()) == (n_sq, n_ci)
+    assert np.isclose(sq.weight, 2 * n_sq / (n_sq + n_ci)) and np.isclose(ci.weight, 2.0 * 2 * n_ci / (n_sq + n_ci))
+    extra = PointSet(a, [1, 1, 2]).augment(vectors=np.ones((3, d.embeddings.dim)))  # repeated rows count once
+    assert extra.n_points() == 5 and SetSet([1, 2], [3]).n_points() == 3
+    with pytest.raises(AlignmentError, match="constraint 1 is empty"):
+        weigh_by_size(PointSet(a, [1]), PointSet(b, []))
+    # on the shapes world's lassos (44 red squares, 63 red circles) the larger lasso's images keep their class
+    # better than when each lasso weighs the same
+    y, keep = d.image_labels, case["keep"]
+    kept = []
+    for cons in ([PointSet(a, case["cluster"]), PointSet(b, case["keep"])], C.zero_shot_constraints(d, case)):
+        al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+        al.step(*cons)
+        kept.append(np.mean(d.predict(al.embeddings_)[keep] == y[keep]))
+    assert kept[1] > kept[0]

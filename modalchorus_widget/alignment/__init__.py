@@ -2,6 +2,6 @@
 
 from ..errors import AlignmentError
 from .aligner import Aligner, Round
-from .constraints import PointSet, SetSet, synthesize
+from .constraints import PointSet, SetSet, synthesize, weigh_by_size
 
-__all__ = ["Aligner", "AlignmentError", "PointSet", "Round", "SetSet", "synthesize"]
+__all__ = ["Aligner", "AlignmentError", "PointSet", "Round", "SetSet", "synthesize", "weigh_by_size"]

@@ -232,6 +232,15 @@ class Constraint:
         out.__dict__.update(self.__dict__)
         return out
 
+    def n_points(self) -> int:
+        """How many points the constraint holds: distinct rows of its sets plus few-shot extras."""
+        n = sum(
+            len(np.unique(_idx_list(getattr(self, side)))) for side in self._sides() if getattr(self, side) is not None
+        )
+        for ex in self.extras.values():
+            n += len(ex.images) + len(ex.texts) + (0 if ex.vectors is None else len(ex.vectors))
+        return int(n)
+
     def _resolve_extra(self, side, aligner, where):
         ex = self.extras.get(side)
         if ex is None:
@@ -442,6 +451,26 @@ class SetSet(Constraint):
             "weight": self.weight,
             "extras": _extras_dict(self.extras),
         }
+
+
+def weigh_by_size(*constraints) -> list:
+    """Copies of ``constraints`` weighted by how many points each holds (their weights times n_i / mean n), so
+    every selected point counts the same whichever lasso it is in. Unweighted, each constraint counts the
+    same: a lasso of 40 red squares would weigh as much as one of 60 red circles beside it."""
+    sizes = np.array([c.n_points() for c in constraints], np.float64)
+    if not len(sizes):
+        raise AlignmentError("weigh_by_size: give one or more constraints.")
+    if (sizes == 0).any():
+        raise AlignmentError(
+            f"weigh_by_size: constraint {int(np.argmin(sizes))} is empty (it holds no points); select some points "
+            "(w.selected or w.sets[...]) first."
+        )
+    out = []
+    for c, n in zip(constraints, sizes / sizes.mean()):
+        w = c._copy()
+        w.weight = float(c.weight * n)
+        out.append(w)
+    return out
 
 
 def _find_text(es, text, modality):
