@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._optim import Adam
 from ..errors import AlignmentError
 
 
@@ -61,7 +62,7 @@ def clip_adapter(images, texts, alpha=0.2, reduction=4, steps=100, lr=1e-3, temp
         for p in net.parameters():
             p.copy_(torch.empty_like(p).uniform_(-1, 1, generator=g) / np.sqrt(p.shape[1]))
     f = lambda v: F.normalize(alpha * net(v) + (1 - alpha) * v, dim=-1)  # noqa: E731
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = Adam(net.parameters(), lr=lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     lab = torch.arange(len(x))
     for _ in range(steps):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._optim import Adam
 from . import losses
 from .adapter import make_adapters
 
@@ -316,7 +317,7 @@ def train(
     import torch
 
     adapters = make_adapters(problem.modalities, problem.V.shape[1], params.hidden, seed) if model is None else model
-    opt = torch.optim.Adam(adapters.parameters(), lr=params.lr)
+    opt = Adam(adapters.parameters(), lr=params.lr)
     rng = np.random.default_rng(seed)
     curve, best, best_state, satisfied_at, reason = [], (float("inf"), 0), None, None, "steps"
     for i in range(steps + 1):
@@ -346,7 +347,7 @@ def train(
             raise FloatingPointError(
                 f"alignment loss became {float(loss.detach())} at step {i}; lower lr or the weights."
             )
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
     if info is not None:

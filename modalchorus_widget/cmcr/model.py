@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .._optim import AdamW, CosineAnnealing
 from .._params import renamed_params
 from ..errors import CMCRError, MissingFileError, NotFittedError
 
@@ -327,11 +328,11 @@ class CMCR(BaseEstimator):
             P1 = {m: T(v) for m, v in ps1.items()}
             P2 = {m: T(v) for m, v in ps2.items()}
             params = list(p1.parameters()) + list(p2.parameters())
-            opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+            opt = AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
             n = len(b1)
             bs = min(self.batch_size, n)
             steps_per_epoch = max(1, n // bs)  # drop the ragged tail: BatchNorm and InfoNCE want full batches
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.n_epochs * steps_per_epoch)
+            sched = CosineAnnealing(opt, T_max=self.n_epochs * steps_per_epoch)
             noise = float(self.noise_std)
 
             def enhance(x):
@@ -366,7 +367,7 @@ class CMCR(BaseEstimator):
                             (1 - (z2 * c).sum(1)).mean() for c in zc
                         )
                         loss = loss + self.lam * intra
-                    opt.zero_grad(set_to_none=True)
+                    opt.zero_grad()
                     loss.backward()
                     opt.step()
                     sched.step()

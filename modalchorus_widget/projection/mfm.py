@@ -34,6 +34,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .._optim import Adam, OneCycle
 from ..errors import NotFittedError, ProjectionError
 from .base import Projector, check_embeddings
 from .mfm_file import mfm_from_bytes, mfm_to_bytes
@@ -224,9 +225,9 @@ class MFM(Projector):
         sd = float(np.sqrt(((Y - mu) ** 2).sum(1).mean())) or 1.0
         T = torch.from_numpy(((Y - mu) / sd).astype(np.float32))
         lr = float(self.learning_rate)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        opt = Adam(net.parameters(), lr=lr)
         steps = int(self.n_distill_steps)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
+        sched = OneCycle(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
         # mini-batches: a full batch costs 3x a 256-row one per step and reached no better fidelity in as many seconds
         batch = min(len(T), _DISTILL_BATCH)
         # input noise (Tikhonov-like): the rank-refined layout has fine detail, and without it the network that
@@ -296,8 +297,8 @@ class MFM(Projector):
         warm start the first quarter of the steps uses early exaggeration 4."""
         n = len(Xp)
         lr = float(self.learning_rate) * (0.018 if self.warm_start else 0.18)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+        opt = Adam(net.parameters(), lr=lr)
+        sched = OneCycle(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
         full = n <= int(self.batch_size)
         E, M = int(self.batch_size), max(1, int(self.batch_size) // 2)
         eye = torch.eye(n, dtype=torch.bool) if full else None

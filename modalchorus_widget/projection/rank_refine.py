@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._optim import Adam
+
 __all__ = ["refine_layout"]
 
 
@@ -142,7 +144,7 @@ def refine_layout(
     weights = [float(intra)] * 2
     gen = torch.Generator().manual_seed(int(seed))
     Yt = torch.tensor(Y, requires_grad=True)
-    opt = torch.optim.Adam([Yt], lr=float(learning_rate) * float(np.std(Y)))
+    opt = Adam([Yt], lr=float(learning_rate) * float(np.std(Y)))
     for step in range(int(n_steps)):
         loss = 0.0
         for block in cross:
