@@ -1,5 +1,5 @@
 """Anchor-mode alignment (Aligner(mode="anchors"), alignment/anchors.py) on the embedded shapes world: only the
-point-set anchors move, only decisions between them change, and history / save / load stay bit-exact."""
+point-set anchors move, only decisions that involve an anchor change, and history / save / load stay bit-exact."""
 
 import numpy as np
 import pytest
@@ -43,7 +43,7 @@ def test_only_the_anchor_rows_move(shapes, aligned):
         _ = rnd.adapters
 
 
-def test_the_fix_changes_only_decisions_between_the_anchors(shapes, aligned):
+def test_the_fix_changes_only_decisions_that_involve_an_anchor(shapes, aligned):
     d, case = shapes
     al, _ = aligned
     a, b = case["target"], case["confused"]

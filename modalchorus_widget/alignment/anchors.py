@@ -3,7 +3,8 @@
 Fast mode moves every row of a modality through an adapter; here each anchor row (e.g. the class prompt a lasso
 was pulled to) gets a residual of its own, g(a) = normalise(a + delta_a), and every other row, and every vector
 passed to ``Aligner.transform``, stays as it is. For a zero-shot classifier, whose weights are its prompts, that is
-Task Residual tuning (Yu et al., CVPR 2023): only decisions between the concepts a round names can change.
+Task Residual tuning (Yu et al., CVPR 2023): only decisions that involve a concept the round names can change (an
+image may move to or from a tuned prompt, never between two others).
 
 The objective is fast mode's (``fit.Problem``: the constraints' losses, ``preserve_kl`` on unselected reference
 rows), with ``preserve_l2`` on the anchors' own change, and one difference in the references: a reference whose

@@ -328,7 +328,7 @@ def compositional_figures(case, encoder, aligner=None) -> dict:
 # Aligner parameters of the zero-shot case, chosen by ``scripts/cases_cv.py zero_shot --repeats 16`` (3 class-stratified
 # folds of the training split x 16 assignments): the largest mean target gain whose largest drop of another class,
 # averaged over the folds, stayed under 0.01. Anchor mode: the round tunes only the two class prompts the lassos were
-# pulled to (``alignment/anchors.py``), so only the red-square / red-circle decision can change; 150 steps without
+# pulled to (``alignment/anchors.py``), so only decisions involving those two prompts can change; 150 steps without
 # early stopping, light L2 on the prompts, strong KL on the references outside the round's scope; the two lassos are
 # weighted by size (``zero_shot_constraints``). CV: target +0.169, mean drop 0.005, drops on red circles; unweighted
 # +0.185 and 0.011; fast mode's best, the previous settings, +0.108 and 0.030 (24 folds); see the README.
