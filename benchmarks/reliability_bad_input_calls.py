@@ -240,6 +240,12 @@ def weigh_empty_lasso(c):
     return c.aligner.step(*weigh_by_size(_point_set(0, [1, 2]), _point_set(0, [])))
 
 
+def weigh_a_list(c):
+    from modalchorus_widget.alignment import weigh_by_size
+
+    return c.aligner.step(*weigh_by_size([_point_set(0, [1, 2]), _point_set(0, [3])]))
+
+
 def chorus_align_empty(c):
     return c.chorus.align(_point_set(0, np.zeros(0, np.uint32)))
 

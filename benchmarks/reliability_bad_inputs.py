@@ -166,6 +166,7 @@ BAD_INPUTS: list[BadInput] = [
     B("empty selection", "Aligner.step(PointSet)", F.empty_point_set, (AlignmentError,), ("empty",), AL),
     B("empty selection", "Aligner.step(SetSet)", F.empty_set_set, (AlignmentError,), ("empty",), AL),
     B("empty selection", "weigh_by_size(PointSet, PointSet)", F.weigh_empty_lasso, (AlignmentError,), ("empty",), AL),
+    B("a list of constraints", "weigh_by_size([...])", F.weigh_a_list, (AlignmentError,), ("unpack",), AL),
     B(
         "empty selection",
         "Chorus.align(PointSet(anchor, w.selected=[]))",

@@ -143,6 +143,8 @@ def test_weigh_by_size_makes_every_lassoed_point_count_the_same(shapes):
     assert extra.n_points() == 5 and SetSet([1, 2], [3]).n_points() == 3
     with pytest.raises(AlignmentError, match="constraint 1 is empty"):
         weigh_by_size(PointSet(a, [1]), PointSet(b, []))
+    with pytest.raises(AlignmentError, match="unpack a list with"):
+        weigh_by_size([PointSet(a, [1]), PointSet(b, [2])])
     # on the shapes world's lassos (44 red squares, 63 red circles) the larger lasso's images keep their class
     # better than when each lasso weighs the same
     y, keep = d.image_labels, case["keep"]

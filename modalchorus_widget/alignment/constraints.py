@@ -457,9 +457,16 @@ def weigh_by_size(*constraints) -> list:
     """Copies of ``constraints`` weighted by how many points each holds (their weights times n_i / mean n), so
     every selected point counts the same whichever lasso it is in. Unweighted, each constraint counts the
     same: a lasso of 40 red squares would weigh as much as one of 60 red circles beside it."""
-    sizes = np.array([c.n_points() for c in constraints], np.float64)
-    if not len(sizes):
+    if not constraints:
         raise AlignmentError("weigh_by_size: give one or more constraints.")
+    bad = [type(c).__name__ for c in constraints if not isinstance(c, Constraint)]
+    if bad:
+        raise AlignmentError(
+            f"weigh_by_size: got a {bad[0]}, not a constraint; pass the constraints as arguments, "
+            "weigh_by_size(PointSet(...), PointSet(...))"
+            + (", or unpack a list with *." if bad[0] in ("list", "tuple") else ".")
+        )
+    sizes = np.array([c.n_points() for c in constraints], np.float64)
     if (sizes == 0).any():
         raise AlignmentError(
             f"weigh_by_size: constraint {int(np.argmin(sizes))} is empty (it holds no points); select some points "
