@@ -1,7 +1,8 @@
 """What the widget draws after an alignment round, as small JSON-able dicts (no per-point arrays).
 
 ``round_view`` turns one round (vectors and predictions before / after) into the figures the report panel
-draws as pictures: per-class zero-shot accuracy (paired bars), recall@1/5 of the set's true pairs, a
+draws as pictures: per-class zero-shot accuracy of the images the round did not select, with the selected
+ones' overall accuracy beside it (paired bars), recall@1/5 of the set's true pairs, a
 histogram of how far selected vs unselected rows moved, and how many predictions changed outside the
 selection. ``constraint_words`` says what a round asked for in words (one history chip per round).
 """
@@ -206,7 +207,20 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
         view["changed_unselected"] = int(report["predictions_changed_unselected"])
         view["changed_selected"] = int(report.get("predictions_changed_selected", 0))
     if classes is not None:
-        acc = per_class_accuracy(es_after.labels, pred_before, pred_after, img, classes)
+        # the images the round did not select: what it did to the rest (on the quickstart, the held-out red
+        # squares); every image when the selection holds them all
+        free = img[~mask[img]]
+        acc = per_class_accuracy(es_after.labels, pred_before, pred_after, free, classes)
+        if acc is None:
+            acc = per_class_accuracy(es_after.labels, pred_before, pred_after, img, classes)
+            if acc is not None:
+                acc["rows"] = "all"
+        else:
+            acc["rows"] = "unselected"
+            sel = per_class_accuracy(es_after.labels, pred_before, pred_after, img[mask[img]], classes)
+            if sel is not None:
+                acc["selected_before"], acc["selected_after"] = sel["overall_before"], sel["overall_after"]
+                acc["n_selected"] = int(sum(sel["n"]))
         if acc is not None:
             view["zero_shot"] = acc
     rec = _recall(before, after, _pairs(es_after))

@@ -48,9 +48,14 @@ def test_anchor_round_moves_only_the_prompts(open_notebook):
     assert bars == [
         [c, x, y]
         for c, x, y in zip(
-            [*z["classes"], "all"], [*z["before"], z["overall_before"]], [*z["after"], z["overall_after"]]
+            [*z["classes"], "all", "selected"],
+            [*z["before"], z["overall_before"], z["selected_before"]],
+            [*z["after"], z["overall_after"], z["selected_after"]],
         )
     ]
+    # the bars are over the scenes not lassoed: here every held-out scene and the training ones of other classes
+    te = k.value("sorted(set(np.asarray(data.test).tolist()) & set(np.flatnonzero(data.image_labels == a).tolist()))")
+    assert z["n"][z["classes"].index("red square")] == len(te)
     # the panel names the two tuned prompts instead of a histogram of moves that are all zero but theirs
     tuned = page.evaluate(
         "() => Array.from(document.querySelectorAll('.mc-root .mc-fig-tuned .mc-tuned-row')).map(e => Number(e.dataset.row))"

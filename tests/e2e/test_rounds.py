@@ -48,17 +48,24 @@ def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     k.run("rnd = w.align(PointSet(anchor, rows)); v1 = w.embeddings.vectors.copy()", timeout=600)
     page.wait_for_selector(".mc-report[data-round='1'] .mc-fig-zeroshot", timeout=60_000)
     rep = k.value("w.report")
-    # per-class bars: the numbers the kernel reports, class by class, and the overall accuracy the round reports
+    # per-class bars over the images not selected, then the selected ones: the numbers the kernel reports
     bars = _bars(page, "mc-fig-zeroshot")
     z = rep["zero_shot"]
+    assert z["rows"] == "unselected"
     assert bars == [
         [c, b, a]
         for c, b, a in zip(
-            [*z["classes"], "all"], [*z["before"], z["overall_before"]], [*z["after"], z["overall_after"]]
+            [*z["classes"], "all", "selected"],
+            [*z["before"], z["overall_before"], z["selected_before"]],
+            [*z["after"], z["overall_after"], z["selected_after"]],
         )
     ]
-    assert abs(z["overall_before"] - k.value("rnd.report['zero_shot_acc_before']")) < 1e-4
-    assert abs(z["overall_after"] - k.value("rnd.report['zero_shot_acc_after']")) < 1e-4
+    assert "images not selected" in page.locator(".mc-root .mc-fig-zeroshot .mc-fig-title").inner_text()
+    # together they are the round's own figure over every image
+    n_img, n_sel = k.value("int((es.modality == 'image').sum())"), z["n_selected"]
+    for when in ("before", "after"):
+        whole = (z[f"overall_{when}"] * (n_img - n_sel) + z[f"selected_{when}"] * n_sel) / n_img
+        assert abs(whole - k.value(f"rnd.report['zero_shot_acc_{when}']")) < 1e-3
     # the constraint's own figures, the histogram and the changed-predictions count
     cons = _bars(page, "mc-fig-constraint")
     assert [b[1] for b in cons] == list(rep["constraints"][0]["before"].values())

@@ -99,7 +99,16 @@ export function createReportPanel() {
       const figs = h('div', { class: 'mc-report-figs mc-report-table' });
       if (r.zero_shot) {
         const z = r.zero_shot;
-        figs.append(barChart('zero-shot accuracy per class', [...z.classes, 'all'], [...z.before, z.overall_before], [...z.after, z.overall_after], { cls: 'mc-fig-zeroshot' }));
+        const names = [...z.classes, 'all'];
+        const before = [...z.before, z.overall_before];
+        const after = [...z.after, z.overall_after];
+        if (z.selected_before != null) {
+          names.push('selected');
+          before.push(z.selected_before);
+          after.push(z.selected_after);
+        }
+        const title = z.rows === 'unselected' ? 'zero-shot accuracy per class, images not selected' : 'zero-shot accuracy per class';
+        figs.append(barChart(title, names, before, after, { cls: 'mc-fig-zeroshot' }));
       }
       if (r.recall) figs.append(recallChart(r.recall));
       if (r.tuned) figs.append(tunedList(r.tuned));
