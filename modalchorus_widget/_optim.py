@@ -17,7 +17,9 @@ class Adam:
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
         import torch
+        from torch.optim.adam import adam
 
+        self._update = adam
         self.params = list(params)
         self.lr, self.betas, self.eps = float(lr), tuple(betas), float(eps)
         self.weight_decay, self.decoupled = float(weight_decay), bool(decoupled)
@@ -31,14 +33,13 @@ class Adam:
 
     def step(self):
         import torch
-        from torch.optim.adam import adam
 
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
         params = [self.params[i] for i in live]
         with torch.no_grad():
-            adam(
+            self._update(
                 params, [p.grad for p in params], [self._m[i] for i in live], [self._v[i] for i in live], [],
                 [self._t[i] for i in live], foreach=None, capturable=False, differentiable=False, fused=None,
                 grad_scale=None, found_inf=None, has_complex=any(torch.is_complex(p) for p in params),

@@ -588,5 +588,6 @@ def _after(prev: EmbeddingSet, mode, weights, adapters, identity, where="anchor 
         return apply_anchor_round(prev.vectors, weights, where)
     after = np.array(prev.vectors, copy=True)
     for m in adapters.keys():
-        after[prev.mask(m)] = apply_adapter(adapters, prev.vectors[prev.mask(m)], m)
+        rows = prev.mask(m)
+        after[rows] = apply_adapter(adapters, prev.vectors[rows], m)
     return after

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e.harness import wait_for
+from tests.e2e.harness import bar_rows, wait_for, zero_shot_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -41,18 +41,8 @@ def test_anchor_round_moves_only_the_prompts(open_notebook):
     page.wait_for_selector(".mc-report[data-round='1'] .mc-fig-zeroshot", timeout=60_000)
     rep = k.value("w.report")
     z = rep["zero_shot"]
-    bars = page.evaluate(
-        """() => Array.from(document.querySelectorAll('.mc-root .mc-fig-zeroshot .mc-bar-row')).map(g =>
-             [g.dataset.label, Number(g.dataset.before), Number(g.dataset.after)])"""
-    )
-    assert bars == [
-        [c, x, y]
-        for c, x, y in zip(
-            [*z["classes"], "all", "selected"],
-            [*z["before"], z["overall_before"], z["selected_before"]],
-            [*z["after"], z["overall_after"], z["selected_after"]],
-        )
-    ]
+    bars = bar_rows(page, "mc-fig-zeroshot")
+    assert bars == zero_shot_rows(z)
     # the bars are over the scenes not lassoed: here every held-out scene and the training ones of other classes
     te = k.value("sorted(set(np.asarray(data.test).tolist()) & set(np.flatnonzero(data.image_labels == a).tolist()))")
     assert z["n"][z["classes"].index("red square")] == len(te)

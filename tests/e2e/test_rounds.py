@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.e2e.harness import wait_for
+from tests.e2e.harness import bar_rows, wait_for, zero_shot_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,14 +30,6 @@ w
 """
 
 
-def _bars(page, fig):
-    return page.evaluate(
-        """f => Array.from(document.querySelectorAll(`.mc-root .${f} .mc-bar-row`)).map(g => [g.dataset.label,
-             Number(g.dataset.before), Number(g.dataset.after)])""",
-        fig,
-    )
-
-
 @pytest.mark.parametrize("front_end", ["lab", "notebook"], indirect=True)  # JupyterLab and Jupyter Notebook 7
 def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     nb = open_notebook([CELL], width=1500, height=1300)
@@ -49,17 +41,10 @@ def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
     page.wait_for_selector(".mc-report[data-round='1'] .mc-fig-zeroshot", timeout=60_000)
     rep = k.value("w.report")
     # per-class bars over the images not selected, then the selected ones: the numbers the kernel reports
-    bars = _bars(page, "mc-fig-zeroshot")
+    bars = bar_rows(page, "mc-fig-zeroshot")
     z = rep["zero_shot"]
     assert z["rows"] == "unselected"
-    assert bars == [
-        [c, b, a]
-        for c, b, a in zip(
-            [*z["classes"], "all", "selected"],
-            [*z["before"], z["overall_before"], z["selected_before"]],
-            [*z["after"], z["overall_after"], z["selected_after"]],
-        )
-    ]
+    assert bars == zero_shot_rows(z)
     assert "images not selected" in page.locator(".mc-root .mc-fig-zeroshot .mc-fig-title").inner_text()
     # together they are the round's own figure over every image
     n_img, n_sel = k.value("int((es.modality == 'image').sum())"), z["n_selected"]
@@ -67,7 +52,7 @@ def test_round_pictures_trails_and_history_strip(open_notebook, front_end):
         whole = (z[f"overall_{when}"] * (n_img - n_sel) + z[f"selected_{when}"] * n_sel) / n_img
         assert abs(whole - k.value(f"rnd.report['zero_shot_acc_{when}']")) < 1e-3
     # the constraint's own figures, the histogram and the changed-predictions count
-    cons = _bars(page, "mc-fig-constraint")
+    cons = bar_rows(page, "mc-fig-constraint")
     assert [b[1] for b in cons] == list(rep["constraints"][0]["before"].values())
     assert page.locator(".mc-fig-moved rect.mc-hist-sel").count() == len(rep["moved"]["edges"]) - 1
     big = page.locator(".mc-fig-changed .mc-big").inner_text()
