@@ -27,16 +27,19 @@ import numpy as np
 
 def run_zero_shot(data=None, params=None) -> dict:
     """The zero-shot case on ``data`` (default ``load_default("shapes")``): lasso-style selections on
-    ``data.train``, figures on ``data.test``; ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS``."""
+    ``data.train``, figures on ``data.test``; ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS`` (its key
+    ``keep_weight``, ``shapes_cases.ZERO_SHOT_KEEP_WEIGHT``)."""
     from modalchorus_widget import Aligner, load_default
     from modalchorus_widget.data import shapes_cases as C
 
     data = load_default("shapes") if data is None else data
     case = C.zero_shot_case(data)
     a, b = case["target"], case["confused"]
-    al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **(params or {})})
+    params = dict(params or {})
+    keep_weight = params.pop("keep_weight", C.ZERO_SHOT_KEEP_WEIGHT)
+    al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **params})
     t0 = time.perf_counter()
-    al.step(*C.zero_shot_constraints(data, case))
+    al.step(*C.zero_shot_constraints(data, case, keep_weight))
     round_s = time.perf_counter() - t0
     after = data.predict(al.embeddings_)
     fig = C.zero_shot_figures(data, case["predictions"], after)
