@@ -25,22 +25,30 @@ import time
 import numpy as np
 
 
-def run_zero_shot(data=None, params=None) -> dict:
-    """The zero-shot case on ``data`` (default ``load_default("shapes")``): lasso-style selections on
-    ``data.train``, figures on ``data.test``; ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS`` (its key
-    ``keep_weight``, ``shapes_cases.ZERO_SHOT_KEEP_WEIGHT``)."""
-    from modalchorus_widget import Aligner, load_default
+def zero_shot_round(data, case, params=None) -> tuple:
+    """The zero-shot case's round (``shapes_cases.zero_shot_constraints``): (the fitted Aligner, seconds).
+    ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS``; its key ``keep_weight``, ``ZERO_SHOT_KEEP_WEIGHT``."""
+    from modalchorus_widget import Aligner
     from modalchorus_widget.data import shapes_cases as C
 
-    data = load_default("shapes") if data is None else data
-    case = C.zero_shot_case(data)
-    a, b = case["target"], case["confused"]
     params = dict(params or {})
     keep_weight = params.pop("keep_weight", C.ZERO_SHOT_KEEP_WEIGHT)
     al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **params})
     t0 = time.perf_counter()
     al.step(*C.zero_shot_constraints(data, case, keep_weight))
-    round_s = time.perf_counter() - t0
+    return al, time.perf_counter() - t0
+
+
+def run_zero_shot(data=None, params=None) -> dict:
+    """The zero-shot case on ``data`` (default ``load_default("shapes")``): lasso-style selections on
+    ``data.train``, figures on ``data.test``; ``params`` as ``zero_shot_round``'s."""
+    from modalchorus_widget import load_default
+    from modalchorus_widget.data import shapes_cases as C
+
+    data = load_default("shapes") if data is None else data
+    case = C.zero_shot_case(data)
+    a, b = case["target"], case["confused"]
+    al, round_s = zero_shot_round(data, case, params)
     after = data.predict(al.embeddings_)
     fig = C.zero_shot_figures(data, case["predictions"], after)
     others = [c for c in range(len(data.class_names)) if c != a]

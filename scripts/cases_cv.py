@@ -112,16 +112,13 @@ def fresh_samples(data, n_samples=80, per_class=50, seed=5000) -> dict:
 def zero_shot_samples(data, params, fresh) -> dict:
     """The shipped round on all of ``data.train``, read on each of ``fresh`` (``fresh_samples``: see the module
     docstring); ``params`` as ``run_zero_shot``'s."""
-    from modalchorus_widget import Aligner
+    from benchmarks.cases import zero_shot_round
     from modalchorus_widget.data import shapes_cases as C
 
-    params = dict(params)
-    keep_weight = params.pop("keep_weight", C.ZERO_SHOT_KEEP_WEIGHT)
     seen = C.seen_combos()
     img, y, sample, n_samples = fresh["vectors"], fresh["labels"], fresh["sample"], fresh["n_samples"]
     case = C.zero_shot_case(data)
-    al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **params})
-    al.step(*C.zero_shot_constraints(data, case, keep_weight))
+    al, _ = zero_shot_round(data, case, params)
     before = C.zero_shot(img, data.embeddings.vectors[data.prompt_index])
     after = C.zero_shot(al.transform(img, "image"), al.embeddings_.vectors[data.prompt_index])
     t = case["target"]
@@ -134,7 +131,7 @@ def zero_shot_samples(data, params, fresh) -> dict:
     gains, drops = np.array(gains), np.array(drops)
     ok = drops <= 0.01 + 1e-9
     return {
-        "params": {**params, "keep_weight": keep_weight},
+        "params": {"keep_weight": C.ZERO_SHOT_KEEP_WEIGHT, **params},
         "samples": n_samples,
         "per_class": fresh["per_class"],
         "mean_target_gain": round(float(gains.mean()), 4),

@@ -174,7 +174,6 @@ def test_shipped_round_on_fresh_scenes(shapes, aligned):
         before = C.zero_shot(img, d.embeddings.vectors[d.prompt_index])
         after = C.zero_shot(img, al.embeddings_.vectors[d.prompt_index])
         gain = np.mean(after == c) - np.mean(before == c)
-        print(name, round(float(np.mean(before == c)), 3), round(float(gain), 3))
         if c == case["target"]:
             assert gain >= 0.10
         else:
