@@ -11,11 +11,11 @@ loaded from its module on first use.
 
 from ._lazy import lazy_exports
 
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 _EXPORTS = {
     "EmbeddingSet": "data.embeddings",
-    "load_default": "data.datasets",
+    "load_default": "worlds.defaults",
     "load_coco500": "data.datasets",
     "load_embeddings": "data.datasets",
     "MFM": "projection.mfm",
