@@ -8,6 +8,7 @@ __all__ = [
     "ModalChorusError",
     "InputError",
     "NotFittedError",
+    "ParameterError",
     "EmbeddingError",
     "DatasetError",
     "EncoderError",
@@ -41,6 +42,10 @@ class MissingFileError(InputError, FileNotFoundError):
 
 class InputTypeError(InputError, TypeError):
     """An argument is of the wrong kind (e.g. bytes where text is needed)."""
+
+
+class ParameterError(InputError):
+    """An estimator's parameter has a value it does not allow (``_parameter_constraints``)."""
 
 
 class NotFittedError(ModalChorusError, ValueError, AttributeError):

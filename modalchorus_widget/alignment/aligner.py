@@ -13,25 +13,33 @@ constraints (e.g. the class prompts of a zero-shot classifier); a round's weight
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._params import renamed_params
 from ..data.embeddings import EmbeddingSet
-from ..data.io import atomic_write_bytes
+from ..data.validation import Check, Interval, Options, check_modality, check_params, check_vectors
 from ..encoders.base import check_encoder
-from ..errors import AlignmentError, InputTypeError, MissingFileError, UntrustedFileError
-from .adapter import adapters_from_bytes, adapters_to_bytes, apply_adapter
-from .anchors import anchors_to_bytes, apply_anchor_round, fit_anchor_round
-from .constraints import Constraint, constraint_from_dict
+from ..errors import AlignmentError, InputTypeError, MissingFileError, NotFittedError
+from .adapter import adapters_to_bytes, apply_adapter
+from .aligner_file import Round
+from .anchors import anchors_to_bytes, apply_anchor_round, fit_anchor_round, map_tuned_anchors
+from .constraints import Constraint
 from .fit import FitParams, fit_round, stratified
+from .guard import (
+    check_alpha,
+    guard_ok,
+    guard_round,
+    guard_to_json,
+    interpolate,
+    mix_vectors,
+    set_mapper,
+    strength_report,
+)
 from .report import round_report
 
 MODES = ("fast", "deep", "anchors")
@@ -39,75 +47,86 @@ FORMAT = "modalchorus-aligner"
 FORMAT_VERSION = 1
 
 
-@dataclass
-class Round:
-    """One alignment round: what was asked, what it cost, what it changed, and the adapter that did it."""
-
-    index: int
-    constraints: list
-    report: dict
-    seconds: float
-    weights: bytes = field(repr=False)
-    _adapters: object = field(default=None, repr=False, compare=False)
-    mode: str = "fast"
-
-    @property
-    def is_identity(self) -> bool:
-        """True when the round kept zero steps (no gain on the held-out slice): vectors stay bit-identical."""
-        return self.report.get("steps") == 0
-
-    @property
-    def adapters(self):
-        if self.mode != "fast":
-            raise AlignmentError(
-                f"a {self.mode}-mode round has no adapters: its weights are the tuned "
-                f"{'encoder tensors' if self.mode == 'deep' else 'anchor vectors'} (Round.tensors)."
-            )
-        if self._adapters is None:
-            self._adapters = adapters_from_bytes(self.weights)
-        return self._adapters
-
-    @property
-    def tensors(self) -> dict:
-        """The tensors stored in ``weights`` by name (adapter weights, or the tuned encoder tensors in deep mode)."""
-        from safetensors.torch import load
-
-        return load(self.weights)
-
-
 class Aligner(BaseEstimator):
     """Fix what a user selected, round by round, without silently breaking the rest.
 
+    A scikit-learn estimator: parameters here, data in :meth:`fit`, then rounds with :meth:`step`,
+    :meth:`undo` and :meth:`redo`. ``Chorus(embeddings, aligner=Aligner(...))`` fits it on the widget's own
+    embeddings.
+
     Parameters
     ----------
-    embeddings : EmbeddingSet to align (rows keep their order; only vectors change).
-    encoder : optional in fast mode; embeds text anchors and few-shot items (``encode_text`` / ``encode_image``).
-        Required in deep mode: an ``OpenCLIPEncoder`` (ViT towers) or an embedded model (``DefaultEncoder``,
-        ``ShapesEncoder``), the model that made ``embeddings``; its weights are tuned **in place** (undo / redo restore them).
-    mode : ``"fast"`` (the default: frozen encoder, residual adapters on the embeddings), ``"deep"`` (tune
-        the last block of the encoder's towers on the raw inputs; ``alignment/deep.py``) or ``"anchors"`` (tune
-        only the anchor rows of point-set constraints, e.g. class prompts; ``alignment/anchors.py``).
-    images, texts : deep mode only: the raw inputs, one per image / text row in row order (or one per row
-        of the set). Default: the set's ``items`` of those rows, when every one of them is there.
-    towers : deep mode only: which towers to tune, ``"image"`` and/or ``"text"`` (default: every tower the
-        encoder can tune that the set has rows of; the default model's text tower is locked).
-    hidden, steps, lr, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference,
-    n_candidates, batch_size, validation, eval_every, patience : see :class:`~.fit.FitParams` (``hidden``
-        is unused in deep and anchor modes).
-    refit : after the held-out slice picked the step count, refit on all rows (True) or keep the best
-        checkpoint of the held-out run (False: about half the time).
-    stop_when_satisfied : end a round of point-set constraints as soon as they hold on every selected row
-        (each pulled member's best-matching candidate is the anchor; each pushed member sits ``margin`` below
-        its start cosine): the smallest change that does what was asked. Chosen by cross-validation on the
-        training split (``scripts/zero_shot_cv.py``); set-set rounds are unaffected.
-    random_state : seed; the same inputs give bit-identical rounds.
+    mode : {"fast", "deep", "anchors"}, default "fast"
+        ``"fast"``: frozen encoder, residual adapters on the embeddings. ``"deep"``: tune the last block of the
+        encoder's towers on the raw inputs (``alignment/deep.py``). ``"anchors"``: tune only the anchor rows of
+        point-set constraints, e.g. class prompts (``alignment/anchors.py``).
+    encoder : Encoder, optional
+        Embeds text anchors and few-shot items. Required in deep mode: an ``OpenCLIPEncoder`` (ViT towers) or
+        an embedded model (``DefaultEncoder``, ``ShapesEncoder``), the model that made the embeddings; its
+        weights are tuned **in place** (undo / redo restore them).
+    hidden : int, default 64
+        Width of a fast-mode adapter (unused in deep and anchor modes).
+    n_steps, learning_rate, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference, \
+n_candidates, batch_size, validation, eval_every, patience
+        The round's optimisation, see :class:`~.fit.FitParams`.
+    refit : bool, default False
+        After the held-out slice picked the step count, refit on all rows (True) or keep the best checkpoint
+        of the held-out run (False: about half the time).
+    stop_when_satisfied : bool, default True
+        End a round of point-set constraints as soon as they hold on every selected row (each pulled member's
+        best-matching candidate is the anchor; each pushed member sits ``margin`` below its start cosine): the
+        smallest change that does what was asked. Chosen by cross-validation on the training split
+        (``scripts/zero_shot_cv.py``); set-set rounds are unaffected.
+    towers : str or sequence of str, optional
+        Deep mode only: which towers to tune, ``"image"`` and/or ``"text"`` (default: every tower the encoder
+        can tune that the set has rows of; the default model's text tower is locked). The towers chosen are
+        ``towers_`` after ``fit``.
+    random_state : int or None, default 0
+        Seed (None: 0); the same inputs give bit-identical rounds.
+
+    Attributes
+    ----------
+    embeddings_ : EmbeddingSet
+        The set after the active rounds (the fitted set before any).
+    history_ : list of Round
+        The active rounds, in order.
+    undone_ : list of Round
+        Rounds undone and not redone; :meth:`redo` takes the last.
+    tuner_ : DeepTuner or None
+        Deep mode: the encoder tensors a round tunes.
+    towers_ : tuple of str
+        Deep mode: the towers tuned.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import Aligner, PointSet, load_default
+    >>> data = load_default("shapes")
+    >>> al = Aligner(mode="anchors", encoder=data.encoder).fit(data.embeddings)
+    >>> rnd = al.step(PointSet(int(data.prompt_index[0]), data.train[:5]))  # doctest: +SKIP
+    >>> al.undo()  # doctest: +SKIP
     """
+
+    _parameter_constraints = {
+        "mode": [Options(*MODES)],
+        **dict.fromkeys(
+            ("hidden", "n_reference", "n_candidates", "batch_size", "eval_every"), [Interval(Integral, 1, None)]
+        ),
+        **dict.fromkeys(("n_steps", "patience"), [Interval(Integral, 0, None)]),
+        **dict.fromkeys(
+            ("learning_rate", "temperature", "margin", "kl_temperature"), [Interval(Real, 0, None, closed="neither")]
+        ),
+        **dict.fromkeys(("preserve_kl", "preserve_l2"), [Interval(Real, 0, None)]),
+        "validation": [Interval(Real, 0, 1, closed="left")],
+        "refit": ["boolean"],
+        "stop_when_satisfied": ["boolean"],
+        "random_state": [None, Interval(Integral, 0, None)],
+        "guard": [None, Check(guard_ok, "'auto', None or a dict(tolerance=..., on=rows)")],
+    }
 
     def __init__(
         self,
-        embeddings,
-        encoder=None,
         mode="fast",
+        encoder=None,
         hidden=64,
         n_steps=150,
         learning_rate=2e-4,
@@ -124,93 +143,115 @@ class Aligner(BaseEstimator):
         patience=6,
         refit=False,
         stop_when_satisfied=True,
-        random_state=0,
-        images=None,
-        texts=None,
         towers=None,
-        **deprecated,
+        random_state=0,
+        guard="auto",
     ):
-        n_steps, learning_rate = renamed_params("Aligner", deprecated, n_steps=n_steps, learning_rate=learning_rate)
+        self.mode = mode
+        self.encoder = encoder
+        self.hidden = hidden
+        self.n_steps = n_steps
+        self.learning_rate = learning_rate
+        self.temperature = temperature
+        self.margin = margin
+        self.preserve_kl = preserve_kl
+        self.preserve_l2 = preserve_l2
+        self.kl_temperature = kl_temperature
+        self.n_reference = n_reference
+        self.n_candidates = n_candidates
+        self.batch_size = batch_size
+        self.validation = validation
+        self.eval_every = eval_every
+        self.patience = patience
+        self.refit = refit
+        self.stop_when_satisfied = stop_when_satisfied
+        self.towers = towers
+        self.random_state = random_state
+        self.guard = guard
+
+    def fit(self, embeddings, images=None, texts=None) -> Aligner:
+        """Take the set to align; rounds then start from it (a fitted aligner starts afresh: no history).
+
+        Parameters
+        ----------
+        embeddings : EmbeddingSet
+            The set to align (rows keep their order; only vectors change).
+        images, texts : sequence, optional
+            Deep mode only: the raw inputs, one per image / text row in row order (or one per row of the set).
+            Default: the set's ``items`` of those rows, when every one of them is there.
+
+        Returns
+        -------
+        Aligner
+            self, fitted.
+
+        Raises
+        ------
+        InputTypeError
+            ``embeddings`` is not an EmbeddingSet.
+        ParameterError
+            A parameter has a value it does not allow.
+        AlignmentError
+            Raw inputs or towers outside deep mode; in deep mode, an encoder that cannot be tuned or raw
+            inputs that do not reproduce the embeddings.
+        EncoderError
+            ``encoder`` is not an Encoder.
+
+        Examples
+        --------
+        >>> from modalchorus_widget import Aligner, load_coco500
+        >>> al = Aligner(n_steps=20).fit(load_coco500().embeddings)  # doctest: +SKIP
+        """
         if not isinstance(embeddings, EmbeddingSet):
             raise InputTypeError(
-                f"Aligner: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
+                f"Aligner.fit: embeddings must be an EmbeddingSet, got {type(embeddings).__name__}; "
                 "wrap arrays with EmbeddingSet(vectors, modality=...)."
             )
-        if mode not in MODES:
-            raise AlignmentError(
-                f"Aligner: mode must be 'fast' (adapters on frozen embeddings, the default), 'deep' (tune the "
-                f"encoder's last block on raw inputs) or 'anchors' (tune only the point-set anchors), got {mode!r}."
-            )
-        if mode != "deep" and (images is not None or texts is not None or towers is not None):
+        check_params(self, "Aligner")
+        encoder = check_encoder(self.encoder, "Aligner(encoder=...)")
+        if self.mode != "deep" and (images is not None or texts is not None or self.towers is not None):
             raise AlignmentError(
                 "Aligner: images=, texts= and towers= are for mode='deep' (tuning the encoder); "
-                f"{mode} mode works on the embeddings alone."
+                f"{self.mode} mode works on the embeddings alone."
             )
-        self.embeddings = embeddings
-        self.encoder = check_encoder(encoder, "Aligner(encoder=...)")
-        self.images, self.texts, self.towers = images, texts, towers
-        self.mode = mode
-        self.hidden, self.n_steps, self.learning_rate = hidden, n_steps, learning_rate
-        self.temperature, self.margin = temperature, margin
-        self.preserve_kl, self.preserve_l2, self.kl_temperature = preserve_kl, preserve_l2, kl_temperature
-        self.n_reference, self.n_candidates, self.batch_size = n_reference, n_candidates, batch_size
-        self.validation, self.eval_every, self.patience, self.random_state = (
-            validation,
-            eval_every,
-            patience,
-            random_state,
-        )
-        self.refit, self.stop_when_satisfied = refit, stop_when_satisfied
-        self._params()  # validate now, not at the first step
-        self._tuner = None
-        if mode == "deep":
+        tuner, towers, original = None, (), None
+        if self.mode == "deep":
             from .deep import DeepTuner
 
-            tuner = DeepTuner(encoder, embeddings, images=images, texts=texts, towers=towers)
+            tuner = DeepTuner(encoder, embeddings, images=images, texts=texts, towers=self.towers)
             tuner.check(embeddings)
-            self._tuner = tuner
-            self.towers = tuple(tuner.towers)
-            self._deep_original = tuner.to_bytes()  # the tuned tensors before any round: undo's last stop
+            towers, original = tuple(tuner.towers), tuner.to_bytes()  # the tuned tensors before any round
+        self.tuner_, self.towers_, self._deep_original = tuner, towers, original
         self.embeddings_ = embeddings
         self.history_ = []
         self._states = [embeddings]
         self._redo = []
+        return self
+
+    def _check_fitted(self, where: str) -> None:
+        if not hasattr(self, "embeddings_"):
+            raise NotFittedError(
+                f"Aligner.{where}: this Aligner is not fitted yet; call aligner.fit(embeddings) first "
+                "(Chorus(embeddings, aligner=Aligner(...)) fits it on the widget's embeddings)."
+            )
 
     # ----------------------------------------------------------------- params
     _FILE_PARAMS = tuple(
         "mode hidden n_steps learning_rate temperature margin preserve_kl preserve_l2 kl_temperature "
-        "n_reference n_candidates batch_size validation eval_every patience refit stop_when_satisfied random_state".split()
+        "n_reference n_candidates batch_size validation eval_every patience refit stop_when_satisfied random_state "
+        "guard".split()
     )
 
     def _file_params(self) -> dict:
         """The parameters an Aligner file stores (everything but the data and the encoder)."""
         out = {k: getattr(self, k) for k in self._FILE_PARAMS}
+        out["guard"] = guard_to_json(self.guard)
         if self.mode == "deep":
-            out["towers"] = list(self.towers)
+            out["towers"] = list(self.towers_)
         return out
 
     def _params(self, round_index=0) -> FitParams:
-        for name in ("hidden", "n_reference", "n_candidates", "batch_size", "eval_every"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise AlignmentError(f"Aligner: {name} must be a positive integer, got {v!r}.")
-        if not isinstance(self.patience, (int, np.integer)) or self.patience < 0:
-            raise AlignmentError(
-                f"Aligner: patience must be a non-negative integer (0 = never stop early), got {self.patience!r}."
-            )
-        if not isinstance(self.n_steps, (int, np.integer)) or self.n_steps < 0:
-            raise AlignmentError(f"Aligner: n_steps must be a non-negative integer, got {self.n_steps!r}.")
-        for name in ("learning_rate", "temperature", "kl_temperature", "margin"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                raise AlignmentError(f"Aligner: {name} must be a positive number, got {v!r}.")
-        for name in ("preserve_kl", "preserve_l2"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
-                raise AlignmentError(f"Aligner: {name} must be a non-negative number, got {v!r}.")
-        if not 0 <= self.validation < 1:
-            raise AlignmentError(f"Aligner: validation must be a fraction in [0, 1), got {self.validation!r}.")
-        seed = 0 if self.random_state is None else int(self.random_state)
+        check_params(self, "Aligner")
         return FitParams(
             hidden=int(self.hidden),
             steps=int(self.n_steps),
@@ -228,12 +269,13 @@ class Aligner(BaseEstimator):
             patience=int(self.patience),
             refit=bool(self.refit),
             stop_when_satisfied=bool(self.stop_when_satisfied),
-            seed=seed + 1000 * round_index,
+            seed=(0 if self.random_state is None else int(self.random_state)) + 1000 * round_index,
         )
 
     # ----------------------------------------------------------------- rounds
     def step(self, *constraints) -> Round:
         """Run one round with the given constraints; returns its :class:`Round` (also appended to history_)."""
+        self._check_fitted("step")
         t0 = time.perf_counter()
         flat = []
         for c in constraints:
@@ -267,9 +309,12 @@ class Aligner(BaseEstimator):
                 "Aligner.step: the round produced non-finite vectors; nothing was changed. "
                 "Lower lr or the constraint weights."
             )
+        mapper = set_mapper(self.transform, adapters)
+        after, alpha, guarded = guard_round(self.guard, es, before, after, resolved, selected, mapper)
         new_es = es.with_vectors(after, normalize=False)
         report = round_report(es, before, after, resolved, adapters, selected, info)
-        rnd = Round(len(self.history_), flat, report, 0.0, weights, adapters, mode=self.mode)
+        report.update(alpha=alpha, **({"guard": guarded} if guarded else {}))
+        rnd = Round(len(self.history_), flat, report, 0.0, weights, adapters, mode=self.mode, alpha=alpha)
         rnd.seconds = report["seconds"] = round(time.perf_counter() - t0, 4)
         # commit: build the new containers first, then swap them in together
         history, states = self.history_ + [rnd], self._states + [new_es]
@@ -281,7 +326,7 @@ class Aligner(BaseEstimator):
         exception (KeyboardInterrupt, NaN loss, encoder error) the tuned tensors go back bit for bit."""
         from .deep import fit_deep_round
 
-        tuner, es = self._tuner, self.embeddings_
+        tuner, es = self.tuner_, self.embeddings_
         start = tuner.state()
         try:
             info = fit_deep_round(tuner, es.vectors, es.modality, resolved, ref, params)
@@ -325,43 +370,146 @@ class Aligner(BaseEstimator):
         self.history_, self._states, self._redo, self.embeddings_ = history, states, [], new_es
         return rnd
 
+    def set_strength(self, alpha) -> Round:
+        """Apply the last round at strength ``alpha`` in [0, 1] instead (the widget's strength slider, "Apply").
+
+        The round's weights stay; its state becomes normalise((1 - alpha) before + alpha after) of the full
+        round (``alignment/guard.py``), its report's ``alpha`` and figures are those of the new strength, and
+        undo / redo / save / load keep it. Fast and anchor modes. Returns the round (a new Round object)."""
+        self._check_fitted("set_strength")
+        if not self.history_:
+            raise AlignmentError("Aligner.set_strength: no round yet; run aligner.step(...) first.")
+        if self.mode == "deep":
+            raise AlignmentError("Aligner.set_strength: deep-mode rounds keep the strength the guard chose.")
+        alpha = check_alpha(alpha, "Aligner.set_strength")
+        rnd, prev = self.history_[-1], self._states[-2]
+        adapters = rnd.adapters if self.mode == "fast" and not rnd.is_identity else None
+        full = _after(prev, self.mode, rnd.weights, adapters, rnd.is_identity)
+        after = interpolate(prev.vectors, full, alpha)
+        state, current = prev.with_vectors(after, normalize=False), self.embeddings_
+        try:  # the constraints resolve on the state the round started from
+            self.embeddings_ = prev
+            resolved = [c.resolve(self) for c in rnd.constraints]
+        finally:
+            self.embeddings_ = current
+        selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+        report = strength_report(rnd.report, self.guard, prev, full, after, resolved, adapters, selected, alpha)
+        new = replace(rnd, report=report, alpha=alpha)
+        self.history_, self._states = self.history_[:-1] + [new], self._states[:-1] + [state]
+        self._redo, self.embeddings_ = [], state
+        return new
+
     def _deep_weights_at(self, k: int) -> bytes:
         """The tuned tensors after the first k active rounds (k = 0: the encoder's original ones)."""
         return self.history_[k - 1].weights if k > 0 else self._deep_original
 
-    def transform(self, vectors, modality: str) -> np.ndarray:
-        """Map vectors of ``modality`` from the original space through every active round (L2-normalised).
+    def transform(self, vectors, modality=None) -> np.ndarray:
+        """Map vectors of the original space through every active round (rows L2-normalised).
 
-        Deep and anchor modes have no vector-to-vector map (the encoder itself was tuned, or only the anchor
-        rows moved): there this only checks and normalises (deep: re-encode raw items with ``aligner.encoder``)."""
-        v = np.asarray(vectors, dtype=np.float32)
-        single = v.ndim == 1
-        v = v[None] if single else v
-        if v.ndim != 2 or v.shape[1] != self.embeddings.dim:
+        Parameters
+        ----------
+        vectors : array-like (n, d) or (d,), or EmbeddingSet
+            Vectors of the space the aligner was fitted in, before any round.
+        modality : str or sequence of str, optional
+            One name for every row, or one per row; taken from an EmbeddingSet when not given. Needed in
+            fast mode, where each modality has its own adapter.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 unit rows, (n, d) (or (d,) for one vector).
+
+        Notes
+        -----
+        Fast mode maps every vector through each round's adapter of its modality. Anchor mode moved only the
+        anchor rows it tuned: a vector equal to one of those rows' original vectors maps to that row's tuned
+        vector, and every other vector stays where it is (the rounds changed nothing else). Deep mode tuned the
+        encoder itself, so there is no map from vectors of the original space once a round changed it:
+        re-encode the raw items with ``aligner.encoder``.
+
+        Raises
+        ------
+        EmbeddingError
+            Vectors that are not finite, zero, or of another dimension than the fitted set.
+        AlignmentError
+            No modality in fast mode; deep mode after a round that changed the encoder.
+        NotFittedError
+            Before :meth:`fit`.
+
+        Examples
+        --------
+        >>> al.transform(prompt_vectors, "text")  # doctest: +SKIP
+        """
+        self._check_fitted("transform")
+        if modality is None and isinstance(vectors, EmbeddingSet):
+            modality = vectors.modality
+        single = np.ndim(vectors) == 1 and not isinstance(vectors, EmbeddingSet)
+        v = check_vectors(vectors, "Aligner.transform", dim=self.embeddings_.dim, normalize=True, allow_1d=True)
+        v = np.array(v, dtype=np.float32, copy=True)
+        active = [r for r in self.history_ if not r.is_identity]
+        if self.mode == "deep" and active:
             raise AlignmentError(
-                f"Aligner.transform: expected (n, {self.embeddings.dim}) vectors, got {np.shape(vectors)}."
+                f"Aligner.transform: deep mode tuned the encoder itself ({len(active)} round(s) changed it), so "
+                "vectors of the original space have no map into the aligned one; re-encode the raw items with "
+                "aligner.encoder (it holds the tuned weights), or use mode='fast' for a vector-to-vector map."
             )
-        if not np.isfinite(v).all():
-            raise AlignmentError("Aligner.transform: vectors contain NaN or inf; drop or re-encode them.")
-        norms = np.linalg.norm(v, axis=1, keepdims=True)
-        if (norms < 1e-12).any():
-            raise AlignmentError("Aligner.transform: zero vectors have no direction; drop them.")
-        v = (v / norms).astype(np.float32)
-        if self.mode != "fast":
-            return v[0] if single else v
-        for rnd in self.history_:
-            if not rnd.is_identity:
-                v = apply_adapter(rnd.adapters, v, modality)
+        if self.mode == "fast" and active:
+            if modality is None:
+                raise AlignmentError(
+                    "Aligner.transform: fast mode maps each modality through its own adapter; pass "
+                    "modality='image' / 'text' (or one name per row)."
+                )
+            mods = check_modality(modality, len(v), "Aligner.transform")
+            for m in dict.fromkeys(mods.tolist()):
+                rows = mods == m
+                part = v[rows]
+                for rnd in active:
+                    part = mix_vectors(part, apply_adapter(rnd.adapters, part, m), rnd.alpha)
+                v[rows] = part
+        elif self.mode == "anchors" and active:
+            mods = None if modality is None else check_modality(modality, len(v), "Aligner.transform")
+            v = map_tuned_anchors(v, mods, self._states[0], self.embeddings_)
         return v[0] if single else v
+
+    def transform_encoded(self, vectors, modality) -> np.ndarray:
+        """Vectors that ``aligner.encoder`` returned just now, in the aligned space.
+
+        Fast and anchor modes: :meth:`transform` (the encoder is frozen). Deep mode: as they are, normalised,
+        since the encoder already holds the tuned weights.
+
+        Parameters
+        ----------
+        vectors : array-like (n, d)
+            Fresh outputs of ``aligner.encoder``.
+        modality : str or sequence of str
+            One name for every row, or one per row.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 unit rows (n, d).
+
+        Raises
+        ------
+        EmbeddingError
+            Vectors that are not finite, zero, or of another dimension.
+        """
+        if self.mode == "deep":
+            self._check_fitted("transform_encoded")
+            return check_vectors(
+                vectors, "Aligner.transform_encoded", dim=self.embeddings_.dim, normalize=True, allow_1d=True
+            )
+        return self.transform(vectors, modality)
 
     def undo(self) -> Round:
         """Step back one round (bit-exact earlier state); returns the round undone."""
+        self._check_fitted("undo")
         if not self.history_:
             raise AlignmentError("Aligner.undo: nothing to undo (no rounds in the history).")
         rnd = self.history_[-1]
         history, states, redo = self.history_[:-1], self._states[:-1], self._redo + [(rnd, self._states[-1])]
         if self.mode == "deep":  # the encoder's tuned tensors go back to those after the previous round
-            self._tuner.load_bytes(self._deep_weights_at(len(history)), "Aligner.undo")
+            self.tuner_.load_bytes(self._deep_weights_at(len(history)), "Aligner.undo")
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, states[-1]
         return rnd
 
@@ -375,63 +523,50 @@ class Aligner(BaseEstimator):
         """Put the history, the redo stack and (deep mode) the encoder's tuned tensors back to ``token``."""
         history, states, redo, embeddings = token
         if self.mode == "deep" and len(history) != len(self.history_):
-            self._tuner.load_bytes(self._deep_weights_at(len(history)), "Aligner.rollback")
+            self.tuner_.load_bytes(self._deep_weights_at(len(history)), "Aligner.rollback")
         self.history_, self._states, self._redo, self.embeddings_ = list(history), list(states), list(redo), embeddings
 
     def redo(self) -> Round:
         """Re-apply the last undone round; returns it."""
+        self._check_fitted("redo")
         if not self._redo:
             raise AlignmentError("Aligner.redo: nothing to redo (no undone rounds since the last step).")
         rnd, state = self._redo[-1]
         history, states, redo = self.history_ + [rnd], self._states + [state], self._redo[:-1]
         if self.mode == "deep":
-            self._tuner.load_bytes(rnd.weights, "Aligner.redo")
+            self.tuner_.load_bytes(rnd.weights, "Aligner.redo")
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, state
         return rnd
 
     # ----------------------------------------------------------------- persistence
+    after_round = staticmethod(lambda *a, **k: _after(*a, **k))  # how aligner_file replays a loaded round
+
     def save(self, path) -> Path:
-        """One zip file (atomic): original embeddings, parameters, rounds (constraints, figures, safetensors).
+        """Write the aligner to one zip file, atomically: the fitted embeddings, parameters and rounds.
 
         Deep mode also stores the encoder's tuned tensors before the first round and each round's embeddings
         (re-encoding every row on load would take as long as the rounds did); the raw inputs and the rest of
-        the model are not stored: :meth:`load` takes them again."""
-        path = Path(path)
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            z.writestr("embeddings.npz", self.embeddings.to_bytes())
-            rounds = [(r, "active", s) for r, s in zip(self.history_, self._states[1:])] + [
-                (r, "redo", s) for r, s in self._redo
-            ]
-            meta = {"format": FORMAT, "version": FORMAT_VERSION, "params": self._file_params(), "rounds": []}
-            if self.mode == "deep":
-                z.writestr("deep_original.safetensors", self._deep_original)
-                meta["deep"] = {
-                    "original": "deep_original.safetensors",
-                    "encoder": self._tuner.kind,
-                    "towers": list(self.towers),
-                    "tuned": list(self._tuner.names),
-                }
-            for k, (r, status, state) in enumerate(rounds):
-                name = f"round_{k:03d}.safetensors"
-                z.writestr(name, r.weights)
-                entry = {
-                    "status": status,
-                    "index": r.index,
-                    "weights": name,
-                    "seconds": r.seconds,
-                    "report": r.report,
-                    "constraints": [c.to_dict() for c in r.constraints],
-                }
-                if self.mode == "deep":
-                    entry["vectors"] = f"round_{k:03d}_vectors.npy"
-                    vbuf = io.BytesIO()
-                    np.save(vbuf, state.vectors, allow_pickle=False)
-                    z.writestr(entry["vectors"], vbuf.getvalue())
-                meta["rounds"].append(entry)
-            z.writestr("aligner.json", json.dumps(meta, default=_json_default))
-        atomic_write_bytes(path, buf.getvalue())
-        return path
+        the model are not stored: :meth:`load` takes them again.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        """
+        from .aligner_file import save_aligner
+
+        self._check_fitted("save")
+        return save_aligner(self, path)
 
     @classmethod
     def load(cls, path, encoder=None, images=None, texts=None) -> Aligner:
@@ -448,138 +583,19 @@ class Aligner(BaseEstimator):
 
     @classmethod
     def _from_archive(cls, source, path, encoder=None, images=None, texts=None) -> Aligner:
-        """``load`` of a path or of the file's bytes (a session holds them), read through ``safe_zip``: sizes
-        checked before inflating, member names and parameters checked, no pickle."""
-        from ..data.safe_zip import SafeZip, check_params, npy_from_bytes
+        """``load`` of a path or of the file's bytes (a session holds them)."""
+        from .aligner_file import load_aligner
 
-        try:
-            with SafeZip(source, path) as z:
-                meta = z.read_json("aligner.json")
-                if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-                    raise AlignmentError(
-                        f"{path}: not an Aligner file of version {FORMAT_VERSION} (format {meta.get('format')!r}, "
-                        f"version {meta.get('version')!r}); check the path, or upgrade modalchorus-widget."
-                    )
-                emb = z.read("embeddings.npz")
-                blobs = {r["weights"]: z.read(r["weights"]) for r in meta["rounds"]}
-                deep = meta.get("deep")
-                if deep is not None:
-                    blobs[deep["original"]] = z.read(deep["original"])
-                    for r in meta["rounds"]:
-                        blobs[r["vectors"]] = npy_from_bytes(z.read(r["vectors"]), f"{path}:{r['vectors']}")
-        except (zipfile.BadZipFile, KeyError, TypeError, AttributeError, json.JSONDecodeError, ValueError) as exc:
-            if isinstance(exc, (AlignmentError, UntrustedFileError)):
-                raise
-            raise AlignmentError(
-                f"{path} is not a readable Aligner file ({exc}); check the path, or save it again with "
-                "Aligner.save(path)."
-            ) from exc
-        known = set(cls._FILE_PARAMS) | {"towers", "steps", "lr"}
-        params = _renamed_in_file(check_params(meta.get("params"), known, path, "Aligner"))
-        es = EmbeddingSet.from_bytes(emb, f"{path}:embeddings.npz")
-        meta = {**meta, "params": params}
-        if deep is not None:
-            return cls._load_deep(path, meta, es, blobs, encoder, images, texts)
-        out = cls(es, encoder=encoder, **params)
-        # active rounds in order; then the undone ones, saved as the redo stack (last undone first), so they
-        # are replayed in reverse to rebuild their states in the order they were made
-        active = [r for r in meta["rounds"] if r["status"] == "active"]
-        undone = [r for r in meta["rounds"] if r["status"] != "active"]
-        built = []
-        for r in active + undone[::-1]:
-            rnd = Round(
-                r["index"],
-                [constraint_from_dict(c) for c in r["constraints"]],
-                r["report"],
-                r["seconds"],
-                blobs[r["weights"]],
-                mode=out.mode,
-            )
-            prev = built[-1][1] if built else out._states[-1]
-            adapters = rnd.adapters if out.mode == "fast" and not rnd.is_identity else None
-            after = _after(prev, out.mode, rnd.weights, adapters, rnd.is_identity, f"{path} ({r['weights']})")
-            built.append((rnd, prev.with_vectors(after, normalize=False)))
-        out._adopt(built[: len(active)], built[len(active) :][::-1])
-        return out
-
-    def _adopt(self, active, redo):
-        """Install loaded rounds: ``active`` [(round, state)] in the order they were made, ``redo`` as saved
-        (the redo stack, next round to redo last)."""
-        self.history_ += [rnd for rnd, _ in active]
-        self._states += [state for _, state in active]
-        self._redo = list(redo)
-        self.embeddings_ = self._states[-1]
-
-    @classmethod
-    def _load_deep(cls, path, meta, es, blobs, encoder, images, texts) -> Aligner:
-        from .deep import DeepTuner
-
-        if encoder is None:
-            raise AlignmentError(
-                f"{path} holds a deep-mode aligner: it tuned an encoder, so loading it needs that "
-                "encoder and the raw inputs again: Aligner.load(path, encoder=..., images=..., "
-                "texts=...)."
-            )
-        params = _renamed_in_file(meta["params"])
-        towers = params.pop("towers", None)
-        tuner = DeepTuner(encoder, es, images=images, texts=texts, towers=towers)  # checks inputs, touches nothing
-        where = f"{path}"
-        original = tuner.from_bytes(blobs[meta["deep"]["original"]], where)
-        rounds = [(r, tuner.from_bytes(blobs[r["weights"]], f"{where} ({r['weights']})")) for r in meta["rounds"]]
-        current = tuner.state()
-        try:
-            tuner.set_state(original)
-            out = cls(es, encoder=encoder, images=images, texts=texts, towers=towers, **params)
-            active, redo = [], []
-            for r, _ in rounds:
-                vec = blobs[r["vectors"]]
-                if vec.shape != es.vectors.shape or vec.dtype != np.float32:
-                    raise AlignmentError(
-                        f"{path}: round {r['index']} embeddings have shape {vec.shape}, the set "
-                        f"{es.vectors.shape}; the file is corrupt."
-                    )
-                rnd = Round(
-                    r["index"],
-                    [constraint_from_dict(c) for c in r["constraints"]],
-                    r["report"],
-                    r["seconds"],
-                    blobs[r["weights"]],
-                    None,
-                    mode="deep",
-                )
-                (active if r["status"] == "active" else redo).append((rnd, es.with_vectors(vec, normalize=False)))
-            out._adopt(active, redo)
-            if out.history_:
-                out._tuner.load_bytes(out.history_[-1].weights, where)
-                out._tuner.check(out.embeddings_)  # the restored encoder reproduces the saved embeddings
-        except BaseException:
-            tuner.set_state(current)
-            raise
-        return out
+        return load_aligner(cls, source, path, encoder, images, texts)
 
     def __repr__(self) -> str:
-        deep = f", towers={list(self.towers)!r}" if self.mode == "deep" else ""
-        return f"Aligner({self.embeddings!r}, rounds={len(self.history_)}, mode={self.mode!r}{deep})"
+        if not hasattr(self, "embeddings_"):
+            return f"Aligner(mode={self.mode!r}, not fitted)"
+        deep = f", towers={list(self.towers_)!r}" if self.mode == "deep" else ""
+        return f"Aligner({self._states[0]!r}, rounds={len(self.history_)}, mode={self.mode!r}{deep})"
 
 
 # ---------------------------------------------------------------------------- helpers
-def _renamed_in_file(params: dict) -> dict:
-    """Parameters of an Aligner file, with the names of files written before 0.2 (steps, lr) updated."""
-    params = dict(params)
-    for old, new in (("steps", "n_steps"), ("lr", "learning_rate")):
-        if old in params:
-            params[new] = params.pop(old)
-    return params
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot store {type(o).__name__} in an Aligner file")
-
-
 def _after(prev: EmbeddingSet, mode, weights, adapters, identity, where="anchor round") -> np.ndarray:
     """The vectors of state ``prev`` after a fast- or anchor-mode round (its adapters, or its stored anchor rows)."""
     if identity:

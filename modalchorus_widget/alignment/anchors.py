@@ -2,7 +2,7 @@
 
 Fast mode moves every row of a modality through an adapter; here each anchor row (e.g. the class prompt a lasso
 was pulled to) gets a residual of its own, g(a) = normalise(a + delta_a), and every other row, and every vector
-passed to ``Aligner.transform``, stays as it is. For a zero-shot classifier, whose weights are its prompts, that is
+passed to ``Aligner.transform`` but a tuned anchor's own original vector, stays as it is. For a zero-shot classifier, whose weights are its prompts, that is
 Task Residual tuning (Yu et al., CVPR 2023): only decisions that involve a concept the round names can change (an
 image may move to or from a tuned prompt, never between two others).
 
@@ -128,3 +128,19 @@ def apply_anchor_round(vectors, blob: bytes, where: str = "anchor round") -> np.
     out = np.array(vectors, np.float32, copy=True)
     out[rows] = new
     return out
+
+
+def map_tuned_anchors(v, modality, first, now) -> np.ndarray:
+    """``Aligner.transform`` in anchor mode: rows of ``v`` equal (cosine > 1 - 1e-6) to the original vector of a
+    row the rounds tuned (``first`` -> ``now``), and of its modality when ``modality`` is given, become that row's
+    tuned vector; the rest stay as they are, since the rounds moved nothing else."""
+    moved = np.flatnonzero((first.vectors != now.vectors).any(axis=1))
+    if not len(moved):
+        return v
+    sim = v @ first.vectors[moved].T
+    best = np.argmax(sim, axis=1)
+    hit = sim[np.arange(len(v)), best] > 1 - 1e-6
+    if modality is not None:
+        hit &= modality == first.modality[moved[best]]
+    v[hit] = now.vectors[moved[best[hit]]]
+    return v
