@@ -7,7 +7,7 @@ Each verb lives in its own module of this package (``encode``, ``projection``, `
 import importlib
 import sys
 
-VERBS = ("encode", "projection", "widget", "alignment", "cmcr", "reliability", "scale", "cases")
+VERBS = ("encode", "projection", "widget", "alignment", "cmcr", "reliability", "scale", "cases", "scale-fit")
 
 
 def main(argv=None) -> int:
@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in VERBS:
         print(f"usage: python -m benchmarks {{{','.join(VERBS)}}} [options]", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"benchmarks.{argv[0]}")
+    module = importlib.import_module(f"benchmarks.{argv[0].replace('-', '_')}")  # scale-fit: scale_fit.py
     return int(module.main(argv[1:]) or 0)
 
 
