@@ -30,6 +30,7 @@ _EXPORTS = {
     "SetSet": "alignment",
     "weigh_by_size": "alignment",
     "Aligner": "alignment",
+    "Patch": "alignment.patch",
     "CMCR": "cmcr",
     "connect": "cmcr",
     "save_session": "widget.chorus",

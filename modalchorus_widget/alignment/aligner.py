@@ -31,14 +31,12 @@ from .anchors import anchors_to_bytes, apply_anchor_round, fit_anchor_round, map
 from .constraints import Constraint
 from .fit import FitParams, fit_round, stratified
 from .guard import (
-    check_alpha,
     guard_ok,
     guard_round,
     guard_to_json,
-    interpolate,
     mix_vectors,
+    restrength,
     set_mapper,
-    strength_report,
 )
 from .report import round_report
 
@@ -315,6 +313,7 @@ n_candidates, batch_size, validation, eval_every, patience
         report = round_report(es, before, after, resolved, adapters, selected, info)
         report.update(alpha=alpha, **({"guard": guarded} if guarded else {}))
         rnd = Round(len(self.history_), flat, report, 0.0, weights, adapters, mode=self.mode, alpha=alpha)
+        rnd._owner = self
         rnd.seconds = report["seconds"] = round(time.perf_counter() - t0, 4)
         # commit: build the new containers first, then swap them in together
         history, states = self.history_ + [rnd], self._states + [new_es]
@@ -361,7 +360,7 @@ n_candidates, batch_size, validation, eval_every, patience
                     )
                 },
             )
-            rnd = Round(len(self.history_), flat, report, 0.0, tuner.to_bytes(), None, mode="deep")
+            rnd = Round(len(self.history_), flat, report, 0.0, tuner.to_bytes(), None, mode="deep", _owner=self)
         except BaseException:
             tuner.set_state(start)
             raise
@@ -370,34 +369,21 @@ n_candidates, batch_size, validation, eval_every, patience
         self.history_, self._states, self._redo, self.embeddings_ = history, states, [], new_es
         return rnd
 
-    def set_strength(self, alpha) -> Round:
-        """Apply the last round at strength ``alpha`` in [0, 1] instead (the widget's strength slider, "Apply").
+    def export_patch(self, path, upto=None) -> Path:
+        """Write the active rounds (the first ``upto``) as a patch file, applied with numpy alone by
+        ``modalchorus_widget.Patch`` (``alignment/patch.py``). Returns the path."""
+        from .patch import _load_st, build_patch
 
-        The round's weights stay; its state becomes normalise((1 - alpha) before + alpha after) of the full
-        round (``alignment/guard.py``), its report's ``alpha`` and figures are those of the new strength, and
-        undo / redo / save / load keep it. Fast and anchor modes. Returns the round (a new Round object)."""
-        self._check_fitted("set_strength")
-        if not self.history_:
-            raise AlignmentError("Aligner.set_strength: no round yet; run aligner.step(...) first.")
-        if self.mode == "deep":
-            raise AlignmentError("Aligner.set_strength: deep-mode rounds keep the strength the guard chose.")
-        alpha = check_alpha(alpha, "Aligner.set_strength")
-        rnd, prev = self.history_[-1], self._states[-2]
-        adapters = rnd.adapters if self.mode == "fast" and not rnd.is_identity else None
-        full = _after(prev, self.mode, rnd.weights, adapters, rnd.is_identity)
-        after = interpolate(prev.vectors, full, alpha)
-        state, current = prev.with_vectors(after, normalize=False), self.embeddings_
-        try:  # the constraints resolve on the state the round started from
-            self.embeddings_ = prev
-            resolved = [c.resolve(self) for c in rnd.constraints]
-        finally:
-            self.embeddings_ = current
-        selected = np.unique(np.concatenate([r.rows() for r in resolved]))
-        report = strength_report(rnd.report, self.guard, prev, full, after, resolved, adapters, selected, alpha)
-        new = replace(rnd, report=report, alpha=alpha)
-        self.history_, self._states = self.history_[:-1] + [new], self._states[:-1] + [state]
-        self._redo, self.embeddings_ = [], state
-        return new
+        self._check_fitted("export_patch")
+        k = len(self.history_) if upto is None else int(upto)
+        enc = _load_st(self._deep_weights_at(k)) if self.mode == "deep" else None
+        return build_patch(self.mode, self.history_[:k], self._states[0], self._states[k], enc).save(path)
+
+    def set_strength(self, alpha) -> Round:
+        """Apply the last round at strength ``alpha`` in [0, 1] instead (the widget's strength slider, "Apply"):
+        its state becomes normalise((1 - alpha) before + alpha after) of the full round, its report's figures
+        those of ``alpha``; undo / redo / save / load keep it (``alignment/guard.py``). Fast and anchor modes."""
+        return restrength(self, alpha, _after)
 
     def _deep_weights_at(self, k: int) -> bytes:
         """The tuned tensors after the first k active rounds (k = 0: the encoder's original ones)."""
@@ -496,9 +482,10 @@ n_candidates, batch_size, validation, eval_every, patience
         """
         if self.mode == "deep":
             self._check_fitted("transform_encoded")
-            return check_vectors(
+            v = check_vectors(
                 vectors, "Aligner.transform_encoded", dim=self.embeddings_.dim, normalize=True, allow_1d=True
             )
+            return v[0] if np.ndim(vectors) == 1 else v
         return self.transform(vectors, modality)
 
     def undo(self) -> Round:

@@ -37,6 +37,15 @@ class Round:
     _adapters: object = field(default=None, repr=False, compare=False)
     mode: str = "fast"
     alpha: float = 1.0  # the strength the round is applied at (alignment/guard.py)
+    _owner: object = field(default=None, repr=False, compare=False)
+
+    def export(self, path) -> Path:
+        """Write the patch of the active rounds up to this one (``Aligner.export_patch``, ``alignment/patch.py``)."""
+        if self._owner is None or self not in self._owner.history_:
+            raise AlignmentError(
+                "Round.export: this round is not active in an aligner; use aligner.export_patch(path)."
+            )
+        return self._owner.export_patch(path, upto=self._owner.history_.index(self) + 1)
 
     @property
     def is_identity(self) -> bool:
@@ -167,6 +176,8 @@ def load_aligner(cls, source, path, encoder=None, images=None, texts=None):
 def _adopt(al, active, redo):
     """Install loaded rounds: ``active`` [(round, state)] in the order they were made, ``redo`` as saved
     (the redo stack, next round to redo last)."""
+    for rnd, _ in list(active) + list(redo):
+        rnd._owner = al
     al.history_ += [rnd for rnd, _ in active]
     al._states += [state for _, state in active]
     al._redo = list(redo)

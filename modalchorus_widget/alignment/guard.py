@@ -1,0 +1,602 @@
+"""The guard: how strong a round may be (``Aligner(guard=...)``; ``docs/methods.md``, "The guard").
+
+A round maps the vectors of its state from ``before`` b to ``after`` a. At strength alpha in [0, 1] it gives
+normalise((1 - alpha) b + alpha a), row by row (alpha = 0 is the state before, bit for bit; alpha = 1 the full
+round, bit for bit). Only rows the round changed are interpolated; every other row is copied.
+
+The guard scores a grid of alphas without refitting (it re-reads vectors only) and keeps the largest alpha whose
+worst regression stays within ``tolerance`` (default 0.01: one point). Regression, in order of what is at hand:
+
+- ``"labels"``: the watched rows have labels that name concepts (e.g. images labelled with a class whose
+  prompt row carries the same label): the drop of each class's accuracy, read against the concepts;
+- ``"pairs"``: ``guard=dict(pairs=(rows_a, rows_b))``: the drop of recall@1 of those pairs (both ways);
+- ``"readings"``: otherwise, for each reading r (the best-matching concept of a watched row before the round),
+  the share of rows read r that read something else after, not counting the moves the round asked for (a
+  pulled member's reading before -> its anchor; anything away from a pushed anchor).
+
+Watched rows are the unselected rows of the other modality than the concepts (``on=`` narrows them); concepts
+are the rows of the concept modality (text when the set has text and something else). The target curve is the
+share of selected rows that satisfy their constraints at each alpha.
+
+Reading a row at many alphas costs one read of the vectors per alpha restricted to a few candidate concepts (its
+best ``K`` at alpha 0 and at alpha 1, and every concept the round changed); the chosen alpha is then read exactly
+over every concept, and if that exact read exceeds the tolerance the guard steps down to the next alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import AlignmentError
+
+__all__ = ["ALPHAS", "DEFAULT_TOLERANCE", "GuardSpec", "check_guard", "interpolate", "run_guard", "read_exact"]
+
+DEFAULT_TOLERANCE = 0.01
+ALPHAS = tuple(round(x, 4) for x in np.linspace(0.0, 1.0, 21))
+_K = 8  # candidate concepts per row and endpoint
+_BLOCK = 4096
+
+
+@dataclass
+class GuardSpec:
+    """A checked ``guard=`` parameter."""
+
+    tolerance: float = DEFAULT_TOLERANCE
+    on: np.ndarray | None = None  # rows watched (None: every unselected row)
+    labels: np.ndarray | None = None  # per-row labels overriding the set's
+    pairs: tuple | None = None  # (rows_a, rows_b) of pairs whose recall@1 is watched
+    alphas: tuple = ALPHAS
+    set: object = None  # a labelled EmbeddingSet outside the aligned one (mapped through the round, then read)
+
+
+@dataclass
+class GuardResult:
+    alpha: float
+    tolerance: float
+    on: str
+    curve: dict
+    regressions: list = field(default_factory=list)
+    changed_outside: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    vectors: np.ndarray | None = field(default=None, repr=False)  # the state at ``alpha``
+
+    def to_report(self, max_rows: int = 10_000) -> dict:
+        rows = self.changed_outside
+        return {
+            "tolerance": self.tolerance,
+            "on": self.on,
+            "curve": self.curve,
+            "regressions": [list(r) for r in self.regressions],
+            "changed_outside": [int(x) for x in rows[:max_rows]],
+            "changed_outside_n": int(len(rows)),
+        }
+
+
+def check_guard(guard, n: int | None = None) -> GuardSpec | None:
+    """``guard`` ("auto", None or a dict with ``tolerance``, ``on``, ``labels``, ``pairs``) as a GuardSpec."""
+    if guard is None:
+        return None
+    if _is_set(guard):
+        guard = {"set": guard}
+    if isinstance(guard, str):
+        if guard != "auto":
+            raise AlignmentError(
+                f"Aligner: guard must be 'auto', None or a dict(tolerance=..., on=rows), got {guard!r}."
+            )
+        return GuardSpec()
+    if isinstance(guard, GuardSpec):
+        return guard
+    if not isinstance(guard, dict):
+        raise AlignmentError(
+            f"Aligner: guard must be 'auto', None or a dict(tolerance=..., on=rows), got {type(guard).__name__}."
+        )
+    unknown = set(guard) - {"tolerance", "on", "labels", "pairs", "alphas", "set"}
+    if unknown:
+        raise AlignmentError(
+            f"Aligner: unknown guard key(s) {sorted(unknown)}; use tolerance, on, labels, pairs or alphas."
+        )
+    tol = guard.get("tolerance", DEFAULT_TOLERANCE)
+    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol >= 0):
+        raise AlignmentError(f"Aligner: guard tolerance must be a non-negative number (0.01 = one point), got {tol!r}.")
+    spec = GuardSpec(tolerance=float(tol))
+    if guard.get("on") is not None:
+        on = np.asarray(guard["on"])
+        if on.dtype == bool:
+            on = np.flatnonzero(on)
+        if on.ndim != 1 or (on.size and (not np.issubdtype(on.dtype, np.integer) or on.min() < 0)):
+            raise AlignmentError("Aligner: guard on= must be row indices (or a boolean mask) of the set.")
+        if n is not None and on.size and on.max() >= n:
+            raise AlignmentError(f"Aligner: guard on= names row {int(on.max())}, but the set has {n} rows.")
+        spec.on = np.unique(on.astype(np.int64))
+    if guard.get("labels") is not None:
+        lab = np.asarray(guard["labels"], dtype=object)
+        if n is not None and lab.shape != (n,):
+            raise AlignmentError(f"Aligner: guard labels= needs one label per row ({n}), got shape {lab.shape}.")
+        spec.labels = lab
+    if guard.get("pairs") is not None:
+        pa, pb = (np.asarray(x, np.int64) for x in guard["pairs"])
+        if pa.shape != pb.shape or pa.ndim != 1:
+            raise AlignmentError("Aligner: guard pairs= must be two equally long lists of rows (row a[i] pairs b[i]).")
+        spec.pairs = (pa, pb)
+    if guard.get("set") is not None:
+        gs = guard["set"]
+        if not _is_set(gs) or gs.labels is None:
+            raise AlignmentError(
+                "Aligner: guard set= must be a labelled EmbeddingSet (rows of the same space, with labels that "
+                "name the set's concepts, e.g. held-out images labelled with their class)."
+            )
+        spec.set = gs
+    if guard.get("alphas") is not None:
+        al = sorted({float(a) for a in guard["alphas"]} | {0.0, 1.0})
+        if min(al) < 0 or max(al) > 1:
+            raise AlignmentError("Aligner: guard alphas must lie in [0, 1].")
+        spec.alphas = tuple(al)
+    return spec
+
+
+def _is_set(x) -> bool:
+    from ..data.embeddings import EmbeddingSet
+
+    return isinstance(x, EmbeddingSet)
+
+
+def guard_to_json(guard):
+    """The ``guard`` parameter as JSON (for Aligner files; a guard set is not stored: its tolerance is)."""
+    if guard is None or isinstance(guard, str):
+        return guard
+    if _is_set(guard):
+        return {}
+    out = {}
+    for k, v in dict(guard).items():
+        if k == "set":
+            continue
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, tuple):
+            v = [np.asarray(x).tolist() for x in v]
+        out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------ interpolation
+def changed_rows(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Rows whose vector the round changed."""
+    return np.flatnonzero((before != after).any(axis=1))
+
+
+def interpolate(before, after, alpha: float, rows=None) -> np.ndarray:
+    """normalise((1 - alpha) before + alpha after) on the rows that differ (a copy; alpha 0 / 1 are exact)."""
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise AlignmentError(f"a round's strength alpha must lie in [0, 1], got {alpha!r}.")
+    if alpha == 0.0:
+        return np.array(before, copy=True)
+    if alpha == 1.0:
+        return np.array(after, copy=True)
+    out = np.array(before, copy=True)
+    rows = changed_rows(before, after) if rows is None else rows
+    if len(rows):
+        out[rows] = _mix(before[rows], after[rows], alpha)
+    return out
+
+
+def _mix(b, a, alpha):
+    m = np.float32(1.0 - alpha) * np.asarray(b, np.float32) + np.float32(alpha) * np.asarray(a, np.float32)
+    return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+
+
+def mix_vectors(b, a, alpha):
+    """The interpolation of two (n, d) arrays at ``alpha`` (exact at 0 and 1), for vectors that are not rows."""
+    alpha = float(alpha)
+    if alpha == 0.0:
+        return np.array(b, np.float32, copy=True)
+    if alpha == 1.0:
+        return np.array(a, np.float32, copy=True)
+    return _mix(b, a, alpha)
+
+
+# ------------------------------------------------------------------------------------------ readings
+def read_exact(vectors, queries, concepts) -> np.ndarray:
+    """Index into ``concepts`` of each query row's best-matching concept row (blockwise)."""
+    out = np.empty(len(queries), np.int64)
+    c = vectors[concepts].T
+    for s in range(0, len(queries), _BLOCK):
+        out[s : s + _BLOCK] = np.argmax(vectors[queries[s : s + _BLOCK]] @ c, axis=1)
+    return out
+
+
+def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarray:
+    """Readings (n_alphas, n_queries) of ``queries`` among ``concepts`` at each alpha, restricted to candidates:
+    each query's best ``_K`` concepts at alpha 0 and 1, and the concept positions ``always`` (e.g. the concepts
+    the round changed). Exact when the candidates hold the best concept."""
+    nq, nc = len(queries), len(concepts)
+    out = np.empty((len(alphas), nq), np.int64)
+    if nq == 0 or nc == 0:
+        return out
+    cb, ca = before[concepts], after[concepts]
+    dot_ba = np.einsum("ij,ij->i", cb, ca)  # per concept: |(1-x) b + x a|^2 = (1-x)^2 + x^2 + 2 x (1-x) b.a
+    al = np.asarray(alphas, np.float64)
+    norms = np.sqrt(
+        np.maximum((1 - al[:, None]) ** 2 + al[:, None] ** 2 + 2 * al[:, None] * (1 - al[:, None]) * dot_ba, 1e-12)
+    )
+    always = np.asarray(always, np.int64)
+    k = min(_K, nc)
+    for s in range(0, nq, _BLOCK):
+        q = queries[s : s + _BLOCK]
+        qb, qa = before[q], after[q]
+        if nc <= 2 * k + len(always):
+            cand = np.broadcast_to(np.arange(nc), (len(q), nc))
+        else:
+            s0, s1 = qb @ cb.T, qa @ ca.T
+            top = np.concatenate(
+                [np.argpartition(-s0, k - 1, axis=1)[:, :k], np.argpartition(-s1, k - 1, axis=1)[:, :k]], 1
+            )
+            if len(always):
+                top = np.concatenate([top, np.broadcast_to(always, (len(q), len(always)))], 1)
+            cand = top
+        gb, ga = cb[cand], ca[cand]  # (m, c, d)
+        bb = np.einsum("md,mcd->mc", qb, gb)
+        ba = np.einsum("md,mcd->mc", qb, ga)
+        ab = np.einsum("md,mcd->mc", qa, gb)
+        aa = np.einsum("md,mcd->mc", qa, ga)
+        for i, x in enumerate(al):
+            sc = ((1 - x) ** 2 * bb + x * (1 - x) * (ba + ab) + x * x * aa) / norms[i][cand]
+            out[i, s : s + len(q)] = cand[np.arange(len(q)), np.argmax(sc, axis=1)]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the guard
+def _concepts(es):
+    """(query modality rows mask, concept rows): concepts are the text rows when the set has text and more."""
+    mods = es.modalities
+    if "text" in mods and len(mods) > 1:
+        return ~es.mask("text"), np.flatnonzero(es.mask("text"))
+    return None, np.zeros(0, np.int64)
+
+
+def _names(es, labels, rows):
+    ids = es.ids
+    if labels is not None:
+        return [str(labels[r]) if labels[r] is not None else str(ids[r]) for r in rows]
+    return [str(ids[r]) for r in rows]
+
+
+def _intended(resolved, concepts, p0_of) -> set:
+    """(from, to) concept positions the round asked for: a pulled member's reading -> its anchor, a pushed
+    member's anchor -> anything (to = -1), a set-set pull's side a -> the concepts of side b."""
+    pos = {int(r): i for i, r in enumerate(concepts)}
+    out = set()
+    for r in resolved:
+        if r.kind == "point-set" and r.anchor_row is not None and int(r.anchor_row) in pos:
+            a = pos[int(r.anchor_row)]
+            if r.direction == "pull":
+                out |= {(int(f), a) for f in p0_of(r.members) if f != a}
+            else:
+                out.add((a, -1))
+        elif r.kind == "set-set" and r.direction == "pull":
+            for x, y in ((r.a, r.b), (r.b, r.a)):
+                tos = [pos[int(t)] for t in y if int(t) in pos]
+                if tos:
+                    froms = set(int(f) for f in p0_of(x)) - set(tos)
+                    out |= {(f, t) for f in froms for t in tos}
+    return out
+
+
+def _target_curve(es, before, after, resolved, alphas, concepts) -> list:
+    """Share of the selected rows that satisfy their constraints at each alpha."""
+    hits = np.zeros(len(alphas))
+    total = 0
+    for r in resolved:
+        if r.kind == "point-set" and len(r.members):
+            if r.direction == "pull" and r.anchor_row is not None:
+                cands = np.flatnonzero(es.mask(es.modality[r.anchor_row]))
+                m = r.members[es.modality[r.members] != es.modality[r.anchor_row]]
+                if len(m) == 0:
+                    continue
+                always = np.flatnonzero(cands == r.anchor_row)
+                rd = _read_curve(before, after, m, cands, alphas, always)
+                hits += (cands[rd] == r.anchor_row).sum(1)
+                total += len(m)
+            else:
+                anchor = r.anchor if r.anchor_row is None else None
+                for i, x in enumerate(alphas):
+                    av = anchor if anchor is not None else _mix_one(before[r.anchor_row], after[r.anchor_row], x)
+                    mv = interpolate(before[r.members], after[r.members], x)
+                    c = mv @ av
+                    c0 = before[r.members] @ (anchor if anchor is not None else before[r.anchor_row])
+                    hits[i] += (c > c0 if r.direction == "pull" else c < c0).sum()
+                total += len(r.members)
+        elif r.kind == "set-set" and len(r.a) and len(r.b):
+            if r.paired and len(r.a) == len(r.b):
+                rd = _read_curve(before, after, r.a, r.b, alphas)
+                hits += (rd == np.arange(len(r.a))).sum(1)
+                total += len(r.a)
+            else:
+                for i, x in enumerate(alphas):
+                    va, vb = interpolate(before[r.a], after[r.a], x), interpolate(before[r.b], after[r.b], x)
+                    cb = vb.mean(0)
+                    c0 = before[r.a] @ before[r.b].mean(0)
+                    c = va @ cb
+                    hits[i] += (c > c0 if r.direction == "pull" else c < c0).sum()
+                total += len(r.a)
+    return [round(float(h / total), 6) if total else None for h in hits]
+
+
+def _mix_one(b, a, x):
+    return mix_vectors(b[None], a[None], x)[0]
+
+
+def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardResult:
+    """Score the round at ``spec.alphas`` and pick the largest alpha within the tolerance (see the module doc)."""
+    alphas = list(spec.alphas)
+    n = es.n
+    watched = np.ones(n, bool)
+    watched[selected] = False
+    if spec.on is not None:
+        keep = np.zeros(n, bool)
+        keep[spec.on] = True
+        watched &= keep
+    qmask, concepts = _concepts(es)
+    labels = spec.labels if spec.labels is not None else es.labels
+    changed = changed_rows(before, after)
+    target = _target_curve(es, before, after, resolved, alphas, concepts)
+    worst = np.zeros(len(alphas))
+    kind = "none"
+    measure = None
+    if spec.pairs is not None:
+        kind = "pairs"
+        measure = _pairs_measure(spec.pairs, before, after, alphas)
+    elif qmask is not None:
+        queries = np.flatnonzero(watched & qmask)
+        cl = None
+        if labels is not None:
+            names = {labels[t] for t in concepts if labels[t] is not None}
+            lq = np.array([labels[q] in names for q in queries], bool) if len(queries) else np.zeros(0, bool)
+            if lq.any() and lq.mean() >= 0.5:
+                queries, cl = queries[lq], labels
+        kind = "labels" if cl is not None else "readings"
+        cpos = np.flatnonzero(np.isin(concepts, changed))
+        measure = _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, cl)
+    if measure is not None:
+        worst = measure["worst"]
+    ok = [i for i, w in enumerate(worst) if w <= spec.tolerance + 1e-12]
+    pick = max(ok) if ok else 0
+    result = None
+    while True:  # the chosen alpha, read exactly over every concept; step down if the exact read is worse
+        alpha = alphas[pick]
+        if measure is not None:
+            exact = measure["exact"](alpha)
+        else:
+            exact = (0.0, [], np.zeros(0, np.int64), interpolate(before, after, alpha))
+        if exact[0] <= spec.tolerance + 1e-12 or pick == 0:
+            result = GuardResult(
+                alpha=float(alpha),
+                tolerance=spec.tolerance,
+                on=kind,
+                curve={
+                    "alpha": [float(a) for a in alphas],
+                    "target": target,
+                    "worst_regression": [round(float(w), 6) for w in worst],
+                },
+                regressions=exact[1],
+                changed_outside=exact[2],
+                vectors=exact[3],
+            )
+            worst[pick] = exact[0]
+            result.curve["worst_regression"][pick] = round(float(exact[0]), 6)
+            break
+        worst[pick] = exact[0]
+        ok = [i for i in ok if i < pick]
+        pick = max(ok) if ok else 0
+    return result
+
+
+def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels):
+    p0 = read_exact(before, queries, concepts)
+    curve = _read_curve(before, after, queries, concepts, alphas, cpos)
+    curve[0] = p0  # alpha 0 is the state before
+    q_pos = {int(q): i for i, q in enumerate(queries)}
+
+    def p0_of(rows):
+        rows = np.asarray(rows, np.int64)
+        rows = rows[es.modality[rows] != "text"] if len(concepts) else rows
+        known = [p0[q_pos[int(r)]] for r in rows if int(r) in q_pos]
+        rest = np.array([r for r in rows if int(r) not in q_pos], np.int64)
+        if len(rest):
+            known += list(read_exact(before, rest, concepts))
+        return known
+
+    if labels is not None:
+        clab = np.array([labels[t] for t in concepts], dtype=object)
+        y = np.array([labels[q] for q in queries], dtype=object)
+        classes = sorted(set(y), key=str)
+        idx = [np.flatnonzero(y == c) for c in classes]
+
+        def worst_of(p):
+            ok = clab[p] == y
+            ok0 = clab[p0] == y
+            return max([float(ok0[i].mean() - ok[i].mean()) for i in idx] + [0.0])
+    else:
+        intended = _intended(resolved, concepts, p0_of)
+        counts = np.bincount(p0, minlength=len(concepts))
+
+        def worst_of(p):
+            moved = p != p0
+            if not moved.any():
+                return 0.0
+            bad = np.array(
+                [(int(f), int(t)) not in intended and (int(f), -1) not in intended for f, t in zip(p0[moved], p[moved])]
+            )
+            if not bad.any():
+                return 0.0
+            lost = np.bincount(p0[moved][bad], minlength=len(concepts))
+            return float(np.max(lost / np.maximum(counts, 1)))
+
+    worst = [worst_of(curve[i]) for i in range(len(alphas))]
+    names = _names(es, labels, concepts)
+
+    def exact(alpha):
+        v = interpolate(before, after, alpha)
+        p = p0 if alpha == 0.0 else read_exact(v, queries, concepts)
+        moved = p != p0
+        pairs = {}
+        for f, t in zip(p0[moved], p[moved]):
+            pairs[(names[f], names[t])] = pairs.get((names[f], names[t]), 0) + 1
+        regs = sorted(((f, t, c) for (f, t), c in pairs.items()), key=lambda x: (-x[2], x[0], x[1]))
+        return worst_of(p), regs, queries[moved], v
+
+    return {"worst": worst, "exact": exact}
+
+
+def _pairs_measure(pairs, before, after, alphas):
+    pa, pb = pairs
+    if len(pa) == 0:
+        return None
+
+    def r1(p):
+        return float(np.mean(p == np.arange(len(pa))))
+
+    ab = _read_curve(before, after, pa, pb, alphas)
+    ba = _read_curve(before, after, pb, pa, alphas)
+    r0 = (r1(ab[0]), r1(ba[0]))
+    worst = [max(0.0, r0[0] - r1(ab[i]), r0[1] - r1(ba[i])) for i in range(len(alphas))]
+
+    x0, y0 = ab[0], ba[0]
+
+    def exact(alpha):
+        v = interpolate(before, after, alpha) if alpha else before
+        x, y = read_exact(v, pa, pb), read_exact(v, pb, pa)
+        w = max(0.0, r0[0] - r1(x), r0[1] - r1(y))
+        return w, [], np.union1d(pa[x != x0], pb[y != y0]), v
+
+    return {"worst": worst, "exact": exact}
+
+
+def guard_round(guard, es, before, after, resolved, selected, map_set=None):
+    """The guard of one round (``Aligner.step``): (the vectors at the chosen alpha, alpha, the report's guard
+    entry or None). ``guard`` is the Aligner's parameter; None applies the full round (alpha 1). ``map_set``
+    (vectors, modality) -> (before, after) maps a guard set's rows through the earlier rounds and this one."""
+    spec = check_guard(guard, es.n)
+    if spec is None:
+        return after, 1.0, None
+    if spec.set is None:
+        res = run_guard(spec, es, before, after, resolved, selected)
+        return res.vectors, res.alpha, res.to_report()
+    if map_set is None:
+        raise AlignmentError("Aligner: a guard set needs a vector map; deep mode takes guard='auto' or None.")
+    gs = spec.set
+    xb, xa = map_set(gs.vectors, gs.modality)
+    joint = _Rows(
+        np.concatenate([before, xb]),
+        np.concatenate([es.modality, gs.modality]),
+        np.concatenate([np.asarray(es.ids, object), np.array([f"guard {i}" for i in gs.ids], object)]),
+    )
+    lab = np.concatenate([_labels(es), _labels(gs)])
+    n = es.n
+    from dataclasses import replace
+
+    spec2 = replace(spec, set=None, on=np.arange(n, n + gs.n), labels=lab)
+    res = run_guard(spec2, joint, joint.vectors, np.concatenate([after, xa]), resolved, selected)
+    res.vectors = interpolate(before, after, res.alpha)
+    return res.vectors, res.alpha, {**res.to_report(), "on": "guard set", "set_rows": int(gs.n)}
+
+
+class _Rows:
+    """The fields of an EmbeddingSet the guard reads (the aligned set and a guard set side by side)."""
+
+    def __init__(self, vectors, modality, ids):
+        self.vectors, self.modality, self.ids, self.labels = vectors, np.asarray(modality), ids, None
+        self.n = len(vectors)
+        self.modalities = tuple(dict.fromkeys(self.modality.tolist()))
+
+    def mask(self, m):
+        return self.modality == m
+
+
+def _labels(es):
+    return es.labels if es.labels is not None else np.full(es.n, None, dtype=object)
+
+
+def check_alpha(alpha, where="a round") -> float:
+    """A strength from a caller or a file: a number in [0, 1]."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0.0 <= float(alpha) <= 1.0:
+        raise AlignmentError(f"{where}: a round's strength alpha must be a number in [0, 1], got {alpha!r}.")
+    return float(alpha)
+
+
+def guard_ok(guard) -> bool:
+    """True when ``guard`` is a valid ``Aligner(guard=...)`` value (for the parameter check)."""
+    check_guard(guard)
+    return True
+
+
+def strength_report(old: dict, guard, es, full, after, resolved, adapters, selected, alpha: float) -> dict:
+    """A round's report when the user sets its strength to ``alpha`` (``Aligner.set_strength``): the figures
+    at ``alpha``, the guard's curve as it was, and the regressions and changed rows at ``alpha``."""
+    from dataclasses import replace
+
+    from .report import round_report
+
+    info = {k: old.get(k) for k in ("steps", "stopped", "validation_curve")}
+    if "references_in_scope" in old:
+        info["references_in_scope"] = old["references_in_scope"]
+    rep = round_report(es, es.vectors, after, resolved, adapters, selected, info)
+    rep = {**{k: v for k, v in old.items() if k not in rep}, **rep, "alpha": alpha, "alpha_set_by": "user"}
+    spec = check_guard(guard, es.n)
+    if spec is not None and "guard" in old:
+        spec = replace(spec, tolerance=float("inf"), alphas=tuple(sorted({0.0, alpha})))
+        res = run_guard(spec, es, es.vectors, full, resolved, selected)
+        fresh = res.to_report()
+        rep["guard"] = {
+            **old["guard"],
+            **{k: fresh[k] for k in ("regressions", "changed_outside", "changed_outside_n")},
+        }
+    return rep
+
+
+def set_mapper(transform, adapters):
+    """``map_set`` of :func:`guard_round`: a guard set's vectors through the earlier rounds (``transform``), then
+    through this round's ``adapters`` (fast mode; None in anchor mode, where only the set's own rows move)."""
+
+    def f(vectors, modality):
+        mods = np.asarray(modality)
+        xb = np.asarray(transform(vectors, mods), np.float32)
+        xa = np.array(xb, copy=True)
+        if adapters is not None:
+            from .adapter import apply_adapter
+
+            for m in dict.fromkeys(mods.tolist()):
+                rows = mods == m
+                xa[rows] = apply_adapter(adapters, xb[rows], m)
+        return xb, xa
+
+    return f
+
+
+def restrength(al, alpha, after_fn):
+    """``Aligner.set_strength``: the last round of ``al`` at ``alpha`` (``after_fn``: the aligner's full-round map)."""
+    from dataclasses import replace
+
+    al._check_fitted("set_strength")
+    if not al.history_:
+        raise AlignmentError("Aligner.set_strength: no round yet; run aligner.step(...) first.")
+    if al.mode == "deep":
+        raise AlignmentError("Aligner.set_strength: deep-mode rounds keep the strength the guard chose.")
+    alpha = check_alpha(alpha, "Aligner.set_strength")
+    rnd, prev = al.history_[-1], al._states[-2]
+    adapters = rnd.adapters if al.mode == "fast" and not rnd.is_identity else None
+    full = after_fn(prev, al.mode, rnd.weights, adapters, rnd.is_identity)
+    after = interpolate(prev.vectors, full, alpha)
+    state, current = prev.with_vectors(after, normalize=False), al.embeddings_
+    try:  # the constraints resolve on the state the round started from
+        al.embeddings_ = prev
+        resolved = [c.resolve(al) for c in rnd.constraints]
+    finally:
+        al.embeddings_ = current
+    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    report = strength_report(rnd.report, al.guard, prev, full, after, resolved, adapters, selected, alpha)
+    new = replace(rnd, report=report, alpha=alpha, _owner=al)
+    al.history_, al._states = al.history_[:-1] + [new], al._states[:-1] + [state]
+    al._redo, al.embeddings_ = [], state
+    return new
