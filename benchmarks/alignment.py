@@ -55,7 +55,7 @@ def retrieval(data, seed=0, n_train=300, params=None):
     perm = np.random.default_rng(seed).permutation(len(x))
     tr, te = perm[:n_train], perm[n_train:]
     es = EmbeddingSet.from_pairs(x[tr], y[tr])
-    al = Aligner(es, random_state=seed, **(params or {}))
+    al = Aligner(random_state=seed, **params or {}).fit(es)
     rnd = al.step(SetSet(np.arange(n_train), np.arange(n_train, 2 * n_train), paired=True))
     before = _recalls(x[te], y[te])
     after = _recalls(al.transform(x[te], "image"), al.transform(y[te], "text"))
@@ -78,7 +78,7 @@ def zero_shot(params=None, prompt_override=None, data=None, mode="fast"):
     ``mode="deep"`` tunes a private copy of the default encoder's image tower (last layer) on the training
     images instead of fitting adapters; the held-out images are then encoded again by the tuned encoder."""
     from modalchorus_widget.alignment import Aligner, PointSet
-    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.worlds.defaults import load_default
 
     d = load_default() if data is None else data
     es = d.embeddings
@@ -103,9 +103,9 @@ def zero_shot(params=None, prompt_override=None, data=None, mode="fast"):
         from modalchorus_widget.encoders import DefaultEncoder
 
         enc = DefaultEncoder()  # a private instance: deep mode tunes it in place
-        al = Aligner(sub, encoder=enc, mode="deep", images=d.images[d.train], **(params or {}))
+        al = Aligner(encoder=enc, mode="deep", **params or {}).fit(sub, images=d.images[d.train])
     else:
-        al = Aligner(sub, encoder=d.encoder, **(params or {}))
+        al = Aligner(encoder=d.encoder, **params or {}).fit(sub)
     t0 = time.perf_counter()
     rnd = al.step(PointSet(int(prompt_rows[a]), members))
     seconds = time.perf_counter() - t0
@@ -165,7 +165,7 @@ def speed(data, n=10_000, members=200, params=None):
     out = {}
     # the default round stops once the constraint holds; the second one runs every step (the worst case)
     for key, extra in (("", {}), ("_all_steps", {"stop_when_satisfied": False})):
-        al = Aligner(es, **{**(params or {}), **extra})
+        al = Aligner(**{**(params or {}), **extra}).fit(es)
         c0, t0 = time.process_time(), time.perf_counter()
         rnd = al.step(PointSet(anchor, sel))
         out.update(
@@ -209,7 +209,7 @@ def main(argv: list[str]) -> int:
             out["retrieval_mean_over_seeds"]["seeds"] = args.seeds
         print(json.dumps({"retrieval": out["retrieval"]}, indent=1))
     if "zero_shot" not in args.skip:
-        from modalchorus_widget.data.datasets import load_default
+        from modalchorus_widget.worlds.defaults import load_default
 
         d = load_default()
         out["zero_shot"] = zero_shot(data=d)

@@ -29,11 +29,11 @@ def zero_shot_round(data, case, params=None) -> tuple:
     """The zero-shot case's round (``shapes_cases.zero_shot_constraints``): (the fitted Aligner, seconds).
     ``params`` override ``shapes_cases.ZERO_SHOT_SETTINGS``; its key ``keep_weight``, ``ZERO_SHOT_KEEP_WEIGHT``."""
     from modalchorus_widget import Aligner
-    from modalchorus_widget.data import shapes_cases as C
+    from modalchorus_widget.worlds import shapes_cases as C
 
     params = dict(params or {})
     keep_weight = params.pop("keep_weight", C.ZERO_SHOT_KEEP_WEIGHT)
-    al = Aligner(data.embeddings, encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **params})
+    al = Aligner(encoder=data.encoder, **{**C.ZERO_SHOT_SETTINGS, **params}).fit(data.embeddings)
     t0 = time.perf_counter()
     al.step(*C.zero_shot_constraints(data, case, keep_weight))
     return al, time.perf_counter() - t0
@@ -43,7 +43,7 @@ def run_zero_shot(data=None, params=None) -> dict:
     """The zero-shot case on ``data`` (default ``load_default("shapes")``): lasso-style selections on
     ``data.train``, figures on ``data.test``; ``params`` as ``zero_shot_round``'s."""
     from modalchorus_widget import load_default
-    from modalchorus_widget.data import shapes_cases as C
+    from modalchorus_widget.worlds import shapes_cases as C
 
     data = load_default("shapes") if data is None else data
     case = C.zero_shot_case(data)
@@ -78,13 +78,13 @@ def run_zero_shot(data=None, params=None) -> dict:
 
 def run_compositional(n_base: int = 250) -> dict:
     from modalchorus_widget import Aligner, SetSet
-    from modalchorus_widget.data import shapes_cases as C
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds import shapes_cases as C
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     enc = load_shapes_encoder()
     case = C.compositional_case(enc, n_base=n_base)
     before = C.compositional_figures(case, enc)
-    al = Aligner(case["embeddings"], encoder=enc, **C.COMPOSITIONAL_SETTINGS)
+    al = Aligner(encoder=enc, **C.COMPOSITIONAL_SETTINGS).fit(case["embeddings"])
     t0 = time.perf_counter()
     rnd = al.step(SetSet(case["train_images"], case["train_texts"], paired=True))
     round_s = time.perf_counter() - t0
@@ -111,8 +111,8 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    from modalchorus_widget.data import shapes_cases as C
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds import shapes_cases as C
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     t0 = time.perf_counter()
     world = C.world_report(load_shapes_encoder())

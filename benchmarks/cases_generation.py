@@ -21,8 +21,8 @@ def plot_generations(before, after, png, n: int = 16) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from modalchorus_widget.data import shapes as S
-    from modalchorus_widget.generation import case as G
+    from modalchorus_widget.worlds import shapes as S
+    from modalchorus_widget.worlds.generation import case as G
 
     shown = [G.TARGET, S.COMBOS.index(("red", "triangle")), S.COMBOS.index(("blue", "square"))]
     names = S.class_names()
@@ -47,10 +47,10 @@ def plot_generations(before, after, png, n: int = 16) -> None:
 
 def run_generation(png=None) -> dict:
     from modalchorus_widget import Aligner
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
-    from modalchorus_widget.generation import ShapesOracle, load_shapes_generator
-    from modalchorus_widget.generation import case as G
-    from modalchorus_widget.generation.sets import add_generations
+    from modalchorus_widget.worlds.generation import ShapesOracle, load_shapes_generator
+    from modalchorus_widget.worlds.generation import case as G
+    from modalchorus_widget.worlds.generation.sets import add_generations
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     enc = load_shapes_encoder()
     gen, oracle = load_shapes_generator(), ShapesOracle()
@@ -58,7 +58,7 @@ def run_generation(png=None) -> dict:
     before = G.generation_figures(gen, oracle, enc)
     prompts = [t for t in G.prompt_texts(G.TARGET) for _ in range(G.N_PER_TEXT)]
     es = add_generations(case["embeddings"], before["images"][G.TARGET], enc, prompts, "generated: a red square")
-    al = Aligner(es, encoder=enc, **G.SETTINGS)  # the map of the notebook: scenes, prompts, generations
+    al = Aligner(encoder=enc, **G.SETTINGS).fit(es)  # the map of the notebook: scenes, prompts, generations
     cons = G.case_constraints(case)
     t0 = time.perf_counter()
     rnd = al.step(*cons)

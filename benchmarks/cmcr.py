@@ -203,7 +203,7 @@ def main(argv: list[str]) -> int:
     out["total_s"] = time.perf_counter() - t0
     text = json.dumps(out, indent=2)
     if args.json:
-        from modalchorus_widget.data.io import atomic_write_bytes
+        from modalchorus_widget.io import atomic_write_bytes
 
         atomic_write_bytes(args.json, text.encode())
     print(text)

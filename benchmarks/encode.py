@@ -48,9 +48,10 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from modalchorus_widget.data.datasets import coco500_path, load_coco500, load_default
+    from modalchorus_widget.data.datasets import coco500_path, load_coco500
     from modalchorus_widget.encoders.default import DefaultEncoder
     from modalchorus_widget.evaluation import recall_at_k
+    from modalchorus_widget.worlds.defaults import load_default
 
     folder = args.data if args.data is not None else coco500_path()
     if not (folder / "clip_vitb16_img_txt.npy").is_file():

@@ -56,8 +56,8 @@ def load_pairs(folder: Path):
 def load_default_digits():
     """A second real embedding set, from the embedded default model: the 1,797 digit images and the 240
     distinct training captions (24 templates x 10 digits), both through the shipped towers."""
-    from modalchorus_widget.data.datasets import load_default
     from modalchorus_widget.encoders.default import CAPTION_TEMPLATES, fill
+    from modalchorus_widget.worlds.defaults import load_default
 
     d = load_default()
     captions = [fill(t, c) for c in range(len(d.class_names)) for t in CAPTION_TEMPLATES]
@@ -69,8 +69,8 @@ def load_shapes_pairs(n_pairs=700, seed=5):
     """A third real embedding set, paired like COCO: ``n_pairs`` scenes of the shapes world's held-out split, half
     single-object and half two-object, each with one caption (paraphrase templates drawn by seed), through the
     shapes default's towers (d = 384). Its combinations are unseen in training; nothing was tuned on it."""
-    from modalchorus_widget.data import shapes
-    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.worlds import shapes
+    from modalchorus_widget.worlds.defaults import load_default
 
     enc = load_default("shapes").encoder
     half = int(n_pairs) // 2
@@ -179,10 +179,10 @@ def noisy_copies(x: np.ndarray, n: int, noise: float, rng) -> np.ndarray:
 def scale_figures(images, texts, log=print, n_fit=5000, n_transform=1_000_000):
     """MFM fit on the embedded default, MFM vs UMAP fit on the same 2 x n_fit points, MFM transform of
     n_transform vectors; all in this process, one after the other."""
-    from modalchorus_widget.data.datasets import load_default
     from modalchorus_widget.projection.metrics import intermodal_scores, modality_labels
     from modalchorus_widget.projection.mfm import MFM
     from modalchorus_widget.projection.registry import make_projector
+    from modalchorus_widget.worlds.defaults import load_default
 
     # wall-clock seconds are the figures; process CPU seconds are kept too because a shared
     # machine's wall clock depends on what else runs

@@ -374,7 +374,7 @@ del H
 @contextlib.contextmanager
 def byte_limit(limit):
     """``safe_zip.MAX_BYTES`` (the documented knob) set to ``limit`` for the block (None: unchanged)."""
-    from modalchorus_widget.data import safe_zip
+    from modalchorus_widget import safe_zip
 
     old = safe_zip.MAX_BYTES
     safe_zip.MAX_BYTES = old if limit is None else int(limit)

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..errors import UntrustedFileError
+from .errors import UntrustedFileError
 
 __all__ = [
     "MAX_BYTES",
@@ -52,7 +52,7 @@ def _size(n: int) -> str:
 
 
 def _raise_limit(name: str) -> str:
-    return f"if you trust the file, raise modalchorus_widget.data.safe_zip.{name} and load it again"
+    return f"if you trust the file, raise modalchorus_widget.safe_zip.{name} and load it again"
 
 
 def check_member_name(name: str, where: str) -> None:

@@ -37,7 +37,7 @@ def _timed(fn):
 def default_protocol(prompt_override=None):
     """Protocol 1 of ``bench alignment`` (one implementation) in fast and in deep mode."""
     from benchmarks.alignment import USER_PROMPT, zero_shot
-    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.worlds.defaults import load_default
 
     prompt_override = {1: USER_PROMPT} if prompt_override is None else prompt_override
     d = load_default()
@@ -94,9 +94,7 @@ def _clip_round(cfg_or_name, n, steps, images=None):
         texts = [" ".join(rng.choice(words, 4)) for _ in range(n)]
         (zi, zt), enc_wall, _ = _timed(lambda: (enc.encode_images(imgs), enc.encode_texts(texts)))
         es = EmbeddingSet.from_pairs(zi, zt, captions=texts)
-        al = Aligner(
-            es, encoder=enc, mode="deep", images=imgs, texts=texts, n_steps=steps, validation=0.0, learning_rate=1e-3
-        )
+        al = Aligner(encoder=enc, mode="deep", n_steps=steps, validation=0.0, learning_rate=1e-3).fit(es, images=imgs, texts=texts)
         anchor = n + int(np.argsort((zi @ zt.T).mean(0))[n // 2])  # a caption of median similarity to the images
         # images whose best caption is not the anchor, the closest to it first: something to fix
         best = np.argmax(zi @ zt.T, axis=1) + n

@@ -88,8 +88,8 @@ def cv(data, params, n_folds=3, repeats=1, quiet=False) -> dict:
 def fresh_samples(data, n_samples=80, per_class=50, seed=5000) -> dict:
     """Image vectors of ``n_samples`` fresh training-distribution samples of ``per_class`` scenes of every seen
     class: one pool per class (its own seed), cut into consecutive samples."""
-    from modalchorus_widget.data import shapes as S
-    from modalchorus_widget.data import shapes_cases as C
+    from modalchorus_widget.worlds import shapes as S
+    from modalchorus_widget.worlds import shapes_cases as C
 
     seen = C.seen_combos()
     img = np.concatenate(
@@ -113,7 +113,7 @@ def zero_shot_samples(data, params, fresh) -> dict:
     """The shipped round on all of ``data.train``, read on each of ``fresh`` (``fresh_samples``: see the module
     docstring); ``params`` as ``run_zero_shot``'s."""
     from benchmarks.cases import zero_shot_round
-    from modalchorus_widget.data import shapes_cases as C
+    from modalchorus_widget.worlds import shapes_cases as C
 
     seen = C.seen_combos()
     img, y, sample, n_samples = fresh["vectors"], fresh["labels"], fresh["sample"], fresh["n_samples"]
@@ -147,8 +147,8 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> d
     import time
 
     from modalchorus_widget import Aligner, SetSet
-    from modalchorus_widget.data import shapes as S
-    from modalchorus_widget.data import shapes_cases as C
+    from modalchorus_widget.worlds import shapes as S
+    from modalchorus_widget.worlds import shapes_cases as C
 
     settings = {**C.COMPOSITIONAL_SETTINGS, **params}
     rounds = C.COMPOSITIONAL_ROUNDS if rounds is None else rounds
@@ -168,7 +168,7 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> d
             **guard,
         }
         before = C.compositional_figures(fold, encoder)
-        al = Aligner(es, encoder=encoder, **settings)
+        al = Aligner(encoder=encoder, **settings).fit(es)
         t0 = time.perf_counter()
         for _ in range(rounds):
             al.step(SetSet(np.arange(len(tr)), np.arange(len(tr), 2 * len(tr)), paired=True))
@@ -191,9 +191,9 @@ def generation_cv(encoder, params, seed=700, n_per_text=24) -> dict:
     import time
 
     from modalchorus_widget import Aligner
-    from modalchorus_widget.generation import ShapesOracle, load_shapes_generator
-    from modalchorus_widget.generation import case as G
-    from modalchorus_widget.generation.sets import add_generations
+    from modalchorus_widget.worlds.generation import ShapesOracle, load_shapes_generator
+    from modalchorus_widget.worlds.generation import case as G
+    from modalchorus_widget.worlds.generation.sets import add_generations
 
     gen, oracle = load_shapes_generator(), ShapesOracle()
     rows, secs = [], []
@@ -203,7 +203,7 @@ def generation_cv(encoder, params, seed=700, n_per_text=24) -> dict:
         before = G.generation_figures(gen, oracle, encoder, seed=seed + f, n_per_text=n_per_text, templates=held)
         prompts = [t for t in G.prompt_texts(G.TARGET, held) for _ in range(n_per_text)]
         es = add_generations(case["embeddings"], before["images"][G.TARGET], encoder, prompts, "generated")
-        al = Aligner(es, encoder=encoder, **{**G.SETTINGS, **params})
+        al = Aligner(encoder=encoder, **{**G.SETTINGS, **params}).fit(es)
         t0 = time.perf_counter()
         al.step(*G.case_constraints(case))
         secs.append(time.perf_counter() - t0)
@@ -237,8 +237,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     from modalchorus_widget import load_default
-    from modalchorus_widget.data import shapes_cases as C
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds import shapes_cases as C
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     if args.case == "zero_shot":
         data = load_default("shapes")

@@ -21,7 +21,8 @@ import numpy as np
 
 
 def cv_sets(sizes=(250, 350), n_each=2, seed=123):
-    from modalchorus_widget.data.datasets import load_coco500, load_default
+    from modalchorus_widget.data.datasets import load_coco500
+    from modalchorus_widget.worlds.defaults import load_default
 
     es = load_coco500().embeddings
     X, mod = np.asarray(es.vectors, np.float32), np.asarray(es.modality, dtype=object)

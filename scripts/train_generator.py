@@ -3,12 +3,12 @@ modalchorus_widget/weights/{generator,oracle}_shapes.*.
 
     python scripts/train_generator.py [--n-decoder N] [--n-oracle N] [--epochs N] [--seed S] [--out DIR]
 
-1. Decoder (generation/decoder.py), unCLIP-style: single-object scenes of the *training* split, balanced
+1. Decoder (worlds/generation/decoder.py), unCLIP-style: single-object scenes of the *training* split, balanced
    over the 14 colour/shape classes seen in training, are embedded by the shipped shapes model. Its pixel
    network learns to draw each scene from the scene's exact code (MSE, object pixels weighted up); then its
    head learns the code from the scene's image embedding (cross-entropy per attribute, MSE on the centre),
    the input perturbed by Gaussian noise of norm ``decoder.NOISE`` (what the prior adds when it samples).
-2. Oracle (generation/oracle.py): a small CNN reading colour, shape and centre, trained on clean renders
+2. Oracle (worlds/generation/oracle.py): a small CNN reading colour, shape and centre, trained on clean renders
    uniform over all 16 classes and on the decoder's reconstructions of the decoder's training scenes
    (generated style), with the renderer's exact labels.
 3. Held-out figures into the oracle's JSON config: its accuracy (colour and shape both right) on clean
@@ -31,11 +31,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from modalchorus_widget.data import shapes as S  # noqa: E402
-from modalchorus_widget.data import shapes_cases as C  # noqa: E402
-from modalchorus_widget.encoders.shapes import load_shapes_encoder  # noqa: E402
-from modalchorus_widget.generation import decoder as D  # noqa: E402
-from modalchorus_widget.generation import oracle as O  # noqa: E402
+from modalchorus_widget.worlds import shapes as S  # noqa: E402
+from modalchorus_widget.worlds import shapes_cases as C  # noqa: E402
+from modalchorus_widget.worlds.generation import decoder as D  # noqa: E402
+from modalchorus_widget.worlds.generation import oracle as O  # noqa: E402
+from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder  # noqa: E402
 
 DECODER_SEED = 21  # training-split scenes the decoder reconstructs
 ORACLE_SEED = 22  # held-out-distribution renders (uniform over 16 classes) the oracle learns from
@@ -73,7 +73,7 @@ def _train_decoder(args, decoder, E, Y, labels, weight, gen, dpath):
     from safetensors.torch import save_file
 
     dim = E.shape[1]
-    from modalchorus_widget.generation._scene_decoder import exact_codes, split_code
+    from modalchorus_widget.worlds.generation._scene_decoder import exact_codes, split_code
 
     lab = [torch.from_numpy(np.asarray(labels[k], np.int64)) for k in ("colour1", "shape1", "size1")]
     centre = torch.from_numpy(np.stack([labels["x1"], labels["y1"]], 1) / S.IMAGE_SIZE).float()
@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     (args.out / opath.with_suffix(".json").name).write_text(json.dumps(or_cfg, indent=1) + "\n")
 
     # ------------------------------------------------------------------ held-out figures
-    from modalchorus_widget.generation.shapes import oracle_held_out
+    from modalchorus_widget.worlds.generation.shapes import oracle_held_out
 
     held = oracle_held_out(O.ShapesOracle(weights=opath), shipped, enc, check_n=CHECK_N)
     or_cfg["held_out"] = held

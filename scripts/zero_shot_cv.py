@@ -42,7 +42,7 @@ def main():
     import torch
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.worlds.defaults import load_default
 
     grid = json.loads(args.grid) if args.grid else [{k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}]
     d = load_default()

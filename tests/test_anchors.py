@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from modalchorus_widget import Aligner, PointSet, SetSet, weigh_by_size
-from modalchorus_widget.data import shapes_cases as C
 from modalchorus_widget.errors import AlignmentError
+from modalchorus_widget.worlds import shapes_cases as C
 
 QUICK = dict(mode="anchors", learning_rate=1e-3, n_steps=60, validation=0.0, preserve_kl=20.0, random_state=0)
 
@@ -22,7 +22,7 @@ def shapes():
 @pytest.fixture(scope="module")
 def aligned(shapes):
     d, case = shapes
-    al = Aligner(d.embeddings, encoder=d.encoder, **C.ZERO_SHOT_SETTINGS)  # the case's round, as shipped
+    al = Aligner(encoder=d.encoder, **C.ZERO_SHOT_SETTINGS).fit(d.embeddings)  # the case's round, as shipped
     rnd = al.step(*C.zero_shot_constraints(d, case))
     return al, rnd
 
@@ -69,7 +69,7 @@ def test_references_the_round_is_about_leave_the_kl(shapes):
     d, case = shapes
     es = d.embeddings
     cons = C.zero_shot_constraints(d, case)
-    al = Aligner(es, **QUICK)
+    al = Aligner(**QUICK).fit(es)
     resolved = [c.resolve(al) for c in cons]
     anchors = check_constraints(resolved)
     selected = np.unique(np.concatenate([r.rows() for r in resolved]))
@@ -85,7 +85,7 @@ def test_references_the_round_is_about_leave_the_kl(shapes):
 
 def test_undo_redo_save_load_are_bit_exact(shapes, tmp_path):
     d, case = shapes
-    al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+    al = Aligner(encoder=d.encoder, **QUICK).fit(d.embeddings)
     cons = C.zero_shot_constraints(d, case)
     al.step(*cons)
     v1 = al.embeddings_.vectors.copy()
@@ -106,7 +106,7 @@ def test_undo_redo_save_load_are_bit_exact(shapes, tmp_path):
 
 def test_constraints_without_an_anchor_row_are_refused(shapes):
     d, case = shapes
-    al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+    al = Aligner(encoder=d.encoder, **QUICK).fit(d.embeddings)
     start = al.embeddings_
     with pytest.raises(AlignmentError, match="set-set constraint.*mode='fast'"):
         al.step(SetSet(case["cluster"], case["keep"]))
@@ -114,7 +114,7 @@ def test_constraints_without_an_anchor_row_are_refused(shapes):
         al.step(PointSet("a square that is red", case["cluster"]))
     assert al.embeddings_ is start and al.history_ == []
     with pytest.raises(AlignmentError, match="images=, texts= and towers= are for mode='deep'"):
-        Aligner(d.embeddings, mode="anchors", towers=("image",))
+        Aligner(mode="anchors", towers=("image",)).fit(d.embeddings)
 
 
 def test_a_damaged_anchor_round_is_refused(shapes):
@@ -153,7 +153,7 @@ def test_weigh_by_size_makes_every_lassoed_point_count_the_same(shapes):
     y, keep = d.image_labels, case["keep"]
     kept = []
     for cons in ([PointSet(a, case["cluster"]), PointSet(b, keep)], C.zero_shot_constraints(d, case, keep_weight=1.0)):
-        al = Aligner(d.embeddings, encoder=d.encoder, **QUICK)
+        al = Aligner(encoder=d.encoder, **QUICK).fit(d.embeddings)
         al.step(*cons)
         kept.append(np.mean(d.predict(al.embeddings_)[keep] == y[keep]))
     assert kept[1] > kept[0]
@@ -163,7 +163,7 @@ def test_shipped_round_on_fresh_scenes(shapes, aligned):
     """The case's round as shipped, read on fresh scenes of the training distribution (not the held-out split, and
     not the seeds its settings were chosen on): red squares gain, and the other red classes, the only ones whose
     images sit near the two tuned prompts, keep their readings (at most 1 of 200 net)."""
-    from modalchorus_widget.data import shapes as S
+    from modalchorus_widget.worlds import shapes as S
 
     d, case = shapes
     al, _ = aligned

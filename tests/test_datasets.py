@@ -18,12 +18,12 @@ from modalchorus_widget.data.datasets import (
     from_arrays,
     from_dataframe,
     load_coco500,
-    load_default,
     load_embeddings,
     load_numpy,
     load_parquet,
 )
 from modalchorus_widget.data.embeddings import EmbeddingError, EmbeddingSet
+from modalchorus_widget.worlds.defaults import load_default
 
 COCO = coco500_path()
 

@@ -96,7 +96,7 @@ def mean_cos(vecs, members, anchor):
 def test_pull_moves_reencoded_members_to_anchor_and_tunes_only_last_blocks(tiny, tiny_folder):
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al = Aligner(encoder=enc, **DEEP).fit(es, images=images, texts=texts)
     assert al.towers == ("image", "text")
     members, anchor = np.arange(0, 8), N + 20
     rnd = al.step(PointSet(anchor, members))
@@ -128,7 +128,7 @@ def test_push_moves_members_away(tiny, tiny_folder):
     es, images, texts, _ = tiny
     anchor = N + 5
     members = np.argsort(-(es.vectors[:N] @ es.vectors[anchor]))[:6]
-    al = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **DEEP)
+    al = Aligner(encoder=fresh_encoder(tiny_folder), **DEEP).fit(es, images=images, texts=texts)
     al.step(PointSet(anchor, members, direction="push"))
     cos0 = es.vectors[members] @ es.vectors[anchor]
     cos1 = al.embeddings_.vectors[members] @ al.embeddings_.vectors[anchor]
@@ -139,7 +139,7 @@ def test_push_moves_members_away(tiny, tiny_folder):
 def test_image_tower_only(tiny, tiny_folder):
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, towers="image", **DEEP)  # no texts needed
+    al = Aligner(encoder=enc, towers="image", **DEEP).fit(es, images=images)  # no texts needed
     al.step(SetSet(np.arange(0, 10), np.arange(N, N + 10), paired=True))
     assert all(k.startswith(LAST_BLOCKS[0]) for k in changed_keys(pristine, weights(enc)))
     assert np.array_equal(al.embeddings_.vectors[N:], es.vectors[N:])  # text rows untouched
@@ -149,7 +149,7 @@ def test_image_tower_only(tiny, tiny_folder):
 def test_undo_redo_restore_weights_and_embeddings_bit_exact(tiny, tiny_folder):
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al = Aligner(encoder=enc, **DEEP).fit(es, images=images, texts=texts)
     r1 = al.step(PointSet(N + 20, np.arange(0, 8)))
     v1, w1 = al.embeddings_.vectors.copy(), weights(enc)
     al.step(SetSet(np.arange(10, 16), np.arange(N + 25, N + 31), direction="push"))
@@ -168,7 +168,7 @@ def test_undo_redo_restore_weights_and_embeddings_bit_exact(tiny, tiny_folder):
     assert same_weights(weights(enc), w2) and np.array_equal(al.embeddings_.vectors, v2)
     # the same round on a fresh encoder gives the same weights and embeddings
     enc2 = fresh_encoder(tiny_folder)
-    again = Aligner(es, encoder=enc2, images=images, texts=texts, **DEEP)
+    again = Aligner(encoder=enc2, **DEEP).fit(es, images=images, texts=texts)
     again.step(PointSet(N + 20, np.arange(0, 8)))
     np.testing.assert_allclose(again.embeddings_.vectors, v1, atol=1e-6)
 
@@ -176,7 +176,7 @@ def test_undo_redo_restore_weights_and_embeddings_bit_exact(tiny, tiny_folder):
 def test_save_load_round_trip(tiny, tiny_folder, tmp_path):
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al = Aligner(encoder=enc, **DEEP).fit(es, images=images, texts=texts)
     al.step(PointSet(N + 20, np.arange(0, 8)))
     v1 = al.embeddings_.vectors.copy()
     al.step(SetSet(np.arange(20, 30), np.arange(N + 20, N + 30), paired=True))
@@ -225,26 +225,26 @@ def test_construction_errors_are_clear(tiny, tiny_folder):
     Lookup = lambda: FunctionEncoder(texts=lambda t: np.ones((len(t), 32), np.float32), dim=32)  # noqa: E731
 
     with pytest.raises(AlignmentError, match="tunes an encoder"):
-        Aligner(es, mode="deep")
+        Aligner(mode="deep").fit(es)
     with pytest.raises(AlignmentError, match="can only tune an open_clip model"):
-        Aligner(es, mode="deep", encoder=Lookup(), images=images, texts=texts)
+        Aligner(mode="deep", encoder=Lookup()).fit(es, images=images, texts=texts)
     with pytest.raises(AlignmentError, match="none were given for the 40 image rows"):
-        Aligner(es, mode="deep", encoder=enc, texts=texts)  # the set's items hold captions but no images
+        Aligner(mode="deep", encoder=enc).fit(es, texts=texts)  # the set's items hold captions but no images
     with pytest.raises(AlignmentError, match="images has 39 items, but the set has 40 image rows"):
-        Aligner(es, mode="deep", encoder=enc, images=images[:-1], texts=texts)
+        Aligner(mode="deep", encoder=enc).fit(es, images=images[:-1], texts=texts)
     with pytest.raises(AlignmentError, match="texts has 41 items"):
-        Aligner(es, mode="deep", encoder=enc, images=images, texts=texts + ["x"])
+        Aligner(mode="deep", encoder=enc).fit(es, images=images, texts=texts + ["x"])
     with pytest.raises(AlignmentError, match="raw image inputs do not reproduce the embeddings"):
-        Aligner(es, mode="deep", encoder=enc, images=images[1:] + images[:1], texts=texts)
+        Aligner(mode="deep", encoder=enc).fit(es, images=images[1:] + images[:1], texts=texts)
     with pytest.raises(AlignmentError, match="mode must be 'fast'"):
-        Aligner(es, mode="turbo")
+        Aligner(mode="turbo").fit(es)
     with pytest.raises(AlignmentError, match="for mode='deep'"):
-        Aligner(es, images=images)
+        Aligner().fit(es, images=images)
     with pytest.raises(AlignmentError, match="towers"):
-        Aligner(es, mode="deep", encoder=enc, images=images, towers="audio")
+        Aligner(mode="deep", encoder=enc, towers="audio").fit(es, images=images)
     # texts default to the set's items (the captions); one raw input per row of the set is accepted too
     per_row = list(images) + [None] * N
-    al = Aligner(es, mode="deep", encoder=enc, images=per_row)
+    al = Aligner(mode="deep", encoder=enc).fit(es, images=per_row)
     assert al.towers == ("image", "text")
     assert al.transform(es.vectors[:3], "image").shape == (3, 32)  # deep: no vector map, only checks
 
@@ -253,7 +253,7 @@ def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monk
     es, images, texts, _ = tiny
     # run every step: the interrupt must land inside the optimisation, not after the constraints already hold
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP, stop_when_satisfied=False)
+    al = Aligner(encoder=enc, **DEEP, stop_when_satisfied=False).fit(es, images=images, texts=texts)
     al.step(PointSet(N + 1, [2, 3, 4]))
     snap = snapshot(al, enc)
     calls = {"n": 0}
@@ -294,7 +294,7 @@ def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monk
     assert_unchanged(al, enc, snap)
     # and the aligner still works, giving the round an uninterrupted aligner gives
     al.step(PointSet(N + 4, [20, 21, 22]))
-    ref = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **DEEP, stop_when_satisfied=False)
+    ref = Aligner(encoder=fresh_encoder(tiny_folder), **DEEP, stop_when_satisfied=False).fit(es, images=images, texts=texts)
     ref.step(PointSet(N + 1, [2, 3, 4]))
     ref.step(PointSet(N + 4, [20, 21, 22]))
     np.testing.assert_allclose(al.embeddings_.vectors, ref.embeddings_.vectors, atol=1e-6)
@@ -307,7 +307,7 @@ def test_last_block_shortcut_matches_full_forward(tiny, tiny_folder, monkeypatch
     runs = {}
     for shortcut in (True, False):
         monkeypatch.setattr(deep_mod._OpenCLIPTower, "use_shortcut", shortcut)
-        al = Aligner(es, encoder=fresh_encoder(tiny_folder), images=images, texts=texts, **{**DEEP, "n_steps": 10})
+        al = Aligner(encoder=fresh_encoder(tiny_folder), **{**DEEP, "n_steps": 10}).fit(es, images=images, texts=texts)
         al.step(c)
         assert all(t._shortcut_ok is shortcut for t in al._tuner.towers.values())
         runs[shortcut] = al.embeddings_.vectors
@@ -317,7 +317,7 @@ def test_last_block_shortcut_matches_full_forward(tiny, tiny_folder, monkeypatch
 # ------------------------------------------------------------------------------------ embedded default
 @pytest.fixture(scope="module")
 def digits():
-    from modalchorus_widget.data.datasets import load_default
+    from modalchorus_widget.worlds.defaults import load_default
 
     return load_default()
 
@@ -339,7 +339,7 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
     eight = int(digits.prompt_index[8])
     enc = default_encoder()
     w0 = tower_weights(enc)
-    al = Aligner(es, encoder=enc, mode="deep", images=digits.images)  # the defaults, as a user gets them
+    al = Aligner(encoder=enc, mode="deep").fit(es, images=digits.images)  # the defaults, as a user gets them
     assert al.towers == ("image",)
     rnd = al.step(PointSet(eight, threes))
     after = al.embeddings_.vectors
@@ -366,7 +366,7 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
         al.step(SetSet([int(digits.prompt_index[0])], [int(digits.prompt_index[1])], direction="push"))
     assert al.embeddings_ is snap[0] and al.history_ == snap[1] and same_weights(tower_weights(enc), snap[2])
     with pytest.raises(AlignmentError, match="locked MiniLM"):
-        Aligner(es, encoder=enc, mode="deep", images=digits.images, towers=("image", "text"))
+        Aligner(encoder=enc, mode="deep", towers=("image", "text")).fit(es, images=digits.images)
 
 
 def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
@@ -374,7 +374,7 @@ def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
 
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
-    al = Aligner(es, encoder=enc, images=images, texts=texts, **DEEP)
+    al = Aligner(encoder=enc, **DEEP).fit(es, images=images, texts=texts)
     w = Chorus(
         es,
         positions=np.random.default_rng(0).normal(size=(es.n, 2)).astype(np.float32),
@@ -398,16 +398,16 @@ def test_widget_round_and_session_round_trip(tiny, tiny_folder, tmp_path):
 
 def test_shapes_model_deep_round_fixes_the_biased_confusion_and_undoes_bit_exact():
     """The shapes world's model is a LiT encoder too: deep mode tunes its image tower's last Linear."""
-    from modalchorus_widget.data import shapes_cases as C
-    from modalchorus_widget.data.datasets import load_default
-    from modalchorus_widget.encoders import ShapesEncoder
+    from modalchorus_widget.worlds import shapes_cases as C
+    from modalchorus_widget.worlds.defaults import load_default
+    from modalchorus_widget.worlds.shapes_encoder import ShapesEncoder
 
     data = load_default("shapes")
     case = C.zero_shot_case(data)
     anchor = int(data.prompt_index[case["target"]])
     enc = ShapesEncoder()  # a fresh instance: deep mode tunes it in place
     w0 = tower_weights(enc)
-    al = Aligner(data.embeddings, encoder=enc, mode="deep", images=data.images)
+    al = Aligner(encoder=enc, mode="deep").fit(data.embeddings, images=data.images)
     assert al.towers == ("image",)
     rnd = al.step(PointSet(anchor, case["wrong"]))
     c = rnd.report["constraints"][0]

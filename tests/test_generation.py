@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from modalchorus_widget.data import shapes as S
 from modalchorus_widget.errors import ModalChorusError
-from modalchorus_widget.generation import FunctionGenerator, GenerationError, ShapesOracle, load_shapes_generator
-from modalchorus_widget.generation import case as G
-from modalchorus_widget.generation.sets import add_generations
+from modalchorus_widget.worlds import shapes as S
+from modalchorus_widget.worlds.generation import FunctionGenerator, GenerationError, ShapesOracle, load_shapes_generator
+from modalchorus_widget.worlds.generation import case as G
+from modalchorus_widget.worlds.generation.sets import add_generations
 
 
 def _draw(e):
@@ -53,8 +53,8 @@ def test_generator_rejects_wrong_input():
 
 
 def test_shipped_oracle_reproduces_its_reported_accuracy():
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
-    from modalchorus_widget.generation.shapes import oracle_figures
+    from modalchorus_widget.worlds.generation.shapes import oracle_figures
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     gen, oracle = load_shapes_generator(), ShapesOracle()
     check = oracle.config["held_out"]["check"]
@@ -68,7 +68,7 @@ def test_shipped_oracle_reproduces_its_reported_accuracy():
 
 
 def test_generations_are_scenes_the_oracle_reads_and_join_the_set():
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     enc, gen = load_shapes_encoder(), load_shapes_generator()
     texts = G.prompt_texts(S.COMBOS.index(("blue", "triangle")))
@@ -88,12 +88,12 @@ def test_case_round_moves_the_leak_down():
     """Small instance: 300 training scenes, 8 generations per held-out paraphrase (40 of the target: with 10,
     the oracle-read leak moved by chance as much as by the round)."""
     from modalchorus_widget import Aligner
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     enc, gen, oracle = load_shapes_encoder(), load_shapes_generator(), ShapesOracle()
     case = G.generation_case(enc, n_images=300)
     before = G.generation_figures(gen, oracle, enc, n_per_text=8)
-    al = Aligner(case["embeddings"], **G.SETTINGS)
+    al = Aligner(**G.SETTINGS).fit(case["embeddings"])
     al.step(*G.case_constraints(case))
     after = G.generation_figures(gen, oracle, enc, al, n_per_text=8)
     # what the prior drew (exact renderer labels) leaks before, less after; the oracle's reading follows

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import reliability_context as X
 from benchmarks import reliability_hostile as HF
-from modalchorus_widget.data import safe_zip
+from modalchorus_widget import safe_zip
 from modalchorus_widget.errors import SessionError, UntrustedFileError
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from modalchorus_widget.data.embeddings import EmbeddingSet
-from modalchorus_widget.errors import WidgetError
+from modalchorus_widget.errors import InputError, WidgetError
 from modalchorus_widget.widget import buffers as B
 from modalchorus_widget.widget.buffers import BufferFormatError
 from modalchorus_widget.widget.chorus import Chorus
@@ -36,12 +36,12 @@ def sent_state(w):
 # ------------------------------------------------------------------------------------------ sampling
 def test_sample_is_deterministic_and_sized():
     mod = np.random.default_rng(0).integers(0, 3, 10_000)
-    a = B.stratified_sample(mod, 1000, seed=0)
-    b = B.stratified_sample(mod, 1000, seed=0)
+    a = B.sample_points(mod, 1000, seed=0)
+    b = B.sample_points(mod, 1000, seed=0)
     assert a.n_shown == 1000 and a.n_total == 10_000
     assert np.array_equal(a.index, b.index)
     assert a.index.dtype == np.uint32 and bool((np.diff(a.index.astype(np.int64)) > 0).all())  # sorted unique
-    c = B.stratified_sample(mod, 1000, seed=1)
+    c = B.sample_points(mod, 1000, seed=1)
     assert not np.array_equal(a.index, c.index)  # the seed matters; the same seed gives the same rows
 
 
@@ -51,7 +51,7 @@ def test_sample_is_stratified_by_modality():
     mod = np.zeros(n, np.uint8)
     mod[90_000:] = 1
     mod[-10:] = 2
-    s = B.stratified_sample(mod, 10_000)
+    s = B.sample_points(mod, 10_000)
     counts = np.bincount(mod[s.index], minlength=3)
     assert counts.sum() == 10_000
     assert counts.tolist() == [9000, 999, 1]
@@ -63,16 +63,16 @@ def test_sample_is_stratified_by_modality():
 def test_sample_keeps_given_rows_first():
     mod = np.arange(50_000) % 2
     keep = np.array([3, 4, 5, 49_999, 20_000])
-    s = B.stratified_sample(mod, 500, keep=keep)
+    s = B.sample_points(mod, 500, keep=keep)
     assert set(keep.tolist()) <= set(s.index.tolist())
     assert np.bincount(mod[s.index]).tolist() == [250, 250]
 
 
 def test_small_input_is_not_sampled():
-    s = B.stratified_sample(np.zeros(10, np.uint8), 10)
+    s = B.sample_points(np.zeros(10, np.uint8), 10)
     assert s.index.tolist() == list(range(10))
-    with pytest.raises(BufferFormatError, match="positive"):
-        B.stratified_sample(np.zeros(10, np.uint8), 0)
+    with pytest.raises(InputError, match="positive"):
+        B.sample_points(np.zeros(10, np.uint8), 0)
 
 
 def test_index_mapping_both_ways():

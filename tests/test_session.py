@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from modalchorus_widget.errors import SessionError
-from modalchorus_widget.session import read_manifest
 from modalchorus_widget.widget.chorus import load_session, save_session
+from modalchorus_widget.widget.session import read_manifest
 
 N_PAIRS = 40
 
@@ -44,7 +44,7 @@ def chorus(coco_vectors):
     )
     mfm = MFM(hidden=(32,), n_steps=15, batch_size=32, warm_start=False, random_state=0)
     mfm.fit(es.vectors, modality=es.modality)
-    aligner = Aligner(es, n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2)
+    aligner = Aligner(n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2).fit(es)
     w = Chorus(es, projector=mfm, positions=mfm.transform(es.vectors), method="MFM", aligner=aligner)
     w.align(PointSet(N_PAIRS, np.arange(5)), animate=False)
     w.align(PointSet(N_PAIRS + 1, np.arange(5, 9)), animate=False)

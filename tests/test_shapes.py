@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from modalchorus_widget.data import shapes as S
-from modalchorus_widget.data import shapes_cases as C
 from modalchorus_widget.errors import DatasetError
+from modalchorus_widget.worlds import shapes as S
+from modalchorus_widget.worlds import shapes_cases as C
 
 
 # ------------------------------------------------------------------------------------------ renderer
@@ -95,7 +95,7 @@ def shapes_data():
 
 
 def test_shipped_weights_reproduce_reported_zero_shot():
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     enc = load_shapes_encoder()
     reported = enc.config["held_out"]["zero_shot_accuracy"]
@@ -129,7 +129,7 @@ def test_zero_shot_case_moves_the_target_up(shapes_data):
     case = C.zero_shot_case(d)
     assert (d.class_names[case["target"]], d.class_names[case["confused"]]) == ("red square", "red circle")
     assert set(case["wrong"]) < set(case["cluster"])
-    al = Aligner(d.embeddings, encoder=d.encoder, **C.ZERO_SHOT_SETTINGS)
+    al = Aligner(encoder=d.encoder, **C.ZERO_SHOT_SETTINGS).fit(d.embeddings)
     al.step(*C.zero_shot_constraints(d, case))
     fig = C.zero_shot_figures(d, case["predictions"], d.predict(al.embeddings_))
     t = case["target"]
@@ -139,12 +139,12 @@ def test_zero_shot_case_moves_the_target_up(shapes_data):
 @pytest.mark.slow
 def test_compositional_case_moves_aro_up_on_a_small_instance():
     from modalchorus_widget import Aligner, SetSet
-    from modalchorus_widget.encoders.shapes import load_shapes_encoder
+    from modalchorus_widget.worlds.shapes_encoder import load_shapes_encoder
 
     enc = load_shapes_encoder()
     case = C.compositional_case(enc, n_base=80, n_test=160)
     before = C.compositional_figures(case, enc)
-    al = Aligner(case["embeddings"], encoder=enc, **C.COMPOSITIONAL_SETTINGS)
+    al = Aligner(encoder=enc, **C.COMPOSITIONAL_SETTINGS).fit(case["embeddings"])
     al.step(SetSet(case["train_images"], case["train_texts"], paired=True))
     after = C.compositional_figures(case, enc, al)
     assert after["aro_attribute"] > before["aro_attribute"]

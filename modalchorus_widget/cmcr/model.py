@@ -493,7 +493,7 @@ class CMCR(BaseEstimator):
         self._check_fitted()
         from safetensors.torch import save
 
-        from ..data.io import atomic_write_bytes
+        from ..io import atomic_write_bytes
 
         tensors = {}
         for k, p in enumerate(self.projectors_):
@@ -526,7 +526,7 @@ class CMCR(BaseEstimator):
         from safetensors import safe_open
         from safetensors.torch import load_file
 
-        from ..data.safe_zip import read_regular_file, safetensors_header
+        from ..safe_zip import read_regular_file, safetensors_header
 
         safetensors_header(read_regular_file(path)[: 8 + (64 << 20)], str(path))  # size and header checked first
         try:
@@ -543,7 +543,7 @@ class CMCR(BaseEstimator):
                 f"{path}: C-MCR format version {header.get('version')} is not supported "
                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
             )
-        from ..data.safe_zip import check_params
+        from ..safe_zip import check_params
 
         params = check_params(header.get("params"), set(_PARAMS) | {"epochs", "lr"}, str(path), "C-MCR")
         for old, new in (("epochs", "n_epochs"), ("lr", "learning_rate")):  # files written before 0.2

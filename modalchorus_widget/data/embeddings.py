@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EmbeddingError, MissingFileError, UntrustedFileError
-from .io import atomic_write_bytes
+from ..io import atomic_write_bytes
 
 MODALITIES = ("image", "text", "audio", "video")
 FORMAT = "modalchorus-embeddings"
@@ -418,7 +418,7 @@ class EmbeddingSet:
         path = Path(path)
         if not path.exists():
             raise MissingFileError(f"no embeddings file at {path}; save one with EmbeddingSet.save(path).")
-        from .safe_zip import read_regular_file
+        from ..safe_zip import read_regular_file
 
         return cls.from_bytes(read_regular_file(path), str(path))
 
@@ -426,7 +426,7 @@ class EmbeddingSet:
     def from_bytes(cls, data: bytes, path: str = "<bytes>") -> EmbeddingSet:
         """Inverse of ``to_bytes``; refuses other formats and unknown versions. The archive is read through
         ``safe_zip`` (sizes checked before inflating, no pickle): a hostile file raises ``UntrustedFileError``."""
-        from .safe_zip import MAX_JSON_BYTES, npz_from_bytes
+        from ..safe_zip import MAX_JSON_BYTES, npz_from_bytes
 
         try:
             z = npz_from_bytes(data, str(path))

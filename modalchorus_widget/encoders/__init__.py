@@ -14,7 +14,6 @@ _EXPORTS = {
     "OpenCLIPEncoder": "open_clip",
     "DefaultEncoder": "default",
     "load_default_encoder": "default",
-    "ShapesEncoder": "shapes",
     "CLAPEncoder": "clap",
     "SentenceEncoder": "sentence",
 }

@@ -415,7 +415,7 @@ class MFM(Projector):
 
     def save(self, path):
         """Write the fitted map to ``path`` atomically (safetensors; no pickle)."""
-        from ..data.io import atomic_write_bytes
+        from ..io import atomic_write_bytes
 
         atomic_write_bytes(path, self.to_bytes())
         return path
@@ -424,8 +424,8 @@ class MFM(Projector):
     def load(cls, path) -> MFM:
         from pathlib import Path
 
-        from ..data.safe_zip import read_regular_file
         from ..errors import MissingFileError
+        from ..safe_zip import read_regular_file
 
         path = Path(path)
         if not path.exists():

@@ -43,8 +43,8 @@ def mfm_from_bytes(cls, data: bytes, where: str = "<bytes>"):
     import torch
     from safetensors.numpy import load
 
-    from ..data.safe_zip import check_params, safetensors_header
     from ..errors import UntrustedFileError
+    from ..safe_zip import check_params, safetensors_header
 
     try:
         header = safetensors_header(data, where)

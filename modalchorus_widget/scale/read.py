@@ -165,9 +165,9 @@ class ShardedEmbeddings:
 
     def sample(self, max_points: int, seed: int = 0) -> np.ndarray:
         """Sorted global rows of a deterministic sample stratified by modality (all rows when n <= max_points)."""
-        from ..widget.buffers import stratified_sample
+        from ..data.sampling import stratified_sample
 
-        return np.sort(stratified_sample(self.modality_codes(), int(max_points), seed=seed).index.astype(np.int64))
+        return stratified_sample(self.modality_codes(), int(max_points), seed=seed)
 
     def all_vectors(self) -> np.ndarray:
         """All rows as one float32 (n, dim) memory map (see the module docstring)."""

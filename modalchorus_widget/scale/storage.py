@@ -139,12 +139,12 @@ class LocalStore(Store):
         return self.path(rel).stat().st_size
 
     def read_bytes(self, rel: str, max_bytes: int | None = None) -> bytes:
-        from ..data.safe_zip import read_regular_file
+        from ..safe_zip import read_regular_file
 
         return read_regular_file(self.path(rel), max_bytes=max_bytes)
 
     def write_bytes(self, rel: str, data) -> None:
-        from ..data.io import atomic_write_bytes
+        from ..io import atomic_write_bytes
 
         atomic_write_bytes(self.path(rel), data)
 
@@ -218,8 +218,8 @@ class RemoteStore(Store):
         return int(self.fs.size(self._p(rel)))
 
     def read_bytes(self, rel: str, max_bytes: int | None = None) -> bytes:
-        from ..data.safe_zip import MAX_BYTES
         from ..errors import UntrustedFileError
+        from ..safe_zip import MAX_BYTES
 
         limit = MAX_BYTES if max_bytes is None else int(max_bytes)
         size = self.fs.size(self._p(rel))

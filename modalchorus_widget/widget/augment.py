@@ -64,6 +64,13 @@ def _one_image(item, i: int, name: str):
         if len(data) > MAX_FILE_BYTES:
             raise WidgetError(f"augment: image {name!r} is larger than {MAX_FILE_BYTES >> 20} MiB; downscale it first")
         return open_image(_NamedBytes(data, name), i, "augment")
+    if isinstance(item, np.ndarray):
+        if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3:
+            raise InputTypeError(
+                f"augment: image {name!r} is an array of shape {item.shape} and dtype {item.dtype}; pass an "
+                "(H, W, 3) uint8 RGB array (or a file path, PNG/JPEG bytes, a PIL image)"
+            )
+        return Image.fromarray(item)
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
         if not path.is_file():
@@ -72,13 +79,16 @@ def _one_image(item, i: int, name: str):
             raise WidgetError(f"augment: image file '{path}' is larger than {MAX_FILE_BYTES >> 20} MiB; downscale it")
         return open_image(path, i, "augment")
     raise InputTypeError(
-        f"augment: image {i} is a {type(item).__name__}; pass image file paths, PNG/JPEG bytes or PIL images"
+        f"augment: image {i} is a {type(item).__name__}; pass image file paths, PNG/JPEG bytes, PIL images or "
+        "(H, W, 3) uint8 arrays"
     )
 
 
 def read_augmentation(images=(), texts=(), names=None):
     """(PIL images, texts, image names) checked and decoded, or an error naming the first bad item; nothing is
     encoded here. ``names``: display names of ``images`` (file names from the browser)."""
+    if isinstance(images, np.ndarray):  # one (H, W, 3) image or a stack (n, H, W, 3) of them
+        images = [images] if images.ndim == 3 else list(images)
     images = [images] if isinstance(images, (str, bytes, os.PathLike)) else list(images or ())
     texts = [texts] if isinstance(texts, str) else list(texts or ())
     if not images and not texts:

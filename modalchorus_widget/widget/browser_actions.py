@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.io import atomic_write_bytes
+from ..io import atomic_write_bytes
 from ..errors import WidgetError
 from . import browse
 

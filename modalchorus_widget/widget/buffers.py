@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.sampling import stratified_sample
 from ..errors import BufferFormatError
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
     "chunk_buffer",
     "join_buffers",
     "PointSample",
-    "stratified_sample",
+    "sample_points",
     "labels_to_json",
 ]
 
@@ -265,45 +266,10 @@ class PointSample:
         )
 
 
-def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> PointSample:
-    """A deterministic sample of ``max_points`` rows with each modality's share of the full data.
-
-    Quotas per modality code are proportional to its count (largest remainders, so they add up to
-    ``max_points``; a modality present keeps at least one row). Within a modality, rows in ``keep``
-    (e.g. the current selection) come first, then rows in the order of one seeded random key per row,
-    so the same input and seed always give the same sample.
-    """
-    codes = np.asarray(modality).reshape(-1)
-    n = int(codes.size)
-    max_points = int(max_points)
-    if max_points < 1:
-        raise BufferFormatError(f"max_points must be a positive number of points, got {max_points}")
-    if n <= max_points:
-        return PointSample(np.arange(n, dtype=np.uint32), n)
-    counts = np.bincount(codes.astype(np.int64))
-    present = np.flatnonzero(counts)
-    share = counts[present] / n * max_points
-    quota = np.floor(share).astype(np.int64)
-    quota = np.maximum(quota, 1) if len(present) <= max_points else quota
-    short = max_points - int(quota.sum())
-    if short > 0:
-        quota[np.argsort(-(share - np.floor(share)), kind="stable")[:short]] += 1
-    while quota.sum() > max_points:  # the at-least-one rule overshot: take back from the largest
-        quota[int(np.argmax(quota))] -= 1
-    key = np.random.default_rng(seed).random(n, dtype=np.float32)
-    if keep is not None:
-        k = np.asarray(keep, dtype=np.int64).reshape(-1)
-        key[k[(k >= 0) & (k < n)]] -= 1.0  # kept rows sort before every other row of their modality
-    order = np.argsort(codes, kind="stable")  # rows grouped by modality, ascending within each
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    parts = []
-    for code, q in zip(present, quota):
-        rows = order[starts[code] : starts[code + 1]]
-        if q >= rows.size:
-            parts.append(rows)
-        elif q > 0:
-            parts.append(rows[np.argpartition(key[rows], q - 1)[:q]])
-    return PointSample(np.concatenate(parts) if parts else np.zeros(0, np.int64), n)
+def sample_points(modality, max_points: int, keep=None, seed: int = 0) -> PointSample:
+    """The ``PointSample`` a widget shows for ``max_points``: ``data.sampling.stratified_sample``'s rows."""
+    modality = np.asarray(modality).reshape(-1)
+    return PointSample(stratified_sample(modality, max_points, keep=keep, seed=seed), modality.size)
 
 
 # ---- traitlet serializers (``trait.tag(sync=True, to_json=..., from_json=...)``) ----

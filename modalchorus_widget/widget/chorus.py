@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import traitlets as t
 
-from .. import session
+from . import session
 from ..errors import WidgetError
 from ..projection.registry import PROJECTORS
 from . import buffers as B
@@ -479,7 +479,7 @@ class Chorus(BrowserActions, ScatterWidget):
     def _thumb(self, index, item):
         """A thumbnail of ``item`` when it may be read (``item_folders``), else None."""
         from ..data.embeddings import make_thumbnail
-        from ..data.safe_zip import os_path_inside
+        from ..safe_zip import os_path_inside
 
         if item is None or (isinstance(item, float) and item != item):
             return None

@@ -145,7 +145,7 @@ class ScatterWidget(anywidget.AnyWidget):
         # shown rows: all of them, or a deterministic modality-stratified sample that keeps the selection
         self._sample = None
         if self._max_points is not None and n > self._max_points:
-            self._sample = B.stratified_sample(mod, self._max_points, keep=sel, seed=int(sample_seed))
+            self._sample = B.sample_points(mod, self._max_points, keep=sel, seed=int(sample_seed))
         super().__init__(**kwargs)
         with self.hold_sync():
             self.positions = pos

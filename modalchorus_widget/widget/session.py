@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .alignment import Aligner
-from .data.embeddings import EmbeddingSet
-from .data.io import atomic_write_bytes
-from .data.safe_zip import SafeZip, check_params, npz_from_bytes
-from .errors import MissingFileError, ModalChorusError, SessionError, UntrustedFileError
-from .projection.registry import PROJECTORS, make_projector
+from ..alignment import Aligner
+from ..data.embeddings import EmbeddingSet
+from ..errors import MissingFileError, ModalChorusError, SessionError, UntrustedFileError
+from ..io import atomic_write_bytes
+from ..projection.registry import PROJECTORS, make_projector
+from ..safe_zip import SafeZip, check_params, npz_from_bytes
 
 __all__ = ["write_session", "read_session", "read_manifest", "FORMAT", "VERSION"]
 
@@ -191,7 +191,7 @@ def _projector(manifest, z, path):
     if not spec:
         return None
     if spec.get("file"):
-        from .projection.mfm import MFM
+        from ..projection.mfm import MFM
 
         return MFM.from_bytes(z.read(str(spec["file"])), f"{path}:{spec['file']}")
     name = spec.get("name")

@@ -126,8 +126,8 @@ def shapes_default(device: str = "cpu") -> dict:
 
     import pandas as pd
 
-    from ..encoders.shapes import load_shapes_encoder
-    from .embeddings import EmbeddingSet
+    from ..data.embeddings import EmbeddingSet
+    from .shapes_encoder import load_shapes_encoder
 
     t0 = time.perf_counter()
     enc = load_shapes_encoder(device)
@@ -176,7 +176,7 @@ def shapes_default(device: str = "cpu") -> dict:
         "captions": list(prompts),
         "encoder": enc,
         "info": {
-            "source": "modalchorus_widget.data.shapes (procedural, rendered here)",
+            "source": "modalchorus_widget.worlds.shapes (procedural, rendered here)",
             "model": enc.config.get("description"),
             "split": f"train: sample_scenes({N_AUDIT}, 'single', 'train', {AUDIT_SEED}, combos=seen_combos()); "
             f"test: sample_scenes({N_DEFAULT_TEST}, 'single', 'test', {TEST_SEED})",
@@ -252,7 +252,7 @@ def compositional_case(encoder, n_base: int = 250, n_test: int = N_TEST_PAIR) ->
     twins' captions (its swapped negatives) in the same set."""
     import pandas as pd
 
-    from .embeddings import EmbeddingSet
+    from ..data.embeddings import EmbeddingSet
 
     base = S.sample_scenes(n_base, "pair", "train", PAIR_SEED)
     train, group = with_twins(base)

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import WEIGHTS_DIR
+from ..encoders.base import open_image
+from ..encoders.lit import LiTEncoder
 from ..errors import EncoderError, InputTypeError, MissingFileError
-from .base import open_image
-from .lit import LiTEncoder
 
 WEIGHTS_FILE = WEIGHTS_DIR / "default_shapes.safetensors"
 IMAGE_SIZE = 32
@@ -75,7 +75,7 @@ def scenes_to_array(items) -> np.ndarray:
 
 
 def _one(item, i):
-    from ..data.shapes import Scene, render
+    from .shapes import Scene, render
 
     if isinstance(item, Scene):
         return render(item).astype(np.float32)

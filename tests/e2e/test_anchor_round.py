@@ -15,11 +15,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CELL = """
 import numpy as np
 from modalchorus_widget import MFM, Aligner, Chorus, PointSet, load_default
-from modalchorus_widget.data import shapes_cases as C
+from modalchorus_widget.worlds import shapes_cases as C
 data = load_default("shapes")
 es = data.embeddings
 w = Chorus(es, projector=MFM(random_state=0), encoder=data.encoder,
-           aligner=Aligner(es, encoder=data.encoder, **C.ZERO_SHOT_SETTINGS),
+           aligner=Aligner(encoder=data.encoder, **C.ZERO_SHOT_SETTINGS),
            class_prompts=data.prompt_index.tolist(), color_by="prediction", wait=True)
 case = C.zero_shot_case(data)
 a, b = case["target"], case["confused"]

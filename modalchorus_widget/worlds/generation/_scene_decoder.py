@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn as nn
 
-from ..data import shapes as S
+from .. import shapes as S
 
 N_COLOUR, N_SHAPE, N_SIZE = len(S.COLOURS), len(S.SHAPES), len(S.SIZES)
 N_CODE = N_COLOUR + N_SHAPE + N_SIZE + 2  # attribute probabilities, then the centre as a fraction of the side

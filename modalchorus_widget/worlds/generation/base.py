@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..errors import InputError, InputTypeError
+from ...errors import InputError, InputTypeError
 
 
 class GenerationError(InputError):

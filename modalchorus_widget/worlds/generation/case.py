@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import shapes as S
-from ..data import shapes_cases as C
+from .. import shapes as S
+from .. import shapes_cases as C
 
 TARGET = S.COMBOS.index(("red", "square"))
 LEAKED = S.COMBOS.index(("red", "circle"))  # its shape is the leaked attribute
@@ -49,7 +49,7 @@ def generation_case(encoder, n_images: int = C.N_AUDIT, templates=MAP_TEMPLATES)
     red-square prompts)."""
     import pandas as pd
 
-    from ..data.embeddings import EmbeddingSet
+    from ...data.embeddings import EmbeddingSet
 
     scenes = S.sample_scenes(n_images, "single", "train", C.AUDIT_SEED, combos=C.seen_combos())
     images = S.render_all(scenes)
@@ -90,7 +90,7 @@ def generation_case(encoder, n_images: int = C.N_AUDIT, templates=MAP_TEMPLATES)
 def case_constraints(case, squares=None, circles=None) -> list:
     """The round: the lassoed red squares and the red-square prompts pulled together (set-set), and the
     lassoed red circles pushed from each red-square prompt (point-set)."""
-    from ..alignment.constraints import PointSet, SetSet
+    from ...alignment.constraints import PointSet, SetSet
 
     squares = case["squares"] if squares is None else squares
     circles = case["circles"] if circles is None else circles

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checkpoint import WEIGHTS_DIR, ShippedNetwork
-from ..errors import InputError
+from ...checkpoint import WEIGHTS_DIR, ShippedNetwork
+from ...errors import InputError
 
 DECODER_FILE = WEIGHTS_DIR / "generator_shapes.safetensors"
 NOISE = 0.1  # norm of the Gaussian perturbation of unit embeddings in training (and in the prior)

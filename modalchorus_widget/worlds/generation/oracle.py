@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checkpoint import WEIGHTS_DIR, ShippedNetwork
-from ..data import shapes as S
-from ..errors import InputError
+from ...checkpoint import WEIGHTS_DIR, ShippedNetwork
+from ...errors import InputError
+from .. import shapes as S
 
 ORACLE_FILE = WEIGHTS_DIR / "oracle_shapes.safetensors"
 N_OUT = len(S.COLOURS) + len(S.SHAPES) + 2  # colour logits, shape logits, (x, y) / IMAGE_SIZE

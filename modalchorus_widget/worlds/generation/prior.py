@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..errors import NotFittedError
+from ...errors import NotFittedError
 from .base import GenerationError, check_embeddings
 from .decoder import perturb
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.embeddings import EmbeddingSet
-from ..errors import InputTypeError
+from ...data.embeddings import EmbeddingSet
+from ...errors import InputTypeError
 from .base import check_images
 
 
@@ -37,29 +37,19 @@ def generations_set(images, encoder, prompts, name: str = "generated", space: st
     )
 
 
-def add_generations(target, images, encoder=None, prompts="", name: str = "generated"):
-    """Add generated images to ``target``: an ``EmbeddingSet`` (returns the longer set: its rows, then the
-    generations) or a ``Chorus`` (encoded by its encoder, placed by its projector, tagged into the named set
-    ``name``, in chunks of the widget's per-call limit; returns the new rows' indices)."""
-    from ..widget.chorus import Chorus
-
-    if isinstance(target, Chorus):
-        from PIL import Image
-
-        from ..widget.augment import MAX_FILES
-
-        a = check_images(images, len(np.asarray(images)), "add_generations")
-        rows = [
-            target.augment(images=[Image.fromarray(im) for im in a[s : s + MAX_FILES]], set_name=name)
-            for s in range(0, len(a), MAX_FILES)  # the widget takes at most MAX_FILES per call
-        ]
-        return np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    if isinstance(target, EmbeddingSet):
-        if encoder is None:
-            raise InputTypeError("add_generations: pass encoder= to embed the generations for an EmbeddingSet.")
-        extra = generations_set(images, encoder, prompts, name, target.space)
-        out = EmbeddingSet.concat([target, extra])
-        if "space" not in target.frame.columns:  # concat adds one; keep the target's columns
-            out.frame = out.frame.drop(columns="space")
-        return out
-    raise InputTypeError(f"add_generations: target must be an EmbeddingSet or a Chorus, got {type(target).__name__}.")
+def add_generations(target, images, encoder, prompts="", name: str = "generated") -> EmbeddingSet:
+    """``target`` (an ``EmbeddingSet``) with the generated images appended: its rows, then the generations
+    embedded by ``encoder`` (``generations_set``). To put generations on a widget's map, hand them to the
+    widget itself: ``w.augment(images=images, set_name=name)`` (arrays of uint8 RGB images are accepted)."""
+    if not isinstance(target, EmbeddingSet):
+        raise InputTypeError(
+            f"add_generations: target must be an EmbeddingSet, got {type(target).__name__}; to add generations to "
+            "a widget, call w.augment(images=images, set_name=name) on it."
+        )
+    if encoder is None:
+        raise InputTypeError("add_generations: pass encoder= to embed the generations.")
+    extra = generations_set(images, encoder, prompts, name, target.space)
+    out = EmbeddingSet.concat([target, extra])
+    if "space" not in target.frame.columns:  # concat adds one; keep the target's columns
+        out.frame = out.frame.drop(columns="space")
+    return out

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import shapes as S
-from ..data import shapes_cases as C
+from .. import shapes as S
+from .. import shapes_cases as C
 from .base import Generator
 from .decoder import NOISE, ShapesDecoder, perturb
 from .oracle import ShapesOracle, oracle_report
@@ -38,7 +38,7 @@ class ShapesGenerator(Generator):
     def __init__(
         self, encoder=None, decoder=None, n_pool: int = N_POOL, scale=None, noise: float = NOISE, aligner=None
     ):
-        from ..encoders.shapes import load_shapes_encoder
+        from ..shapes_encoder import load_shapes_encoder
 
         self.encoder = load_shapes_encoder() if encoder is None else encoder
         self.decoder = ShapesDecoder() if decoder is None else decoder
