@@ -1,6 +1,6 @@
 """``default_ws_limit_ok``, measured: the widget's browser -> kernel messages through a real Jupyter server
 running at its default websocket message limit (tornado's 10 MiB; the browser tests' JupyterLab, started by
-``tests/e2e/harness.Lab``, which does not raise it).
+``benchmarks/browser.Lab``, which does not raise it).
 
 Over one websocket to a real kernel, as a browser would talk to it (Jupyter's websocket protocol, binary frames
 for messages with buffers), to a ``ScatterWidget`` at its point budget (``DEFAULT_MAX_POINTS`` = 2,000,000):
@@ -212,7 +212,7 @@ def _run_in_own_loop(coro):
 
 def measure_default_ws_limit(timeout: float = 300) -> dict:
     """Start the browser tests' JupyterLab (default websocket limit) and measure; ``{"ok": ..., ...}``."""
-    from tests.e2e.harness import Lab
+    from benchmarks.browser import Lab
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mc-ws-") as tmp:

@@ -1,6 +1,11 @@
 """Check the package's layout rules and print what was found; exit 1 if any rule is broken.
 
 - the import graph of ``modalchorus_widget`` (every import, at module level or inside functions) has no cycle;
+- every part of the package sits in one layer of ``LAYERS`` and imports only its own part and the parts that
+  table allows (a lower layer never imports a higher one); a new subpackage or top-level module must be
+  added to the table first;
+- the package imports neither ``benchmarks`` nor ``tests``, and ``benchmarks`` never imports ``tests``
+  (tests may import benchmarks' helpers, never the other way round);
 - no module is over 600 lines;
 - nothing in the installed package refers to the repository's own folders (tests, benchmarks, scripts,
   notebooks, js, ../shared, test-output) or climbs above the package with ``Path(__file__)`` parents;
@@ -21,6 +26,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "modalchorus_widget"
 MAX_LINES = 600
+# The layers, lowest first (CONTRIBUTING.md, "Where code goes"). A part is a subpackage of the package, or
+# "core": the modules at the top of the package (and the package's own __init__, whose public names load
+# lazily, by name, from anywhere). Each part may import itself and exactly the parts listed for it.
+CORE = "core"
+CORE_MODULES = (
+    "errors", "checkpoint", "io", "safe_zip", "evaluation", "threads", "device", "_optim", "_lazy", "_params"
+)
+LAYERS = {
+    CORE: (),
+    "data": (CORE,),
+    "encoders": (CORE, "data"),
+    "projection": (CORE, "data", "encoders"),
+    "alignment": (CORE, "data", "encoders", "projection"),
+    "cmcr": (CORE, "data", "encoders", "projection"),
+    "probe": (CORE, "data", "encoders", "projection", "alignment", "cmcr"),
+    "worlds": (CORE, "data", "encoders", "projection", "alignment", "cmcr", "probe"),
+    "widget": (CORE, "data", "encoders", "projection", "alignment", "cmcr", "probe", "worlds"),
+    "scale": (CORE, "data", "encoders", "projection", "alignment", "cmcr", "probe", "worlds", "widget"),
+}
 REPO_WORDS = re.compile(r"""["'/](shared|tests|benchmarks|scripts|notebooks|js|test-output|bench-output)/""")
 
 
@@ -86,6 +110,50 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def part_of(module: str) -> str | None:
+    """The layer table's part of a package module: its subpackage, ``core`` for a top-level module in
+    ``CORE_MODULES`` (or the package itself), None for a top-level module the table does not know."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return CORE
+    if (PKG / parts[1]).is_dir():
+        return parts[1]
+    return CORE if parts[1] in CORE_MODULES else None
+
+
+def layer_crossings(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of the graph that the layer table does not allow, and every module outside the table."""
+    out = []
+    for src in sorted(graph):
+        a = part_of(src)
+        if a is None or a not in LAYERS:
+            out.append(f"{src} is in no layer: add its part to LAYERS in scripts/check_layout.py (and CONTRIBUTING.md)")
+            continue
+        for dst in sorted(graph[src]):
+            b = part_of(dst)
+            if b is not None and b != a and b not in LAYERS[a]:
+                out.append(f"{src} imports {dst} ({a} -> {b}: {a} may import {', '.join(LAYERS[a]) or 'nothing'})")
+    return out
+
+
+def foreign_imports(folder: Path, forbidden: tuple[str, ...]) -> list[str]:
+    """``file:line: import`` for every import (module level or inside a function) of a top-level package in
+    ``forbidden`` by a Python file under ``folder``."""
+    hits = []
+    for f in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            for n in names:
+                if n.split(".")[0] in forbidden:
+                    hits.append(f"{f.relative_to(ROOT)}:{node.lineno}: imports {n}")
+    return hits
+
+
 def repo_references(path: Path) -> list[str]:
     hits = []
     for i, line in enumerate(path.read_text().splitlines(), 1):
@@ -116,6 +184,14 @@ def main(argv=None) -> int:
     )
     if cycle:
         problems.append("import cycle " + " -> ".join(cycle))
+
+    crossings = layer_crossings(graph)
+    print(f"layers (lowest first): {', '.join(LAYERS)}; crossings: {len(crossings)}")
+    problems += crossings
+
+    foreign = foreign_imports(PKG, ("benchmarks", "tests")) + foreign_imports(ROOT / "benchmarks", ("tests",))
+    print(f"imports of tests/benchmarks by the package, of tests by benchmarks: {len(foreign)}")
+    problems += foreign
 
     sizes = sorted(((len(f.read_text().splitlines()), f) for f in files), reverse=True)
     print("largest modules: " + ", ".join(f"{f.relative_to(PKG)} {n}" for n, f in sizes[:3]))

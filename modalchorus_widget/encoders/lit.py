@@ -1,6 +1,6 @@
 """The embedded LiT-style models' common part: a small trained image tower against a frozen text tower.
 
-Both embedded defaults (digits: ``default.py``, the shapes world: ``shapes.py``) use the pretrained
+Both embedded defaults (digits: ``default.py``, the shapes world: ``worlds/shapes_encoder.py``) use the pretrained
 all-MiniLM-L6-v2 sentence encoder, frozen, as their text tower: its 384-d unit vectors *are* the joint space.
 Only a small CNN image tower is trained (``scripts/train_default.py``, ``scripts/train_shapes.py``), shipped as
 safetensors with a JSON config beside it. A subclass says how to build its tower and how to turn its images

@@ -1,7 +1,8 @@
 """Browser tests: a real JupyterLab on 127.0.0.1 driven by headless Debian Chromium through Playwright.
 
-The harness lives in ``tests/e2e/harness.py`` (the widget benchmark uses it too; run pytest from the repo
-root, ``python -m pytest``, so ``tests.e2e.harness`` imports). Fixtures:
+The lab (JupyterLab, Chromium, notebook pages) lives in ``benchmarks/browser.py``, which the widget benchmark
+drives too; the tests' own helpers are in ``tests/e2e/harness.py``. Run pytest from the repo root
+(``python -m pytest``) so both import. Fixtures:
 - ``lab``: one JupyterLab server per session (or Jupyter Notebook 7 for a test parametrised with
   ``front_end="notebook"``), own HOME/config/runtime dirs under a tmp dir, stopped by PID;
 - ``browser``: Playwright's Chromium launched from Debian's ``chromium``;
@@ -16,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.harness import REPO, Lab, NotebookPage, chromium_path, launch_browser, new_page
+from benchmarks.browser import REPO, Lab, NotebookPage, chromium_path, launch_browser, new_page
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.harness import bbox_polygon, wait_for
+from benchmarks.browser import bbox_polygon
+from tests.e2e.harness import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import CHROMIUM_ARGS, NotebookPage, chromium_path, new_page
+from benchmarks.browser import CHROMIUM_ARGS, NotebookPage, chromium_path, new_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
