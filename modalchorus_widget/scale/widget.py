@@ -11,16 +11,20 @@ named sets keep holding rows of the *sample* (``embeddings.frame['row']`` maps t
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import traitlets as t
 
 from ..widget.chorus import Chorus
+from ..widget.protocol import handles
 from .density import density_grid, density_texture
 from .lasso import DEFAULT_LIMIT, LassoResult, lasso_rows
 from .project import load_projector
 from .read import open_shards
 
 __all__ = ["ShardChorus", "chorus_from_shards"]
+_log = logging.getLogger("modalchorus_widget")
 
 
 class ShardChorus(Chorus):
@@ -60,13 +64,13 @@ class ShardChorus(Chorus):
             self.sample_notice = f"{self.rows_notice} \u00b7 lasso: {res.count:,} of {self.total_rows:,} rows{where}"
         return res
 
-    def _on_action(self, kind, content):
-        if kind == "lasso_polygon":
-            pts = np.asarray(content.get("points") or [], dtype=np.float64)
-            if pts.size >= 6:
-                self.select_polygon(pts.reshape(-1, 2))
+    @handles("lasso_polygon")
+    def _on_lasso_polygon(self, content, _buffers):
+        pts = np.asarray(content["points"], dtype=np.float64)
+        if pts.ndim != 1 or pts.size < 6 or pts.size % 2 or not np.isfinite(pts).all():
+            _log.warning("ignored a 'lasso_polygon' message: points must be 3 or more finite x, y pairs, flat")
             return
-        super()._on_action(kind, content)
+        self.select_polygon(pts.reshape(-1, 2))
 
 
 def chorus_from_shards(

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_bytes
 from ..errors import WidgetError
+from ..io import atomic_write_bytes
 from . import browse
+from .protocol import handles
 
 __all__ = ["BrowserActions"]
 
-_KINDS = ("undo", "redo", "goto", "gallery", "search", "png")
 _MAX_PNG_BYTES = 32 * 1024 * 1024
 
 
@@ -73,9 +73,9 @@ class BrowserActions:
                 self.category_names = names
                 self.category = codes
                 self.update_positions(xy, animate=animate)
-        self.send({"type": "tooltip_reset"})
+        self.send_message("tooltip_reset")
         if xy is not None:
-            self.send({"type": "round_drawn", "round": int(self.state.rounds)})
+            self.send_message("round_drawn", round=int(self.state.rounds))
         if self._axis_spec is not None:
             self._recompute_axis()
         save = getattr(self, "_save_autosave", None)
@@ -107,16 +107,16 @@ class BrowserActions:
         matches = np.asarray(res["matches"], np.int64)
         nearest = np.asarray(res.get("nearest_all", np.zeros(0)), np.int64)
         sm, sn = self._to_shown(matches), self._to_shown(nearest)
-        msg = {
-            "type": "search",
-            "query": res["query"],
-            "n_matches": int(len(matches)),
-            "n_nearest": int(len(nearest)),
-            "query_xy": res.get("query_xy"),
-            "axis_xy": res.get("axis_xy"),
-            "has_encoder": self.state.encoder is not None,
-        }
-        self.send(msg, buffers=[sm[sm >= 0].astype(np.uint32).tobytes(), sn[sn >= 0].astype(np.uint32).tobytes()])
+        self.send_message(
+            "search",
+            buffers=[sm[sm >= 0].astype(np.uint32).tobytes(), sn[sn >= 0].astype(np.uint32).tobytes()],
+            query=res["query"],
+            n_matches=int(len(matches)),
+            n_nearest=int(len(nearest)),
+            query_xy=res.get("query_xy"),
+            axis_xy=res.get("axis_xy"),
+            has_encoder=self.state.encoder is not None,
+        )
         out = {"query": res["query"], "matches": matches, "nearest": res["nearest"]}
         for key in ("query_xy", "axis_xy"):
             if key in res:
@@ -131,7 +131,7 @@ class BrowserActions:
         path = Path(path)
         request = uuid.uuid4().hex[:12]
         self._png_requests = {**getattr(self, "_png_requests", {}), request: path}
-        self.send({"type": "export_png", "request": request})
+        self.send_message("export_png", request=request)
         return path
 
     def _write_png(self, content):
@@ -145,34 +145,35 @@ class BrowserActions:
         atomic_write_bytes(path, raw)
         self.png_written = str(path)
 
-    # ------------------------------------------------------------ browser messages
-    def _accepts(self, kind: str) -> bool:
-        return kind in _KINDS
+    # ------------------------------------------------------------ browser messages (checked by protocol.check)
+    @handles("undo")
+    def _on_undo(self, _content, _buffers):
+        self.undo()
 
-    def _on_browser_action(self, kind, content) -> bool:
-        """Handle the message kinds of this mixin; False for the others."""
-        if kind not in _KINDS:
-            return False
-        if kind == "undo":
-            self.undo()
-        elif kind == "redo":
-            self.redo()
-        elif kind == "goto":
-            k = content.get("k")
-            if isinstance(k, int) and not isinstance(k, bool):
-                self.goto(k)
-        elif kind == "gallery":
-            page = content.get("page", 0)
-            msg, buffers = self.gallery(page if isinstance(page, int) and not isinstance(page, bool) else 0)
-            msg["request"] = str(content.get("request", ""))[:40]
-            self.send(msg, buffers=buffers or None)
-        elif kind == "search":
-            q = content.get("query")
-            if isinstance(q, str) and 0 < len(q.strip()) <= 500:
-                try:
-                    self.search(q)
-                except WidgetError as exc:  # shown beside the search box
-                    self.send({"type": "search", "query": q, "error": str(exc)})
-        elif kind == "png":
-            self._write_png(content)
-        return True
+    @handles("redo")
+    def _on_redo(self, _content, _buffers):
+        self.redo()
+
+    @handles("goto")
+    def _on_goto(self, content, _buffers):
+        self.goto(content["k"])
+
+    @handles("gallery")
+    def _on_gallery(self, content, _buffers):
+        msg, buffers = self.gallery(content["page"])
+        msg.pop("type", None)
+        msg["request"] = content["request"][:40]
+        self.send_message("gallery", buffers=buffers, **msg)
+
+    @handles("search")
+    def _on_search(self, content, _buffers):
+        q = content["query"]
+        if 0 < len(q.strip()) <= 500:
+            try:
+                self.search(q)
+            except WidgetError as exc:  # shown beside the search box
+                self.send_message("search", query=q, error=str(exc))
+
+    @handles("png")
+    def _on_png(self, content, _buffers):
+        self._write_png(content)

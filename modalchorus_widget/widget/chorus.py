@@ -14,16 +14,18 @@ from pathlib import Path
 import numpy as np
 import traitlets as t
 
-from . import session
 from ..errors import WidgetError
 from ..projection.registry import PROJECTORS
 from . import buffers as B
+from . import session
 from .augment import decode_data_url
 from .browser_actions import BrowserActions
+from .protocol import TRAILS, handles
 from .scatter import ScatterWidget, _array_trait
 from .state import ChorusState, codes_in_order
 
 __all__ = ["Chorus", "save_session", "load_session"]
+_log = logging.getLogger("modalchorus_widget")
 
 
 def _jsonable(x):
@@ -349,8 +351,6 @@ class Chorus(BrowserActions, ScatterWidget):
         self._show_round(xy, codes, names, animate)
         return rnd
 
-    _TRAILS = 2000
-
     def _send_trails(self, new_xy):
         """Before the new positions: the points that moved most on the map apart from the round's common drift
         (shown indices, old and new places), with that drift and the median move over every shown point (the
@@ -364,13 +364,15 @@ class Chorus(BrowserActions, ScatterWidget):
         move = new - old  # both finite (buffers.as_positions)
         shift = np.median(move, axis=0) if len(move) else np.zeros(2, np.float32)
         d = np.hypot(*(move - shift).T)
-        k = min(self._TRAILS, len(d))
+        k = min(TRAILS["max"], len(d))
         top = np.argpartition(-d, k - 1)[:k] if 0 < k < len(d) else np.arange(len(d))
         top = np.sort(top[d[top] > 0]).astype(np.uint32)
         bufs = [top.tobytes(), np.ascontiguousarray(old[top]).tobytes(), np.ascontiguousarray(new[top]).tobytes()]
-        msg = {"type": "round_trails", "round": int(self.state.rounds), "count": int(len(top))}
-        msg.update(shift=[float(v) for v in shift], spread=float(np.median(d)) if len(d) else 0.0)
-        self.send(msg, buffers=bufs)
+        spread = float(np.median(d)) if len(d) else 0.0
+        shift = [float(v) for v in shift]
+        self.send_message(
+            "round_trails", buffers=bufs, round=int(self.state.rounds), count=int(len(top)), shift=shift, spread=spread
+        )
 
     # ------------------------------------------------------------ augmentation
     def augment(self, images=(), texts=(), set_name: str = "augmented", names=None):
@@ -412,33 +414,25 @@ class Chorus(BrowserActions, ScatterWidget):
                 self.status = st.status()
         finally:
             self._align_lock.release()
-        self.send({"type": "tooltip_reset"})
+        self.send_message("tooltip_reset")
         self._save_autosave()
         return rows
 
     def _augment_from_browser(self, content):
         """The augmentation panel's message: files as base64, texts, a set name; the answer says what happened."""
-        files = content.get("files") or []
-        texts = content.get("texts") or []
-        reply = {"type": "augment", "request": str(content.get("request", ""))[:40]}
+        files, texts = list(content["files"]), list(content["texts"])
+        reply = {"request": (content.get("request") or "")[:40]}
         try:
-            if not isinstance(files, list) or not isinstance(texts, list):
-                raise WidgetError("augment: the panel sent files/texts that are not lists")
             names = [
                 str(f.get("name", f"file {i}"))[:200] if isinstance(f, dict) else f"file {i}"
                 for i, f in enumerate(files)
             ]
             data = [decode_data_url(f.get("data") if isinstance(f, dict) else f, names[i]) for i, f in enumerate(files)]
-            rows = self.augment(images=data, texts=texts, set_name=content.get("set_name", "augmented"), names=names)
-            reply.update(
-                added=int(len(rows)),
-                images=len(data),
-                texts=len(texts),
-                set_name=str(content.get("set_name", "augmented")).strip(),
-            )
+            rows = self.augment(images=data, texts=texts, set_name=content["set_name"], names=names)
+            reply.update(added=int(len(rows)), images=len(data), texts=len(texts), set_name=content["set_name"].strip())
         except Exception as exc:  # shown in the panel; nothing changed
             reply["error"] = str(exc)
-        self.send(reply)
+        self.send_message("augment", **reply)
 
     # ------------------------------------------------------------ files
     def save(self, path):
@@ -456,7 +450,7 @@ class Chorus(BrowserActions, ScatterWidget):
             class_prompts=st.class_prompts,
             rounds=st.rounds,
             projector=st.projector,
-            aligner=st.aligner,
+            aligner=st.aligner_to_save(),
             thumbnails=self._thumbnails_to_store(),
         )
 
@@ -531,31 +525,33 @@ class Chorus(BrowserActions, ScatterWidget):
             )
         return self.state.tooltip(index, self._thumbs)
 
-    def _accepts(self, kind: str) -> bool:
-        return kind == "augment" or super()._accepts(kind)
+    # ------------------------------------------------------------ browser messages (checked by protocol.check)
+    @handles("augment")
+    def _on_augment(self, content, _buffers):
+        self._augment_from_browser(content)
 
-    def _on_action(self, kind, content):
-        if kind == "augment":
-            self._augment_from_browser(content)
+    @handles("method")
+    def _on_method(self, content, _buffers):
+        if content["method"] not in self.methods:
+            _log.warning("ignored a 'method' message naming an unknown method %r", content["method"][:40])
             return
-        if self._on_browser_action(kind, content):
+        self.set_method(content["method"])
+
+    @handles("color_by")
+    def _on_color_by(self, content, _buffers):
+        if content["key"] not in self.color_options:
+            _log.warning("ignored a 'color_by' message naming an unknown key %r", content["key"][:40])
             return
-        a, b = content.get("a"), content.get("b")
-        bad = {
-            "method": kind == "method" and content["method"] not in self.methods,
-            "color_by": kind == "color_by" and content["key"] not in self.color_options,
-            "concept_axis": kind == "concept_axis"
-            and not (isinstance(a, str) and isinstance(b, str) and a.strip() and b.strip() and len(a) + len(b) < 4000),
-        }
-        if bad.get(kind):
-            logging.getLogger("modalchorus_widget").warning("ignored a %r message with unknown values", kind)
-        elif kind == "method":
-            self.set_method(content["method"])
-        elif kind == "color_by":
-            self.set_color_by(content["key"])
-        elif kind == "concept_axis":
-            self.concept_axis(a, b)
-            self.status = self.status.split(" \u00b7 error")[0]
+        self.set_color_by(content["key"])
+
+    @handles("concept_axis")
+    def _on_concept_axis(self, content, _buffers):
+        a, b = content["a"], content["b"]
+        if not (a.strip() and b.strip() and len(a) + len(b) < 4000):
+            _log.warning("ignored a 'concept_axis' message: name two concepts of fewer than 4000 characters")
+            return
+        self.concept_axis(a, b)
+        self.status = self.status.split(" \u00b7 error")[0]
 
 
 def save_session(chorus: Chorus, path):

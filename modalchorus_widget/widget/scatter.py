@@ -27,6 +27,8 @@ import traitlets as t
 
 from ..errors import WidgetError
 from . import buffers as B
+from . import protocol
+from .protocol import handles
 from .set_transfer import SetTransfers
 from .sets import NamedSets
 
@@ -52,14 +54,6 @@ _RERUN = (
     "modalchorus-widget: this interactive view needs a running Python kernel. Re-run this cell to show it "
     "again (the notebook was reopened, or the kernel restarted, since it was drawn)."
 )
-# what each front-end message kind must carry (anything else is ignored with one logged warning)
-_PROTOCOL = {
-    "hover": {"index": int},
-    "method": {"method": str},
-    "color_by": {"key": str},
-    "concept_axis": {},
-    "sets_chunk": {"id": str, "seq": int, "total": int},
-}
 _COMM_METHODS = ("update", "echo_update", "request_state", "custom")
 
 
@@ -115,6 +109,9 @@ class ScatterWidget(anywidget.AnyWidget):
     point_labels = t.List().tag(sync=True, to_json=B.labels_to_json)
     # non-empty when the widget shows a sample of the points; the browser shows it above the views
     sample_notice = t.Unicode("").tag(sync=True)
+    # every custom message kind both ways, their fields, and the trail rule (protocol.py): the front end's
+    # dispatch table and checks are built from it
+    _protocol = t.Dict(protocol.schema(), read_only=True).tag(sync=True)
 
     def __init__(
         self,
@@ -157,7 +154,10 @@ class ScatterWidget(anywidget.AnyWidget):
             self.sample_notice = self._sample.notice() if self._sample is not None else ""
         self._set_transfers = SetTransfers()
         self.on_msg(self._on_front_end_msg)
-        self.observe(self._ack_selected, "selected")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._message_handlers = protocol.handled_kinds(cls)
 
     @staticmethod
     def _check_max_points(max_points):
@@ -207,11 +207,6 @@ class ScatterWidget(anywidget.AnyWidget):
     def _full_index(self, shown: int) -> int:
         """Row of the full data for the ``shown``-th point the browser draws."""
         return int(self._sample.index[shown]) if self._sample is not None else int(shown)
-
-    def _ack_selected(self, change):
-        """Tell the browser the kernel holds the new selection (it waits for this before repainting at large n)."""
-        if self._property_lock.get("selected") is not None or "selected" in self._property_lock:
-            self.send({"type": "ack_selected", "count": int(len(change["new"]))})
 
     # ------------------------------------------------------------ validation
     @staticmethod
@@ -348,6 +343,8 @@ class ScatterWidget(anywidget.AnyWidget):
         return bundle
 
     # ------------------------------------------------------------ front-end messages
+    # An override, not on_msg: anywidget and ipywidgets offer no public hook that sees a comm frame (method, buffer
+    # paths) before ipywidgets decodes it and raises on a malformed one.
     def _handle_msg(self, msg):
         """Every comm message from the front-end. Malformed or out-of-protocol ones are dropped with one logged
         warning (logger "modalchorus_widget"); no exception reaches the kernel."""
@@ -388,47 +385,54 @@ class ScatterWidget(anywidget.AnyWidget):
     def set_state(self, sync_data):
         """Apply a state update from the front-end all or nothing: every value is decoded and validated before
         any is set, so a bad one (wrong type, truncated buffer, index out of range) changes nothing."""
-        unknown = [str(k)[:40] for k in sync_data if k not in self.keys]
+        traits = self.traits()
+        unknown = [str(k)[:40] for k in sync_data if k not in self.keys or traits[k].read_only]
         if unknown:
-            log.warning("ignored a front-end update naming unknown traits %s", unknown[:5])
+            log.warning("ignored a front-end update naming unknown or read-only traits %s", unknown[:5])
             return
         decoded = {}
         try:
             for name, value in sync_data.items():
-                from_json = self.trait_metadata(name, "from_json", self._trait_from_json)
-                decoded[name] = self.traits()[name]._validate(self, from_json(value, self))
+                from_json = self.trait_metadata(name, "from_json", _as_is)
+                decoded[name] = traits[name]._validate(self, from_json(value, self))
         except Exception as exc:  # noqa: BLE001 - dropped, state unchanged
             log.warning("ignored a front-end update of %s: %s: %s", sorted(sync_data)[:5], type(exc).__name__, exc)
             return
         super().set_state({k: v for k, v in sync_data.items() if k in decoded})
+        if "selected" in decoded:
+            # the browser waits for this before repainting the highlight at large n (js/src/selection.js)
+            self.send_message("ack_selected", count=int(len(self.selected)))
 
-    def _on_front_end_msg(self, _widget, content, _buffers):
-        kind = content.get("type") if isinstance(content, dict) else None
-        spec = _PROTOCOL.get(kind) if isinstance(kind, str) else None
-        if spec is None and not (isinstance(kind, str) and self._accepts(kind)):
-            log.warning("ignored a front-end message of unknown kind %r", str(kind)[:40])
+    def send_message(self, kind: str, buffers=None, **fields):
+        """Send the browser the message ``kind`` (declared in ``protocol.MESSAGES``) with ``fields`` and binary
+        ``buffers``; a message the declaration does not allow raises ValueError (a bug in the sender)."""
+        self.send(protocol.message(kind, buffers or (), **fields), buffers=buffers or None)
+
+    def _on_front_end_msg(self, _widget, content, buffers):
+        """A custom message from the browser: checked against ``protocol.MESSAGES``, then given to the method
+        marked ``@handles(kind)``; refused with one logged warning otherwise, changing nothing."""
+        why = protocol.check(content, buffers)
+        if why is None and content["type"] not in self._message_handlers:
+            why = f"a {content['type']!r} message, which a {type(self).__name__} does not handle"
+        if why is not None:
+            log.warning("ignored a front-end message: %s", why)
             return
-        for key, typ in (spec or {}).items():
-            v = content.get(key)
-            if not isinstance(v, typ) or isinstance(v, bool):
-                log.warning("ignored a %r message: %r is %s, not %s", kind, key, type(v).__name__, typ.__name__)
-                return
-        if kind == "hover" and not 0 <= content["index"] < self.n_shown:
-            log.warning("ignored a hover on point %d of %d shown", content["index"], self.n_shown)
-            return
-        if kind == "sets_chunk":
-            self._on_sets_chunk(content, _buffers)
-            return
+        kind = content["type"]
         try:
-            if kind == "hover":
-                self._reply_tooltip(content["index"])
-            else:
-                self._on_action(kind, content)
+            getattr(self, self._message_handlers[kind])(content, list(buffers or ()))
         except Exception as e:  # report in the widget, never kill the comm
             log.warning("front-end action %r failed: %s: %s", kind, type(e).__name__, e)
             self.busy = ""
             self.status = f"error: {e}"
 
+    @handles("hover")
+    def _on_hover(self, content, _buffers):
+        if not 0 <= content["index"] < self.n_shown:
+            log.warning("ignored a hover on point %d of %d shown", content["index"], self.n_shown)
+            return
+        self._reply_tooltip(content["index"])
+
+    @handles("sets_chunk")
     def _on_sets_chunk(self, content, buffers):
         """One chunk of the sets panel's named-sets transfer (``set_transfer``); a complete transfer replaces
         ``named_sets`` all or nothing and is acknowledged (``sets_applied``), one whose indices do not fit the widget
@@ -445,17 +449,10 @@ class ScatterWidget(anywidget.AnyWidget):
             sets = self.traits()["named_sets"]._validate(self, B.index_dict_from_json(shown, self))
         except Exception as exc:  # noqa: BLE001 - refused visibly, state unchanged
             log.warning("refused named sets from the front-end: %s: %s", type(exc).__name__, exc)
-            self.send({"type": "sets_refused", "id": tid, "reason": str(exc)[:300]})
+            self.send_message("sets_refused", id=tid, reason=str(exc)[:300])
             return
         self.named_sets = sets
-        self.send({"type": "sets_applied", "id": tid, "count": len(sets)})
-
-    def _accepts(self, kind: str) -> bool:
-        """Message kinds beyond ``_PROTOCOL`` that a subclass handles in ``_on_action``."""
-        return False
-
-    def _on_action(self, kind, content):
-        pass
+        self.send_message("sets_applied", id=tid, count=len(sets))
 
     def tooltip(self, index: int) -> dict:
         """What the hover tooltip shows for point ``index`` (subclasses add text, thumbnails, predictions)."""
@@ -470,10 +467,15 @@ class ScatterWidget(anywidget.AnyWidget):
             return
         info = dict(self.tooltip(self._full_index(index)))
         png = info.pop("png", None)
-        msg = {
-            "type": "tooltip",
-            "index": index,
-            "has_image": png is not None,
-            **{k: (None if v is None else str(v)) for k, v in info.items()},
-        }
-        self.send(msg, buffers=[png] if png is not None else None)
+        fields = {k: (None if v is None else str(v)) for k, v in info.items()}
+        self.send_message(
+            "tooltip", buffers=[png] if png is not None else None, index=index, has_image=png is not None, **fields
+        )
+
+
+ScatterWidget._message_handlers = protocol.handled_kinds(ScatterWidget)
+
+
+def _as_is(value, _widget):
+    """ipywidgets' default deserializer: the JSON value itself."""
+    return value
