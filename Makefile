@@ -7,7 +7,7 @@ BUNDLE := modalchorus_widget/static/widget.js
 JS_SRC := $(wildcard js/src/*.js js/src/ui/*.js) js/src/widget.css js/package.json js/build.mjs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint browser clean
+.PHONY: setup run test lint browser clean docs wheel
 
 setup: $(BUNDLE) $(VENV)/.installed
 
@@ -40,11 +40,24 @@ run: setup
 lint: setup
 	$(BIN)/python scripts/check_layout.py
 
-# All tests: lint, JS unit tests (vitest), Python unit tests, notebooks, and browser tests (real JupyterLab +
-# Chromium).
-test: setup browser lint
+# The documentation site, built to site/ with --strict (a broken link, a missing reference or a docstring
+# griffe cannot read fails it); the case-study notebooks are executed into it. The generated parts (API pages,
+# tables of figures from docs/figures/*.json) must be up to date: `python scripts/gen_docs.py` regenerates them.
+docs: setup
+	$(BIN)/python scripts/gen_docs.py --check
+	NO_MKDOCS_2_WARNING=1 DOCS_EXECUTE=$${DOCS_EXECUTE:-true} $(BIN)/mkdocs build --strict --quiet
+
+# The wheel, with the front-end bundle, the CSS, the shipped weights and the COCO-500 data inside.
+wheel: setup
+	rm -rf dist
+	$(BIN)/python -m build --wheel --outdir dist .
+	$(BIN)/check-wheel-contents dist/*.whl
+
+# All tests: lint, JS unit tests (vitest), Python unit tests, notebooks, the docs build, the wheel in a clean
+# environment (tests/test_wheel.py), and browser tests (real JupyterLab + Chromium).
+test: setup browser lint docs
 	cd js && npm test --silent
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) js/node_modules $(BUNDLE) modalchorus_widget/static/widget.css
+	rm -rf $(VENV) js/node_modules $(BUNDLE) modalchorus_widget/static/widget.css site dist

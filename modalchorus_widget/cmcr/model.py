@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator
 from .._optim import AdamW, CosineAnnealing
 from .._params import renamed_params
 from ..errors import CMCRError, MissingFileError, NotFittedError
+from ..threads import torch_threads
 
 FORMAT = "modalchorus-cmcr"
 FORMAT_VERSION = 1
@@ -116,22 +117,6 @@ def _recall(sim: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ torch parts
-class _restore_threads:
-    """Context manager: put torch's thread count back to ``n`` on exit."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.n)
-        return False
-
-
 def _make_projector(d_in: int, out_dim: int, hidden_dim: int, kind: str):
     import torch.nn as nn
 
@@ -204,8 +189,22 @@ class CMCR(BaseEstimator):
         fastest on 1 thread, and much faster than on 2 when the cores are busy).
     verbose : show a tqdm progress bar.
 
-    Learned attributes: ``spaces_`` (two names), ``dims_`` (input dimension per space), ``modalities_``
-    (modalities seen per space), ``memory_sizes_``, ``history_`` (loss per epoch), ``train_s_``.
+    Attributes
+    ----------
+    spaces_ : the two spaces' names.
+    dims_ : input dimension per space.
+    modalities_ : modalities seen per space.
+    memory_sizes_ : rows of each unpaired memory.
+    history_ : loss per epoch.
+    train_s_ : seconds the fit took.
+
+    Examples
+    --------
+    >>> from modalchorus_widget.cmcr import CMCR, make_synthetic
+    >>> data = make_synthetic(n_train=500, n_memory=500, n_test=100)
+    >>> model = CMCR(n_epochs=20, random_state=0).fit(*data["train"])
+    >>> model.transform(data["test_a"], space=1, modality="image").shape
+    (100, 512)
     """
 
     def __init__(
@@ -305,9 +304,7 @@ class CMCR(BaseEstimator):
         import torch
         from tqdm.auto import tqdm
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, int(self.n_threads)))
-        try:
+        with torch_threads(max(1, int(self.n_threads))):
             t0 = time.perf_counter()
             seed = 0 if self.random_state is None else int(self.random_state)
             if self.random_state is None:
@@ -376,8 +373,6 @@ class CMCR(BaseEstimator):
                 bar.set_postfix(loss=f"{history[-1]:.4f}")
             p1.eval()
             p2.eval()
-        finally:
-            torch.set_num_threads(threads)
 
         self.projectors_ = (p1, p2)
         self.spaces_ = names
@@ -425,9 +420,7 @@ class CMCR(BaseEstimator):
 
         p = self.projectors_[k]
         out = np.empty((len(x), self.out_dim), dtype=np.float32)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, min(threads, int(self.n_threads))))
-        with _restore_threads(threads), torch.no_grad():
+        with torch_threads(max(1, int(self.n_threads))), torch.no_grad():
             for s in range(0, len(x), batch_size):
                 z = p(torch.from_numpy(x[s : s + batch_size]))
                 out[s : s + batch_size] = torch.nn.functional.normalize(z, dim=1).numpy()
