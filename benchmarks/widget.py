@@ -72,7 +72,7 @@ _items = np.array([None] * (_n - 10) + list(_d.embeddings.items[_d.prompt_index]
 es = EmbeddingSet(_v, modality=["image"] * (_n - 10) + ["text"] * 10, labels=_lab, items=_items)
 del _v
 w = Chorus(es, projector="PCA", encoder=_d.encoder, class_prompts=list(range(_n - 10, _n)),
-           aligner=Aligner(es, encoder=_d.encoder, random_state=0), wait=True, point_size=1.5)
+           aligner=Aligner(encoder=_d.encoder, random_state=0), wait=True, point_size=1.5)
 _gallery_rows = np.sort(_rng.choice(_n - 10, 1000, replace=False))
 w
 """

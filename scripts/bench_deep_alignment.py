@@ -94,7 +94,9 @@ def _clip_round(cfg_or_name, n, steps, images=None):
         texts = [" ".join(rng.choice(words, 4)) for _ in range(n)]
         (zi, zt), enc_wall, _ = _timed(lambda: (enc.encode_images(imgs), enc.encode_texts(texts)))
         es = EmbeddingSet.from_pairs(zi, zt, captions=texts)
-        al = Aligner(encoder=enc, mode="deep", n_steps=steps, validation=0.0, learning_rate=1e-3).fit(es, images=imgs, texts=texts)
+        al = Aligner(encoder=enc, mode="deep", n_steps=steps, validation=0.0, learning_rate=1e-3).fit(
+            es, images=imgs, texts=texts
+        )
         anchor = n + int(np.argsort((zi @ zt.T).mean(0))[n // 2])  # a caption of median similarity to the images
         # images whose best caption is not the anchor, the closest to it first: something to fix
         best = np.argmax(zi @ zt.T, axis=1) + n

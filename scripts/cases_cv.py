@@ -113,19 +113,21 @@ def zero_shot_samples(data, params, fresh) -> dict:
     """The shipped round on all of ``data.train``, read on each of ``fresh`` (``fresh_samples``: see the module
     docstring); ``params`` as ``run_zero_shot``'s."""
     from benchmarks.cases import zero_shot_round
+    from modalchorus_widget.evaluation import per_class_accuracy, zero_shot_predict
+    from modalchorus_widget.worlds import shapes as S
     from modalchorus_widget.worlds import shapes_cases as C
 
     seen = C.seen_combos()
     img, y, sample, n_samples = fresh["vectors"], fresh["labels"], fresh["sample"], fresh["n_samples"]
     case = C.zero_shot_case(data)
     al, _ = zero_shot_round(data, case, params)
-    before = C.zero_shot(img, data.embeddings.vectors[data.prompt_index])
-    after = C.zero_shot(al.transform(img, "image"), al.embeddings_.vectors[data.prompt_index])
+    before = zero_shot_predict(img, data.embeddings.vectors[data.prompt_index])
+    after = zero_shot_predict(al.transform(img, "image"), al.embeddings_.vectors[data.prompt_index])
     t = case["target"]
     gains, drops = [], []
     for k in range(n_samples):
         m = sample == k
-        b, a = C.per_class(before[m], y[m]), C.per_class(after[m], y[m])
+        b, a = per_class_accuracy(before[m], y[m], len(S.COMBOS)), per_class_accuracy(after[m], y[m], len(S.COMBOS))
         gains.append(a[t] - b[t])
         drops.append(max(b[c] - a[c] for c in seen if c != t))
     gains, drops = np.array(gains), np.array(drops)

@@ -6,6 +6,7 @@ import pytest
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, losses, synthesize
 from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.encoders import FunctionEncoder
+from modalchorus_widget.errors import NotFittedError, ParameterError
 
 N = 120  # pairs used: images rows 0..N-1, texts rows N..2N-1
 FAST = dict(n_steps=40, validation=0.0, n_reference=128, n_candidates=128, batch_size=64, random_state=0)
@@ -51,7 +52,7 @@ def test_pointset_pull_from_index_set_makes_anchor_best_match(coco_set):
     imgs = es.indices("image")
     order = imgs[np.argsort(-(es.vectors[imgs] @ es.vectors[anchor]))]
     members = [i for i in order if _nearest_text(es, [i])[0] != anchor][:8]
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     rnd = al.step(PointSet(anchor, members))
     after = al.embeddings_
     assert (_nearest_text(after, members) == anchor).mean() >= 0.75
@@ -70,15 +71,15 @@ def test_round_stops_once_the_constraint_holds_on_every_member(coco_set):
     order = imgs[np.argsort(-(es.vectors[imgs] @ es.vectors[anchor]))]
     members = [i for i in order if _nearest_text(es, [i])[0] != anchor][:8]
     long = {**FAST, "n_steps": 300}
-    al = Aligner(es, **long)
+    al = Aligner(**long).fit(es)
     rnd = al.step(PointSet(anchor, members))
     assert (_nearest_text(al.embeddings_, members) == anchor).all()  # pull: the anchor is every member's best match
     assert 0 < rnd.report["steps"] < 300 and rnd.report["stopped"] == "satisfied" and "note" not in rnd.report
-    full = Aligner(es, **long, stop_when_satisfied=False)
+    full = Aligner(**long, stop_when_satisfied=False).fit(es)
     rnd = full.step(PointSet(anchor, members))
     assert rnd.report["steps"] == 300 and rnd.report["stopped"] == "steps"
     # push: stops once every member sits `margin` below its start cosine
-    push = Aligner(es, **long)
+    push = Aligner(**long).fit(es)
     rnd = push.step(PointSet(anchor, members, direction="push"))
     assert 0 < rnd.report["steps"] < 300
     cos0, cos1 = (
@@ -88,12 +89,14 @@ def test_round_stops_once_the_constraint_holds_on_every_member(coco_set):
     assert (cos1 <= cos0 - push.margin + 1e-6).all()
     # a constraint that already holds: an identity round, nothing moves
     done = [i for i in imgs if _nearest_text(es, [i])[0] == anchor]
-    al0 = Aligner(es, **FAST)
+    al0 = Aligner(**FAST).fit(es)
     rnd = al0.step(PointSet(anchor, done))
     assert rnd.report["steps"] == 0 and np.array_equal(al0.embeddings_.vectors, es.vectors)
     assert rnd.report["stopped"] == "satisfied" and "already held" in rnd.report["note"]
     # set-set rounds have no such test and run their steps
-    assert Aligner(es, **FAST).step(SetSet(np.arange(0, 20), np.arange(N, N + 20), paired=True)).report["steps"] == 40
+    assert (
+        Aligner(**FAST).fit(es).step(SetSet(np.arange(0, 20), np.arange(N, N + 20), paired=True)).report["steps"] == 40
+    )
 
 
 def test_text_anchor_by_encoder_and_by_item_text(coco_set):
@@ -101,10 +104,10 @@ def test_text_anchor_by_encoder_and_by_item_text(coco_set):
     members = np.arange(10, 16)
     # a caption outside the set, embedded by the encoder
     enc = LookupEncoder(caps, x[1])
-    r1 = Aligner(es, encoder=enc, **FAST).step(PointSet(caps[300], members)).report["constraints"][0]
+    r1 = Aligner(encoder=enc, **FAST).fit(es).step(PointSet(caps[300], members)).report["constraints"][0]
     assert r1["after"]["anchor_cos"] > r1["before"]["anchor_cos"]
     # a caption inside the set, matched by its text without any encoder: same as anchoring on the row
-    al_text, al_row = Aligner(es, **FAST), Aligner(es, **FAST)
+    al_text, al_row = Aligner(**FAST).fit(es), Aligner(**FAST).fit(es)
     al_text.step(PointSet(caps[3], members))
     al_row.step(PointSet(N + 3, members))
     assert np.array_equal(al_text.embeddings_.vectors, al_row.embeddings_.vectors)
@@ -115,7 +118,7 @@ def test_push_increases_distance(coco_set):
     anchor = N + 5
     imgs = es.indices("image")
     members = imgs[np.argsort(-(es.vectors[imgs] @ es.vectors[anchor]))][:6]
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     al.step(PointSet(anchor, members, direction="push"))
     cos0 = es.vectors[members] @ es.vectors[anchor]
     cos1 = al.embeddings_.vectors[members] @ al.embeddings_.vectors[anchor]
@@ -126,19 +129,19 @@ def test_push_increases_distance(coco_set):
 def test_setset_pull_closes_gap_between_sets(coco_set):
     es, _, _ = coco_set
     a, b = np.arange(0, 30), np.arange(N, N + 30)
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     rnd = al.step(SetSet(a, b))
     c = rnd.report["constraints"][0]
     assert c["after"]["centroid_cos"] > c["before"]["centroid_cos"] + 0.05
     # the same, given as one lasso holding both modalities
-    al2 = Aligner(es, **FAST)
+    al2 = Aligner(**FAST).fit(es)
     c2 = al2.step(SetSet(np.concatenate([a, b]))).report["constraints"][0]
     assert c2["after"]["centroid_cos"] > c2["before"]["centroid_cos"] + 0.05
 
 
 def test_undo_redo_bit_exact_and_deterministic(coco_set):
     es, _, _ = coco_set
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     v0 = es.vectors.copy()
     r1 = al.step(PointSet(N + 1, [2, 3, 4]))
     v1 = al.embeddings_.vectors.copy()
@@ -153,7 +156,7 @@ def test_undo_redo_bit_exact_and_deterministic(coco_set):
     assert al.redo() is r1
     assert np.array_equal(al.embeddings_.vectors, v1)
     # a fresh aligner with the same seed reproduces the round bit for bit
-    again = Aligner(es, **FAST)
+    again = Aligner(**FAST).fit(es)
     again.step(PointSet(N + 1, [2, 3, 4]))
     assert np.array_equal(again.embeddings_.vectors, v1)
     # transform maps original vectors exactly like the rounds mapped the set's rows
@@ -166,7 +169,7 @@ def test_undo_redo_bit_exact_and_deterministic(coco_set):
 
 def test_save_load_round_trip(coco_set, tmp_path):
     es, _, _ = coco_set
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     al.step(PointSet(N + 1, [2, 3, 4]))
     al.step(SetSet(np.arange(20, 30), np.arange(N + 20, N + 30), paired=True))
     al.step(PointSet(N + 9, [50, 51], direction="push"))
@@ -193,7 +196,7 @@ def test_save_load_round_trip(coco_set, tmp_path):
 
 def test_load_replays_several_undone_rounds_in_their_order(coco_set, tmp_path):
     es, _, _ = coco_set
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     al.step(PointSet(N + 1, [2, 3, 4]))
     al.step(PointSet(N + 9, [50, 51]))
     al.step(SetSet([10, 11, 12], [N + 20, N + 21, N + 22], direction="push"))
@@ -221,7 +224,7 @@ def test_load_replays_several_undone_rounds_in_their_order(coco_set, tmp_path):
 )
 def test_bad_constraints_raise_and_change_nothing(coco_set, make, match):
     es, _, _ = coco_set
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     al.step(PointSet(N + 1, [2, 3]))
     state = _state(al)
     with pytest.raises(AlignmentError, match=match):
@@ -232,13 +235,13 @@ def test_bad_constraints_raise_and_change_nothing(coco_set, make, match):
 def test_constructor_errors_are_clear(coco_set):
     es, _, _ = coco_set
     with pytest.raises(TypeError, match="EmbeddingSet"):
-        Aligner(es.vectors)
-    with pytest.raises(AlignmentError, match="learning_rate must be"):
-        Aligner(es, learning_rate=-1)
+        Aligner().fit(es.vectors)
+    with pytest.raises(ParameterError, match="Aligner: learning_rate must be a number > 0"):
+        Aligner(learning_rate=-1).fit(es)
     with pytest.raises(AlignmentError, match="mode='deep'.*tunes an encoder.*mode='fast'"):
-        Aligner(es, mode="deep")  # deep mode needs the encoder and raw inputs (tests/test_deep_alignment.py)
-    with pytest.raises(AlignmentError, match="mode must be 'fast'"):
-        Aligner(es, mode="turbo")
+        Aligner(mode="deep").fit(es)  # deep mode needs the encoder and raw inputs (tests/test_deep_alignment.py)
+    with pytest.raises(ParameterError, match="mode must be one of 'fast', 'deep', 'anchors'"):
+        Aligner(mode="turbo").fit(es)
     with pytest.raises(AlignmentError, match="direction"):
         PointSet(1, [2], direction="sideways")
     with pytest.raises(AlignmentError, match="no set given"):
@@ -247,7 +250,7 @@ def test_constructor_errors_are_clear(coco_set):
 
 def test_keyboard_interrupt_mid_round_leaves_state_bit_exact(coco_set, monkeypatch):
     es, _, _ = coco_set
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     al.step(PointSet(N + 1, [2, 3, 4]))
     state = _state(al)
     calls = {"n": 0}
@@ -266,7 +269,7 @@ def test_keyboard_interrupt_mid_round_leaves_state_bit_exact(coco_set, monkeypat
     monkeypatch.setattr(losses, "preservation_kl", real)
     # and the aligner still works afterwards, giving the round it would have given
     al.step(PointSet(N + 4, [20, 21, 22]))
-    ref = Aligner(es, **FAST)
+    ref = Aligner(**FAST).fit(es)
     ref.step(PointSet(N + 1, [2, 3, 4]))
     ref.step(PointSet(N + 4, [20, 21, 22]))
     assert np.array_equal(al.embeddings_.vectors, ref.embeddings_.vectors)
@@ -281,7 +284,7 @@ def test_few_shot_augmentation_with_synthetic_and_typed_items(coco_set):
     assert synth.shape == (3, 512) and np.allclose(np.linalg.norm(synth, axis=1), 1, atol=1e-5)
     c = PointSet(anchor, [30]).augment(vectors=synth, modality="image")
     assert "members" in c.extras and len(c.extras["members"].vectors) == 3
-    al = Aligner(es, **FAST)
+    al = Aligner(**FAST).fit(es)
     rnd = al.step(c)
     assert rnd.report["constraints"][0]["after"]["anchor_cos"] > rnd.report["constraints"][0]["before"]["anchor_cos"]
     # typed texts need an encoder: without one, a clear error and nothing changed
@@ -290,7 +293,7 @@ def test_few_shot_augmentation_with_synthetic_and_typed_items(coco_set):
         al.step(SetSet([40, 41], [N + 40]).augment(texts=["a cat on a mat"], side="b"))
     _assert_unchanged(al, state)
     enc = LookupEncoder(caps, x[1])
-    al2 = Aligner(es, encoder=enc, **FAST)
+    al2 = Aligner(encoder=enc, **FAST).fit(es)
     al2.step(SetSet([40, 41], [N + 40]).augment(texts=[caps[400]], side="b"))
     assert len(al2.history_) == 1
 
@@ -298,7 +301,7 @@ def test_few_shot_augmentation_with_synthetic_and_typed_items(coco_set):
 @pytest.mark.parametrize("refit", [False, True])
 def test_validation_picks_steps_and_records_curve(coco_set, refit):
     es, _, _ = coco_set
-    al = Aligner(es, **{**FAST, "validation": 0.25, "n_steps": 30, "eval_every": 10, "patience": 0, "refit": refit})
+    al = Aligner(**{**FAST, "validation": 0.25, "n_steps": 30, "eval_every": 10, "patience": 0, "refit": refit}).fit(es)
     rnd = al.step(SetSet(np.arange(0, 40), np.arange(N, N + 40), paired=True))
     curve = rnd.report["validation_curve"]
     assert [i for i, _ in curve] == [0, 10, 20, 30]
@@ -312,9 +315,19 @@ def test_validation_picks_steps_and_records_curve(coco_set, refit):
     assert rnd.report["stopped"] == ("steps" if rnd.report["steps"] == 30 else "validation")
 
 
-def test_old_parameter_names_still_work_with_a_warning(coco_set):
+def test_aligner_is_a_scikit_learn_estimator(coco_set):
+    """Parameters stored as given, data in fit, learned state in trailing-underscore attributes; clone works."""
+    from sklearn.base import clone
+
     es, _, _ = coco_set
-    with pytest.warns(DeprecationWarning, match="n_steps"):
-        al = Aligner(es, steps=7, lr=1e-3)
-    assert al.n_steps == 7 and al.learning_rate == 1e-3
-    assert al.get_params()["n_steps"] == 7  # a scikit-learn estimator
+    al = Aligner(n_steps=7, learning_rate=1e-3)
+    assert al.get_params()["n_steps"] == 7 and not hasattr(al, "embeddings_")
+    with pytest.raises(NotFittedError, match=r"fit\(embeddings\)"):
+        al.step(PointSet(N, [0, 1]))
+    assert al.fit(es) is al and al.embeddings_ is es and al.history_ == []
+    twin = clone(al)
+    assert twin.get_params() == al.get_params() and not hasattr(twin, "embeddings_")
+    with pytest.raises(ParameterError, match="n_steps"):
+        Aligner(n_steps=-1).fit(es)
+    with pytest.raises(TypeError):
+        Aligner(steps=7)  # no deprecated names: this is the first release

@@ -6,6 +6,7 @@ import pytest
 
 from modalchorus_widget import Aligner, PointSet, SetSet, weigh_by_size
 from modalchorus_widget.errors import AlignmentError
+from modalchorus_widget.evaluation import zero_shot_predict
 from modalchorus_widget.worlds import shapes_cases as C
 
 QUICK = dict(mode="anchors", learning_rate=1e-3, n_steps=60, validation=0.0, preserve_kl=20.0, random_state=0)
@@ -171,8 +172,8 @@ def test_shipped_round_on_fresh_scenes(shapes, aligned):
     for name in ("red square", "red circle", "red triangle", "red cross"):
         c = names.index(name)
         img = d.encoder.encode_images(S.render_all(S.sample_scenes(200, "single", "train", 123 + c, combos=[c])))
-        before = C.zero_shot(img, d.embeddings.vectors[d.prompt_index])
-        after = C.zero_shot(img, al.embeddings_.vectors[d.prompt_index])
+        before = zero_shot_predict(img, d.embeddings.vectors[d.prompt_index])
+        after = zero_shot_predict(img, al.embeddings_.vectors[d.prompt_index])
         gain = np.mean(after == c) - np.mean(before == c)
         if c == case["target"]:
             assert gain >= 0.10

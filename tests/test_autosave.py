@@ -21,7 +21,7 @@ def test_autosave_after_set_change_and_round(ctx, tmp_path):
     from modalchorus_widget.alignment import Aligner, PointSet
 
     es = ctx.es
-    a = Aligner(es, n_steps=3, n_reference=32, n_candidates=32, batch_size=32, hidden=8, random_state=0)
+    a = Aligner(n_steps=3, n_reference=32, n_candidates=32, batch_size=32, hidden=8, random_state=0).fit(es)
     f = tmp_path / "auto.mcsession"
     w = Chorus(es, projector="PCA", aligner=a, autosave=f)
     assert f.exists()

@@ -294,7 +294,9 @@ def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monk
     assert_unchanged(al, enc, snap)
     # and the aligner still works, giving the round an uninterrupted aligner gives
     al.step(PointSet(N + 4, [20, 21, 22]))
-    ref = Aligner(encoder=fresh_encoder(tiny_folder), **DEEP, stop_when_satisfied=False).fit(es, images=images, texts=texts)
+    ref = Aligner(encoder=fresh_encoder(tiny_folder), **DEEP, stop_when_satisfied=False).fit(
+        es, images=images, texts=texts
+    )
     ref.step(PointSet(N + 1, [2, 3, 4]))
     ref.step(PointSet(N + 4, [20, 21, 22]))
     np.testing.assert_allclose(al.embeddings_.vectors, ref.embeddings_.vectors, atol=1e-6)

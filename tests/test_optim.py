@@ -74,7 +74,7 @@ def test_a_fresh_process_fits_without_importing_torch_dynamo():
         "from modalchorus_widget import MFM, Aligner, PointSet, load_default\n"
         "d = load_default('shapes')\n"
         "MFM(random_state=0, n_steps=20, n_distill_steps=20).fit(d.embeddings)\n"
-        "Aligner(d.embeddings, n_steps=5).step(PointSet(int(d.prompt_index[0]), d.train[:5]))\n"
+        "Aligner(n_steps=5).fit(d.embeddings).step(PointSet(int(d.prompt_index[0]), d.train[:5]))\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -165,7 +165,7 @@ def test_align_shards_applies_saved_rounds_into_a_new_folder(encoded, tmp_path):
 
     root, _, memory, df = encoded
     es = scale.load_embeddings(root / "ray")
-    al = Aligner(es, n_steps=20, random_state=0)
+    al = Aligner(n_steps=20, random_state=0).fit(es)
     anchor = int(np.flatnonzero(es.modality == "text")[0])
     al.step(PointSet(anchor, np.flatnonzero(es.modality == "image")[:10]))
     al.save(tmp_path / "al.zip")

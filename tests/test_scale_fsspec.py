@@ -98,7 +98,7 @@ def test_encode_load_project_align_lasso_on_memory_match_a_local_folder(table, p
     from modalchorus_widget.alignment import Aligner
     from modalchorus_widget.alignment.constraints import PointSet
 
-    al = Aligner(want, n_steps=10, random_state=0)
+    al = Aligner(n_steps=10, random_state=0).fit(want)
     al.step(PointSet(int(np.flatnonzero(want.modality == "text")[0]), np.flatnonzero(want.modality == "image")[:8]))
     al.save(tmp_path / "al.zip")
     before = fs.cat_file(f"{mem}/img_emb/img_emb_0.npy")

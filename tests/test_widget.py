@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from modalchorus_widget.alignment import Aligner
 from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.errors import WidgetError
 from modalchorus_widget.projection.base import Projector
@@ -185,10 +186,11 @@ class _Round:
     mode = "fast"
 
 
-class _FakeAligner:
-    """Moves every vector a little toward vector 0 (stands in for the real Aligner)."""
+class _FakeAligner(Aligner):
+    """An Aligner whose round moves every vector a little toward vector 0, or fails (``fail``)."""
 
     def __init__(self, es, fail=False):
+        super().__init__()
         self.embeddings_ = es
         self.fail = fail
         self.history_ = []
@@ -223,8 +225,8 @@ def test_align_failure_changes_nothing(coco_set):
     with pytest.raises(RuntimeError, match="diverged"):
         w.align("c")
     assert w.embeddings is coco_set and (w.positions == 0).all() and w.report == {} and w.busy == ""
-    with pytest.raises(WidgetError, match="no aligner"):
-        Chorus(coco_set, positions=np.zeros((120, 2))).align("c")
+    default = Chorus(coco_set, positions=np.zeros((120, 2))).aligner  # a round works from the first call
+    assert default.mode == "fast" and default.embeddings_ is coco_set and default.history_ == []
 
 
 def test_package_import_is_light():
@@ -255,7 +257,7 @@ class _BrokenMap(Projector):
 def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
     from modalchorus_widget.alignment import Aligner, PointSet
 
-    aligner = Aligner(coco_set, n_steps=20)
+    aligner = Aligner(n_steps=20).fit(coco_set)
     w = Chorus(coco_set, projector=_BrokenMap(), positions=np.zeros((120, 2)), aligner=aligner)
     with pytest.raises(MemoryError, match="no room"):
         w.align(PointSet(60, np.arange(1, 6)))
@@ -266,7 +268,7 @@ def test_align_with_real_aligner_rolls_back_when_placing_fails(coco_set):
 def test_align_with_real_aligner_moves_selected_points(coco_set):
     from modalchorus_widget.alignment import Aligner, PointSet
 
-    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, n_steps=30))
+    w = Chorus(coco_set, projector="PCA", aligner=Aligner(n_steps=30))
     members = np.arange(1, 6)
     before = coco_set.vectors[members] @ coco_set.vectors[60]
     w.align(PointSet(60, members))
@@ -280,7 +282,7 @@ def test_align_places_points_with_the_method_on_show(coco_set):
     """After set_method("UMAP"), a round is placed by the fitted UMAP, not by another method's map."""
     from modalchorus_widget.alignment import Aligner, PointSet
 
-    w = Chorus(coco_set, projector="PCA", aligner=Aligner(coco_set, n_steps=20))
+    w = Chorus(coco_set, projector="PCA", aligner=Aligner(n_steps=20))
     w.set_method("UMAP")
     umap = w.projector
     assert w.method == "UMAP" and umap.name == "UMAP"
@@ -343,7 +345,7 @@ def _digits_chorus(digits):
         projector="PCA",
         encoder=digits.encoder,
         class_prompts=digits.prompt_index.tolist(),
-        aligner=Aligner(es, encoder=digits.encoder, random_state=0),
+        aligner=Aligner(encoder=digits.encoder, random_state=0),
     )
     sent = []
     w.send = lambda msg, buffers=None: sent.append((msg, buffers))

@@ -251,7 +251,7 @@ class Constraint:
         cur = np.empty_like(vec)
         for m in np.unique(mod):  # raw embeddings live in the original space: map them through past rounds
             sel = mod == m
-            cur[sel] = aligner.transform(vec[sel], m)
+            cur[sel] = aligner.transform_encoded(vec[sel], m)
         if not np.isfinite(cur).all():
             raise AlignmentError(f"{where}: augmented vectors became NaN after earlier rounds; re-encode them.")
         return cur, mod
@@ -322,7 +322,7 @@ class PointSet(Constraint):
                 )
             else:
                 raw = encode(aligner.encoder, [a], mod, f"PointSet anchor {a!r}")
-                vec = aligner.transform(_normalise(raw, f"PointSet anchor {a!r}"), mod)[0]
+                vec = aligner.transform_encoded(_normalise(raw, f"PointSet anchor {a!r}"), mod)[0]
         else:
             if a.size != es.dim:
                 raise AlignmentError(

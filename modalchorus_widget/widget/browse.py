@@ -117,7 +117,7 @@ def search(state, query: str, k: int = 8, named_sets=None, axis_spec=None, limit
         return out
     qv = state.encode_texts([query], "search")[0]
     if state.aligner is not None and len(state.aligner.history_):  # the query goes where aligned texts went
-        qv = np.asarray(state.aligner.transform(qv, "text"), np.float32)
+        qv = np.asarray(state.aligner.transform_encoded(qv, "text"), np.float32)
     sims = es.vectors @ qv
     near = []
     for m in es.modalities:

@@ -75,7 +75,7 @@ class ChorusState:
             )
         self.embeddings = embeddings
         self.encoder = check_encoder(encoder, "Chorus(encoder=...)")
-        self.aligner = aligner
+        self.aligner = aligner = self._fitted_aligner(aligner, embeddings)
         self.class_prompts = class_prompts
         self.rounds = 0
         self.round_views = {}  # round number (1-based) -> report_view.round_view of it
@@ -113,6 +113,29 @@ class ChorusState:
         self.prompt_rows = None
         self.prompt_names, self.prompt_vectors = self._resolve_prompts(class_prompts)
         self.predictions = self.predict(embeddings)
+
+    def _fitted_aligner(self, aligner, embeddings):
+        """The aligner rounds go through: a fast-mode one by default; one not fitted yet is fitted on the
+        widget's embeddings (with the widget's encoder when it has none), a fitted one is kept as it is."""
+        from ..alignment.aligner import Aligner
+
+        self.default_aligner = aligner is None
+        if aligner is None:
+            aligner = Aligner(encoder=self.encoder)
+        if not isinstance(aligner, Aligner):
+            raise WidgetError(
+                f"aligner: expected an Aligner, got {type(aligner).__name__}; pass aligner=Aligner(mode=...)"
+            )
+        if not hasattr(aligner, "embeddings_"):
+            if aligner.encoder is None and self.encoder is not None:
+                aligner.set_params(encoder=self.encoder)
+            aligner.fit(embeddings)
+        return aligner
+
+    def aligner_to_save(self):
+        """The aligner a session file keeps: None for the default one before any round (nothing to keep)."""
+        al = self.aligner
+        return None if self.default_aligner and not al.history_ and not al.undone_ else al
 
     # ------------------------------------------------------------ projection
     @property
@@ -303,7 +326,7 @@ class ChorusState:
         """One round: ``aligner.step``, then place the new vectors. Returns (round, positions); on any failure
         the aligner is rolled back and this state is unchanged."""
         if self.aligner is None:
-            raise WidgetError("align: no aligner attached; pass aligner=Aligner(embeddings) to Chorus")
+            raise WidgetError("align: no aligner attached; pass aligner=Aligner(mode=...) to Chorus")
         token = self.aligner.checkpoint()
         try:
             if len(self.aug_raw):
@@ -408,7 +431,7 @@ class ChorusState:
         moving = np.ones(len(raw), bool) if fixed is None else ~fixed
         for m in dict.fromkeys(mods[moving]):
             sel = moving & (mods == m)
-            out[sel] = self.aligner.transform(raw[sel], str(m))
+            out[sel] = self.aligner.transform_encoded(raw[sel], str(m))
         return out
 
     def _with_augmented(self, base_es):

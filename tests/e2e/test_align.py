@@ -19,7 +19,7 @@ from modalchorus_widget.alignment import Aligner, PointSet
 from modalchorus_widget.data.datasets import load_coco500
 es = load_coco500().embeddings
 prompts = {f"caption {k}": es.vectors[500 + k] for k in range(0, 500, 25)}  # 20 caption 'classes'
-w = Chorus(es, projector="PCA", color_by="prediction", class_prompts=prompts, aligner=Aligner(es, steps=60, random_state=0))
+w = Chorus(es, projector="PCA", color_by="prediction", class_prompts=prompts, aligner=Aligner(n_steps=60, random_state=0))
 w
 """
 

@@ -18,7 +18,7 @@ import numpy as np
 from modalchorus_widget import load_default, Chorus, Aligner, PointSet
 d = load_default()
 es = d.embeddings
-w = Chorus(es, projector="MFM", encoder=d.encoder, aligner=Aligner(es, encoder=d.encoder, random_state=0),
+w = Chorus(es, projector="MFM", encoder=d.encoder, aligner=Aligner(encoder=d.encoder, random_state=0),
            class_prompts=d.prompt_index.tolist(), color_by="prediction")
 lab = es.labels.astype(str)
 wrong = (es.modality == "image") & (w.predictions_.astype(str) != lab)
