@@ -47,10 +47,11 @@ def _chorus(*a, **k):
     return Chorus(*a, **k)
 
 
-def _aligner(*a, **k):
+def _aligner(es, images=None, **k):
+    """``Aligner(**k).fit(es, images=images)``: where a bad input meets an Aligner, it surfaces at fit."""
     from modalchorus_widget.alignment import Aligner
 
-    return Aligner(*a, **k)
+    return Aligner(**k).fit(es, images=images)
 
 
 def _default_encoder(**k):
