@@ -222,27 +222,32 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
     )
     always = np.asarray(always, np.int64)
     k = min(_K, nc)
+    full = nc <= 4 * _K  # few concepts: read them all
+    if len(always) > 4 * _K:  # most concepts moved: their best at either end is among the candidates already
+        always = always[:0]
     for s in range(0, nq, _BLOCK):
         q = queries[s : s + _BLOCK]
         qb, qa = before[q], after[q]
-        if nc <= 2 * k + len(always):
+        if full:
             cand = np.broadcast_to(np.arange(nc), (len(q), nc))
+            bb, ba, ab, aa = qb @ cb.T, qb @ ca.T, qa @ cb.T, qa @ ca.T
         else:
             s0, s1 = qb @ cb.T, qa @ ca.T
-            top = np.concatenate(
-                [np.argpartition(-s0, k - 1, axis=1)[:, :k], np.argpartition(-s1, k - 1, axis=1)[:, :k]], 1
-            )
+            top = [np.argpartition(-s0, k - 1, axis=1)[:, :k], np.argpartition(-s1, k - 1, axis=1)[:, :k]]
             if len(always):
-                top = np.concatenate([top, np.broadcast_to(always, (len(q), len(always)))], 1)
-            cand = top
-        gb, ga = cb[cand], ca[cand]  # (m, c, d)
-        bb = np.einsum("md,mcd->mc", qb, gb)
-        ba = np.einsum("md,mcd->mc", qb, ga)
-        ab = np.einsum("md,mcd->mc", qa, gb)
-        aa = np.einsum("md,mcd->mc", qa, ga)
+                top.append(np.broadcast_to(always, (len(q), len(always))))
+            cand = np.concatenate(top, 1)
+            gb, ga = cb[cand], ca[cand]  # (m, c, d)
+            bb = np.einsum("md,mcd->mc", qb, gb)
+            ba = np.einsum("md,mcd->mc", qb, ga)
+            ab = np.einsum("md,mcd->mc", qa, gb)
+            aa = np.einsum("md,mcd->mc", qa, ga)
         for i, x in enumerate(al):
-            sc = ((1 - x) ** 2 * bb + x * (1 - x) * (ba + ab) + x * x * aa) / norms[i][cand]
-            out[i, s : s + len(q)] = cand[np.arange(len(q)), np.argmax(sc, axis=1)]
+            sc = ((1 - x) ** 2 * bb + x * (1 - x) * (ba + ab) + x * x * aa) / (
+                norms[i][None] if full else norms[i][cand]
+            )
+            best = np.argmax(sc, axis=1)
+            out[i, s : s + len(q)] = best if full else cand[np.arange(len(q)), best]
     return out
 
 

@@ -1,0 +1,123 @@
+"""The guard (alignment/guard.py): a round's strength alpha, chosen so that nothing outside the selection
+regresses by more than the tolerance, on the embedded shapes world's zero-shot case (real model, real scenes)."""
+
+import numpy as np
+import pytest
+
+from modalchorus_widget import Aligner, load_default
+from modalchorus_widget.alignment.constraints import PointSet
+from modalchorus_widget.alignment.guard import check_guard, interpolate, read_exact, run_guard
+from modalchorus_widget.errors import AlignmentError, ParameterError
+from modalchorus_widget.worlds import shapes_cases as C
+
+
+@pytest.fixture(scope="module")
+def world():
+    data = load_default("shapes")
+    case = C.zero_shot_case(data)
+    cons = [
+        PointSet(int(data.prompt_index[case["target"]]), case["cluster"]),
+        PointSet(int(data.prompt_index[case["confused"]]), case["keep"]),
+    ]
+    return data, case, cons
+
+
+@pytest.fixture(scope="module")
+def full(world):
+    return _round(world, guard=None)[0]
+
+
+def _round(world, mode="anchors", **kw):
+    data, _, cons = world
+    al = Aligner(mode=mode, encoder=data.encoder, n_steps=60, **kw).fit(data.embeddings)
+    return al, al.step(*cons)
+
+
+def _class_drop(data, before, after, rows):
+    """Worst per-class accuracy drop over image ``rows`` read against the class prompts (labels of the set)."""
+    lab = data.embeddings.labels
+    prompts = np.asarray(data.prompt_index)
+    p0, p1 = read_exact(before, rows, prompts), read_exact(after, rows, prompts)
+    y = lab[rows]
+    ok0, ok1 = lab[prompts][p0] == y, lab[prompts][p1] == y
+    return max(float(ok0[y == c].mean() - ok1[y == c].mean()) for c in set(y))
+
+
+@pytest.mark.parametrize("mode", ["anchors", "fast"])
+def test_alpha_zero_is_the_state_before_and_one_the_full_round(world, mode):
+    full = _round(world, mode, guard=None)[0]
+    al, rnd = _round(world, mode)
+    before = al._states[0].vectors
+    assert rnd.alpha < 1.0  # the full round breaks a class by more than a point on this map: the guard held it back
+    assert np.array_equal(interpolate(before, full.embeddings_.vectors, 0.0), before)
+    assert al.set_strength(0.0).alpha == 0.0
+    assert np.array_equal(al.embeddings_.vectors, before)  # bit for bit
+    al.set_strength(1.0)
+    assert np.array_equal(al.embeddings_.vectors, full.embeddings_.vectors)  # today's round, bit for bit
+    assert al.history_[-1].report["alpha"] == 1.0
+
+
+def test_guard_never_picks_an_alpha_beyond_the_tolerance_and_alpha_grows_with_it(world, full):
+    data, _, cons = world
+    al = full
+    before, after = al._states[0].vectors, al.embeddings_.vectors
+    resolved = [c.resolve(al) for c in cons]
+    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    watched = np.setdiff1d(np.asarray(data.image_index), selected)
+    alphas = []
+    for tol in (0.0, 0.01, 0.05, 1.0):  # scoring strengths needs no refit: the same round, read again
+        res = run_guard(check_guard(dict(tolerance=tol)), al._states[0], before, after, resolved, selected)
+        assert res.on == "labels"
+        assert res.curve["worst_regression"][res.curve["alpha"].index(res.alpha)] <= tol
+        # measured again here, from the vectors at that alpha: no class of the unselected images lost more than tol
+        assert _class_drop(data, before, interpolate(before, after, res.alpha), watched) <= tol + 1e-9
+        alphas.append(res.alpha)
+    assert alphas == sorted(alphas) and alphas[-1] == 1.0
+    assert alphas[0] < 1.0  # the full round costs some class more than nothing
+
+
+def test_curve_moves_rows_monotonically_and_starts_at_the_state_before(world, full):
+    al = full
+    before, after = al._states[0].vectors, al.embeddings_.vectors
+    rows = np.flatnonzero((before != after).any(axis=1))
+    moved = [
+        1.0 - np.einsum("ij,ij->i", before[rows], interpolate(before, after, a)[rows]) for a in np.linspace(0, 1, 11)
+    ]
+    assert all((b >= a - 1e-6).all() for a, b in zip(moved, moved[1:]))  # each tuned row moves further with alpha
+    al2, rnd2 = _round(world, guard=dict(tolerance=1.0))
+    curve = rnd2.report["guard"]["curve"]
+    assert curve["worst_regression"][0] == 0.0  # alpha 0 changes nothing
+    assert curve["target"][-1] >= curve["target"][0]
+
+
+def test_changed_outside_lists_exactly_the_rows_whose_reading_changed(world):
+    data, _, cons = world
+    al, rnd = _round(world, guard=dict(tolerance=0.05))
+    g = rnd.report["guard"]
+    selected = np.unique(np.concatenate([c.members for c in cons] + [np.asarray(data.prompt_index)]))
+    q = np.setdiff1d(np.flatnonzero(data.embeddings.modality != "text"), selected)
+    texts = np.flatnonzero(data.embeddings.modality == "text")
+    changed = q[read_exact(al._states[0].vectors, q, texts) != read_exact(al.embeddings_.vectors, q, texts)]
+    assert g["changed_outside"] == changed.tolist() and g["changed_outside_n"] == len(changed)
+    assert sum(c for _, _, c in g["regressions"]) == len(changed)  # grouped (from, to, count)
+
+
+def test_alpha_survives_undo_redo_save_load(world, tmp_path):
+    data = world[0]
+    al, rnd = _round(world, guard=dict(tolerance=0.02))
+    al.set_strength(0.35)
+    al.undo()
+    al.redo()
+    assert al.history_[-1].alpha == 0.35
+    al.save(tmp_path / "a.zip")
+    back = Aligner.load(tmp_path / "a.zip", encoder=data.encoder)
+    assert back.history_[-1].alpha == 0.35
+    assert np.array_equal(back.embeddings_.vectors, al.embeddings_.vectors)
+
+
+def test_bad_guard_and_strength_are_refused(world, full):
+    data = world[0]
+    with pytest.raises(ParameterError, match="guard"):
+        Aligner(guard="strict").fit(data.embeddings)
+    with pytest.raises(AlignmentError, match=r"\[0, 1\]"):
+        full.set_strength(1.5)
