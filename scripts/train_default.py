@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from modalchorus_widget.encoders import default as D  # noqa: E402
 from modalchorus_widget.encoders.lit import encode_texts_minilm  # noqa: E402
+from modalchorus_widget.evaluation import confusion_matrix, zero_shot_predict  # noqa: E402
 
 
 def set_determinism(seed: int):
@@ -56,16 +57,6 @@ def augment(x, gen):
     out = pad[:, 0][torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].unsqueeze(1)
     scale = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1)
     return (out * scale).clamp(0, 1.2)
-
-
-def zero_shot(img_emb, txt_emb):
-    return np.argmax(img_emb @ txt_emb.T, axis=1)
-
-
-def confusion(y, pred, k=10):
-    m = np.zeros((k, k), dtype=np.int64)
-    np.add.at(m, (y, pred), 1)
-    return m
 
 
 def main(argv=None) -> int:
@@ -131,23 +122,23 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         emb = F.normalize(tower(torch.from_numpy(X).unsqueeze(1)), dim=-1).numpy()
     # choose the prompt form on the training split only
-    train_acc = {p: float(np.mean(zero_shot(emb[train], e) == y[train])) for p, e in prompts.items()}
+    train_acc = {p: float(np.mean(zero_shot_predict(emb[train], e) == y[train])) for p, e in prompts.items()}
     best = max(D.PROMPT_CANDIDATES, key=lambda p: (train_acc[p], -D.PROMPT_CANDIDATES.index(p)))
-    pred = zero_shot(emb, prompts[best])
+    pred = zero_shot_predict(emb, prompts[best])
     test_acc = float(np.mean(pred[test] == y[test]))
-    cm = confusion(y[test], pred[test])
+    cm = confusion_matrix(pred[test], y[test], 10)
     off = [(int(cm[i, j]), i, j) for i in range(10) for j in range(10) if i != j and cm[i, j] > 0]
     off.sort(reverse=True)
     # held-out accuracy with each training template used as the prompt
     per_template = {}
     for t in D.CAPTION_TEMPLATES:
         e = encode_texts_minilm([D.fill(t, c) for c in range(10)])
-        per_template[t] = float(np.mean(zero_shot(emb[test], e) == y[test]))
+        per_template[t] = float(np.mean(zero_shot_predict(emb[test], e) == y[test]))
 
     unseen = {}
     for t in D.UNSEEN_PHRASINGS:
         e = encode_texts_minilm([D.fill(t, c) for c in range(10)])
-        unseen[t] = float(np.mean(zero_shot(emb[test], e) == y[test]))
+        unseen[t] = float(np.mean(zero_shot_predict(emb[test], e) == y[test]))
 
     args.out.mkdir(parents=True, exist_ok=True)
     wpath = args.out / "default_digits.safetensors"

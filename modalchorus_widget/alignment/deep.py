@@ -43,7 +43,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import AlignmentError
-from .fit import Problem, _n_threads, train
+from ..threads import torch_threads
+from .fit import Problem, train
 from .towers import _LiTImageTower, _OpenCLIPTower, _torch
 
 _CHECK_ROWS = 8  # rows per tuned tower encoded at construction to check raw inputs against the set
@@ -332,9 +333,7 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
     need = [problem.ref] + [r.rows() for r in resolved] + list(problem.cands.values()) + list(problem.keys.values())
     need = np.unique(np.concatenate(need).astype(np.int64))
     info = {"steps": params.steps, "validation_curve": None, "stopped": None}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(_n_threads())
-    try:
+    with torch_threads():
         t0 = time.perf_counter()
         problem.tuner, problem.slots, problem.caches = tuner, {}, {}
         for m, tower in tuner.towers.items():
@@ -379,8 +378,6 @@ def fit_deep_round(tuner: DeepTuner, vectors, modality, resolved, ref_rows, para
                 tuner.set_state(start)  # no gain: the round is the identity, weights bit-exact
             with torch.no_grad():
                 info["constraint_loss_after"] = round(float(constraint_only.objective(model)), 6)
-    finally:
-        torch.set_num_threads(threads)
     return info
 
 

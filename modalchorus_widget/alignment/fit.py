@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._optim import Adam
+from ..threads import torch_threads
 from . import losses
 from .adapter import make_adapters
 
@@ -363,18 +364,6 @@ def train(
     return adapters, (best[1] if val is not None else steps), curve
 
 
-def _n_threads() -> int:
-    """At most 2 threads; 1 when the machine is oversubscribed (OpenMP barriers then stall each small op)."""
-    import os
-
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0] > cores
-    except OSError:
-        busy = False
-    return 1 if busy else max(1, min(2, cores))
-
-
 def fit_round(vectors, modality, resolved, ref_rows, params: FitParams):
     """Fit one round; returns (adapters, info) where info records steps and the validation curve."""
     problem = Problem(vectors, modality, resolved, ref_rows, params, np.random.default_rng(params.seed))
@@ -385,12 +374,8 @@ def fit_problem(problem: Problem, params: FitParams, make_model=lambda: None):
     """Train on ``problem``: with ``validation``, on a split whose held-out slice picks the step (the best
     checkpoint kept, or a refit on all rows with ``refit``), else for ``params.steps``. ``make_model()`` gives a
     fresh model to tune (None: identity adapters, fast mode). Returns (model, info)."""
-    import torch
-
     info = {"steps": params.steps, "validation_curve": None, "stopped": None}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(_n_threads())
-    try:
+    with torch_threads():
         model = None
         if params.validation > 0:
             parts = problem.split(np.random.default_rng(params.seed + 1), params.validation)
@@ -408,6 +393,4 @@ def fit_problem(problem: Problem, params: FitParams, make_model=lambda: None):
                 info=info if info.get("stopped") is None else None,
             )  # fmt: skip
             info["steps"] = int(ran)
-    finally:
-        torch.set_num_threads(threads)
     return model, info

@@ -36,6 +36,7 @@ import numpy as np
 
 from .._optim import Adam, OneCycle
 from ..errors import NotFittedError, ProjectionError
+from ..threads import torch_threads
 from .base import Projector, check_embeddings
 from .mfm_file import mfm_from_bytes, mfm_to_bytes
 
@@ -172,15 +173,11 @@ class MFM(Projector):
             raise ProjectionError(f"MFM: every modality needs at least 3 points; got {[len(g) for g in groups]}.")
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(0, 2**31 - 1))
-        prev_threads = torch.get_num_threads()
-        # the network is small: one thread is as fast on a quiet machine and far faster on a busy one
-        torch.set_num_threads(1)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        try:
+        # the network is small: one thread is as fast on a quiet machine and far faster on a busy one
+        with torch_threads(1):
             self._train(Z, groups, rng, gen, seed, torch, callback)
-        finally:
-            torch.set_num_threads(prev_threads)
         self.modalities_ = tuple(names)
         self.n_features_in_ = Z.shape[1]
         self.embedding_ = self.transform(Z)
@@ -382,25 +379,18 @@ class MFM(Projector):
             )
         W = torch.from_numpy(np.ascontiguousarray(self.components_.T))
         b = torch.from_numpy((self.mean_ @ self.components_.T).astype(np.float32))
-        prev = torch.get_num_threads()
-        torch.set_num_threads(min(2, prev))
         out = np.empty((len(V), 2), dtype=np.float32)
-        try:
-            with torch.inference_mode():
-                for s in range(0, len(V), batch_size):
-                    part = V[s : s + batch_size]
-                    ok = part.dtype == np.float32 and part.flags.c_contiguous and part.flags.writeable
-                    c = torch.from_numpy(part if ok else np.array(part, dtype=np.float32))
-                    nrm = torch.linalg.vector_norm(c, dim=1, keepdim=True)
-                    good = torch.isfinite(nrm) & (nrm > 0)
-                    if not bool(good.all()):
-                        bad = s + int(torch.nonzero(~good[:, 0])[0, 0])
-                        raise ProjectionError(
-                            f"vectors row {bad} is NaN, inf or all zero; drop or fix those rows first."
-                        )
-                    out[s : s + batch_size] = self.network_((c @ W) / nrm - b).numpy()
-        finally:
-            torch.set_num_threads(prev)
+        with torch_threads(2), torch.inference_mode():
+            for s in range(0, len(V), batch_size):
+                part = V[s : s + batch_size]
+                ok = part.dtype == np.float32 and part.flags.c_contiguous and part.flags.writeable
+                c = torch.from_numpy(part if ok else np.array(part, dtype=np.float32))
+                nrm = torch.linalg.vector_norm(c, dim=1, keepdim=True)
+                good = torch.isfinite(nrm) & (nrm > 0)
+                if not bool(good.all()):
+                    bad = s + int(torch.nonzero(~good[:, 0])[0, 0])
+                    raise ProjectionError(f"vectors row {bad} is NaN, inf or all zero; drop or fix those rows first.")
+                out[s : s + batch_size] = self.network_((c @ W) / nrm - b).numpy()
         return out
 
     # ------------------------------------------------------------------ files

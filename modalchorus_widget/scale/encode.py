@@ -26,6 +26,7 @@ import numpy as np
 
 from ..encoders.base import check_encoder
 from ..errors import DatasetError, EncoderError, InputError, ModalChorusError
+from ..threads import worker_threads
 from . import layout as L
 from .sources import Source, open_source
 from .storage import Store, open_store
@@ -89,10 +90,8 @@ class _EncodeWorker:
     """The Ray actor: one encoder per actor, loaded once, then one shard per call."""
 
     def __init__(self, source, encoder, folder, n_shards, batch_size, threads):
-        import torch
-
         if threads:
-            torch.set_num_threads(int(threads))
+            worker_threads(int(threads))
         self.source, self.encoder, self.folder = source, encoder, folder
         self.n_shards, self.batch_size = n_shards, batch_size
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import AlignmentError, InputError, MissingFileError, ProjectionError
+from ..threads import worker_threads
 from . import layout as L
 from .encode import ENGINES, check_shared, guarded, run_tasks_on_ray
 from .read import ShardedEmbeddings, open_shards
@@ -80,9 +81,7 @@ def fit_on_sample(folder, projector, sample: int, seed: int) -> bytes:
 
 
 def _fit_task(folder, projector, sample: int, seed: int, threads: int) -> bytes:
-    import torch
-
-    torch.set_num_threads(int(threads))  # Ray sets OMP_NUM_THREADS to the task's CPUs; torch follows it
+    worker_threads(int(threads))  # Ray sets OMP_NUM_THREADS to the task's CPUs; torch follows it
     return fit_on_sample(folder, projector, sample, seed)
 
 
@@ -100,9 +99,8 @@ def _fit_on_ray(store: Store, projector, sample: int, seed: int, cpus: float | N
 class _ProjectWorker:
     def __init__(self, folder, blob_ref, threads):
         import ray
-        import torch
 
-        torch.set_num_threads(int(threads))
+        worker_threads(int(threads))
         self.sh = open_shards(folder)
         self.projector = _projector_from_bytes(ray.get(blob_ref[0]))  # shipped once per actor
 
@@ -245,11 +243,10 @@ def _align_block(sh: ShardedEmbeddings, out: Store, adapters: list, kind: str, k
 class _AlignWorker:
     def __init__(self, folder, out, blobs_ref, threads):
         import ray
-        import torch
 
         from ..alignment.adapter import adapters_from_bytes
 
-        torch.set_num_threads(int(threads))
+        worker_threads(int(threads))
         self.sh, self.out = open_shards(folder), open_store(out)
         self.adapters = [adapters_from_bytes(b) for b in ray.get(blobs_ref[0])]
 

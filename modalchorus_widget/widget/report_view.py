@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..alignment.constraints import PointSet, SetSet
-from ..evaluation import recall_at_k
+from ..evaluation import accuracy, per_class_accuracy, recall_at_k
 
-__all__ = ["round_view", "constraint_words", "round_words", "constraint_rows", "per_class_accuracy"]
+__all__ = ["round_view", "constraint_words", "round_words", "constraint_rows", "class_accuracy_view"]
 
 _MAX_PAIR_QUERIES = 1000  # recall@k over at most this many true pairs (a sample above), against every key
 _MAX_PAIR_KEYS = 200_000
@@ -100,28 +100,35 @@ def round_words(constraints, es) -> str:
     return "; ".join(constraint_words(c, es) for c in constraints) or "(no constraints)"
 
 
-def per_class_accuracy(labels, pred_before, pred_after, rows, classes):
-    """Per-class zero-shot accuracy of ``rows`` whose label is a class name: {classes, n, before, after}."""
+def class_accuracy_view(labels, pred_before, pred_after, rows, classes):
+    """Per-class zero-shot accuracy of ``rows`` whose label is a class name, before and after a round (class
+    names in ``pred_before`` / ``pred_after``): {classes, n, before, after, overall_before, overall_after}, the
+    classes without such a row left out; None when no row has a class label."""
     if labels is None or pred_before is None or pred_after is None or len(rows) == 0:
         return None
+    names = [str(c) for c in classes]
+    code = {c: i for i, c in enumerate(names)}
     lab = np.asarray(labels, dtype=object)[rows]
-    known = np.isin(lab.astype(str), np.asarray(classes, dtype=str)) & np.array([x is not None for x in lab])
+    truth = np.array([code.get(str(x), -1) if x is not None else -1 for x in lab], dtype=np.int64)
+    known = truth >= 0
     if not known.any():
         return None
-    r, lab = rows[known], lab[known].astype(str)
-    b = np.asarray(pred_before, dtype=object)[r].astype(str) == lab
-    a = np.asarray(pred_after, dtype=object)[r].astype(str) == lab
-    out = {"classes": [], "n": [], "before": [], "after": []}
-    for name in classes:
-        m = lab == str(name)
-        if not m.any():
-            continue
-        out["classes"].append(str(name))
-        out["n"].append(int(m.sum()))
-        out["before"].append(_r(b[m].mean()))
-        out["after"].append(_r(a[m].mean()))
-    out["overall_before"], out["overall_after"] = _r(b.mean()), _r(a.mean())
-    return out
+    r, truth = rows[known], truth[known]
+    before, after = (
+        np.array([code.get(str(x), -1) for x in np.asarray(p, dtype=object)[r]], dtype=np.int64)
+        for p in (pred_before, pred_after)
+    )
+    n = np.bincount(truth, minlength=len(names))
+    acc_b, acc_a = per_class_accuracy(before, truth, len(names)), per_class_accuracy(after, truth, len(names))
+    shown = np.flatnonzero(n)
+    return {
+        "classes": [names[c] for c in shown],
+        "n": [int(n[c]) for c in shown],
+        "before": [_r(acc_b[c]) for c in shown],
+        "after": [_r(acc_a[c]) for c in shown],
+        "overall_before": _r(accuracy(before, truth)),
+        "overall_after": _r(accuracy(after, truth)),
+    }
 
 
 def _pairs(es):
@@ -210,14 +217,14 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
         # the images the round did not select: what it did to the rest (on the quickstart, the held-out red
         # squares); every image when the selection holds them all
         free = img[~mask[img]]
-        acc = per_class_accuracy(es_after.labels, pred_before, pred_after, free, classes)
+        acc = class_accuracy_view(es_after.labels, pred_before, pred_after, free, classes)
         if acc is None:
-            acc = per_class_accuracy(es_after.labels, pred_before, pred_after, img, classes)
+            acc = class_accuracy_view(es_after.labels, pred_before, pred_after, img, classes)
             if acc is not None:
                 acc["rows"] = "all"
         else:
             acc["rows"] = "unselected"
-            sel = per_class_accuracy(es_after.labels, pred_before, pred_after, img[mask[img]], classes)
+            sel = class_accuracy_view(es_after.labels, pred_before, pred_after, img[mask[img]], classes)
             if sel is not None:
                 acc["selected_before"], acc["selected_after"] = sel["overall_before"], sel["overall_after"]
                 acc["n_selected"] = int(sum(sel["n"]))

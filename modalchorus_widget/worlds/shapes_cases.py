@@ -9,26 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..evaluation import confusion_matrix, per_class_accuracy, zero_shot_predict
 from . import shapes as S
 
 TEST_SEED = 1000  # held-out scenes (split="test")
 N_TEST_SINGLE = 1600
 N_TEST_PAIR = 800
-
-
-def zero_shot(image_vectors, prompt_vectors) -> np.ndarray:
-    """Index of the best-matching prompt of every image (cosine; rows are unit vectors)."""
-    return np.argmax(np.asarray(image_vectors) @ np.asarray(prompt_vectors).T, axis=1)
-
-
-def per_class(pred, truth, n: int = 16) -> np.ndarray:
-    """Accuracy per true class (NaN for a class with no image)."""
-    out = np.full(n, np.nan)
-    for c in range(n):
-        sel = truth == c
-        if sel.any():
-            out[c] = float(np.mean(pred[sel] == c))
-    return out
 
 
 def aro(image_vectors, true_vectors, negative_vectors) -> float:
@@ -40,7 +26,7 @@ def aro(image_vectors, true_vectors, negative_vectors) -> float:
 
 def retrieval_r1(image_vectors, caption_vectors, caption_of_image) -> float:
     """Image -> caption recall@1 over a pool of distinct captions (``caption_of_image``: pool index per image)."""
-    return float(np.mean(zero_shot(image_vectors, caption_vectors) == np.asarray(caption_of_image)))
+    return float(np.mean(zero_shot_predict(image_vectors, caption_vectors) == np.asarray(caption_of_image)))
 
 
 def pair_probe(scenes) -> dict:
@@ -79,8 +65,8 @@ def world_report(encoder) -> dict:
     y = S.labels(singles)["combo1"]
     img = encoder.encode_images(S.render_all(singles))
     prompts = encoder.encode_texts(S.class_prompts())
-    pred = zero_shot(img, prompts)
-    acc = per_class(pred, y)
+    pred = zero_shot_predict(img, prompts)
+    acc = per_class_accuracy(pred, y, len(S.COMBOS))
     names = S.class_names()
     cm = np.zeros((len(names), len(names)), np.int64)
     np.add.at(cm, (y, pred), 1)
@@ -320,7 +306,7 @@ def compositional_figures(case, encoder, aligner=None) -> dict:
         out = pair_figures(img, lambda t: aligner.transform(encoder.encode_texts(t), "text"), case["probe"])
         single = aligner.transform(case["single_vectors"], "image")
         prompts = aligner.transform(case["prompt_vectors"], "text")
-    out["single_zero_shot"] = float(np.mean(zero_shot(single, prompts) == case["single_labels"]))
+    out["single_zero_shot"] = float(np.mean(zero_shot_predict(single, prompts) == case["single_labels"]))
     return out
 
 
@@ -356,8 +342,7 @@ def zero_shot_case(data) -> dict:
     pred = data.predict()
     y, tr = data.image_labels, np.asarray(data.train)
     n = len(data.class_names)
-    cm = np.zeros((n, n), np.int64)
-    np.add.at(cm, (y[tr], pred[tr]), 1)
+    cm = confusion_matrix(pred[tr], y[tr], n)
     np.fill_diagonal(cm, 0)
     a, b = (int(v) for v in np.unravel_index(np.argmax(cm), cm.shape))
     return {
@@ -386,4 +371,5 @@ def zero_shot_constraints(data, case, keep_weight: float = ZERO_SHOT_KEEP_WEIGHT
 def zero_shot_figures(data, before, after) -> dict:
     """Held-out per-class accuracy before/after (prediction arrays over image rows) for ``zero_shot_case``."""
     y, te = data.image_labels, np.asarray(data.test)
-    return {"before": per_class(before[te], y[te]), "after": per_class(after[te], y[te])}
+    n = len(S.COMBOS)
+    return {"before": per_class_accuracy(before[te], y[te], n), "after": per_class_accuracy(after[te], y[te], n)}
