@@ -7,7 +7,7 @@ BUNDLE := modalchorus_widget/static/widget.js
 JS_SRC := $(wildcard js/src/*.js js/src/ui/*.js) js/src/widget.css js/package.json js/build.mjs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint browser clean docs wheel
+.PHONY: setup run test test-fast lint browser clean docs wheel
 
 setup: $(BUNDLE) $(VENV)/.installed
 
@@ -58,6 +58,11 @@ wheel: setup
 test: setup browser lint docs
 	cd js && npm test --silent
 	$(BIN)/python -m pytest -q
+
+# The fast tier, for the edit-test loop: the Python tests without the browser (e2e), slow and notebook ones
+# (under 3 minutes on a 2-core machine). CI runs `make test`.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not e2e and not slow and not notebook"
 
 clean:
 	rm -rf $(VENV) js/node_modules $(BUNDLE) modalchorus_widget/static/widget.css site dist

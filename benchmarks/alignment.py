@@ -1,4 +1,4 @@
-"""`python -m benchmarks alignment --json FILE`: the measured effect of alignment (issue 6).
+"""`python -m benchmarks alignment --json FILE`: the measured effect of alignment.
 
 1. zero_shot: embedded default model; the most confused (true, predicted) class pair on the training
    split; its misclassified training images are the set (what a lasso around them gives); one point-set

@@ -1,4 +1,4 @@
-"""`python -m benchmarks cases --json FILE`: the shapes world's case studies, measured (issue 17).
+"""`python -m benchmarks cases --json FILE`: the shapes world's case studies, measured.
 
 1. world: the shipped shapes model's held-out single-object zero-shot accuracy (balanced over all 16
    colour/shape classes; ``shapes_cases.world_report``).

@@ -1,4 +1,4 @@
-"""The cases bench's third case (issue 17): text-to-image generation, measured with the shapes oracle.
+"""The cases bench's third case: text-to-image generation, measured with the shapes oracle.
 
 "a red square" generated as a red circle (the prior draws from training scenes, 97 % of red objects being
 circles); one round from lasso-style selections on the training split (``generation/case.py``:

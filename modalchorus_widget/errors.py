@@ -114,7 +114,3 @@ class UntrustedFileError(SessionError):
 
 class StorageUnavailableError(DatasetError, ImportError):
     """An fsspec URL's filesystem package (s3fs for s3://, gcsfs for gs://, ...) is not installed."""
-
-
-# Names of earlier releases, kept importable.
-MFMInputError = ProjectorInputError = MetricInputError = ConceptAxisError = ProjectionError

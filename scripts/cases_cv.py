@@ -5,7 +5,7 @@ The ``cases`` bench measures the held-out split once; settings must not be picke
 - ``zero_shot``: ``load_default("shapes")``'s *training* images in K class-stratified folds; each fold runs the
   bench's protocol (``benchmarks.cases.run_zero_shot``: the most frequent confusion, lasso-style selections)
   with the other folds as training rows and the fold as held out: mean target gain, worst untouched-class drop,
-  untouched predictions changed, and the share of folds meeting both of issue 17's aims.
+  untouched predictions changed, and the share of folds meeting both of the case's aims.
 - ``zero_shot --samples K``: the bench's round itself (every training row selected, as shipped), read on K fresh
   samples of the training distribution (``split="train"``, never the held-out seed) of the held-out split's size
   per class (50 images of each of the 14 seen classes): the share of samples meeting both aims. At that size the

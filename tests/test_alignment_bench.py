@@ -21,7 +21,7 @@ def test_retrieval_beats_unaligned_and_baselines_on_heldout_recall(coco_dir):
 def test_zero_shot_round_fixes_a_users_confused_prompt_without_breaking_other_classes():
     """Protocol 1 on the embedded default with the user's wording "a stick" for class 1: one fast point-set
     pull round on the misclassified training images lifts held-out class-1 accuracy by >= 10 points, overall
-    accuracy does not drop and no untouched class loses more than 1 point (the issue's target)."""
+    accuracy does not drop and no untouched class loses more than 1 point (the benchmark's target)."""
     z = bench.zero_shot(prompt_override={1: bench.USER_PROMPT})
     assert z["target_class"] == "1" and z["n_selected"] > 0
     assert z["target_acc_after"] - z["target_acc_before"] >= 0.10

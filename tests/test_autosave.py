@@ -1,4 +1,4 @@
-"""Crash safety and concurrency (issue 19): ``Chorus(autosave=path)`` writes the session after every round
+"""Crash safety and concurrency: ``Chorus(autosave=path)`` writes the session after every round
 and named-set change; after SIGKILL of a real kernel-like process ``Chorus.load`` gives back the last round
 bit-exact; a second alignment round asked for while one runs is refused clearly and changes nothing."""
 

@@ -1,4 +1,4 @@
-"""Comm fuzzing (issue 19): hypothesis-made garbage and out-of-protocol messages (wrong types, huge indices,
+"""Comm fuzzing: hypothesis-made garbage and out-of-protocol messages (wrong types, huge indices,
 truncated buffers, unknown kinds and comm methods, bad buffer paths, named-sets chunks that are out of order,
 truncated, lying or from a stale transfer) into the widgets' comm entry
 (``_handle_msg``: custom messages -> ``_on_front_end_msg``, state updates -> the ``from_json`` deserializers of

@@ -1,4 +1,4 @@
-"""Generation (issue 17, case 3): the Generator interface, the shipped decoder and oracle, the case's round."""
+"""Generation (the third case study): the Generator interface, the shipped decoder and oracle, the case's round."""
 
 import numpy as np
 import pytest
@@ -62,7 +62,7 @@ def test_shipped_oracle_reproduces_its_reported_accuracy():
     for part in ("clean", "generated"):
         assert got[part]["n"] == check[part]["n"]
         assert abs(got[part]["acc"] - check[part]["acc"]) <= 1.0 / check[part]["n"], part
-    # issue 17's aim for the reader of generations, on the whole held-out sample and on the recomputed prefix
+    # the case's aim for the reader of generations, on the whole held-out sample and on the recomputed prefix
     assert oracle.config["held_out"]["generated"]["acc"] >= 0.95 and got["generated"]["acc"] >= 0.95
     assert got["clean"]["acc"] >= 0.95
 

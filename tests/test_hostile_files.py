@@ -1,4 +1,4 @@
-"""Files from elsewhere (issue 19): every row of ``reliability_hostile.HOSTILE_FILES`` is refused with an
+"""Files from elsewhere: every row of ``reliability_hostile.HOSTILE_FILES`` is refused with an
 ``UntrustedFileError`` that says why and how to proceed, before anything is inflated, and nothing already
 loaded changes; a 10 GiB zip bomb is refused in a fresh process with peak RSS under 200 MB."""
 

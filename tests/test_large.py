@@ -1,4 +1,4 @@
-"""Large inputs (issue 9): a point budget with a deterministic modality-stratified sample, index mapping
+"""Large inputs: a point budget with a deterministic modality-stratified sample, index mapping
 between the rows shown and the full data, a visible notice, and chunked binary buffers (none above 8 MiB)."""
 
 import warnings

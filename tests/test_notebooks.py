@@ -23,6 +23,7 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(nb, tmp_path):
     proc = subprocess.run(

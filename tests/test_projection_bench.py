@@ -1,5 +1,5 @@
-"""The projection benchmark runs on any folder of paired embeddings (d = 768 here, 100 pairs: the smallest the
-issue names) and writes the keys it promises."""
+"""The projection benchmark runs on any folder of paired embeddings (d = 768 here, 100 pairs: the smallest size
+it is specified for) and writes the keys it promises."""
 
 import json
 

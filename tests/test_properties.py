@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) for metrics, alignment constraints and widget buffer encoding (issue 9).
+"""Property-based tests (hypothesis) for metrics, alignment constraints and widget buffer encoding.
 
 Small generated inputs; each property is an invariant the code must keep for *every* input, not an
 example: metric bounds and invariances, how constraints resolve selections, and lossless buffers.

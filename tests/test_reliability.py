@@ -1,4 +1,4 @@
-"""Bad inputs, interrupted work and large inputs (issue 9), on a slice of the real COCO-500 CLIP embeddings.
+"""Bad inputs, interrupted work and large inputs, on a slice of the real COCO-500 CLIP embeddings.
 
 The case tables live in ``benchmarks/reliability_bad_inputs.py`` and ``benchmarks/reliability_interrupts.py`` (the benchmark counts the same rows), so each row
 of the README table is one test here: a bad input must raise the expected exception type with a message that

@@ -136,7 +136,7 @@ def test_file_urls_on_ray_encode_fit_and_project(table, plain, tmp_path):
         rep = scale.encode_to_shards(src, url, shard_size=SHARD, engine="ray")
         assert rep.folder == tmp_path / "emb"
         a, b = scale.load_embeddings(url), scale.load_embeddings(plain)
-        assert np.abs(a.vectors - b.vectors).max() <= 1e-6 and list(a.ids) == list(b.ids)  # the bound
+        assert np.abs(a.vectors - b.vectors).max() <= 1e-6 and list(a.ids) == list(b.ids)  # the promised bound
         # the MFM is fitted in a Ray task on the sample; the driver gets only the fitted map
         from modalchorus_widget.projection.mfm import MFM
 

@@ -1,4 +1,4 @@
-"""Whole-session persistence (issue 9): save_session/load_session of a Chorus on real COCO-500 CLIP embeddings.
+"""Whole-session persistence: save_session/load_session of a Chorus on real COCO-500 CLIP embeddings.
 
 Round trip keeps embeddings + metadata, positions, selection, named sets, the fitted MFM and the Aligner
 with its history (undo still works after loading); unknown versions are refused clearly; a process killed

@@ -328,7 +328,7 @@ def test_first_frame_does_not_wait_for_a_slow_fit(coco_set):
     assert w2.method == "PCA" and "fitting gated failed" in w2.status
 
 
-# ---------------------------------------------------------------- issue 16: rounds as pictures, history, gallery, search
+# ---------------------------------------------------------------- rounds as pictures, history, gallery, search
 @pytest.fixture(scope="module")
 def digits():
     from modalchorus_widget import load_default

@@ -1,4 +1,4 @@
-"""Issue 6 in a real browser: lasso -> w.align(PointSet(...)) -> the browser shows moved points, new colours
+"""Alignment in a real browser: lasso -> w.align(PointSet(...)) -> the browser shows moved points, new colours
 and the before/after report."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 16 in a real browser: the augmentation panel. A PNG dropped on it and a text typed into it become two
+"""The augmentation panel in a real browser. A PNG dropped on it and a text typed into it become two
 points of a named set (encoded by the attached encoder, placed by the map's projector); an undecodable file
 shows an error in the panel and adds nothing; the Python line the widget shows, run in a new cell on a fresh
 widget, reproduces the state bit-exactly."""

@@ -1,4 +1,4 @@
-"""Two widgets on the same data in one kernel, and a burst of rapid lassos (issue 9): Python and browser state
+"""Two widgets on the same data in one kernel, and a burst of rapid lassos: Python and browser state
 stay consistent per widget and never leak from one widget into the other."""
 
 from __future__ import annotations

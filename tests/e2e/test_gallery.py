@@ -1,4 +1,4 @@
-"""Issue 16 in a real browser: a lasso fills the selection gallery with exactly the lassoed points (paged, images
+"""The selection gallery in a real browser: a lasso fills the selection gallery with exactly the lassoed points (paged, images
 then texts, thumbnails for images), a click on a card focuses its point in both views, and a search
 highlights the query's nearest points and places the query on the map."""
 

@@ -1,4 +1,4 @@
-"""Issue 16 in a real browser without WebGL (Chromium launched with --disable-webgl --disable-3d-apis): the widget
+"""The widget in a real browser without WebGL (Chromium launched with --disable-webgl --disable-3d-apis): the widget
 shows, in place of each canvas, a message saying what failed and what to try, instead of a blank map; the
 rest of the widget (status line, panels) still renders and the kernel still drives it."""
 

@@ -1,4 +1,4 @@
-"""A notebook reopened without its kernel (issue 19): where the widget was, the reader sees "Re-run this cell",
+"""A notebook reopened without its kernel: where the widget was, the reader sees "Re-run this cell",
 not a blank or broken canvas. The widget displays a note output just before its view (``_ipython_display_``);
 the live view hides it; the saved notebook keeps it, and JupyterLab shows it once the model is gone (its
 own renderer then says "Error displaying widget: model not found" in the view's place)."""

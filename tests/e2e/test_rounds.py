@@ -1,4 +1,4 @@
-"""Issue 16 in a real browser: after w.align(...) the report shows the round as pictures (bars with the numbers
+"""Rounds in a real browser: after w.align(...) the report shows the round as pictures (bars with the numbers
 Python reports, the moved-distance histogram, predictions changed outside the selection), the map draws
 trails, and the history strip (mouse and keyboard) undoes / redoes rounds bit-exactly in the kernel; also in
 Jupyter Notebook 7, and the strip follows undo / redo called on the aligner from a cell."""

@@ -1,4 +1,4 @@
-"""Above its point budget the widget draws a sample (issue 9): a visible notice says so, a mouse lasso on the
+"""Above its point budget the widget draws a sample: a visible notice says so, a mouse lasso on the
 sampled view gives full-data row indices in Python, and a full-data selection set from Python highlights the
 rows that are drawn."""
 

@@ -1,4 +1,4 @@
-"""Real server limits (issue 19): JupyterLab runs at tornado's default websocket message limit (10 MiB; the
+"""Real server limits: JupyterLab runs at tornado's default websocket message limit (10 MiB; the
 harness does not raise it), and in the real Chromium, with the mouse and keyboard:
 
 - a lasso around every point of a widget at its point budget (``DEFAULT_MAX_POINTS`` = 2,000,000 points, the

@@ -1,4 +1,4 @@
-// Pure helpers of the round report, trails, label placement and Python lines (issue 16).
+// Pure helpers of the round report, trails, label placement and Python lines.
 import { describe, expect, it } from 'vitest';
 import { placeLabels } from '../src/label_placement.js';
 import { indexExpr, pythonLine, shortLine } from '../src/python_line.js';
