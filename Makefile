@@ -4,12 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 BUNDLE := modalchorus_widget/static/widget.js
+# the same front end with its test hooks, for the browser tests and the widget benchmark (not shipped)
+TEST_BUNDLE := js/dist/widget.test.js
 JS_SRC := $(wildcard js/src/*.js js/src/ui/*.js) js/src/widget.css js/package.json js/build.mjs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup run test test-fast lint browser clean docs wheel
 
-setup: $(BUNDLE) $(VENV)/.installed
+setup: $(BUNDLE) $(TEST_BUNDLE) $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +22,7 @@ js/node_modules/.installed: js/package.json
 	cd js && npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(BUNDLE): js/node_modules/.installed $(JS_SRC)
+$(BUNDLE) $(TEST_BUNDLE) &: js/node_modules/.installed $(JS_SRC)
 	cd js && npm run --silent build
 
 browser:

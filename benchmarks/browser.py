@@ -1,7 +1,8 @@
 """Drive a real JupyterLab in headless Chromium (Playwright): the widget benchmark's and the browser tests' lab.
 
-``new_page`` opens a page with the widget's debug hooks enabled (``globalThis.__modalchorus``, timing stamps);
-the tests and the benchmark read the widget's state through them. ``Lab`` starts JupyterLab on 127.0.0.1 with its own HOME/config/data/runtime dirs, a token and a free port,
+``Lab``'s kernels serve the widget's test bundle (``TEST_BUNDLE``: the front end with its test hooks,
+``globalThis.__modalchorus`` and timing stamps, see ``js/src/test_hooks.js``); the tests and the benchmark read
+the widget's state through them. ``Lab`` starts JupyterLab on 127.0.0.1 with its own HOME/config/data/runtime dirs, a token and a free port,
 the announcements pop-up disabled, and stops it by PID (process group). ``KernelDriver`` runs code in a
 notebook's kernel through its connection file and reads values back as JSON. ``NotebookPage`` opens a
 notebook in a Playwright page, runs its cells, waits for widgets and draws lassos with the mouse.
@@ -24,8 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "test-output"
-# set before any page script runs, so every widget rendered in the page registers its debug hooks
-DEBUG_INIT_SCRIPT = "globalThis.__MODALCHORUS_DEBUG__ = true;"
+# the front end with its test hooks (js/src/test_hooks.js: globalThis.__modalchorus, timing stamps), built by
+# `cd js && npm run build` beside the shipped bundle, which has none; the kernels ``Lab`` starts serve it
+TEST_BUNDLE = REPO / "js" / "dist" / "widget.test.js"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,9 +51,8 @@ def launch_browser(playwright):
 
 
 def new_page(browser, width: int = 1400, height: int = 1000):
-    """A page in its own browser context, with the widget's debug hooks enabled before any script loads."""
+    """A page in its own browser context (the widget's test hooks come with the test bundle ``Lab`` serves)."""
     context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_init_script(DEBUG_INIT_SCRIPT)
     return context.new_page()
 
 
@@ -103,6 +104,9 @@ class Lab:
         env["JUPYTERLAB_SETTINGS_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings")
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "workspaces")
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        if not TEST_BUNDLE.is_file():
+            raise RuntimeError(f"the widget's test bundle {TEST_BUNDLE} is missing: run `cd js && npm run build`")
+        env["MODALCHORUS_WIDGET_ESM"] = str(TEST_BUNDLE)  # widget/scatter.py serves it instead of static/widget.js
         self.env = env
         cmd = [
             sys.executable,

@@ -1,7 +1,7 @@
 """`python -m benchmarks widget --json FILE` (from the repo root): the widget in a real browser, timed.
 
 For each n (default 10k, 100k, 1M random points) it starts a notebook in a real JupyterLab (headless
-Chromium, software WebGL; the lab is benchmarks/browser.py, which turns the widget's debug hooks on),
+Chromium, software WebGL; the lab is benchmarks/browser.py, whose kernels serve the widget's test bundle with its timing hooks),
 displays a ScatterWidget, and measures (above the widget's ``max_points`` the browser draws a sample:
 ``points_shown`` and the visible ``notice`` say so, and the figures are for it)
 - python_to_first_frame_s: from the start of the cell's execution (kernel clock) to the first frame

@@ -3,6 +3,7 @@
 import { combineSelection, indicesInPolygon, modeFromEvent } from './lasso.js';
 import { nearestPoint, screenToNdc } from './layout.js';
 import { lassoColor } from './overlay.js';
+import { TEST_HOOKS } from './test_hooks.js';
 
 /** A drag shorter than this (pixels from its start), or of fewer than 3 points, is a click. */
 const CLICK_EXTENT = 4;
@@ -99,7 +100,7 @@ export function installLasso(view) {
     window.removeEventListener('mouseup', onUp, true);
     if (!path) return;
     ev.stopPropagation();
-    if (view.opts.debug) view.lastMouseUpMs = Date.now();
+    if (TEST_HOOKS && view.opts.debug) view.lastMouseUpMs = Date.now();
     const done = path;
     path = null;
     const mode = modeFromEvent(ev) !== 'replace' ? modeFromEvent(ev) : downMode;

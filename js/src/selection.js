@@ -1,5 +1,6 @@
 // The selection shared by every view of one widget and Python's `selected` trait (sorted uint32 indices).
 import { decodeUint32, encodeIndices, sameIndices } from './buffers.js';
+import { TEST_HOOKS } from './test_hooks.js';
 
 /**
  * views() -> the widget's ScatterViews; onChange() after the selection changed (may return a promise that
@@ -48,7 +49,7 @@ export function createSelection(model, { views, onChange, probe }) {
       current = indices;
       publish(indices);
       probe.stamp('selectSentMs');
-      if (source?.lastMouseUpMs) probe.stamp('mouseUpMs', source.lastMouseUpMs);
+      if (TEST_HOOKS && source?.lastMouseUpMs) probe.stamp('mouseUpMs', source.lastMouseUpMs);
       // onChange (status, gallery request) before the other views repaint: at a million points a repaint
       // holds the page for a second, and the gallery's request should already be on its way
       onChange();

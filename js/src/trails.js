@@ -1,6 +1,15 @@
 // Trails of the last alignment round (pure): short segments from each moved point's old place to its new one,
 // in NDC, for the points that moved most on the map; and their opacity as they fade.
 
+/** The trail rule as declared once in Python (protocol.py TRAILS, the `trails` of the widget's `_protocol`
+ * trait) -> the options of trailSegments. Throws when a field is missing: there are no defaults here. */
+export function trailRule(trails) {
+  const rule = { max: trails?.max, minLength: trails?.min_length, relative: trails?.relative, typical: trails?.typical, maxLength: trails?.max_length };
+  const missing = Object.entries(rule).filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
+  if (missing.length) throw new Error(`trails: the protocol's trail rule lacks ${missing.join(', ')}`);
+  return rule;
+}
+
 /**
  * prev, next: { x, y } NDC arrays of the same points before and after (Float32Array each), in one frame.
  * Returns { x0, y0, x1, y1, index, moved } of at most `max` segments, largest move first (index: the point).
@@ -9,8 +18,9 @@
  * apart from the rest do: it is kept when that move is at least `minLength` (NDC units), `relative` x the
  * largest and `typical` x the median one (`spread` when given). Segments run from the old place to the new
  * one, each capped at `maxLength` (the trail ends at the new place); moved: how many points passed.
+ * max, minLength, relative, typical, maxLength: the protocol's rule (trailRule).
  */
-export function trailSegments(prev, next, { max = 2000, minLength = 0.01, relative = 0.2, typical = 3, maxLength = 0.25, shift, spread } = {}) {
+export function trailSegments(prev, next, { max, minLength, relative, typical, maxLength, shift, spread }) {
   const n = Math.min(prev?.x?.length ?? 0, next?.x?.length ?? 0);
   const dx = new Float32Array(n), dy = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -82,7 +92,7 @@ export function trailAlpha(elapsed, { hold = 1500, total = 6000 } = {}) {
  * trailSegments (the kernel sends every point that can pass them, and `stats`: the common drift `shift` and the
  * median move `spread` over all points, in data units); `index` of the result names the real points.
  */
-export function trailSegmentsFromData(index, oldXY, newXY, transform, opts = {}, stats = null) {
+export function trailSegmentsFromData(index, oldXY, newXY, transform, opts, stats = null) {
   const k = Math.min(index?.length ?? 0, (oldXY?.length ?? 0) >> 1, (newXY?.length ?? 0) >> 1);
   const prev = { x: new Float32Array(k), y: new Float32Array(k) };
   const next = { x: new Float32Array(k), y: new Float32Array(k) };

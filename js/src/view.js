@@ -6,6 +6,7 @@ import { categoryColors } from './colors.js';
 import { dataToNdc, fitToNdc, ndcToScreen } from './layout.js';
 import { installLasso } from './lasso_tool.js';
 import { drawAxes, drawFocus, drawLabels, drawLassoOutline, drawSearch, drawSetRings, drawTextGlyphs, drawTrails } from './overlay.js';
+import { TEST_HOOKS } from './test_hooks.js';
 import { reframe, trailAlpha, trailSegments, trailSegmentsFromData } from './trails.js';
 
 const SELECTION_COLOR = '#ff00ff';
@@ -15,7 +16,7 @@ const NORMAL_INACTIVE = 0.6;
 /** Whether this browser can give a WebGL context (false: software rendering disabled, old GPU, blocked).
  * makeCanvas: where the probe canvas comes from (a test passes its own). */
 export function webglAvailable(makeCanvas = () => document.createElement('canvas')) {
-  if (globalThis.__MODALCHORUS_NO_WEBGL__ === true) return false; // test hook
+  if (TEST_HOOKS && globalThis.__MODALCHORUS_NO_WEBGL__ === true) return false; // test_hooks.js
   try {
     const c = makeCanvas();
     return Boolean(c.getContext('webgl2') || c.getContext('webgl'));
@@ -137,9 +138,9 @@ export class ScatterView {
       this.opts.onHover?.(-1, this.mouse);
     });
     sp.subscribe('view', () => this.drawOverlay());
-    if (this.opts.debug) this.transitions = 0;
+    if (TEST_HOOKS && this.opts.debug) this.transitions = 0;
     sp.subscribe('transitionStart', () => {
-      if (this.opts.debug) this.transitions += 1;
+      if (TEST_HOOKS && this.opts.debug) this.transitions += 1;
       this.transitioning = true;
       this.drawOverlay();
     });
@@ -229,7 +230,7 @@ export class ScatterView {
           },
         )
         .then(() => {
-          if (this.opts.debug) this.lastDrawResolvedMs = Date.now();
+          if (TEST_HOOKS && this.opts.debug) this.lastDrawResolvedMs = Date.now();
           return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
         })
         .then(() => this.drawOverlay());
@@ -302,17 +303,18 @@ export class ScatterView {
    * one, in the frame drawn then, fading out (they keep the fade of trails drawn early by startTrails). From
    * the kernel's moved points (`early`: { index, oldXY, newXY, stats }, trails.js trailSegmentsFromData) when
    * they came, since the view may have drawn several position updates at once (a fit finishing just before a
-   * round); else from the layout drawn before. Resolves with the number drawn. */
-  showTrails(early = null) {
+   * round); else from the layout drawn before. `rule`: the protocol's trail rule (trails.js trailRule).
+   * Resolves with the number drawn. */
+  showTrails(early, rule) {
     const run = () => {
       if (early && this.transform) {
         const { index, oldXY, newXY, stats } = early;
-        return this.startTrails(trailSegmentsFromData(index, oldXY, newXY, this.transform, {}, stats), this.trails?.t0);
+        return this.startTrails(trailSegmentsFromData(index, oldXY, newXY, this.transform, rule, stats), this.trails?.t0);
       }
       const prev = this.prevNdc;
       if (!prev?.transform || !this.ndc) return 0;
       const old = reframe(prev, prev.transform, this.transform);
-      return this.startTrails(trailSegments(old, this.ndc), this.trails?.t0);
+      return this.startTrails(trailSegments(old, this.ndc, rule), this.trails?.t0);
     };
     this.drawChain = this.drawChain.then(run, run);
     return this.drawChain;
@@ -330,7 +332,7 @@ export class ScatterView {
       this.drawOverlay();
     }, 100);
     this.drawOverlay();
-    if (this.opts.debug) this.trailsDrawn = seg.x0.length;
+    if (TEST_HOOKS && this.opts.debug) this.trailsDrawn = seg.x0.length;
     return seg.x0.length;
   }
 
@@ -398,7 +400,7 @@ export class ScatterView {
     }
     drawFocus(ctx, frame, this.focusIndex);
     const nLabels = drawLabels(ctx, frame, this.labels, this.hoverIndex);
-    if (this.opts.debug) this.labelsDrawn = nLabels;
+    if (TEST_HOOKS && this.opts.debug) this.labelsDrawn = nLabels;
     if (this.opts.axes && this.transform) drawAxes(ctx, frame, view, this.transform, this.axisTitles);
     drawLassoOutline(ctx, this.keepLasso, theme);
   }

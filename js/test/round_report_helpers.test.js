@@ -4,7 +4,10 @@ import { placeLabels } from '../src/label_placement.js';
 import { indexExpr, pythonLine, shortLine } from '../src/python_line.js';
 import { binValues, fractions, histogramBars, pairedBars, pct } from '../src/round_figures.js';
 import { fitToNdc } from '../src/layout.js';
-import { median, reframe, trailAlpha, trailSegments } from '../src/trails.js';
+import { median, reframe, trailAlpha, trailRule, trailSegments } from '../src/trails.js';
+import schema from './protocol.json';
+
+const RULE = trailRule(schema.trails); // the one declaration (widget/protocol.py TRAILS)
 
 const overlap = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
@@ -38,7 +41,7 @@ describe('trailSegments', () => {
   const prev = { x: Float32Array.from([0, 0, 0, 0.5, ...still]), y: Float32Array.from([0, 0, 0, 0, ...still]) };
   const next = { x: Float32Array.from([0.1, 0.001, 0.5, 0.5, ...still]), y: Float32Array.from([0, 0, 0, 0.02, ...still]) };
   it('keeps points that moved, longest first, ending at the new place', () => {
-    const t = trailSegments(prev, next, { minLength: 0.01, relative: 0 });
+    const t = trailSegments(prev, next, { ...RULE, minLength: 0.01, relative: 0 });
     expect(Array.from(t.index)).toEqual([2, 0, 3]);
     expect(t.x1[0]).toBeCloseTo(0.5);
     expect(t.x0[0]).toBeCloseTo(0.25); // capped at maxLength 0.25 from the new place
@@ -46,11 +49,11 @@ describe('trailSegments', () => {
     expect(t.moved).toBe(3);
   });
   it('drops moves much shorter than the longest, and caps the count', () => {
-    expect(Array.from(trailSegments(prev, next, { relative: 0.2 }).index)).toEqual([2, 0]);
-    expect(Array.from(trailSegments(prev, next, { max: 1, relative: 0 }).index)).toEqual([2]);
+    expect(Array.from(trailSegments(prev, next, { ...RULE, relative: 0.2 }).index)).toEqual([2, 0]);
+    expect(Array.from(trailSegments(prev, next, { ...RULE, max: 1, relative: 0 }).index)).toEqual([2]);
   });
   it('gives nothing without a previous layout', () => {
-    expect(trailSegments(null, next).x0.length).toBe(0);
+    expect(trailSegments(null, next, RULE).x0.length).toBe(0);
   });
   it('draws no trails for a map that slid or jittered as a whole, only for the points moved apart from it', () => {
     const n = 1000;
@@ -62,10 +65,10 @@ describe('trailSegments', () => {
       b.x[i] = a.x[i] + 0.05 + 0.02 * Math.sin(i * 3.7); // the whole map slides 0.05, each point jitters 0.02
       b.y[i] = a.y[i] + 0.02 * Math.cos(i * 5.3);
     }
-    expect(trailSegments(a, b).x0.length).toBe(0);
+    expect(trailSegments(a, b, RULE).x0.length).toBe(0);
     const apart = [5, 500, 900];
     for (const i of apart) b.y[i] += 0.2;
-    const t = trailSegments(a, b);
+    const t = trailSegments(a, b, RULE);
     expect(Array.from(t.index).sort((p, q) => p - q)).toEqual(apart);
     expect(t.x1[0] - t.x0[0]).toBeGreaterThan(0.02); // drawn as the real move, drift included
   });
@@ -78,7 +81,7 @@ describe('trailSegments', () => {
       expect(moved.x[i]).toBeCloseTo(after.x[i], 5);
       expect(moved.y[i]).toBeCloseTo(after.y[i], 5);
     }
-    expect(Array.from(trailSegments(moved, after, { relative: 0, typical: 0 }).index)).toEqual([0]);
+    expect(Array.from(trailSegments(moved, after, { ...RULE, relative: 0, typical: 0 }).index)).toEqual([0]);
   });
   it('takes medians of odd, even, empty and long arrays', () => {
     expect(median(Float32Array.from([3, 1, 2]))).toBe(2);

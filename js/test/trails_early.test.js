@@ -2,7 +2,10 @@
 // current transform, gives the same segments as the full before/after arrays.
 import { describe, expect, it } from 'vitest';
 import { fitToNdc } from '../src/layout.js';
-import { reframe, trailSegments, trailSegmentsFromData } from '../src/trails.js';
+import { reframe, trailRule, trailSegments, trailSegmentsFromData } from '../src/trails.js';
+import schema from './protocol.json';
+
+const RULE = trailRule(schema.trails); // the one declaration (widget/protocol.py TRAILS)
 
 describe('trailSegmentsFromData', () => {
   it('matches trailSegments over all points when the map keeps its bounds', () => {
@@ -15,13 +18,13 @@ describe('trailSegmentsFromData', () => {
     moved.forEach((i, j) => { neu[2 * i] *= 0.2 + 0.1 * j; neu[2 * i + 1] = -neu[2 * i + 1] * 0.5; });
     const fOld = fitToNdc(old);
     const fNew = fitToNdc(neu);
-    const full = trailSegments(fOld, reframe(fNew, fNew.transform, fOld.transform));
+    const full = trailSegments(fOld, reframe(fNew, fNew.transform, fOld.transform), RULE);
     // what the kernel sends: the moved points (and some that barely moved), sorted by index
     const index = Uint32Array.from([3, 7, 42, 100, 333]);
     const pick = (a) => Float32Array.from(Array.from(index).flatMap((i) => [a[2 * i], a[2 * i + 1]]));
     // and what it computes over every point, in data units: the common drift and the median move
     const stats = { shift: [0, 0], spread: 0 };
-    const early = trailSegmentsFromData(index, pick(old), pick(neu), fOld.transform, {}, stats);
+    const early = trailSegmentsFromData(index, pick(old), pick(neu), fOld.transform, RULE, stats);
     expect(Array.from(early.index)).toEqual(Array.from(full.index));
     expect(early.index.length).toBeGreaterThan(1);
     for (const i of early.index) expect(moved).toContain(i);
@@ -31,7 +34,7 @@ describe('trailSegmentsFromData', () => {
   });
   it('draws nothing from an empty or short message', () => {
     const t = { cx: 0, cy: 0, sx: 1, sy: 1 };
-    expect(trailSegmentsFromData(new Uint32Array(0), new Float32Array(0), new Float32Array(0), t).x0.length).toBe(0);
-    expect(trailSegmentsFromData(Uint32Array.from([1, 2]), new Float32Array(2), new Float32Array(0), t).x0.length).toBe(0);
+    expect(trailSegmentsFromData(new Uint32Array(0), new Float32Array(0), new Float32Array(0), t, RULE).x0.length).toBe(0);
+    expect(trailSegmentsFromData(Uint32Array.from([1, 2]), new Float32Array(2), new Float32Array(0), t, RULE).x0.length).toBe(0);
   });
 });

@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeIndices } from '../src/buffers.js';
 import { SET_PALETTE } from '../src/colors.js';
-import { createProbe, debugEnabled } from '../src/debug.js';
 import { nearestPoint, ndcToScreen, screenToNdc } from '../src/layout.js';
 import { axisTitles } from '../src/ui/axis_panel.js';
 import { newSetName, setEntries } from '../src/ui/sets_panel.js';
@@ -44,49 +43,5 @@ describe('screen <-> NDC', () => {
     const xs = new Float32Array([0, 1, 0.5]), ys = new Float32Array([0, 1, 0.5]);
     expect(nearestPoint(xs, ys, 0.45, 0.5, 0.1)).toBe(2);
     expect(nearestPoint(xs, ys, 0.2, 0.8, 0.1)).toBe(-1);
-  });
-});
-
-describe('debug hooks', () => {
-  afterEach(() => {
-    delete globalThis.__MODALCHORUS_DEBUG__;
-    delete globalThis.__modalchorus;
-  });
-
-  it('are off by default and no-ops then', () => {
-    expect(debugEnabled()).toBe(false);
-    const root = { dataset: {} };
-    const probe = createProbe(root);
-    expect(probe.enabled).toBe(false);
-    probe.stamp('firstFrameMs');
-    probe.register({ root })();
-    expect(root.dataset).toEqual({});
-    expect(globalThis.__modalchorus).toBeUndefined();
-  });
-
-  it('stamp times and keep a registry when enabled', () => {
-    globalThis.__MODALCHORUS_DEBUG__ = true;
-    expect(debugEnabled()).toBe(true);
-    const root = { dataset: {} };
-    const probe = createProbe(root);
-    probe.stamp('mouseUpMs', 1234);
-    expect(root.dataset.mouseUpMs).toBe('1234');
-    const entry = { root };
-    const unregister = probe.register(entry);
-    expect(globalThis.__modalchorus).toEqual([entry]);
-    expect(root.__modalchorus).toBe(entry);
-    unregister();
-    expect(globalThis.__modalchorus).toEqual([]);
-  });
-
-  it('can be enabled through localStorage', () => {
-    const saved = Object.getOwnPropertyDescriptor(globalThis, 'localStorage');
-    Object.defineProperty(globalThis, 'localStorage', { value: { getItem: (k) => (k === 'modalchorus-debug' ? '1' : null) }, configurable: true });
-    try {
-      expect(debugEnabled()).toBe(true);
-    } finally {
-      if (saved) Object.defineProperty(globalThis, 'localStorage', saved);
-      else delete globalThis.localStorage;
-    }
   });
 });

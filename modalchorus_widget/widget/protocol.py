@@ -215,3 +215,9 @@ def handled_kinds(cls) -> dict:
             if kind is not None:
                 table[kind] = name
     return table
+
+
+if __name__ == "__main__":  # the JS tests' copy: python -m modalchorus_widget.widget.protocol > js/test/protocol.json
+    import json
+
+    print(json.dumps(schema(), indent=1, sort_keys=True))

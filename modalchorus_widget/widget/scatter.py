@@ -18,6 +18,7 @@ full-data row indices.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -37,6 +38,13 @@ __all__ = ["ScatterWidget", "DEFAULT_MAX_POINTS"]
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 _BUNDLE = _STATIC / "widget.js"
 _STYLES = _STATIC / "widget.css"
+# The browser tests' bundle: the same front end with its test hooks (js/src/test_hooks.js), built by
+# `npm run build` to js/dist/widget.test.js and named in the kernel's environment (tests/e2e/harness.py does).
+_TEST_ESM = os.environ.get("MODALCHORUS_WIDGET_ESM")
+if _TEST_ESM and Path(_TEST_ESM).is_file():
+    _BUNDLE = Path(_TEST_ESM)
+elif _TEST_ESM:
+    warnings.warn(f"MODALCHORUS_WIDGET_ESM={_TEST_ESM!r} is not a file; using the shipped bundle", stacklevel=1)
 
 # Point budget of one widget. Above it the widget shows a sample of this many points. Why 2,000,000:
 # - a lasso around every shown point sends 4 bytes per point from the browser: 2,000,000 x 4 = 8.0 MB,

@@ -6,7 +6,7 @@ drives too; the tests' own helpers are in ``tests/e2e/harness.py``. Run pytest f
 - ``lab``: one JupyterLab server per session (or Jupyter Notebook 7 for a test parametrised with
   ``front_end="notebook"``), own HOME/config/runtime dirs under a tmp dir, stopped by PID;
 - ``browser``: Playwright's Chromium launched from Debian's ``chromium``;
-- ``open_notebook(cells)``: a page (widget debug hooks on) with a new notebook whose cells have been run, plus a
+- ``open_notebook(cells)``: a page (the widget's test bundle, with its test hooks) with a new notebook whose cells have been run, plus a
   kernel driver.
 Screenshots go to ``<repo>/test-output/``.
 """
@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from benchmarks.browser import REPO, Lab, NotebookPage, chromium_path, launch_browser, new_page
+from benchmarks.browser import REPO, TEST_BUNDLE, Lab, NotebookPage, chromium_path, launch_browser, new_page
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +26,8 @@ def servers(tmp_path_factory):
     if not chromium_path():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); `make test` installs it")
     static = REPO / "modalchorus_widget" / "static"
-    if not ((static / "widget.js").exists() and (static / "widget.css").exists()):
-        pytest.fail("front-end bundle missing: run `cd js && npm run build` (make setup) before the browser tests")
+    if not ((static / "widget.js").exists() and (static / "widget.css").exists() and TEST_BUNDLE.exists()):
+        pytest.fail("front-end bundles missing: run `cd js && npm run build` (make setup) before the browser tests")
     running = {}
 
     def get(front_end):
