@@ -18,10 +18,11 @@ export function createToolbar(model, { onMode, onClear, onReset, onStyle, onDim 
   const colorSel = h('select', { class: 'mc-color-by', 'aria-label': 'colour by' });
   const sizeIn = h('input', { class: 'mc-size', type: 'range', min: '1', max: '20', step: '0.5', 'aria-label': 'point size' });
   const opacityIn = h('input', { class: 'mc-opacity', type: 'range', min: '0.05', max: '1', step: '0.05', 'aria-label': 'opacity' });
+  const colorLabel = h('label', { class: 'mc-lbl mc-color-lbl' }, 'colour ', colorSel);
   const el = h('div', { class: 'mc-toolbar', role: 'toolbar', 'aria-label': 'ModalChorus tools' },
     methodGroup,
     h('div', { class: 'mc-group' }, modeLasso, modePan, clearBtn, resetBtn, dimBtn, pngBtn),
-    h('label', { class: 'mc-lbl' }, 'colour ', colorSel),
+    colorLabel,
     h('label', { class: 'mc-lbl' }, 'size ', sizeIn),
     h('label', { class: 'mc-lbl' }, 'opacity ', opacityIn),
   );
@@ -65,6 +66,8 @@ export function createToolbar(model, { onMode, onClear, onReset, onStyle, onDim 
       colorSel.replaceChildren(...opts.map((o) => h('option', { value: o, text: o })));
       colorSel.value = model.get('color_by') || '';
       colorSel.disabled = opts.length < 2;
+      // no colour choices (a plain ScatterWidget): no empty menu
+      colorLabel.style.display = opts.length ? '' : 'none';
     },
     showStyle(size, opacity) {
       sizeIn.value = String(size);
