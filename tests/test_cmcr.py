@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from modalchorus_widget.cmcr import CMCR, connect, pseudo_embeddings
-from modalchorus_widget.errors import CMCRError, NotFittedError, UntrustedFileError
+from modalchorus_widget.errors import CMCRError, EmbeddingError, NotFittedError, ParameterError, UntrustedFileError
 
-FAST = dict(hidden_dim=128, out_dim=32, n_epochs=40, batch_size=64)
+FAST = dict(hidden=128, out_dim=32, n_epochs=40, batch_size=64)
 
 
 def unit(x):
@@ -72,16 +72,16 @@ def test_recovers_known_rotation(fitted, rotated):
     # held-out rows of the shared modality: p2(x Q) is the nearest to p1(x) for every x
     _, _, _, _, q = rotated
     texts = rotated_spaces.held_out_texts
-    sim = fitted.transform(texts, 1) @ fitted.transform(unit(texts @ q), 2).T
+    sim = fitted.transform(texts, space=1) @ fitted.transform(unit(texts @ q), space=2).T
     assert (np.argmax(sim, axis=1) == np.arange(len(texts))).mean() >= 0.99
     assert np.diag(sim).mean() > 0.6 and abs(sim.mean()) < 0.1
 
 
 def test_deterministic_under_seed(rotated):
     s1, s2, test_a, *_ = rotated
-    a = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, 1)
-    b = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, 1)
-    c = CMCR(random_state=4, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, 1)
+    a = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, space=1)
+    b = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, space=1)
+    c = CMCR(random_state=4, **{**FAST, "n_epochs": 5}).fit(s1, s2).transform(test_a, space=1)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -115,26 +115,31 @@ def test_embedding_sets_and_connected_view(rotated):
 
 def test_clear_errors_and_state_unchanged(fitted, rotated):
     s1, s2, test_a, *_ = rotated
-    before = fitted.transform(test_a[:4], 1)
+    before = fitted.transform(test_a[:4], space=1)
     with pytest.raises(CMCRError, match="space1 has 600 rows but space2 has 599"):
         fitted.fit(s1, {**s2, "text": s2["text"][:599]})
     with pytest.raises(CMCRError, match="different dimensions"):
         fitted.fit(s1, {"text": s2["text"], "audio": np.ones((5, 7))})
     with pytest.raises(CMCRError, match="no 'text' rows"):
         fitted.fit(s1, {"audio": s2["audio"]})
-    with pytest.raises(CMCRError, match="NaN"):
+    with pytest.raises(EmbeddingError, match=r"CMCR.fit: space1\['text'\]: vectors contain NaN at rows \[0, 1"):
         fitted.fit({**s1, "text": np.full_like(s1["text"], np.nan)}, s2)
-    with pytest.raises(CMCRError, match="projector"):
+    with pytest.raises(ParameterError, match="CMCR: projector must be one of 'linear', 'mlp'"):
         CMCR(projector="transformer").fit(s1, s2)
-    np.testing.assert_array_equal(fitted.transform(test_a[:4], 1), before)  # failed fits changed nothing
-    with pytest.raises(CMCRError, match="dimension 10 but space 'space1' has 24"):
+    np.testing.assert_array_equal(fitted.transform(test_a[:4], space=1), before)  # failed fits changed nothing
+    with pytest.raises(
+        EmbeddingError, match="CMCR.transform \\(space 'space1'\\): vectors have dimension 10, expected 24"
+    ):
         fitted.transform(np.ones((3, 10)), space=1)
+    with pytest.raises(CMCRError, match="cannot tell which space"):
+        fitted.transform(test_a)  # both spaces are 24-d: say which
+    np.testing.assert_array_equal(fitted.transform(test_a[:4], "image"), before)  # image rows: space 1's
     with pytest.raises(CMCRError, match="space='clap'"):
         fitted.transform(test_a, space="clap")
-    with pytest.raises(CMCRError, match="modality 'audio' was not part of space 'space1'"):
-        fitted.transform(test_a, space=1, modality="audio")
+    with pytest.raises(CMCRError, match=r"modality \['audio'\] was not part of space 'space1'"):
+        fitted.transform(test_a, "audio", space=1)
     with pytest.raises(NotFittedError, match="not fitted"):
-        CMCR().transform(test_a)
+        CMCR().transform(test_a, space=1)
     assert isinstance(CMCRError("x"), ValueError)
 
 
@@ -144,7 +149,7 @@ def test_save_load_round_trip(fitted, rotated, tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # atomic write leaves no temp file
     back = CMCR.load(path)
     for space, x in ((1, test_a), (2, test_c)):
-        np.testing.assert_array_equal(back.transform(x, space), fitted.transform(x, space))
+        np.testing.assert_array_equal(back.transform(x, space=space), fitted.transform(x, space=space))
     assert back.get_params() == fitted.get_params()
     assert back.spaces_ == fitted.spaces_ and back.dims_ == fitted.dims_ and back.history_ == fitted.history_
     from safetensors import safe_open

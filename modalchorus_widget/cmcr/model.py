@@ -8,17 +8,17 @@ was ever seen:
 - semantic enhancement: (a) *completion*: Gaussian noise (``noise_std``) is added to every input and
   re-normalised, so the projectors learn a neighbourhood instead of points (and carry over across each
   space's modality gap); (b) *consistency*: every shared embedding b gets a pseudo embedding of each
-  other modality of its space, the softmax(cos(b, memory) / ``tau_memory``)-weighted mean of an
+  other modality of its space, the softmax(cos(b, memory) / ``memory_temperature``)-weighted mean of an
   **unpaired** memory of that modality (the non-shared rows given to ``fit``; their order and any pairing
   with the shared rows is never used);
-- inter-MCR loss: symmetric InfoNCE (temperature ``tau``) between p1(b1) and p2(b2), and between the
+- inter-MCR loss: symmetric InfoNCE (``temperature``) between p1(b1) and p2(b2), and between the
   pseudo embeddings of both spaces (a space without another modality uses its shared embedding);
 - intra-MCR loss: within each space, 1 - cos between p(b) and p(pseudo), closing each space's modality gap
   so the connection learnt on B carries over to A and C;
 - total: L_inter + ``lam`` * L_intra.
 
 Projectors: ``projector="linear"`` (Linear -> BatchNorm -> L2, the default: better with small data, see
-``CMCR``) or ``"mlp"`` (docs/methods.md: Linear d -> ``hidden_dim``, BatchNorm, ReLU, Linear -> ``out_dim``,
+``CMCR``) or ``"mlp"`` (docs/methods.md: Linear d -> ``hidden``, BatchNorm, ReLU, Linear -> ``out_dim``,
 BatchNorm, L2-normalise). torch is imported lazily (inside functions) so ``import modalchorus_widget`` stays fast.
 """
 
@@ -27,13 +27,14 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from .._optim import AdamW, CosineAnnealing
-from .._params import renamed_params
+from ..data.validation import Check, Interval, Options, check_modality, check_params, check_vectors
 from ..errors import CMCRError, MissingFileError, NotFittedError
 from ..threads import torch_threads
 
@@ -43,11 +44,11 @@ REF_DIM = 512  # noise_std is given for 512-d unit vectors and rescaled to other
 _PARAMS = (
     "shared",
     "out_dim",
-    "hidden_dim",
+    "hidden",
     "projector",
     "noise_std",
-    "tau",
-    "tau_memory",
+    "temperature",
+    "memory_temperature",
     "lam",
     "use_consistency",
     "use_intra",
@@ -64,26 +65,7 @@ _PARAMS = (
 
 # ------------------------------------------------------------------------------------------ input parsing
 def _unit(x: np.ndarray, where: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if (norms[:, 0] < 1e-12).any():
-        rows = np.flatnonzero(norms[:, 0] < 1e-12)
-        raise CMCRError(f"{where}: {rows.size} zero vector(s) (first at rows {rows[:5].tolist()}); drop them.")
-    return (x / norms).astype(np.float32)
-
-
-def _as_matrix(x, where: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:
-        raise CMCRError(f"{where}: cannot be read as an (n, d) array ({exc}).") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise CMCRError(f"{where}: dtype {arr.dtype} is not numeric; pass an (n, d) float array.")
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise CMCRError(f"{where}: expected a non-empty (n, d) array, got shape {arr.shape}.")
-    if not np.isfinite(arr).all():
-        raise CMCRError(f"{where}: contains NaN or inf; drop or re-encode those rows.")
-    return _unit(arr, where)
+    return check_vectors(x, where, normalize=True)
 
 
 def _split_space(space, where: str) -> tuple[dict[str, np.ndarray], str | None]:
@@ -91,12 +73,12 @@ def _split_space(space, where: str) -> tuple[dict[str, np.ndarray], str | None]:
     if isinstance(space, dict):
         if not space:
             raise CMCRError(f"{where}: empty dict; give {{modality: (n, d) array}} with the shared modality.")
-        out = {str(m): _as_matrix(v, f"{where}[{m!r}]") for m, v in space.items()}
+        out = {str(m): _unit(v, f"CMCR.fit: {where}[{m!r}]") for m, v in space.items()}
         name = None
     elif hasattr(space, "vectors") and hasattr(space, "modality"):
         vec = np.asarray(space.vectors)
         mods = np.asarray(space.modality).astype(str)
-        out = {m: _as_matrix(vec[mods == m], f"{where} ({m} rows)") for m in dict.fromkeys(mods.tolist())}
+        out = {m: _unit(vec[mods == m], f"CMCR.fit: {where} ({m} rows)") for m in dict.fromkeys(mods.tolist())}
         name = getattr(space, "space", None)
     else:
         raise CMCRError(
@@ -117,15 +99,15 @@ def _recall(sim: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ torch parts
-def _make_projector(d_in: int, out_dim: int, hidden_dim: int, kind: str):
+def _make_projector(d_in: int, out_dim: int, hidden: int, kind: str):
     import torch.nn as nn
 
     if kind == "mlp":
         return nn.Sequential(
-            nn.Linear(d_in, hidden_dim),
-            nn.BatchNorm1d(hidden_dim),
+            nn.Linear(d_in, hidden),
+            nn.BatchNorm1d(hidden),
             nn.ReLU(),
-            nn.Linear(hidden_dim, out_dim),
+            nn.Linear(hidden, out_dim),
             nn.BatchNorm1d(out_dim),
         )
     return nn.Sequential(nn.Linear(d_in, out_dim), nn.BatchNorm1d(out_dim))
@@ -163,7 +145,7 @@ class CMCR(BaseEstimator):
     ----------
     shared : the modality both spaces embed (default ``"text"``).
     out_dim : dimension of the connected space.
-    hidden_dim : hidden width of the MLP projectors.
+    hidden : hidden width of the MLP projectors.
     projector : ``"linear"`` (Linear-BN, default) or ``"mlp"`` (docs/methods.md: Linear-BN-ReLU-Linear-BN). The
         linear projector is the default because it measured better at the data sizes a notebook user has
         (hundreds to thousands of shared pairs): COCO 350 pairs, MiniLM -> CLIP-image R@1 0.44 vs 0.40 for
@@ -174,17 +156,17 @@ class CMCR(BaseEstimator):
         the same relative perturbation (noise norm about ``noise_std * sqrt(512)``). 0 disables. Measured:
         an unscaled 0.04 is far too weak for 64-d spaces (synthetic benchmark at 70 % of the oracle instead
         of 90 %).
-    tau : InfoNCE temperature of the inter-MCR loss.
-    tau_memory : softmax temperature of the memory-based consistency (CLIP's own logit scale is 1/0.01).
+    temperature : InfoNCE temperature of the inter-MCR loss.
+    memory_temperature : softmax temperature of the memory-based consistency (CLIP's own logit scale is 1/0.01).
     lam : weight of the intra-MCR loss (``L_inter + lam * L_intra``). The intra term is 1 - cos, whose
-        gradients are ~1/tau times smaller than InfoNCE's, so it needs a large weight to act at all: at 0.1
+        gradients are ~1/temperature times smaller than InfoNCE's, so it needs a large weight to act at all: at 0.1
         the outputs moved by < 0.003; 5 measured best (COCO R@1 0.51 vs 0.47, R@5 0.82 vs 0.83, 3 seeds;
         synthetic 95 % vs 93 % of the oracle).
     use_consistency : build pseudo embeddings from the unpaired memories (False: shared data only).
     use_intra : add the intra-MCR loss (only meaningful with consistency).
     n_epochs, batch_size, learning_rate, weight_decay : AdamW training schedule over the shared pairs.
     names : names of the two spaces (default: the EmbeddingSets' ``space`` if distinct, else space1/space2).
-    random_state : seed; equal seeds give identical projectors on the same inputs.
+    random_state : seed (default 0; None: a fresh one); equal seeds give identical projectors on the same inputs.
     n_threads : torch CPU threads while fitting (at most 2 on shared machines; the small projectors train
         fastest on 1 thread, and much faster than on 2 when the cores are busy).
     verbose : show a tqdm progress bar.
@@ -203,19 +185,40 @@ class CMCR(BaseEstimator):
     >>> from modalchorus_widget.cmcr import CMCR, make_synthetic
     >>> data = make_synthetic(n_train=500, n_memory=500, n_test=100)
     >>> model = CMCR(n_epochs=20, random_state=0).fit(*data["train"])
-    >>> model.transform(data["test_a"], space=1, modality="image").shape
+    >>> model.transform(data["test_a"], "image").shape  # image rows are space 1's
     (100, 512)
     """
+
+    _parameter_constraints = {
+        "shared": [Check(lambda v: isinstance(v, str) and v, "a modality name")],
+        "out_dim": [Interval(Integral, 1, None)],
+        "hidden": [Interval(Integral, 1, None)],
+        "projector": [Options("linear", "mlp")],
+        "noise_std": [Interval(Real, 0, None)],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "memory_temperature": [Interval(Real, 0, None, closed="neither")],
+        "lam": [Interval(Real, 0, None)],
+        "use_consistency": ["boolean"],
+        "use_intra": ["boolean"],
+        "n_epochs": [Interval(Integral, 1, None)],
+        "batch_size": [Interval(Integral, 2, None)],  # InfoNCE needs negatives in the batch
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None)],
+        "names": [None, Check(lambda v: len(v) == 2 and v[0] != v[1], "two distinct names, one per space")],
+        "random_state": [None, Interval(Integral, 0, None)],
+        "n_threads": [Interval(Integral, 1, None)],
+        "verbose": ["boolean"],
+    }
 
     def __init__(
         self,
         shared: str = "text",
         out_dim: int = 512,
-        hidden_dim: int = 1024,
+        hidden: int = 1024,
         projector: str = "linear",
         noise_std: float = 0.04,
-        tau: float = 0.05,
-        tau_memory: float = 0.01,
+        temperature: float = 0.05,
+        memory_temperature: float = 0.01,
         lam: float = 5.0,
         use_consistency: bool = True,
         use_intra: bool = True,
@@ -224,19 +227,17 @@ class CMCR(BaseEstimator):
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
         names=None,
-        random_state=None,
+        random_state=0,
         n_threads: int = 1,
         verbose: bool = False,
-        **deprecated,
     ):
-        n_epochs, learning_rate = renamed_params("CMCR", deprecated, n_epochs=n_epochs, learning_rate=learning_rate)
         self.shared = shared
         self.out_dim = out_dim
-        self.hidden_dim = hidden_dim
+        self.hidden = hidden
         self.projector = projector
         self.noise_std = noise_std
-        self.tau = tau
-        self.tau_memory = tau_memory
+        self.temperature = temperature
+        self.memory_temperature = memory_temperature
         self.lam = lam
         self.use_consistency = use_consistency
         self.use_intra = use_intra
@@ -249,24 +250,6 @@ class CMCR(BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def _check_params(self):
-        if self.projector not in ("mlp", "linear"):
-            raise CMCRError(f"projector={self.projector!r}; use 'mlp' or 'linear'.")
-        for p in ("out_dim", "hidden_dim", "n_epochs", "batch_size", "n_threads"):
-            v = getattr(self, p)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise CMCRError(f"{p}={v!r}; it must be a positive integer.")
-        if self.batch_size < 2:
-            raise CMCRError("batch_size must be >= 2 (InfoNCE needs negatives in the batch).")
-        for p in ("tau", "tau_memory", "learning_rate"):
-            if not float(getattr(self, p)) > 0:
-                raise CMCRError(f"{p}={getattr(self, p)!r}; it must be > 0.")
-        for p in ("noise_std", "lam", "weight_decay"):
-            if not float(getattr(self, p)) >= 0:
-                raise CMCRError(f"{p}={getattr(self, p)!r}; it must be >= 0.")
-        if self.names is not None and (len(self.names) != 2 or self.names[0] == self.names[1]):
-            raise CMCRError(f"names={self.names!r}; give two distinct names, one per space.")
-
     # ------------------------------------------------------------------ fit
     def fit(self, space1, space2) -> CMCR:
         """Learn both projectors from the shared modality (row i of space 1 and of space 2: the same item).
@@ -276,7 +259,7 @@ class CMCR(BaseEstimator):
         consistency step (their order is irrelevant). Raises ``CMCRError`` (a ValueError) on bad input, with
         the estimator left as it was.
         """
-        self._check_params()
+        check_params(self, "CMCR")
         s1, name1 = _split_space(space1, "space1")
         s2, name2 = _split_space(space2, "space2")
         sh = self.shared
@@ -312,13 +295,13 @@ class CMCR(BaseEstimator):
             gen = torch.Generator().manual_seed(seed)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                p1 = _make_projector(b1.shape[1], self.out_dim, self.hidden_dim, self.projector)
-                p2 = _make_projector(b2.shape[1], self.out_dim, self.hidden_dim, self.projector)
+                p1 = _make_projector(b1.shape[1], self.out_dim, self.hidden, self.projector)
+                p2 = _make_projector(b2.shape[1], self.out_dim, self.hidden, self.projector)
 
             mem1 = {m: v for m, v in s1.items() if m != sh} if self.use_consistency else {}
             mem2 = {m: v for m, v in s2.items() if m != sh} if self.use_consistency else {}
-            ps1 = {m: pseudo_embeddings(b1, v, self.tau_memory) for m, v in mem1.items()}
-            ps2 = {m: pseudo_embeddings(b2, v, self.tau_memory) for m, v in mem2.items()}
+            ps1 = {m: pseudo_embeddings(b1, v, self.memory_temperature) for m, v in mem1.items()}
+            ps2 = {m: pseudo_embeddings(b2, v, self.memory_temperature) for m, v in mem2.items()}
 
             T = torch.from_numpy
             B1, B2 = T(b1), T(b2)
@@ -353,12 +336,12 @@ class CMCR(BaseEstimator):
                     z2 = proj(p2, enhance(B2[idx]))
                     za = [proj(p1, enhance(v[idx])) for v in P1.values()]
                     zc = [proj(p2, enhance(v[idx])) for v in P2.values()]
-                    loss = _info_nce(z1, z2, self.tau)
+                    loss = _info_nce(z1, z2, self.temperature)
                     # consistency pairs across spaces: every pseudo (or shared, when a space has no memory)
                     left, right = (za or [z1]), (zc or [z2])
                     cross = [(a, c) for a in left for c in right if not (a is z1 and c is z2)]
                     for a, c in cross:
-                        loss = loss + _info_nce(a, c, self.tau) / len(cross)
+                        loss = loss + _info_nce(a, c, self.temperature) / len(cross)
                     if self.use_intra and self.lam > 0 and (za or zc):
                         intra = sum((1 - (z1 * a).sum(1)).mean() for a in za) + sum(
                             (1 - (z2 * c).sum(1)).mean() for c in zc
@@ -389,6 +372,17 @@ class CMCR(BaseEstimator):
         if not hasattr(self, "projectors_"):
             raise NotFittedError("this CMCR is not fitted yet; call fit(space1, space2) or CMCR.load(path) first.")
 
+    def _infer_space(self, modalities: set, dim: int) -> int:
+        """The one space whose modalities include ``modalities`` and whose dimension is ``dim``."""
+        fits = [k for k in (0, 1) if modalities <= set(self.modalities_[k]) and self.dims_[k] == dim]
+        if len(fits) == 1:
+            return fits[0]
+        raise CMCRError(
+            f"CMCR.transform: cannot tell which space these {dim}-d vectors"
+            f"{' of ' + str(sorted(modalities)) if modalities else ''} come from ({'both' if fits else 'neither'} of "
+            f"{list(self.spaces_)} fits); pass space=1 or 2 (or its name)."
+        )
+
     def _space_index(self, space) -> int:
         if space in (1, 2):
             return int(space) - 1
@@ -396,33 +390,61 @@ class CMCR(BaseEstimator):
             return self.spaces_.index(space)
         raise CMCRError(f"space={space!r}; use 1, 2, or one of the names {list(self.spaces_)}.")
 
-    def transform(self, vectors, space=1, modality=None, batch_size: int = 4096) -> np.ndarray:
+    def transform(self, vectors, modality=None, *, space=None, batch_size: int = 4096) -> np.ndarray:
         """Project embeddings of one space (any of its modalities) into the connected space.
 
-        ``vectors``: (n, d) array or EmbeddingSet of that space; ``space``: 1, 2 or its name; ``modality`` is
-        checked against the modalities the space was fitted with when given. Returns unit-row float32 (n, out_dim).
+        Parameters
+        ----------
+        vectors : array-like (n, d) or EmbeddingSet
+            Embeddings of one of the two spaces.
+        modality : str or sequence of str, optional
+            One name for every row, or one per row (an EmbeddingSet's own by default); checked against the
+            modalities the space was fitted with.
+        space : {1, 2} or str, optional
+            The space ``vectors`` come from (1, 2 or its name). Default: the one space that has ``modality``,
+            else the one space of the vectors' dimension; a clear error when both would fit.
+        batch_size : int, default 4096
+            Rows projected at a time.
+
+        Returns
+        -------
+        numpy.ndarray
+            Unit rows, float32 (n, out_dim).
+
+        Raises
+        ------
+        EmbeddingError
+            Vectors that are not finite, zero, or of the other dimension.
+        CMCRError
+            An unknown space, a modality the space was not fitted with, or a space that cannot be told.
+        NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> z = model.transform(image_vectors, "image")  # doctest: +SKIP
         """
         self._check_fitted()
-        k = self._space_index(space)
-        if modality is not None and modality not in self.modalities_[k]:
+        if modality is None and hasattr(vectors, "modality") and hasattr(vectors, "vectors"):
+            modality = vectors.modality
+        x = check_vectors(vectors, "CMCR.transform", normalize=True)
+        mods = None if modality is None else check_modality(modality, len(x), "CMCR.transform", known=None)
+        names = set() if mods is None else set(mods.tolist())
+        k = self._space_index(space) if space is not None else self._infer_space(names, x.shape[1])
+        if not names <= set(self.modalities_[k]):
             raise CMCRError(
-                f"modality {modality!r} was not part of space {self.spaces_[k]!r} when fitted "
-                f"(it had {list(self.modalities_[k])}); project it with the space that embeds it."
+                f"CMCR.transform: modality {sorted(names - set(self.modalities_[k]))} was not part of space "
+                f"{self.spaces_[k]!r} when fitted (it had {list(self.modalities_[k])}); project it with the space "
+                "that embeds it (space=...)."
             )
-        x = np.asarray(vectors.vectors) if hasattr(vectors, "vectors") else vectors
-        x = _as_matrix(x, "vectors")
-        if x.shape[1] != self.dims_[k]:
-            raise CMCRError(
-                f"vectors have dimension {x.shape[1]} but space {self.spaces_[k]!r} has {self.dims_[k]}; "
-                f"did you mean the other space ({self.spaces_[1 - k]!r}, d={self.dims_[1 - k]})?"
-            )
+        x = check_vectors(x, f"CMCR.transform (space {self.spaces_[k]!r})", dim=self.dims_[k])
         import torch
 
         p = self.projectors_[k]
         out = np.empty((len(x), self.out_dim), dtype=np.float32)
         with torch_threads(max(1, int(self.n_threads))), torch.no_grad():
             for s in range(0, len(x), batch_size):
-                z = p(torch.from_numpy(x[s : s + batch_size]))
+                z = p(torch.from_numpy(np.array(x[s : s + batch_size])))  # x may be a read-only view
                 out[s : s + batch_size] = torch.nn.functional.normalize(z, dim=1).numpy()
         return out
 
@@ -442,11 +464,11 @@ class CMCR(BaseEstimator):
         for k, sp in enumerate((space1, space2)):
             name = self.spaces_[k]
             if hasattr(sp, "vectors") and hasattr(sp, "frame"):
-                vec = self.transform(sp.vectors, space=k + 1)
+                vec = self.transform(sp.vectors, sp.modality, space=k + 1)
                 frame = sp.frame.copy()
             else:
                 mods, _ = _split_space(sp, f"space{k + 1}")
-                vec = np.concatenate([self.transform(v, space=k + 1, modality=m) for m, v in mods.items()])
+                vec = np.concatenate([self.transform(v, m, space=k + 1) for m, v in mods.items()])
                 frame = pd.DataFrame(
                     {
                         "id": [f"{m}-{i}" for m, v in mods.items() for i in range(len(v))],
@@ -536,17 +558,14 @@ class CMCR(BaseEstimator):
                 f"{path}: C-MCR format version {header.get('version')} is not supported "
                 f"(this version reads {FORMAT_VERSION}); upgrade modalchorus-widget."
             )
-        from ..safe_zip import check_params
+        from ..safe_zip import check_params as check_file_params
 
-        params = check_params(header.get("params"), set(_PARAMS) | {"epochs", "lr"}, str(path), "C-MCR")
-        for old, new in (("epochs", "n_epochs"), ("lr", "learning_rate")):  # files written before 0.2
-            if old in params:
-                params[new] = params.pop(old)
+        params = check_file_params(header.get("params"), set(_PARAMS), str(path), "C-MCR")
         params["names"] = tuple(params["names"]) if params.get("names") is not None else None
         est = cls(**params)
         projs = []
         for k, d in enumerate(header["dims"]):
-            p = _make_projector(d, est.out_dim, est.hidden_dim, est.projector)
+            p = _make_projector(d, est.out_dim, est.hidden, est.projector)
             p.load_state_dict({key[3:]: t for key, t in tensors.items() if key.startswith(f"p{k + 1}.")})
             p.eval()
             projs.append(p)

@@ -18,73 +18,24 @@ import pandas as pd
 
 from ..errors import EmbeddingError, MissingFileError, UntrustedFileError
 from ..io import atomic_write_bytes
+from .validation import MODALITIES, check_modality, check_vectors
 
-MODALITIES = ("image", "text", "audio", "video")
 FORMAT = "modalchorus-embeddings"
 FORMAT_VERSION = 1
 
 
-def _as_vectors(vectors, where: str = "vectors") -> np.ndarray:
-    try:
-        arr = np.asarray(vectors)
-    except Exception as exc:  # ragged lists and the like
-        raise EmbeddingError(f"{where}: cannot be read as a 2-D array ({exc}). Pass an (n, d) float array.") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise EmbeddingError(f"{where}: dtype {arr.dtype} is not numeric. Pass an (n, d) float32 array.")
-    if arr.ndim != 2:
-        raise EmbeddingError(f"{where}: expected shape (n, d), got {arr.shape}. Reshape to one row per item.")
-    if arr.shape[0] == 0:
-        raise EmbeddingError(f"{where}: the set is empty (0 rows). Pass at least one embedding.")
-    if arr.shape[1] == 0:
-        raise EmbeddingError(f"{where}: vectors have dimension 0.")
-    arr = arr.astype(np.float32, copy=False)
-    rows = _rows_where(arr, lambda c: ~np.isfinite(c).all(axis=1))
-    if rows.size:
-        raise EmbeddingError(
-            f"{where}: {rows.size} row(s) contain NaN or inf (first at rows {rows[:5].tolist()}). "
-            "Drop or re-encode those items."
-        )
-    return arr
+def _as_vectors(vectors, where: str = "EmbeddingSet") -> np.ndarray:
+    """Finite float32 (n, d) rows (zero rows allowed: ``l2_normalize`` refuses them where a direction is needed)."""
+    return check_vectors(vectors, where, allow_zero=True)
 
 
-_CHUNK = 65536  # rows per block: temporaries stay ~100 MB whatever n is
-
-
-def _rows_where(arr: np.ndarray, test) -> np.ndarray:
-    """Row indices where ``test(block)`` is True, evaluated block by block (no n x d temporaries)."""
-    hits = [s + np.flatnonzero(test(arr[s : s + _CHUNK])) for s in range(0, len(arr), _CHUNK)]
-    hits = [h for h in hits if h.size]
-    return np.concatenate(hits) if hits else np.zeros(0, np.int64)
-
-
-def _row_norms(arr: np.ndarray) -> np.ndarray:
-    out = np.empty(len(arr), np.float64)
-    for s in range(0, len(arr), _CHUNK):
-        c = arr[s : s + _CHUNK]
-        out[s : s + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c, dtype=np.float64))
-    return out
-
-
-def l2_normalize(vectors: np.ndarray, where: str = "vectors", tol: float = 1e-4) -> np.ndarray:
+def l2_normalize(vectors: np.ndarray, where: str = "EmbeddingSet", tol: float = 1e-4) -> np.ndarray:
     """Unit-length rows (float32); zero rows are an error, since they have no direction.
 
     Works block by block, and returns a float32 input whose rows are already unit length (within
     ``tol``, as encoders return them) as it is: no second n x d copy (2 GB for 1M x 512).
     """
-    norms = _row_norms(vectors)
-    zero = norms < 1e-12
-    if zero.any():
-        rows = np.flatnonzero(zero)
-        raise EmbeddingError(
-            f"{where}: {rows.size} row(s) are zero vectors (first at rows {rows[:5].tolist()}); "
-            "they have no direction to compare. Drop them or re-encode those items."
-        )
-    if vectors.dtype == np.float32 and np.abs(norms - 1.0).max() <= tol:
-        return vectors
-    out = np.empty(vectors.shape, np.float32)
-    for s in range(0, len(vectors), _CHUNK):
-        out[s : s + _CHUNK] = vectors[s : s + _CHUNK] / norms[s : s + _CHUNK, None]
-    return out
+    return check_vectors(vectors, where, normalize=True, tol=tol)
 
 
 def _check_utf8(values, name: str) -> None:
@@ -154,10 +105,7 @@ class EmbeddingSet:
         n = vec.shape[0]
         if normalize:
             vec = l2_normalize(vec)
-        mod = _per_row(modality, n, "modality")
-        unknown = sorted(set(mod) - set(MODALITIES))
-        if unknown:
-            raise EmbeddingError(f"modality: unknown name(s) {unknown}; use one of {list(MODALITIES)}.")
+        mod = check_modality(modality, n, "EmbeddingSet")
         if ids is None:
             counters: dict[str, int] = {}
             ids = []
@@ -291,18 +239,30 @@ class EmbeddingSet:
     def by_label(self, label) -> EmbeddingSet:
         return self.subset(self.label_indices(label))
 
-    def with_vectors(self, vectors, normalize: bool = True) -> EmbeddingSet:
-        """The same rows with new vectors (e.g. after alignment); shape must match."""
-        vec = _as_vectors(vectors, "with_vectors")
+    def with_vectors(self, vectors, normalize: bool = True, trusted: bool = False) -> EmbeddingSet:
+        """The same rows with new vectors (e.g. after alignment); shape must match. ``trusted``: the caller made
+        ``vectors``, a new float32 (n, d) array of finite unit rows that it hands over and never writes to again
+        (an alignment round): taken as it is, without a check or a copy (2 GB and a pass over it at 1M x 512)."""
+        if trusted and isinstance(vectors, np.ndarray) and vectors.dtype == np.float32:
+            if vectors.shape != self._vectors.shape:
+                raise EmbeddingError(f"with_vectors: shape {vectors.shape} does not match {self._vectors.shape}.")
+            vec = vectors.view()
+            vec.setflags(write=False)
+            return self._sharing(vec)
+        vec = _as_vectors(vectors, "EmbeddingSet.with_vectors")
         if vec.shape != self._vectors.shape:
             raise EmbeddingError(
                 f"with_vectors: shape {vec.shape} does not match the set's {self._vectors.shape}; "
                 "pass one new vector per row of the set, in the same order."
             )
         if normalize:
-            vec = l2_normalize(vec, "with_vectors")
+            vec = l2_normalize(vec, "EmbeddingSet.with_vectors")
         vec = vec.copy() if vec is vectors else vec
         vec.setflags(write=False)
+        return self._sharing(vec)
+
+    def _sharing(self, vec) -> EmbeddingSet:
+        """A set with this one's rows and frame and the (checked, read-only) vectors ``vec``."""
         out = EmbeddingSet.__new__(EmbeddingSet)
         out._vectors = vec
         out.frame = self.frame
@@ -337,8 +297,8 @@ class EmbeddingSet:
         cls, images, texts, labels=None, text_labels=None, image_items=None, captions=None, space: str = "clip", **kw
     ) -> EmbeddingSet:
         """Images first, then texts (the layout MFM's ``fit_transform`` returns)."""
-        images = _as_vectors(images, "images")
-        texts = _as_vectors(texts, "texts")
+        images = _as_vectors(images, "EmbeddingSet.from_pairs(images)")
+        texts = _as_vectors(texts, "EmbeddingSet.from_pairs(texts)")
         if images.shape[1] != texts.shape[1]:
             raise EmbeddingError(
                 f"images have dimension {images.shape[1]} but texts {texts.shape[1]}; "

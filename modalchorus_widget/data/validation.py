@@ -140,7 +140,7 @@ def check_vectors(
     zero = np.flatnonzero(norms < 1e-12)
     if zero.size and not allow_zero:
         raise EmbeddingError(
-            f"{where}: vectors hold zero rows at rows {_rows_text(zero, row_offset)}; a zero vector has no "
+            f"{where}: vectors are zero at rows {_rows_text(zero, row_offset)}; a zero vector has no "
             "direction: drop or re-encode those rows."
         )
     if not normalize or (arr.dtype == np.float32 and np.abs(norms - 1.0).max() <= tol):

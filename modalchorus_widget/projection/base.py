@@ -6,7 +6,8 @@ A projector is a scikit-learn estimator (parameters in ``__init__``, learned sta
   an ``EmbeddingSet`` (its modalities are used) or an (n, d) array with one ``modality`` name per row;
   ``callback(fraction_done)`` is called as the fit progresses (at least once, with 1.0, at the end);
 - ``fit(X, modality=None, callback=None) -> self``;
-- ``transform(vectors) -> (m, 2)`` for new or re-aligned vectors, where ``supports_transform`` is True.
+- ``transform(vectors, modality=None) -> (m, 2)`` for new or re-aligned vectors, where ``supports_transform`` is
+  True (``modality``, one name or one per row, is checked against the fitted modalities).
 
 All projectors work on L2-normalised rows (cosine geometry). ``make_projector(name)`` builds one by its
 menu name (``registry.PROJECTORS``); the widget, the session file and the benchmarks all go through it.
@@ -17,53 +18,53 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..data.validation import Check, check_modality, check_params, check_vectors
 from ..errors import NotFittedError, ProjectionError
 
-__all__ = ["Projector", "EstimatorProjector", "check_vectors", "check_embeddings"]
+__all__ = ["Projector", "EstimatorProjector", "check_embeddings"]
 
 
-def check_vectors(x, name: str = "vectors") -> np.ndarray:
-    """Unit-length float32 rows of a non-empty 2-D array (an EmbeddingSet's vectors are taken as is)."""
-    if hasattr(x, "vectors") and not isinstance(x, np.ndarray):
-        x = x.vectors
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ProjectionError(f"{name} must be a non-empty 2-D array (n, dim); got shape {x.shape}.")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ProjectionError(f"{name} must be numeric; got dtype {x.dtype}.")
-    x = x.astype(np.float32, copy=False)
-    finite = np.isfinite(x).all(1)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise ProjectionError(f"{name} contains NaN or inf (first at row {bad}); drop or fix those rows first.")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if (norms == 0).any():
-        bad = int(np.flatnonzero(norms[:, 0] == 0)[0])
-        raise ProjectionError(f"{name} row {bad} is all zero; cosine geometry needs non-zero vectors.")
-    return x / norms
+def check_embeddings(X, modality=None, min_modalities: int = 1, where: str = "Projector.fit"):
+    """(unit vectors, modality name per row) from an EmbeddingSet or an array plus ``modality``.
 
+    Parameters
+    ----------
+    X : EmbeddingSet or array-like (n, d)
+        The rows to project (an EmbeddingSet's modalities are used when ``modality`` is None).
+    modality : str or sequence of str, optional
+        One name for every row, or one per row.
+    min_modalities : int, default 1
+        How many modalities the projector needs.
+    where : str
+        The call, named in every message.
 
-def check_embeddings(X, modality=None, min_modalities: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(unit vectors, modality names per row) from an EmbeddingSet or an array plus ``modality``."""
+    Returns
+    -------
+    tuple of numpy.ndarray
+        float32 unit rows (n, d) and an object array of n names.
+
+    Raises
+    ------
+    EmbeddingError
+        Bad vectors or modality names (``data.validation``).
+    ProjectionError
+        Fewer modalities than the projector fuses.
+    """
     if modality is None and hasattr(X, "modality") and hasattr(X, "vectors"):
         modality = X.modality
-    Z = check_vectors(X, "X")
+    Z = check_vectors(X, where, normalize=True)
     if modality is None:
         if min_modalities > 1:
             raise ProjectionError(
-                "this projector fuses modalities: pass an EmbeddingSet, or X with "
+                f"{where}: this projector fuses modalities: pass an EmbeddingSet, or X with "
                 "modality=<one name per row> (e.g. EmbeddingSet.from_pairs(images, texts))."
             )
-        modality = np.full(len(Z), "image", dtype=object)
-    modality = np.asarray(modality, dtype=object)
-    if modality.shape != (len(Z),):
-        raise ProjectionError(f"modality must give one name per row of X ({len(Z)} rows); got shape {modality.shape}.")
+        modality = "image"
+    modality = check_modality(modality, len(Z), where, known=None)
     names = list(dict.fromkeys(modality.tolist()))
     if len(names) < min_modalities:
         raise ProjectionError(
-            f"this projector fuses {min_modalities} or more modalities; got only {names}. "
+            f"{where}: this projector fuses {min_modalities} or more modalities; got only {names}. "
             "Use PCA, t-SNE or UMAP for a single modality."
         )
     return Z, modality
@@ -77,9 +78,34 @@ class Projector(BaseEstimator):
     supports_transform = False
     min_modalities = 1
     persistable = False  # True where the fitted map can be written to a file (``to_bytes`` / ``from_bytes``)
+    _parameter_constraints: dict = {}  # parameter name -> allowed kinds (``data.validation.check_params``)
 
     def fit_transform(self, X, modality=None, callback=None) -> np.ndarray:
-        Z, mod = check_embeddings(X, modality, self.min_modalities)
+        """Fit on ``X`` and return its (n, 2) float32 positions, rows in the order given.
+
+        Parameters
+        ----------
+        X : EmbeddingSet or array-like (n, d)
+            The rows to project.
+        modality : str or sequence of str, optional
+            One name for every row, or one per row (an EmbeddingSet's own by default).
+        callback : callable, optional
+            ``callback(fraction_done)`` as the fit progresses (at least once, with 1.0, at the end).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, 2) float32.
+
+        Raises
+        ------
+        EmbeddingError
+            Bad vectors or modality names.
+        ProjectionError
+            Fewer modalities than the projector fuses.
+        """
+        check_params(self, self.name)
+        Z, mod = check_embeddings(X, modality, self.min_modalities, f"{self.name}.fit")
         xy = np.asarray(self._fit(Z, mod), dtype=np.float32)
         if callback is not None:
             callback(1.0)
@@ -91,20 +117,47 @@ class Projector(BaseEstimator):
         return xy.copy()
 
     def fit(self, X, modality=None, callback=None):
+        """Fit on ``X`` (see :meth:`fit_transform`); returns self."""
         self.fit_transform(X, modality, callback)
         return self
 
-    def transform(self, vectors) -> np.ndarray:
+    def transform(self, vectors, modality=None) -> np.ndarray:
+        """Place new or re-aligned vectors on the fitted map.
+
+        Parameters
+        ----------
+        vectors : EmbeddingSet or array-like (m, d)
+            Vectors of the fitted dimension (rows L2-normalised first).
+        modality : str or sequence of str, optional
+            One name for every row, or one per row; checked against the modalities the map was fitted on.
+
+        Returns
+        -------
+        numpy.ndarray
+            (m, 2) float32.
+
+        Raises
+        ------
+        ProjectionError
+            The method cannot place new points.
+        EmbeddingError
+            Bad vectors, another dimension, or a modality the map was not fitted on.
+        NotFittedError
+            Before ``fit``.
+        """
         if not self.supports_transform:
             raise ProjectionError(f"{self.name} cannot place new points; refit it, or use MFM, PCA, t-SNE or UMAP.")
         self.check_fitted()
-        V = check_vectors(vectors)
-        if V.shape[1] != self.n_features_in_:
-            raise ProjectionError(
-                f"vectors have dimension {V.shape[1]}, but {self.name} was fitted on "
-                f"{self.n_features_in_}-d vectors; use vectors from the same embedding model."
-            )
+        where = f"{self.name}.transform"
+        V = check_vectors(vectors, where, dim=self.n_features_in_, normalize=True)
+        self._check_transform_modality(vectors, modality, len(V), where)
         return np.asarray(self._transform(V), dtype=np.float32)
+
+    def _check_transform_modality(self, vectors, modality, n, where):
+        if modality is None and hasattr(vectors, "modality") and hasattr(vectors, "vectors"):
+            modality = vectors.modality
+        if modality is not None:
+            check_modality(modality, n, where, known=getattr(self, "modalities_", None))
 
     def is_fitted(self) -> bool:
         return hasattr(self, "n_features_in_")
@@ -127,6 +180,9 @@ class EstimatorProjector(Projector):
     """
 
     name = "estimator"
+    _parameter_constraints = {
+        "estimator": [Check(lambda e: hasattr(e, "fit_transform"), "an estimator with fit_transform(X), e.g. PCA(2)")]
+    }
 
     def __init__(self, estimator=None):
         self.estimator = estimator

@@ -9,9 +9,11 @@ DCM-t-SNE and DCM-UMAP (rank-normalised blocks, embedded by openTSNE / UMAP with
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 
+from ..data.validation import Interval
 from ..errors import ProjectionError
 from .affinities import fused_knn
 from .base import Projector
@@ -63,9 +65,24 @@ def fused_distances(Z, modality, how: str = "minmax") -> np.ndarray:
     return D
 
 
+_SEED = [None, Interval(Integral, 0, None)]
+_TSNE = {
+    "perplexity": [Interval(Real, 0, None, closed="neither")],
+    "random_state": _SEED,
+    "n_jobs": [Interval(Integral, 1, None)],
+}
+_UMAP = {
+    "n_neighbors": [Interval(Integral, 2, None)],
+    "min_dist": [Interval(Real, 0, None)],
+    "random_state": _SEED,
+}
+_MDS = {"random_state": _SEED, "max_iter": [Interval(Integral, 1, None)]}
+
+
 class PCAProjector(Projector):
     name = "PCA"
     supports_transform = True
+    _parameter_constraints = {"random_state": _SEED}
 
     def __init__(self, random_state=0):
         self.random_state = random_state
@@ -85,6 +102,7 @@ class TSNEProjector(Projector):
 
     name = "t-SNE"
     supports_transform = True
+    _parameter_constraints = _TSNE
 
     def __init__(self, perplexity=30.0, random_state=0, n_jobs=2):
         self.perplexity = perplexity
@@ -108,6 +126,7 @@ class TSNEProjector(Projector):
 class UMAPProjector(Projector):
     name = "UMAP"
     supports_transform = True
+    _parameter_constraints = _UMAP
 
     def __init__(self, n_neighbors=15, min_dist=0.1, random_state=0):
         self.n_neighbors = n_neighbors
@@ -152,6 +171,7 @@ class MDSProjector(Projector):
     """Metric MDS (SMACOF) on cosine distances over all points; O(n^2) memory, for small sets."""
 
     name = "MDS"
+    _parameter_constraints = _MDS
 
     def __init__(self, random_state=0, max_iter=300):
         self.random_state = random_state
@@ -169,6 +189,7 @@ class DCMProjector(Projector):
 
     name = "DCM"
     min_modalities = 2
+    _parameter_constraints = _MDS
 
     def __init__(self, random_state=0, max_iter=300):
         self.random_state = random_state
@@ -200,6 +221,7 @@ class DCMTSNEProjector(Projector):
 
     name = "DCM-t-SNE"
     min_modalities = 2
+    _parameter_constraints = _TSNE
 
     def __init__(self, perplexity=30.0, random_state=0, n_jobs=2):
         self.perplexity = perplexity
@@ -228,6 +250,7 @@ class DCMUMAPProjector(Projector):
 
     name = "DCM-UMAP"
     min_modalities = 2
+    _parameter_constraints = _UMAP
 
     def __init__(self, n_neighbors=15, min_dist=0.1, random_state=0):
         self.n_neighbors = n_neighbors

@@ -30,11 +30,13 @@ What it optimises, and why:
 
 from __future__ import annotations
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
 
 from .._optim import Adam, OneCycle
+from ..data.validation import Check, Interval, check_params, check_vectors
 from ..errors import NotFittedError, ProjectionError
 from ..threads import torch_threads
 from .base import Projector, check_embeddings
@@ -44,6 +46,14 @@ __all__ = ["MFM"]
 
 
 _DISTILL_BATCH = 256
+
+
+def _stratified(groups, n, m, rng):
+    """(rows, groups within rows): about ``m`` of the ``n`` rows, drawn from each modality in proportion
+    (at least 3 of each), sorted."""
+    take = [max(3, int(round(m * len(g) / n))) for g in groups]
+    rows = np.sort(np.concatenate([rng.choice(g, min(len(g), t), replace=False) for g, t in zip(groups, take)]))
+    return rows, [np.flatnonzero(np.isin(rows, g)) for g in groups]
 
 
 def _mlp(p, hidden, torch):
@@ -94,12 +104,13 @@ class MFM(Projector):
         warm_start=True,
         n_layout_iter=150,
         max_layout_points=3000,
+        max_tune_points=10000,
         n_distill_steps=1000,
         distill_noise=0.1,
         n_rank_steps=None,
         rank_continuity=6.0,
         rank_intra=0.3,
-        random_state=None,
+        random_state=0,
         verbose=False,
     ):
         self.perplexity = perplexity
@@ -114,6 +125,7 @@ class MFM(Projector):
         self.warm_start = warm_start
         self.n_layout_iter = n_layout_iter
         self.max_layout_points = max_layout_points
+        self.max_tune_points = max_tune_points
         self.n_distill_steps = n_distill_steps
         self.distill_noise = distill_noise
         self.n_rank_steps = n_rank_steps
@@ -122,40 +134,27 @@ class MFM(Projector):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        for name, lo in (
-            ("perplexity", 1.0),
-            ("cross_weight", 0.0),
-            ("learning_rate", 0.0),
-            ("dof", 0.0),
-            ("exaggeration", 0.0),
-        ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v <= lo:
-                raise ProjectionError(f"MFM: {name} must be a number > {lo:g}; got {v!r}.")
-        for name in ("rank_continuity", "rank_intra", "distill_noise"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v < 0:
-                raise ProjectionError(f"MFM: {name} must be a number >= 0; got {v!r}.")
-        for name in ("n_steps", "n_rank_steps"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, Integral) or v < 0):
-                raise ProjectionError(f"MFM: {name} must be None (automatic) or an integer >= 0; got {v!r}.")
-        for name, lo in (
-            ("n_components", 1),
-            ("batch_size", 1),
-            ("n_layout_iter", 0),
-            ("max_layout_points", 10),
-            ("n_distill_steps", 0),
-        ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
-                raise ProjectionError(f"MFM: {name} must be an integer >= {lo}; got {v!r}.")
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise ProjectionError(f"MFM: warm_start must be True or False; got {self.warm_start!r}.")
-        if not self.hidden or any(isinstance(h, bool) or not isinstance(h, Integral) or h < 1 for h in self.hidden):
-            raise ProjectionError(f"MFM: hidden must list positive layer widths, e.g. (256, 128); got {self.hidden!r}.")
+    _parameter_constraints = {
+        "perplexity": [Interval(Real, 1, None, closed="neither")],
+        **dict.fromkeys(
+            ("cross_weight", "learning_rate", "dof", "exaggeration"), [Interval(Real, 0, None, closed="neither")]
+        ),
+        **dict.fromkeys(("rank_continuity", "rank_intra", "distill_noise"), [Interval(Real, 0, None)]),
+        **dict.fromkeys(("n_steps", "n_rank_steps"), [None, Interval(Integral, 0, None)]),
+        **dict.fromkeys(("n_components", "batch_size"), [Interval(Integral, 1, None)]),
+        **dict.fromkeys(("n_layout_iter", "n_distill_steps"), [Interval(Integral, 0, None)]),
+        "max_layout_points": [Interval(Integral, 10, None)],
+        "max_tune_points": [None, Interval(Integral, 10, None)],
+        "warm_start": ["boolean"],
+        "hidden": [
+            Check(
+                lambda v: len(v) > 0 and all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in v),
+                "a list of positive layer widths, e.g. (256, 128)",
+            )
+        ],
+        "random_state": [None, Interval(Integral, 0, None)],
+        "verbose": ["boolean"],
+    }
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, modality=None, callback=None):
@@ -163,14 +162,16 @@ class MFM(Projector):
         modalities). ``callback(fraction_done)`` is called as training progresses."""
         import torch
 
-        self._check_params()
-        Z, mod = check_embeddings(X, modality, self.min_modalities)
+        check_params(self, "MFM")
+        self.fit_profile_, self._clock = {}, time.perf_counter()
+        Z, mod = check_embeddings(X, modality, self.min_modalities, "MFM.fit")
         names = list(dict.fromkeys(mod.tolist()))
         if len(names) != 2:
             raise ProjectionError(f"MFM fuses exactly two modalities; got {names}. Fit one map per pair of modalities.")
         groups = [np.flatnonzero(mod == m) for m in names]
         if min(len(g) for g in groups) < 3:
             raise ProjectionError(f"MFM: every modality needs at least 3 points; got {[len(g) for g in groups]}.")
+        self._lap("check_s")
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(0, 2**31 - 1))
         torch.manual_seed(seed)
@@ -181,6 +182,8 @@ class MFM(Projector):
         self.modalities_ = tuple(names)
         self.n_features_in_ = Z.shape[1]
         self.embedding_ = self.transform(Z)
+        self._lap("embed_s")
+        self.fit_profile_["total_s"] = sum(v for k, v in self.fit_profile_.items() if k.endswith("_s"))
         return self
 
     def fit_transform(self, X, modality=None, callback=None) -> np.ndarray:
@@ -198,21 +201,27 @@ class MFM(Projector):
         m = int(self.max_layout_points)
         if n <= m:
             rows, sub = np.arange(n), groups
+            if P is None:
+                P = joint_affinities(X, groups, self.perplexity, rng, self.cross_weight)
+                self.fit_profile_["knn_rows"] += n
         else:
-            take = [max(3, int(round(m * len(g) / n))) for g in groups]
-            rows = np.sort(np.concatenate([rng.choice(g, min(len(g), t), replace=False) for g, t in zip(groups, take)]))
-            sub = [np.flatnonzero(np.isin(rows, g)) for g in groups]
+            rows, sub = _stratified(groups, n, m, rng)
             P = joint_affinities(X[rows], sub, self.perplexity, rng, self.cross_weight)
+            self.fit_profile_["knn_rows"] += len(rows)
         # Barnes-Hut repulsion: openTSNE's FFT repulsion is 0.7x its CPU time at 3,000 points, but two runs
         # with the same seed differ (measured), and the map must be deterministic under random_state
         Y = tsne_layout(P, seed, int(self.n_layout_iter), float(self.exaggeration), float(self.dof))
         steps = self.n_rank_steps
         if steps is None:  # a sampled layout is fine-tuned on all points afterwards, which would blur the ranks
             steps = 50 if len(rows) == n else 0
+        self.fit_profile_["layout_rows"] = len(rows)
+        self.fit_profile_["rank_rows"] = len(rows) if steps else 0
+        self._lap("layout_s")
         if steps:
             Y = refine_layout(
                 Y, X[rows], sub, int(steps), float(self.rank_continuity), float(self.rank_intra), seed=seed
             )
+        self._lap("rank_s")
         return rows, Y
 
     def _distill(self, net, Xp, Y, gen, torch):
@@ -256,15 +265,20 @@ class MFM(Projector):
         _, sv, vt = np.linalg.svd(sample, full_matrices=False)
         scale = float(np.sqrt((sv[:p] ** 2).sum() / len(sample)))
         self.components_ = (vt[:p] / scale).astype(np.float32)
-        Xp = torch.from_numpy((X - self.mean_) @ self.components_.T)
-        P = joint_affinities(X, groups, self.perplexity, rng, self.cross_weight)
-        Pc = P.tocoo()
-        ei = torch.from_numpy(Pc.row.astype(np.int64))
-        ej = torch.from_numpy(Pc.col.astype(np.int64))
-        ev = torch.from_numpy(Pc.data.astype(np.float32))
-        cdf = torch.cumsum(ev.double(), 0)
+        self._lap("pca_s")
+        # every point's fused affinities only while fine-tuning covers every point; above ``max_tune_points`` the
+        # fit reads bounded samples only (layout, rank term, distillation, fine-tuning), so its cost stops growing
+        # with n: what runs over all rows is the per-row checks and the final ``transform``
+        every = self.max_tune_points is None or n <= int(self.max_tune_points)
+        Xp = P = None
+        self.fit_profile_["knn_rows"] = 0  # rows whose fused k nearest neighbours are searched (exact blocks)
+        if every:
+            Xp = torch.from_numpy((X - self.mean_) @ self.components_.T)
+            P = joint_affinities(X, groups, self.perplexity, rng, self.cross_weight)
+            self.fit_profile_["knn_rows"] = n
+        self._lap("affinities_s")
 
-        net = _mlp(Xp.shape[1], self.hidden, torch)
+        net = _mlp(len(self.components_), self.hidden, torch)
         share, covered = 0.0, False
         if self.warm_start:
             rows, Y = self._layout(X, groups, P, rng, seed)
@@ -272,7 +286,9 @@ class MFM(Projector):
             self.layout_rows_, self.layout_ = rows, Y.astype(np.float32)
             if callback is not None:
                 callback(0.5)
-            self._distill(net, Xp[torch.from_numpy(rows)], Y, gen, torch)
+            Xl = Xp[torch.from_numpy(rows)] if every else self._project(X[rows], torch)
+            self._distill(net, Xl, Y, gen, torch)
+            self._lap("distill_s")
             share = 0.6
             if callback is not None:
                 callback(share)
@@ -281,12 +297,36 @@ class MFM(Projector):
             steps = (0 if covered else 100) if self.warm_start else 400
         steps, dof = int(steps), float(self.dof)
         losses = []
+        self.fit_profile_["tune_rows"] = 0
         if steps:
+            if not every:  # a stratified sample of max_tune_points rows, exact fused affinities among them
+                rows, sub = _stratified(groups, n, int(self.max_tune_points), rng)
+                Xp = self._project(X[rows], torch)
+                P = joint_affinities(X[rows], sub, self.perplexity, rng, self.cross_weight)
+                self.fit_profile_["knn_rows"] += len(rows)
+            self.fit_profile_["tune_rows"] = len(Xp)
+            self._lap("tune_affinities_s")
+            Pc = P.tocoo()
+            ei = torch.from_numpy(Pc.row.astype(np.int64))
+            ej = torch.from_numpy(Pc.col.astype(np.int64))
+            ev = torch.from_numpy(Pc.data.astype(np.float32))
+            cdf = torch.cumsum(ev.double(), 0)
             self._fine_tune(net, Xp, ei, ej, ev, cdf, steps, dof, gen, torch, losses, callback, share)
+        self._lap("tune_s")
         self.network_ = self._freeze(net)
         self.loss_curve_ = np.asarray(losses, dtype=np.float32)
         if callback is not None:
             callback(1.0)
+
+    def _project(self, X, torch):
+        """The PCA pre-projection of unit rows X, as a float32 tensor."""
+        return torch.from_numpy((X - self.mean_) @ self.components_.T)
+
+    def _lap(self, key):
+        """Record the seconds since the last lap under ``fit_profile_[key]``."""
+        now = time.perf_counter()
+        self.fit_profile_[key] = now - self._clock
+        self._clock = now
 
     def _fine_tune(self, net, Xp, ei, ej, ev, cdf, steps, dof, gen, torch, losses, callback, share):
         """Adam on t-SNE's loss (attraction times ``exaggeration``): exact up to ``batch_size`` points, else
@@ -357,26 +397,45 @@ class MFM(Projector):
         if not self.is_fitted():
             raise NotFittedError("this MFM is not fitted yet; call fit(embeddings) first.")
 
-    def transform(self, vectors, batch_size: int = 65536) -> np.ndarray:
+    def transform(self, vectors, modality=None, batch_size: int = 65536) -> np.ndarray:
         """2-D positions (m, 2) float32 of any vectors of the fitted dimension (rows L2-normalised first).
 
-        Streams over the input in batches (memory-mapped arrays are read once, without a full copy); the row
-        normalisation is folded after the PCA projection ((v / |v| - mean) W = (v W) / |v| - mean W).
+        Parameters
+        ----------
+        vectors : EmbeddingSet or array-like (m, d)
+            Vectors of the fitted dimension; a memory-mapped array is read once, in batches, without a full copy.
+        modality : str or sequence of str, optional
+            One name for every row, or one per row; checked against the fitted modalities (one network
+            places every modality).
+        batch_size : int, default 65536
+            Rows per batch.
+
+        Returns
+        -------
+        numpy.ndarray
+            (m, 2) float32.
+
+        Raises
+        ------
+        EmbeddingError
+            Vectors that are not numeric, not finite, zero or of another dimension, or an unknown modality.
+        NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> xy = mfm.transform(aligner.embeddings_)  # doctest: +SKIP
         """
         import torch
 
         self.check_fitted()
         V = vectors.vectors if hasattr(vectors, "vectors") and not isinstance(vectors, np.ndarray) else vectors
         V = np.asarray(V)
-        if V.ndim != 2 or not np.issubdtype(V.dtype, np.number):
-            raise ProjectionError(
-                f"vectors must be a numeric 2-D array (n, dim); got shape {V.shape}, dtype {V.dtype}."
-            )
+        if V.ndim != 2 or not np.issubdtype(V.dtype, np.number) or len(V) == 0:
+            check_vectors(V, "MFM.transform")  # the clear error, without reading a large array twice
         if V.shape[1] != self.n_features_in_:
-            raise ProjectionError(
-                f"vectors have dimension {V.shape[1]} but this MFM was fitted on {self.n_features_in_}-d vectors; "
-                "use vectors from the same embedding model."
-            )
+            check_vectors(V[:1], "MFM.transform", dim=self.n_features_in_)
+        self._check_transform_modality(vectors, modality, len(V), "MFM.transform")
         W = torch.from_numpy(np.ascontiguousarray(self.components_.T))
         b = torch.from_numpy((self.mean_ @ self.components_.T).astype(np.float32))
         out = np.empty((len(V), 2), dtype=np.float32)
@@ -387,9 +446,8 @@ class MFM(Projector):
                 c = torch.from_numpy(part if ok else np.array(part, dtype=np.float32))
                 nrm = torch.linalg.vector_norm(c, dim=1, keepdim=True)
                 good = torch.isfinite(nrm) & (nrm > 0)
-                if not bool(good.all()):
-                    bad = s + int(torch.nonzero(~good[:, 0])[0, 0])
-                    raise ProjectionError(f"vectors row {bad} is NaN, inf or all zero; drop or fix those rows first.")
+                if not bool(good.all()):  # the validator names the fault and its rows
+                    check_vectors(part, "MFM.transform", row_offset=s)
                 out[s : s + batch_size] = self.network_((c @ W) / nrm - b).numpy()
         return out
 

@@ -53,7 +53,7 @@ class _Block:
         self.same, self.continuity, self.h = same, continuity, int(window)
         self.off = torch.cat([torch.arange(-self.h, 0), torch.arange(1, self.h + 1)])
 
-    def loss(self, Y, batch, tau, gen, torch):
+    def loss(self, Y, batch, temperature, gen, torch):
         if not self.ks:
             return Y.sum() * 0.0, Y.sum() * 0.0, 1.0
         na, mb = len(self.a), len(self.b)
@@ -87,7 +87,7 @@ class _Block:
         Yj = torch.index_select(Yb, 0, idx.reshape(-1)).reshape(nb, -1, 2)
         Dn = ((Ya[:, None, :] - Yj) ** 2).sum(-1) / sc
         Dj, Dl = Dn[:, : J.shape[1]], Dn[:, J.shape[1] :].reshape(q.shape)
-        soft = (p - h).clamp_min(0).float() + 1.0 + (torch.sigmoid((Dj[:, :, None] - Dl) / tau) * ok).sum(2)
+        soft = (p - h).clamp_min(0).float() + 1.0 + (torch.sigmoid((Dj[:, :, None] - Dl) / temperature) * ok).sum(2)
         R = self.R[rows].gather(1, J).float()
         trust = cont = 0.0
         with torch.no_grad():  # the hard figure at the first k (T_i@10 for the intra-modal blocks), this batch
@@ -111,7 +111,7 @@ def refine_layout(
     continuity=6.0,
     intra=0.3,
     ks=(5, 10, 20),
-    tau=0.05,
+    temperature=0.05,
     window=8,
     learning_rate=0.05,
     batch=512,
@@ -148,11 +148,11 @@ def refine_layout(
     for step in range(int(n_steps)):
         loss = 0.0
         for block in cross:
-            t, c, _ = block.loss(Yt, int(batch), float(tau), gen, torch)
+            t, c, _ = block.loss(Yt, int(batch), float(temperature), gen, torch)
             loss = loss + t + float(continuity) * c
         for i, block in enumerate(own):
             if weights[i] > 0.0:
-                t, _, hard = block.loss(Yt, int(batch), float(tau), gen, torch)
+                t, _, hard = block.loss(Yt, int(batch), float(temperature), gen, torch)
                 loss = loss + weights[i] * t
                 if step >= n_steps // 2 and hard < float(floor):  # first let the rank term work
                     weights[i] = min(weights[i] * 1.2, float(max_intra))
