@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation import recall_at_k, zero_shot_predict
+from ..evaluation import recall_at_k
 from .adapter import apply_adapter
 from .constraints import Resolved
+from .rounds import delta_between, reading_concepts, readings, readings_after
 
 __all__ = ["round_report", "describe"]
 
@@ -15,12 +16,18 @@ def _f(x) -> float:
     return round(float(x), 6)
 
 
-def round_report(es, before, after, resolved, adapters, selected, info) -> dict:
+def round_report(es, before, after, resolved, adapters, selected, info, delta=None, concepts=None) -> dict:
     """The figures of one round: how far selected / unselected rows moved, each constraint before / after,
-    predictions changed outside the selection, zero-shot accuracy before / after where labels exist."""
+    predictions changed outside the selection, zero-shot accuracy before / after where labels exist.
+
+    ``delta`` (``rounds.Delta``): the rows the round changed and how far, so only those are read (computed from
+    the two states when not given). Predictions are read against the class prompts ``concepts`` (rows), or
+    every text row while that is cheap (``rounds.reading_concepts``); only changed rows are read again."""
     unsel = np.ones(es.n, dtype=bool)
     unsel[selected] = False
-    moved = 1.0 - np.einsum("ij,ij->i", before, after)
+    if delta is None:
+        delta = delta_between(before, after, np.arange(es.n))
+    moved = delta.moved_all(es.n)
     rep = {
         "steps": info["steps"],
         "stopped": info.get("stopped"),
@@ -40,21 +47,23 @@ def round_report(es, before, after, resolved, adapters, selected, info) -> dict:
         )
         for c_desc, r in zip([describe(r) for r in resolved], resolved)
     ]
-    if "text" in es.modalities and len(es.modalities) > 1:
-        q = np.flatnonzero(~es.mask("text"))
-        t = np.flatnonzero(es.mask("text"))
-        p0 = zero_shot_predict(before[q], before[t], batch_size=2048)
-        p1 = zero_shot_predict(after[q], after[t], batch_size=2048)
+    read = reading_concepts(es, concepts)
+    if read is not None:
+        q, t = read
+        p0 = readings(before, q, t)
+        p1 = readings_after(before, after, q, t, delta, p0)
         changed = p0 != p1
         rep["predictions_changed_unselected"] = int((changed & unsel[q]).sum())
         rep["predictions_changed_selected"] = int((changed & ~unsel[q]).sum())
-        labels = es.labels
-        if labels is not None:
-            lt = labels[t]
-            ok = np.array([x is not None and x == x for x in labels[q]])
-            if ok.any() and any(x is not None for x in lt):
-                rep["zero_shot_acc_before"] = _f(np.mean(lt[p0[ok]] == labels[q][ok]))
-                rep["zero_shot_acc_after"] = _f(np.mean(lt[p1[ok]] == labels[q][ok]))
+        if es.labels is not None:  # label codes (-1: none), compared as integers
+            import pandas as pd
+
+            codes = pd.factorize(pd.Series(es.labels, dtype=object))[0]
+            cq, ct = codes[q], codes[t]
+            ok = cq >= 0
+            if ok.any() and (ct >= 0).any():
+                rep["zero_shot_acc_before"] = _f(np.mean(ct[p0[ok]] == cq[ok]))
+                rep["zero_shot_acc_after"] = _f(np.mean(ct[p1[ok]] == cq[ok]))
     if info["steps"] == 0:  # an identity round: say why, in the widget's report as well
         rep["note"] = (
             "the constraints already held on every selected row; nothing moved"
