@@ -159,7 +159,7 @@ export function mountGallery(ctrl) {
   const update = (current) => {
     if (shownFor !== current) {
       shownFor = current;
-      shown = gallery.selectionChanged(current.length);
+      shown = gallery.selectionChanged(current.length, ctrl.selection.unacknowledged);
     }
     return shown;
   };

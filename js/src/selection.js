@@ -10,6 +10,7 @@ import { TEST_HOOKS } from './test_hooks.js';
 export function createSelection(model, { views, onChange, probe }) {
   let current = decodeUint32(model.get('selected'));
   const ackWaiters = [];
+  let pending = null; // the acknowledgement a selection made in a view waits for
 
   // At large n a software-rendered repaint holds the page for about a second: paint the highlight after what
   // onChange() waits for (the gallery's first page), or after 1.5 s, so the gallery is not kept waiting.
@@ -47,18 +48,27 @@ export function createSelection(model, { views, onChange, probe }) {
     fromView(source, indices) {
       if (sameIndices(indices, current)) return undefined;
       current = indices;
+      const acked = new Promise((resolve) => ackWaiters.push(resolve));
+      pending = acked;
       publish(indices);
       probe.stamp('selectSentMs');
       if (TEST_HOOKS && source?.lastMouseUpMs) probe.stamp('mouseUpMs', source.lastMouseUpMs);
-      // onChange (status, gallery request) before the other views repaint: at a million points a repaint
-      // holds the page for a second, and the gallery's request should already be on its way
+      // onChange (status, gallery request once acknowledged) before the other views repaint: at a million
+      // points a repaint holds the page for a second
       onChange();
       for (const v of views()) if (v !== source) v.select(indices);
-      return new Promise((resolve) => ackWaiters.push(resolve));
+      return acked;
+    },
+    /** A promise of the kernel's acknowledgement of a selection made here and not yet acknowledged, else null.
+     * Requests about the selection wait for it: marimo handles a widget's custom messages before its state
+     * updates, so a request sent with the update would be answered about the selection before it. */
+    get unacknowledged() {
+      return pending;
     },
     /** Select `indices` everywhere and tell Python (picking a named set). */
     set(indices) {
       current = Uint32Array.from(indices);
+      pending = new Promise((resolve) => ackWaiters.push(resolve));
       publish(current);
       paintAll();
     },
@@ -71,6 +81,7 @@ export function createSelection(model, { views, onChange, probe }) {
     },
     /** The kernel's 'ack_selected' message. */
     acknowledged(count) {
+      pending = null;
       for (const resolve of ackWaiters.splice(0)) resolve(count);
       probe.stamp('ackMs');
     },

@@ -373,7 +373,8 @@ class ScatterWidget(anywidget.AnyWidget):
                 for p in paths:
                     if not isinstance(p, list) or not p or not all(isinstance(k, (str, int)) for k in p):
                         raise ValueError(f"bad buffer path {str(p)[:40]}")
-                state = dict(state)
+                # in place, as ipywidgets does: marimo applies an update twice, the second time through
+                # set_state with this very dict, which must then hold the buffers, not their placeholders
                 _put_buffers(state, paths, bufs)
             elif method == "custom" and not isinstance(data.get("content"), dict):
                 raise ValueError("a custom message without a content mapping")

@@ -14,6 +14,7 @@ export function createGallery(model, { onFocus, probe }) {
   let urls = [];
   let total = 0;
   let shown = null; // resolves the promise of the page asked for last
+  let waiting = 0; // counts selection changes: a page asked for after an acknowledgement is the latest one's
 
   const ask = (p) => {
     request += 1;
@@ -31,9 +32,11 @@ export function createGallery(model, { onFocus, probe }) {
 
   return {
     el,
-    /** The selection changed (count: how many points): fetch its first page. Resolves once it is shown. */
-    selectionChanged(count) {
+    /** The selection changed (count: how many points): fetch its first page, once `after` (a promise: the
+     * kernel's acknowledgement of the new selection) resolves when given. Resolves once the page is shown. */
+    selectionChanged(count, after = null) {
       total = count;
+      waiting += 1;
       if (count === 0) {
         for (const u of urls) URL.revokeObjectURL(u);
         urls = [];
@@ -44,7 +47,12 @@ export function createGallery(model, { onFocus, probe }) {
         return Promise.resolve();
       }
       head.replaceChildren(h('span', { class: 'mc-muted', text: `${count.toLocaleString()} selected\u2026` }));
-      ask(0);
+      if (after) {
+        const mine = waiting;
+        after.then(() => {
+          if (mine === waiting) ask(0); // a later selection asks for itself
+        });
+      } else ask(0);
       return new Promise((resolve) => {
         shown = resolve;
       });
