@@ -3,7 +3,7 @@
 // controller's events (ctrl.listen): 'start' (first state), 'first-draw' (laid out), 'drawn' (positions drawn),
 // 'selection', 'hover', 'codes', 'sets', 'style', 'mode', 'dim', 'action', 'line', 'export', 'key-undo',
 // 'key-redo', 'key-search'. widget.js lists which panels each view mode has.
-import { decodeFloat32, decodeUint32 } from './buffers.js';
+import { decodeCodes, decodeFloat32, decodeUint32 } from './buffers.js';
 import { exportPng } from './export.js';
 import { h } from './dom.js';
 import { pythonLine } from './python_line.js';
@@ -242,8 +242,28 @@ export function mountHistory(ctrl) {
 
 /** The last round's figures (Chorus). */
 export function mountReport(ctrl) {
-  const report = createReportPanel();
+  const report = createReportPanel({
+    onStrength: (alpha, apply) => {
+      ctrl.send('strength', { alpha, apply });
+      if (apply) ctrl.act({ kind: 'strength', alpha });
+    },
+    onSelectRows: (rows) => {
+      ctrl.selection.set(rows);
+      ctrl.act({ kind: 'select', indices: Uint32Array.from(rows).sort() });
+    },
+  });
   ctrl.mount(report.el, 'panels');
+  // the slider's preview: the figures at that alpha, and the points re-coloured by their predictions there
+  ctrl.on('strength_preview', (msg, buffers) => {
+    report.preview(msg.report);
+    if (buffers && buffers.length) {
+      const codes = decodeCodes(buffers[0], ctrl.state.points.n);
+      ctrl.state.points.codes = codes;
+      for (const v of ctrl.views()) v.setCodes(codes);
+      ctrl.emit('codes');
+    }
+    ctrl.stamp('strengthMs');
+  });
   const update = () => {
     report.update(ctrl.model.get('report'));
     ctrl.stamp('reportMs');

@@ -49,6 +49,8 @@ export function pythonLine(action, w = 'w') {
       return `${w}.undo()`;
     case 'redo':
       return `${w}.redo()`;
+    case 'strength':
+      return `${w}.set_strength(${Number(action.alpha)})`;
     case 'goto':
       return `${w}.goto(${action.k})`;
     case 'search':

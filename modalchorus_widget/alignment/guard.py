@@ -49,6 +49,7 @@ class GuardSpec:
     pairs: tuple | None = None  # (rows_a, rows_b) of pairs whose recall@1 is watched
     alphas: tuple = ALPHAS
     set: object = None  # a labelled EmbeddingSet outside the aligned one (mapped through the round, then read)
+    concepts: np.ndarray | None = None  # rows read as concepts (None: every text row)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def check_guard(guard, n: int | None = None) -> GuardSpec | None:
         raise AlignmentError(
             f"Aligner: guard must be 'auto', None or a dict(tolerance=..., on=rows), got {type(guard).__name__}."
         )
-    unknown = set(guard) - {"tolerance", "on", "labels", "pairs", "alphas", "set"}
+    unknown = set(guard) - {"tolerance", "on", "labels", "pairs", "alphas", "set", "concepts"}
     if unknown:
         raise AlignmentError(
             f"Aligner: unknown guard key(s) {sorted(unknown)}; use tolerance, on, labels, pairs or alphas."
@@ -119,6 +120,8 @@ def check_guard(guard, n: int | None = None) -> GuardSpec | None:
         if pa.shape != pb.shape or pa.ndim != 1:
             raise AlignmentError("Aligner: guard pairs= must be two equally long lists of rows (row a[i] pairs b[i]).")
         spec.pairs = (pa, pb)
+    if guard.get("concepts") is not None:
+        spec.concepts = np.unique(np.asarray(guard["concepts"], np.int64))
     if guard.get("set") is not None:
         gs = guard["set"]
         if not _is_set(gs) or gs.labels is None:
@@ -343,6 +346,9 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardRe
         keep[spec.on] = True
         watched &= keep
     qmask, concepts = _concepts(es)
+    if spec.concepts is not None:
+        concepts = spec.concepts
+        qmask = ~np.isin(np.arange(n), concepts) if qmask is None else qmask
     labels = spec.labels if spec.labels is not None else es.labels
     changed = changed_rows(before, after)
     target = _target_curve(es, before, after, resolved, alphas, concepts)
@@ -497,7 +503,7 @@ def guard_round(guard, es, before, after, resolved, selected, map_set=None):
         np.concatenate([es.modality, gs.modality]),
         np.concatenate([np.asarray(es.ids, object), np.array([f"guard {i}" for i in gs.ids], object)]),
     )
-    lab = np.concatenate([_labels(es), _labels(gs)])
+    lab = np.concatenate([spec.labels if spec.labels is not None else _labels(es), _labels(gs)])
     n = es.n
     from dataclasses import replace
 
@@ -605,3 +611,36 @@ def restrength(al, alpha, after_fn):
     al.history_, al._states = al.history_[:-1] + [new], al._states[:-1] + [state]
     al._redo, al.embeddings_ = [], state
     return new
+
+
+def choose_alpha(scores_at, truth, concept_labels, tolerance=DEFAULT_TOLERANCE, alphas=ALPHAS) -> tuple:
+    """The guard for a fix that is not a vector map (a cache, a classifier): ``scores_at(alpha)`` gives the
+    (n, k) scores of ``n`` labelled guard rows (labels ``truth``) against ``k`` concepts (labels
+    ``concept_labels``); the largest alpha whose worst per-class accuracy drop against alpha 0 is within
+    ``tolerance`` (the labels rule of :func:`run_guard`). Returns (alpha, curve of worst drops)."""
+    truth = np.asarray(truth, dtype=object)
+    cl = np.asarray(concept_labels, dtype=object)
+    classes = [truth == c for c in dict.fromkeys(truth.tolist())]
+    ok0 = cl[np.argmax(scores_at(0.0), axis=1)] == truth
+    worst = []
+    for a in alphas:
+        ok = cl[np.argmax(scores_at(float(a)), axis=1)] == truth
+        worst.append(max([float(ok0[m].mean() - ok[m].mean()) for m in classes] + [0.0]))
+    good = [i for i, w in enumerate(worst) if w <= tolerance + 1e-12]
+    return float(alphas[max(good)]) if good else 0.0, worst
+
+
+def preview(al, alpha, after_fn) -> np.ndarray:
+    """``Aligner.preview_strength``: the last round's vectors at ``alpha``, nothing committed. The full round's
+    vectors are kept between calls of the same round (a slider sends many), so each call only interpolates."""
+    al._check_fitted("preview_strength")
+    if not al.history_ or al.mode == "deep":
+        raise AlignmentError("Aligner.preview_strength: needs a fast- or anchor-mode round; run aligner.step first.")
+    alpha = check_alpha(alpha, "Aligner.preview_strength")
+    rnd, prev = al.history_[-1], al._states[-2]
+    cache = getattr(al, "_strength_cache", None)
+    if cache is None or cache[0] is not rnd.weights or cache[1] is not prev:
+        adapters = rnd.adapters if al.mode == "fast" and not rnd.is_identity else None
+        cache = (rnd.weights, prev, after_fn(prev, al.mode, rnd.weights, adapters, rnd.is_identity))
+        al._strength_cache = cache
+    return interpolate(prev.vectors, cache[2], alpha)

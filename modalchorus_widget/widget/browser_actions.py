@@ -59,6 +59,41 @@ class BrowserActions:
                 lock.release()
         return self
 
+    def set_strength(self, alpha: float, animate: bool = True):
+        """Apply the last round at strength ``alpha`` in [0, 1] (``Aligner.set_strength``): the points move there
+        and the report shows the round at that strength (the round panel's slider and "Apply")."""
+        self.wait()
+        lock = getattr(self, "_align_lock", None)
+        if lock is not None and not lock.acquire(blocking=False):
+            raise WidgetError("set_strength: an alignment round is running on this widget; wait for it to finish")
+        try:
+            xy = self.state.set_strength(alpha)
+            codes, names = self.state.codes_for(self.color_by)
+            self._show_round(xy, codes, names, animate)
+        finally:
+            if lock is not None:
+                lock.release()
+        return self
+
+    @handles("strength")
+    def _on_strength(self, content, _buffers):
+        alpha = min(1.0, max(0.0, float(content["alpha"])))
+        if content["apply"]:
+            self.set_strength(alpha)
+            return
+        pred, view = self.state.preview_strength(alpha)
+        bufs = []
+        if self.color_by == "prediction":  # re-colour by the predictions at alpha, in the palette on show
+            from .state import codes_in_order
+
+            codes = codes_in_order(np.where(pred == None, "(none)", pred), self.category_names)  # noqa: E711
+            if (codes >= 0).all():
+                codes = codes.astype(np.uint8 if len(self.category_names) <= 256 else np.uint16)
+                if self._sample is not None:
+                    codes = self._sample.take(codes)
+                bufs = [np.ascontiguousarray(codes).tobytes()]
+        self.send_message("strength_preview", buffers=bufs, alpha=alpha, report=view)
+
     def _show_round(self, xy, codes, names, animate):
         """Draw the state's current round: report, history strip and trails first (small), then the positions
         and colours of every point."""

@@ -65,6 +65,7 @@ MESSAGES = {
         "undo": Message(),
         "redo": Message(),
         "goto": Message({"k": "int"}),
+        "strength": Message({"alpha": "number", "apply": "bool"}),  # the round panel's slider; apply: commit it
         "gallery": Message({"page": "int", "request": "str"}),
         "search": Message({"query": "str"}),
         "png": Message({"request": "str", "data": "str"}),  # the answer to export_png
@@ -100,6 +101,8 @@ MESSAGES = {
         ),
         "round_trails": Message({"round": "int", "count": "int", "shift": "list", "spread": "number"}, buffers=(3, 3)),
         "round_drawn": Message({"round": "int"}),
+        # the slider's preview: the report at that alpha and the points' colour codes (when coloured by prediction)
+        "strength_preview": Message({"alpha": "number", "report": "dict"}, buffers=(0, 1)),
         "export_png": Message({"request": "str"}),
     },
 }

@@ -14,7 +14,7 @@ import numpy as np
 from ..alignment.constraints import PointSet, SetSet
 from ..evaluation import accuracy, per_class_accuracy, recall_at_k
 
-__all__ = ["round_view", "constraint_words", "round_words", "constraint_rows", "class_accuracy_view"]
+__all__ = ["round_view", "constraint_words", "round_words", "constraint_rows", "class_accuracy_view", "guard_view"]
 
 _MAX_PAIR_QUERIES = 1000  # recall@k over at most this many true pairs (a sample above), against every key
 _MAX_PAIR_KEYS = 200_000
@@ -230,6 +230,7 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
                 acc["n_selected"] = int(sum(sel["n"]))
         if acc is not None:
             view["zero_shot"] = acc
+    view.update(guard_view(report, pred_before, pred_after, img[~mask[img]]))
     rec = _recall(before, after, _pairs(es_after))
     if rec is not None:
         view["recall"] = rec
@@ -242,3 +243,33 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
 
 def _figs(d) -> dict:
     return {str(k): _r(v) for k, v in (d or {}).items() if isinstance(v, (int, float, np.number))}
+
+
+_MAX_GROUPS, _MAX_GROUP_ROWS = 40, 500
+
+
+def guard_view(report, pred_before, pred_after, rows) -> dict:
+    """The round's strength (``alpha``), the guard's curve (target and worst regression at each alpha tried,
+    the tolerance), and the "changed outside" groups: the unselected image ``rows`` whose reading (zero-shot
+    prediction) changed, grouped (from -> to), largest first, each with its rows (at most ``_MAX_GROUP_ROWS``)."""
+    out = {"alpha": _r(report.get("alpha", 1.0))}
+    g = report.get("guard")
+    if g:
+        out["guard"] = {"curve": g.get("curve"), "tolerance": g.get("tolerance"), "on": g.get("on")}
+        if report.get("alpha_set_by"):
+            out["guard"]["set_by"] = report["alpha_set_by"]
+    if pred_before is None or pred_after is None or len(rows) == 0:
+        return out
+    b, a = np.asarray(pred_before, dtype=object)[rows], np.asarray(pred_after, dtype=object)[rows]
+    moved = b != a
+    groups = {}
+    for r, f, t in zip(rows[moved], b[moved], a[moved]):
+        groups.setdefault((str(f), str(t)), []).append(int(r))
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    out["changed_outside"] = {
+        "total": int(moved.sum()),
+        "groups": [
+            {"from": f, "to": t, "count": len(rs), "rows": rs[:_MAX_GROUP_ROWS]} for (f, t), rs in ordered[:_MAX_GROUPS]
+        ],
+    }
+    return out

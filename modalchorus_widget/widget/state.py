@@ -354,6 +354,34 @@ class ChorusState:
         )
         return rnd, xy
 
+    def _round_start(self):
+        al = self.aligner
+        if al is None or not al.history_:
+            raise WidgetError("strength: no alignment round yet; align first (w.align(...) or the Align button)")
+        before_es = self._with_augmented(al._states[-2])
+        return al, before_es, self.predict(before_es)
+
+    def preview_strength(self, alpha):
+        """The last round at strength ``alpha``, nothing committed: (predictions, the report panel's view)."""
+        from dataclasses import replace
+
+        al, before_es, before_pred = self._round_start()
+        es = self._with_augmented(al.embeddings_.with_vectors(al.preview_strength(alpha), normalize=False))
+        pred = self.predict(es)
+        rnd = al.history_[-1]
+        rnd = replace(rnd, report={**rnd.report, "alpha": float(alpha), "alpha_set_by": "preview"})
+        return pred, round_view(before_es, es, before_pred, pred, rnd, self.prompt_names, self.rounds)
+
+    def set_strength(self, alpha):
+        """Apply the last round at ``alpha`` (``Aligner.set_strength``), then place and predict. Returns positions."""
+        al, before_es, before_pred = self._round_start()
+        rnd = al.set_strength(alpha)
+        xy = self._adopt(al.embeddings_)
+        self.round_views[self.rounds] = round_view(
+            before_es, self.embeddings, before_pred, self.predictions, rnd, self.prompt_names, self.rounds
+        )
+        return xy
+
     # ------------------------------------------------------------ augmentation
     def augment(self, images=(), texts=(), set_name: str = "augmented", names=None):
         """Encode image files and texts with the attached encoder and append them as rows labelled

@@ -85,11 +85,82 @@ function constraintChart(c) {
   return barChart(c.words, names.map((k) => nice[k] || k), names.map((k) => c.before[k]), names.map((k) => c.after[k]), { cls: 'mc-fig-constraint' });
 }
 
-export function createReportPanel() {
+/** The guard's curve: target satisfied (solid) and worst regression (dashed) at each alpha tried, the tolerance
+ * (dotted) and the round's alpha (a marker). */
+export function alphaCurve(guard, alpha) {
+  const c = guard?.curve;
+  if (!c || !Array.isArray(c.alpha) || c.alpha.length < 2) return null;
+  const W = 180;
+  const H = 64;
+  const x = (a) => 4 + a * (W - 8);
+  const y = (v) => H - 4 - Math.max(0, Math.min(1, v ?? 0)) * (H - 8);
+  const line = (vals, cls) => svg('polyline', {
+    class: cls, fill: 'none', points: c.alpha.map((a, i) => `${x(a).toFixed(1)},${y(vals[i]).toFixed(1)}`).join(' '),
+  });
+  const chart = svg('svg', { class: 'mc-alpha-curve', width: W, height: H + 14, role: 'img', 'aria-label': 'strength curve' });
+  if (Array.isArray(c.target) && c.target.every((v) => v != null)) chart.append(line(c.target, 'mc-curve-target'));
+  if (Array.isArray(c.worst_regression)) chart.append(line(c.worst_regression, 'mc-curve-worst'));
+  if (guard.tolerance != null) {
+    chart.append(svg('line', { class: 'mc-curve-tol', x1: x(0), x2: x(1), y1: y(guard.tolerance), y2: y(guard.tolerance) }));
+  }
+  chart.append(
+    svg('line', { class: 'mc-curve-alpha', 'data-alpha': String(alpha), x1: x(alpha), x2: x(alpha), y1: 2, y2: H - 2 }),
+    svg('text', { x: 0, y: H + 12, class: 'mc-tick', text: '\u03b1 0' }),
+    svg('text', { x: W, y: H + 12, 'text-anchor': 'end', class: 'mc-tick', text: '1' }),
+  );
+  const note = `solid: constraints satisfied; dashed: worst regression outside (tolerance ${pct(guard.tolerance ?? 0)})`;
+  return h('div', { class: 'mc-fig mc-fig-alpha' }, h('div', { class: 'mc-fig-title', text: `strength \u03b1 = ${formatValue(alpha)}` }),
+    chart, h('div', { class: 'mc-fig-note', text: note }));
+}
+
+/** The strength slider of the last round: moving it previews (throttled), "Apply" commits. */
+function strengthSlider(alpha, onStrength) {
+  const value = h('span', { class: 'mc-strength-value', text: formatValue(alpha) });
+  const input = h('input', { type: 'range', min: '0', max: '1', step: '0.05', value: String(alpha), class: 'mc-strength', 'aria-label': 'round strength' });
+  const apply = h('button', { class: 'mc-strength-apply', text: 'Apply', disabled: true });
+  let timer = null;
+  let pending = null;
+  const send = () => {
+    timer = null;
+    if (pending != null) onStrength(pending, false);
+    pending = null;
+  };
+  input.addEventListener('input', () => {
+    const a = Number(input.value);
+    value.textContent = formatValue(a);
+    apply.disabled = Math.abs(a - alpha) < 1e-9;
+    pending = a;
+    if (timer == null) timer = setTimeout(send, 120);
+  });
+  apply.addEventListener('click', () => onStrength(Number(input.value), true));
+  return h('div', { class: 'mc-strength-row' }, h('span', { text: 'strength ' }), input, value, apply);
+}
+
+/** The unselected images whose reading changed, grouped (from -> to); a group's button selects its rows (the
+ * gallery shows their thumbnails; a lasso can take them into the next constraint). */
+function changedOutside(co, onSelectRows) {
+  const rows = co.groups.map((g) => h('div', { class: 'mc-changed-group', 'data-from': g.from, 'data-to': g.to, 'data-count': String(g.count), 'data-rows': g.rows.join(',') },
+    h('button', { class: 'mc-changed-select', text: 'select', title: 'select these images (the gallery shows them)', onclick: () => onSelectRows(g.rows) }),
+    h('span', { text: ` ${g.count} ${g.from} \u2192 ${g.to}` })));
+  const title = `changed outside: ${co.total} unselected image${co.total === 1 ? '' : 's'} read differently`;
+  return h('div', { class: 'mc-fig mc-fig-changed-outside' }, h('div', { class: 'mc-fig-title', text: title }), ...rows);
+}
+
+export function createReportPanel({ onStrength = () => {}, onSelectRows = () => {} } = {}) {
   const el = h('div', { class: 'mc-report' });
+  let last = null;
   return {
     el,
-    update(r) {
+    /** The slider's preview: the same figures at another alpha (nothing committed). */
+    preview(r) {
+      if (!last || !r) return;
+      const slider = el.querySelector('.mc-strength-row');
+      this.update({ ...r, round: last.round }, { keepSlider: slider });
+      el.dataset.preview = String(r.alpha);
+    },
+    update(r, { keepSlider = null } = {}) {
+      if (!keepSlider) last = r;
+      delete el.dataset.preview;
       el.replaceChildren();
       if (!r || !r.round) return;
       el.dataset.round = String(r.round);
@@ -124,6 +195,16 @@ export function createReportPanel() {
           h('div', { text: `predictions changed outside the selection${of}` }),
           r.changed_selected != null ? h('div', { class: 'mc-muted', text: `${r.changed_selected} changed inside it` }) : null));
       }
+      if (r.alpha != null && (r.guard || r.alpha !== 1)) {
+        el.dataset.alpha = String(r.alpha);
+        const curve = alphaCurve(r.guard, r.alpha);
+        if (curve) figs.prepend(curve);
+        figs.prepend(keepSlider ?? strengthSlider(r.alpha, onStrength));
+      } else if (r.alpha != null) {
+        el.dataset.alpha = String(r.alpha);
+        figs.prepend(keepSlider ?? strengthSlider(r.alpha, onStrength));
+      }
+      if (r.changed_outside && r.changed_outside.groups.length) figs.append(changedOutside(r.changed_outside, onSelectRows));
       el.append(...[head, r.note ? h('div', { class: 'mc-report-note', text: r.note }) : null, figs].filter(Boolean));
     },
   };
