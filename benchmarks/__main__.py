@@ -7,7 +7,19 @@ Each verb lives in its own module of this package (``encode``, ``projection``, `
 import importlib
 import sys
 
-VERBS = ("encode", "projection", "widget", "alignment", "cmcr", "reliability", "scale", "cases", "scale-fit", "fixes")
+VERBS = (
+    "encode",
+    "projection",
+    "widget",
+    "alignment",
+    "cmcr",
+    "reliability",
+    "scale",
+    "cases",
+    "scale-fit",
+    "fixes",
+    "probe",
+)
 
 
 def main(argv=None) -> int:

@@ -36,6 +36,8 @@ _EXPORTS = {
     "save_session": "widget.chorus",
     "load_session": "widget.chorus",
     "ModalChorusError": "errors",
+    "find_suspects": "probe",
+    "Suspects": "probe",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
