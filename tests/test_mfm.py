@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from modalchorus_widget.data.embeddings import EmbeddingSet
-from modalchorus_widget.errors import NotFittedError, ProjectionError
+from modalchorus_widget.errors import EmbeddingError, NotFittedError, ParameterError, ProjectionError
 from modalchorus_widget.projection import metrics as M
 from modalchorus_widget.projection.mfm import MFM
 
@@ -121,6 +121,25 @@ def test_large_set_uses_a_layout_sample(coco_vectors):
     assert tx > 0.85 and cx > 0.85, (tx, cx)
 
 
+@pytest.mark.slow
+def test_fit_cost_is_bounded_in_n(coco_vectors):
+    """Above max_tune_points the fit reads bounded samples only: the rows whose neighbours are searched, the layout's,
+    the rank term's and the fine-tuning's are as many at 40,000 points as at 20,000 (only transform sees all)."""
+    img, txt = coco_vectors
+    rng = np.random.default_rng(0)
+    params = dict(random_state=0, max_layout_points=300, max_tune_points=1000, n_rank_steps=3, n_layout_iter=0)
+    params.update(n_distill_steps=20, n_steps=5)
+    rows = {}
+    for n in (20_000, 40_000):
+        X = np.concatenate([img[np.arange(n // 2) % 500], txt[np.arange(n // 2) % 500]])
+        X = X + rng.normal(0.0, 0.01, X.shape).astype(np.float32)
+        mod = M.modality_labels(n // 2, n // 2)
+        m = MFM(**params).fit(X, mod)
+        assert m.embedding_.shape == (n, 2) and np.isfinite(m.embedding_).all()
+        rows[n] = {k: v for k, v in m.fit_profile_.items() if k.endswith("_rows")}
+    assert rows[20_000] == rows[40_000] == {"knn_rows": 1300, "layout_rows": 300, "rank_rows": 300, "tune_rows": 1000}
+
+
 def test_save_load_round_trip_is_bit_exact(fitted, small, tmp_path):
     path = fitted.save(tmp_path / "map.safetensors")
     back = MFM.load(path)
@@ -135,13 +154,13 @@ def test_clear_errors(small):
     mod = small.modality
     bad = small.vectors.copy()
     bad[7, 3] = np.nan
-    with pytest.raises(ProjectionError, match="NaN or inf .*row 7"):
+    with pytest.raises(EmbeddingError, match=r"MFM.fit: vectors contain NaN at rows \[7\]"):
         MFM(**FAST).fit(bad, mod)
     with pytest.raises(ProjectionError, match="fuses"):  # a single modality where fusion needs two
         MFM(**FAST).fit(img, modality=["image"] * len(img))
     with pytest.raises(ProjectionError, match="modality"):
         MFM(**FAST).fit(small.vectors)
-    with pytest.raises(ProjectionError, match="one name per row"):
+    with pytest.raises(EmbeddingError, match="one name per row"):
         MFM(**FAST).fit(small.vectors, modality=["image"] * 10)
     with pytest.raises(ProjectionError, match="exactly two modalities"):
         MFM(**FAST).fit(
@@ -159,19 +178,22 @@ def test_clear_errors(small):
         ("hidden", ()),
         ("warm_start", "yes"),
     ):
-        with pytest.raises(ProjectionError, match=name):
+        with pytest.raises(ParameterError, match=f"MFM: {name} must be"):
             MFM(**{**FAST, name: value}).fit(small)
     with pytest.raises(NotFittedError, match="not fitted"):
         MFM().transform(img)
     m = MFM(random_state=0, n_layout_iter=0, n_distill_steps=5, n_steps=0).fit(small)
-    with pytest.raises(ProjectionError, match="dimension 100 but this MFM was fitted on 512-d"):  # mismatched dims
+    with pytest.raises(EmbeddingError, match="MFM.transform: vectors have dimension 100, expected 512"):
         m.transform(img[:, :100])
-    with pytest.raises(ProjectionError, match="2-D array"):
+    with pytest.raises(EmbeddingError, match=r"shape \(n, d\)"):
         m.transform(img[0])
     bad_rows = img[:5].copy()
     bad_rows[2] = 0.0
-    with pytest.raises(ProjectionError, match="row 2 is NaN, inf or all zero"):
+    with pytest.raises(EmbeddingError, match=r"MFM.transform: vectors are zero at rows \[2\]"):
         m.transform(bad_rows)
+    with pytest.raises(EmbeddingError, match="unknown modality"):  # one name broadcast, checked against the fit
+        m.transform(img[:3], "audio")
+    np.testing.assert_array_equal(m.transform(img[:3], "image"), m.transform(img[:3]))
 
 
 def test_tiny_sets_fit(coco_vectors):

@@ -18,12 +18,17 @@ What it optimises, and why:
 - Parametric, by distillation: the network (a fixed PCA pre-projection, then one MLP shared by both modalities)
   regresses that layout (``n_distill_steps`` Adam steps of 256-row mini-batches on the squared error, inputs
   jittered by ``distill_noise``); where
-  the layout was a sample, ``n_steps`` Adam steps then fine-tune it on t-SNE's loss over all points (and the
-  rank steps are skipped: the fine-tuning would blur them). ``transform`` places new or re-aligned vectors
+  the layout was a sample, ``n_steps`` Adam steps then fine-tune it on t-SNE's loss over all points, or over a
+  stratified sample of ``max_tune_points`` when there are more (and the rank steps are skipped: the fine-tuning
+  would blur them). ``transform`` places new or re-aligned vectors
   without refitting, and points move between alignment rounds.
 - Cost: a rank step sorts the 2-D distances of at most 512 anchors per direction; fine-tuning is exact up to
   ``batch_size`` points; above, a step samples ``batch_size`` neighbour pairs (attraction) and
-  ``batch_size / 2`` random points (repulsion), so memory stays O(batch * n + n k), never n x n. The distilled
+  ``batch_size / 2`` random points (repulsion), so memory stays O(batch * n + n k), never n x n. Above
+  ``max_tune_points`` every step of the fit reads bounded samples (PCA 5,000 rows, layout ``max_layout_points``,
+  fine-tuning ``max_tune_points``, a fixed number of steps): only the row checks and the final ``transform``
+  run over all n, so a fit of 1,000,000 points costs about a fit of 10,000 plus a linear pass
+  (``fit_profile_`` says where the time went; ``benchmarks scale-fit``). The distilled
   network is within 0.004 Tx@10 of its layout on COCO-500; the input noise costs that, for a map smooth enough
   that an alignment round moves unselected points little.
 """
@@ -78,10 +83,13 @@ class MFM(Projector):
     ``n_distill_steps`` (regression steps, at ``learning_rate``), ``distill_noise`` (Gaussian input noise of the
     regression, relative to the rows' RMS norm: a smoother map, so small changes of a vector move it little), ``n_steps`` (fine-tuning steps,
     at ``learning_rate * 0.018`` after a warm start, ``* 0.18`` without; None: 0 when the layout covered every
-    point, 100 when it was computed on a sample, 400 without a warm start), ``batch_size`` (points of an exact step / neighbour pairs of a
+    point, 100 when it was computed on a sample, 400 without a warm start), ``max_tune_points`` (fine-tuning and its
+    fused k-NN over every point up to this many, else over a stratified sample of this size; None: always every
+    point), ``batch_size`` (points of an exact step / neighbour pairs of a
     sampled one), ``random_state``, ``verbose`` (a progress bar). Learned state: ``mean_``, ``components_``
     (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``, ``n_features_in_``, ``loss_curve_``
-    (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled layout and the rows it covers).
+    (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled layout and the rows it covers),
+    ``fit_profile_`` (seconds of each step of the last fit, ``*_s``, and the rows each step read, ``*_rows``).
     """
 
     name = "MFM"
