@@ -71,6 +71,8 @@ MESSAGES = {
         "png": Message({"request": "str", "data": "str"}),  # the answer to export_png
         "augment": Message({"request": "str?", "set_name": "str", "texts": "list", "files": "list"}),
         "lasso_polygon": Message({"points": "list"}),  # scale.ShardChorus: the lasso in map coordinates
+        # the Suspects panel (widget/suspects.py): select | axis | save | fix | thumbs | probe; name: set / anchor
+        "suspect": Message({"action": "str", "index": "int", "name": "str?"}),
     },
     TO_BROWSER: {
         "ack_selected": Message({"count": "int"}),
@@ -104,6 +106,8 @@ MESSAGES = {
         # the slider's preview: the report at that alpha and the points' colour codes (when coloured by prediction)
         "strength_preview": Message({"alpha": "number", "report": "dict"}, buffers=(0, 1)),
         "export_png": Message({"request": "str"}),
+        "suspect_done": Message({"action": "str", "index": "int", "error": "str?"}),
+        "suspect_thumbs": Message({"index": "int", "count": "int"}, buffers=(0, 6)),
     },
 }
 
@@ -114,17 +118,20 @@ for _to, _kinds in MESSAGES.items():
                 raise ValueError(f"protocol: {_to} message {_kind!r}: field {_name!r} has an unknown type {_type!r}")
 
 
+def _spec_json(spec: Message) -> dict:
+    out = {"fields": dict(spec.fields)}  # buffers (0, 0) and open False are left out: the browser's defaults
+    if spec.buffers != (0, 0):
+        out["buffers"] = list(spec.buffers)
+    if spec.open:
+        out["open"] = True
+    return out
+
+
 def schema() -> dict:
     """The declaration as JSON, as the browser gets it (the widget's ``_protocol`` trait)."""
     return {
         "version": 1,
-        "messages": {
-            to: {
-                kind: {"fields": dict(s.fields), "buffers": list(s.buffers), "open": s.open}
-                for kind, s in kinds.items()
-            }
-            for to, kinds in MESSAGES.items()
-        },
+        "messages": {to: {kind: _spec_json(s) for kind, s in kinds.items()} for to, kinds in MESSAGES.items()},
         "trails": dict(TRAILS),
     }
 

@@ -298,11 +298,13 @@ class ScatterWidget(anywidget.AnyWidget):
         """Bytes this widget's state sends over the comm: JSON, binary, and the plain array sizes.
 
         ``raw`` is the size of the point arrays themselves (positions + codes + indices), the
-        yardstick for "no JSON inflation"; the front-end bundle (``_esm``) is counted apart.
+        yardstick for "no JSON inflation"; the front-end bundle (``_esm``) and the message schema
+        (``_protocol``, the same for every widget: ``protocol``) are counted apart.
         """
         state = self.get_state()
         esm = len(str(state.pop("_esm", "")).encode())
         state.pop("_css", None)
+        schema, _ = B.payload_nbytes({"_protocol": state.pop("_protocol", {})})
         js, binary = B.payload_nbytes(state)
         sizes = B.buffer_sizes(state)
         s = self._sample
@@ -321,6 +323,7 @@ class ScatterWidget(anywidget.AnyWidget):
             "total": js + binary,
             "raw": raw,
             "esm": esm,
+            "protocol": schema,
             "n_buffers": len(sizes),
             "max_buffer": max(sizes, default=0),
         }
