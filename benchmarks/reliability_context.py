@@ -127,9 +127,8 @@ class Ctx:
             # named apart from "MFM" so that set_method("MFM") fits a new map (the set_method interrupt case)
             w = Chorus(
                 es,
-                projector=self.mfm,
+                projector={"MFM-small": self.mfm},
                 positions=self.mfm.transform(es.vectors),
-                method="MFM-small",
                 aligner=self.aligner,
             )
             w.sets["first"] = np.arange(5)

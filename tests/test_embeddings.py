@@ -36,12 +36,12 @@ def test_normalises_unnormalised_input():
 @pytest.mark.parametrize(
     "vectors, match",
     [
-        (np.array([[np.nan, 1.0]]), "NaN or inf"),
-        (np.array([[np.inf, 1.0]]), "NaN or inf"),
-        (np.zeros((2, 3)), "zero vectors"),
+        (np.array([[np.nan, 1.0]]), r"EmbeddingSet: vectors contain NaN at rows \[0\]; drop or re-encode"),
+        (np.array([[np.inf, 1.0]]), r"EmbeddingSet: vectors contain inf at rows \[0\]"),
+        (np.zeros((2, 3)), r"EmbeddingSet: vectors are zero at rows \[0, 1\]"),
         (np.zeros((0, 3)), "empty"),
         (np.ones(3), r"shape \(n, d\)"),
-        (np.array([["a", "b"]]), "not numeric"),
+        (np.array([["a", "b"]]), "not numbers"),
     ],
 )
 def test_bad_vectors_are_rejected_clearly(vectors, match):

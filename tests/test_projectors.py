@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from modalchorus_widget.data.embeddings import EmbeddingSet
-from modalchorus_widget.errors import NotFittedError, ProjectionError
+from modalchorus_widget.errors import EmbeddingError, NotFittedError, ParameterError, ProjectionError
 from modalchorus_widget.projection import metrics as M
 from modalchorus_widget.projection.base import EstimatorProjector, Projector
 from modalchorus_widget.projection.baselines import fused_distances
@@ -125,12 +125,17 @@ def test_bad_input(es, pairs):
     p = make_projector("PCA")
     bad = es.vectors.copy()
     bad[5, 0] = np.inf
-    with pytest.raises(ProjectionError, match="row 5"):
+    with pytest.raises(EmbeddingError, match=r"PCA.fit: vectors contain inf at rows \[5\]"):
         p.fit_transform(bad, es.modality)
-    with pytest.raises(ProjectionError, match="one name per row"):
+    with pytest.raises(EmbeddingError, match="one name per row"):
         p.fit_transform(es.vectors, es.modality[:-1])
+    with pytest.raises(ParameterError, match="PCA: random_state must be"):
+        make_projector("PCA", random_state=-1).fit_transform(es)
     with pytest.raises(NotFittedError, match="not fitted"):
         make_projector("UMAP").transform(img)
     p.fit_transform(es)
-    with pytest.raises(ProjectionError, match="fitted on 512-d"):
+    with pytest.raises(EmbeddingError, match="PCA.transform: vectors have dimension 64, expected 512"):
         p.transform(img[:, :64])
+    with pytest.raises(EmbeddingError, match=r"unknown modality name\(s\) \['audio'\]"):
+        p.transform(img, "audio")  # one name broadcast to every row, checked against the fitted modalities
+    np.testing.assert_array_equal(p.transform(img, "image"), p.transform(img))

@@ -45,7 +45,7 @@ def chorus(coco_vectors):
     mfm = MFM(hidden=(32,), n_steps=15, batch_size=32, warm_start=False, random_state=0)
     mfm.fit(es.vectors, modality=es.modality)
     aligner = Aligner(n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2).fit(es)
-    w = Chorus(es, projector=mfm, positions=mfm.transform(es.vectors), method="MFM", aligner=aligner)
+    w = Chorus(es, projector=mfm, positions=mfm.transform(es.vectors), aligner=aligner)
     w.align(PointSet(N_PAIRS, np.arange(5)), animate=False)
     w.align(PointSet(N_PAIRS + 1, np.arange(5, 9)), animate=False)
     w.sets["cats"] = [1, 2, 3]

@@ -337,9 +337,27 @@ def load_numpy(path, modality: str | None = None, labels=None, items=None, space
     return EmbeddingSet(arr, modality or "image", labels=labels, items=items, space=space)
 
 
+def _vector_columns(df: pd.DataFrame) -> list:
+    """Columns whose cells are numeric vectors (arrays or lists of numbers, more than one), judged on the
+    first non-null cell of each object column."""
+    found = []
+    for c in df.columns:
+        if df[c].dtype != object:
+            continue
+        cells = df[c].dropna()
+        if not len(cells):
+            continue
+        v = cells.iloc[0]
+        if isinstance(v, (list, tuple, np.ndarray)) and len(v) > 1:
+            arr = np.asarray(v)
+            if arr.ndim == 1 and (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+                found.append(c)
+    return found
+
+
 def from_dataframe(
     df: pd.DataFrame,
-    vector_column: str | None = "vector",
+    vector_column: str | None = None,
     vector_columns=None,
     modality_column: str = "modality",
     label_column: str | None = "label",
@@ -347,10 +365,49 @@ def from_dataframe(
     id_column: str | None = "id",
     modality: str | None = None,
     space: str = "clip",
+    text_column: str | None = None,
+    image_column: str | None = None,
 ) -> EmbeddingSet:
-    """An EmbeddingSet from a DataFrame: vectors in one column of arrays/lists (``vector_column``) or in
-    several numeric columns (``vector_columns``, e.g. ``[f"e{i}" for i in range(512)]``); modality per row
-    from ``modality_column`` (or one ``modality`` for all); other columns become ``meta``."""
+    """An EmbeddingSet from a DataFrame, one row per item.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows.
+    vector_column : str, optional
+        The column of vectors (arrays or lists). Default: the one column whose cells are vectors (as
+        Embedding Atlas finds it); a clear error when none or several are.
+    vector_columns : list of str, optional
+        Instead: several numeric columns, one per dimension (e.g. ``[f"e{i}" for i in range(512)]``).
+    modality_column : str, default "modality"
+        The column of modality names.
+    label_column, item_column, id_column : str, optional
+        Columns of labels, raw items and ids, used when the frame has them.
+    modality : str, optional
+        One modality for every row, instead of ``modality_column``.
+    space : str, default "clip"
+        The name of the embedding space.
+    text_column, image_column : str, optional
+        Columns of the raw texts / images of the text / image rows (their items).
+
+    Returns
+    -------
+    EmbeddingSet
+        Other columns become ``meta``.
+
+    Raises
+    ------
+    InputTypeError
+        ``df`` is not a DataFrame.
+    DatasetError
+        No column of vectors, several, vectors of different lengths, or an unknown column.
+    EmbeddingError
+        Bad vectors or modality names.
+
+    Examples
+    --------
+    >>> es = from_dataframe(df)  # doctest: +SKIP
+    """
     if not isinstance(df, pd.DataFrame):
         raise InputTypeError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
     used = []
@@ -361,6 +418,16 @@ def from_dataframe(
         vec = df[list(vector_columns)].to_numpy(dtype=np.float32)
         used += list(vector_columns)
     else:
+        if vector_column is None:
+            found = _vector_columns(df)
+            if len(found) != 1:
+                what = "no column holds" if not found else f"columns {found} all hold"
+                raise DatasetError(
+                    f"from_dataframe: {what} vectors (arrays or lists of numbers); columns are "
+                    f"{list(df.columns)[:10]}. Pass vector_column=NAME (or vector_columns=[...] for one column "
+                    "per dimension)."
+                )
+            vector_column = found[0]
         if vector_column not in df.columns:
             raise DatasetError(
                 f"from_dataframe: no column {vector_column!r} holding vectors; columns are {list(df.columns)[:10]}. "
@@ -368,8 +435,11 @@ def from_dataframe(
             )
         try:
             vec = np.stack([np.asarray(v, dtype=np.float32) for v in df[vector_column]])
-        except ValueError as exc:
-            raise DatasetError(f"from_dataframe: column {vector_column!r} holds vectors of different lengths.") from exc
+        except (ValueError, TypeError) as exc:
+            raise DatasetError(
+                f"from_dataframe: column {vector_column!r} holds vectors of different lengths or non-numbers; "
+                "check the column."
+            ) from exc
         used.append(vector_column)
     if modality is not None:
         mod = modality
@@ -386,12 +456,25 @@ def from_dataframe(
         if col is not None and col in df.columns:
             kw[key] = df[col].to_numpy()
             used.append(col)
+    by_modality = {m: c for m, c in (("text", text_column), ("image", image_column)) if c is not None}
+    if by_modality:
+        missing = [c for c in by_modality.values() if c not in df.columns]
+        if missing:
+            raise DatasetError(f"from_dataframe: no column(s) {missing}; columns are {list(df.columns)[:10]}.")
+        mods = np.broadcast_to(np.asarray(mod, dtype=object), (len(df),))
+        items = np.array(kw.get("items", np.full(len(df), None, dtype=object)), dtype=object)
+        for m, c in by_modality.items():
+            rows = mods == m
+            items[rows] = df[c].to_numpy(dtype=object)[rows]
+        kw["items"] = items
+        used += [c for c in dict.fromkeys(by_modality.values()) if c not in used]
     meta = df.drop(columns=used).reset_index(drop=True)
     return EmbeddingSet(vec, mod, meta=meta if len(meta.columns) else None, space=space, **kw)
 
 
 def load_parquet(path, **kw) -> EmbeddingSet:
-    """Load pre-computed embeddings from a parquet file (see ``from_dataframe`` for the columns)."""
+    """Load pre-computed embeddings from a parquet file (see ``from_dataframe`` for the columns: by default the
+    one column that holds vectors, and a ``modality`` column)."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"load_parquet: '{path}' does not exist.")

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.validation import check_vectors
 from ..errors import ProjectionError
 
 __all__ = ["ProjectionError", "concept_vector", "axis_coordinate", "concept_axis"]
 
 
 def _vectors(vectors) -> np.ndarray:
-    v = getattr(vectors, "vectors", vectors)  # EmbeddingSet or array
-    v = np.asarray(v, dtype=np.float32)
-    if v.ndim != 2 or v.shape[0] == 0:
-        raise ProjectionError(f"vectors: expected a non-empty (n, d) array, got shape {v.shape}")
-    return v
+    return check_vectors(vectors, "concept_axis", allow_zero=True)  # EmbeddingSet or array
 
 
 def concept_vector(concept, dim: int, where: str = "concept") -> np.ndarray:
     """Unit vector of a concept: one (d,) embedding, or the normalised mean of a (k, d) set of them."""
-    c = np.asarray(getattr(concept, "vectors", concept), dtype=np.float64)
+    c = np.asarray(getattr(concept, "vectors", concept))
+    if c.size:  # NaN, inf and non-numbers get the package's one message; an empty set is said below
+        c = check_vectors(c, where, allow_zero=True, allow_1d=True).astype(np.float64).reshape(c.shape)
+    c = c.astype(np.float64)
     if c.ndim == 2:
         if c.shape[0] == 0:
             raise ProjectionError(f"{where}: the set of embeddings is empty; give at least one vector")

@@ -23,6 +23,7 @@ from itertools import permutations
 
 import numpy as np
 
+from ..data.validation import check_vectors
 from ..errors import ProjectionError
 
 __all__ = [
@@ -48,20 +49,8 @@ def modality_labels(n_images: int, n_texts: int) -> np.ndarray:
 
 
 def _as_2d(a, name: str) -> np.ndarray:
-    if hasattr(a, "vectors") and not isinstance(a, np.ndarray):  # an EmbeddingSet
-        a = a.vectors
-    if hasattr(a, "detach"):  # a torch tensor
-        a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.ndim != 2:
-        raise ProjectionError(f"{name} must be a 2-D array (n_points, n_dims); got shape {a.shape}.")
-    if not np.issubdtype(a.dtype, np.number):
-        raise ProjectionError(f"{name} must be numeric; got dtype {a.dtype}.")
-    a = a.astype(np.float64, copy=False)
-    if not np.isfinite(a).all():
-        bad = int(np.argwhere(~np.isfinite(a))[0, 0])
-        raise ProjectionError(f"{name} contains NaN or inf (first at row {bad}); drop or fix those rows first.")
-    return a
+    """float64 (n, d) rows of ``a`` (EmbeddingSet, tensor or array), checked by the package's one validator."""
+    return check_vectors(a, f"quality metric ({name})", allow_zero=True).astype(np.float64)
 
 
 def _check(high, low, modality=None, k: int | None = None):
@@ -85,10 +74,7 @@ def _check(high, low, modality=None, k: int | None = None):
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise ProjectionError("high contains an all-zero row; cosine distance is undefined for it.")
-    return a / norms
+    return check_vectors(a, "quality metric (high)", normalize=True).astype(np.float64)
 
 
 def _ranks(d: np.ndarray) -> np.ndarray:

@@ -90,6 +90,5 @@ def chorus_from_shards(
         lasso_limit=lasso_limit,
         projector=load_projector(sh.store),
         positions=positions,
-        method="MFM",
         **kwargs,
     )

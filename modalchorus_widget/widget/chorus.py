@@ -20,9 +20,11 @@ from . import buffers as B
 from . import session
 from .augment import decode_data_url
 from .browser_actions import BrowserActions
+from .front_door import FrontDoor, chorus_inputs, default_color
 from .protocol import TRAILS, handles
 from .scatter import ScatterWidget, _array_trait
 from .state import ChorusState, codes_in_order
+from .suspects import SuspectsActions
 
 __all__ = ["Chorus", "save_session", "load_session"]
 _log = logging.getLogger("modalchorus_widget")
@@ -42,15 +44,19 @@ def _jsonable(x):
     return str(x)
 
 
-class Chorus(BrowserActions, ScatterWidget):
+class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
     """The ModalChorus tool in one cell: projection view + concept-axis view + named sets + status.
 
-    ``Chorus(embeddings, projector="MFM")`` projects an EmbeddingSet (or shows given ``positions``), colours
-    it by ``color_by`` (a frame column, ``"prediction"`` or ``"modality"``), and links lasso selections,
-    hover and named sets between both views and Python. ``align(*constraints)`` runs one alignment round
-    through ``aligner`` and animates the points to their new places.
+    ``Chorus(embeddings)`` projects an EmbeddingSet, or a ``ChorusData`` bundle (``load_default("shapes")``:
+    its encoder and class prompts come with it; ``Chorus.from_dataframe(df, ...)`` takes a DataFrame), or shows
+    given ``positions``; colours it by ``color_by`` (a frame column, ``"prediction"`` or ``"modality"``; default:
+    the first of ``label``, ``prediction``, ``modality`` the data has), and links lasso selections, hover and
+    named sets between both views and Python. ``align(*constraints)`` runs one alignment round through
+    ``aligner`` (an ``Aligner(mode=...)``, fitted here on these embeddings; default: a fast-mode one) and animates
+    the points to their new places.
 
-    ``projector``: a method name (``PROJECTORS``) or a fitted-or-not ``Projector``. ``class_prompts`` (for
+    ``projector``: a method name (``PROJECTORS``), a fitted-or-not ``Projector``, or ``{name: Projector}`` to show
+    it under another name. ``class_prompts`` (for
     zero-shot predictions of image rows): row indices of prompt texts in the set (they follow alignment), a
     list of texts (embedded by ``encoder``), a dict name -> text or vector, or an array of vectors.
     ``save(path)`` / ``Chorus.load(path)`` keep a whole session in one file.
@@ -88,17 +94,17 @@ class Chorus(BrowserActions, ScatterWidget):
         embeddings,
         projector=None,
         positions=None,
-        color_by="label",
+        color_by=None,
         encoder=None,
         aligner=None,
         class_prompts=None,
-        method=None,
         wait=None,
         autosave=None,
         item_folders=None,
         **kwargs,
     ):
-        n = getattr(embeddings, "n", 0)
+        embeddings, encoder, class_prompts = chorus_inputs(embeddings, encoder, class_prompts)
+        n = embeddings.n
         self._align_lock = threading.Lock()
         self._autosave = None
         self._item_folders = None if item_folders is None else [Path(f) for f in item_folders]
@@ -111,13 +117,13 @@ class Chorus(BrowserActions, ScatterWidget):
             encoder=encoder,
             aligner=aligner,
             class_prompts=class_prompts,
-            method=method,
             defer_fit=defer and positions is None,
         )
         self._fit_thread, self._fit_error = None, None
         self._axis_spec = None
         self._thumbs = {}
         options = st.color_options()
+        color_by = default_color(options) if color_by is None else color_by
         if color_by not in options:
             raise WidgetError(f"color_by={color_by!r} is not available; choose one of {options}")
         codes, names = st.codes_for(color_by)
@@ -147,6 +153,7 @@ class Chorus(BrowserActions, ScatterWidget):
         if autosave is not None:
             self.autosave = autosave
         self._follow_cells()
+        self._start_probe()  # in the background: w.suspects, the Suspects panel (widget/suspects.py)
 
     def _follow_cells(self):
         """After every cell, show what it did to the aligner directly (``sync``); no-op outside IPython."""
@@ -495,13 +502,12 @@ class Chorus(BrowserActions, ScatterWidget):
         s = session.read_session(path, encoder=encoder, images=images, texts=texts)
         w = cls(
             s["embeddings"],
-            projector=s["projector"],
+            projector={s["method"]: s["projector"]},
             positions=s["positions"],
             color_by=s["color_by"],
             encoder=encoder,
             aligner=s["aligner"],
             class_prompts=s["class_prompts"],
-            method=s["method"],
             item_folders=item_folders,
             **kwargs,
         )

@@ -11,13 +11,14 @@ import numpy as np
 
 from ..data.embeddings import EmbeddingSet, make_thumbnail
 from ..encoders.base import check_encoder
-from ..errors import WidgetError
+from ..errors import InputTypeError, WidgetError
 from ..evaluation import zero_shot_predict
 from ..projection.base import Projector
 from ..projection.concept_axis import concept_axis
 from ..projection.registry import PROJECTORS, make_projector, method_name
 from . import buffers as B
 from .augment import as_extras
+from .front_door import fitted_aligner
 from .report_view import round_view, round_words
 
 __all__ = ["ChorusState", "categorise", "codes_in_order"]
@@ -65,17 +66,17 @@ class ChorusState:
         encoder=None,
         aligner=None,
         class_prompts=None,
-        method=None,
         defer_fit=False,
     ):
         if not isinstance(embeddings, EmbeddingSet):
-            raise WidgetError(
+            raise InputTypeError(
                 f"embeddings: expected an EmbeddingSet, got {type(embeddings).__name__}; "
                 "wrap arrays with EmbeddingSet(vectors, modality=...) or EmbeddingSet.from_pairs"
             )
         self.embeddings = embeddings
         self.encoder = check_encoder(encoder, "Chorus(encoder=...)")
-        self.aligner = aligner = self._fitted_aligner(aligner, embeddings)
+        self.default_aligner = aligner is None
+        self.aligner = aligner = fitted_aligner(aligner, embeddings, self.encoder)
         self.class_prompts = class_prompts
         self.rounds = 0
         self.round_views = {}  # round number (1-based) -> report_view.round_view of it
@@ -89,11 +90,14 @@ class ChorusState:
         self._seen = None if aligner is None else aligner.embeddings_  # the aligner state on show
         if projector is None:
             projector = "MFM" if len(embeddings.modalities) >= 2 and embeddings.n >= 8 else "PCA"
+        method = None
+        if isinstance(projector, dict) and len(projector) == 1:  # {name: projector}: a projector named apart
+            method, projector = next(iter(projector.items()))
         if isinstance(projector, str):
             projector = make_projector(projector)
         if not isinstance(projector, Projector):
             raise WidgetError(
-                f"projector: expected a method name ({list(PROJECTORS)}) or a Projector, got "
+                f"projector: expected a method name ({list(PROJECTORS)}), a Projector or {{name: Projector}}, got "
                 f"{type(projector).__name__}; wrap a scikit-learn transformer with "
                 "modalchorus_widget.projection.base.EstimatorProjector(estimator)"
             )
@@ -113,24 +117,6 @@ class ChorusState:
         self.prompt_rows = None
         self.prompt_names, self.prompt_vectors = self._resolve_prompts(class_prompts)
         self.predictions = self.predict(embeddings)
-
-    def _fitted_aligner(self, aligner, embeddings):
-        """The aligner rounds go through: a fast-mode one by default; one not fitted yet is fitted on the
-        widget's embeddings (with the widget's encoder when it has none), a fitted one is kept as it is."""
-        from ..alignment.aligner import Aligner
-
-        self.default_aligner = aligner is None
-        if aligner is None:
-            aligner = Aligner(encoder=self.encoder)
-        if not isinstance(aligner, Aligner):
-            raise WidgetError(
-                f"aligner: expected an Aligner, got {type(aligner).__name__}; pass aligner=Aligner(mode=...)"
-            )
-        if not hasattr(aligner, "embeddings_"):
-            if aligner.encoder is None and self.encoder is not None:
-                aligner.set_params(encoder=self.encoder)
-            aligner.fit(embeddings)
-        return aligner
 
     def aligner_to_save(self):
         """The aligner a session file keeps: None for the default one before any round (nothing to keep)."""

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ...data.validation import check_vectors
 from ...errors import InputError, InputTypeError
 
 
@@ -38,11 +39,7 @@ def check_embeddings(embeddings, dim, where: str) -> np.ndarray:
     if v.ndim != 2 or (dim is not None and v.shape[1] != dim):
         want = f"(n, {dim})" if dim is not None else "(n, d)"
         raise GenerationError(f"{where}: expected embeddings of shape {want}, got {v.shape}; one row per image.")
-    if not np.isfinite(v).all():
-        raise GenerationError(f"{where}: embeddings contain NaN or inf; drop or re-encode those rows.")
-    if len(v) and (np.linalg.norm(v, axis=1) < 1e-12).any():
-        raise GenerationError(f"{where}: zero vectors have no direction; drop them.")
-    return v
+    return check_vectors(v, where) if len(v) else v  # NaN, inf and zero rows: the package's one validator
 
 
 def check_images(images, n: int, where: str) -> np.ndarray:
