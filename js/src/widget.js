@@ -22,13 +22,14 @@ import {
   mountAugment, mountAxis, mountCodeLine, mountDensity, mountExport, mountGallery, mountHistory, mountNotice,
   mountProjection, mountReport, mountRounds, mountSearch, mountSets, mountStatus, mountToolbar, mountTooltip,
 } from './panels.js';
+import { mountSuspects } from './ui/suspects_panel.js';
 
 /** The panels of each view mode (the model's `view_mode`), mounted in this order. */
 export const PANELS = {
   scatter: [mountToolbar, mountNotice, mountProjection, mountStatus, mountTooltip, mountExport],
   chorus: [
     mountToolbar, mountSearch, mountNotice, mountProjection, mountAxis, mountGallery, mountDensity, mountSets,
-    mountAugment, mountHistory, mountReport, mountCodeLine, mountStatus, mountTooltip, mountExport, mountRounds,
+    mountSuspects, mountAugment, mountHistory, mountReport, mountCodeLine, mountStatus, mountTooltip, mountExport, mountRounds,
   ],
 };
 
