@@ -23,11 +23,12 @@ from sklearn.base import BaseEstimator
 
 from ..data.embeddings import EmbeddingSet
 from ..data.validation import Check, Interval, Options, check_modality, check_params, check_vectors
+from ..device import device_ok, resolve_device
 from ..encoders.base import check_encoder
 from ..errors import AlignmentError, InputTypeError, MissingFileError, NotFittedError
 from .adapter import adapters_to_bytes, apply_adapter
 from .aligner_file import Round
-from .anchors import anchors_to_bytes, apply_anchor_round, fit_anchor_round, map_tuned_anchors
+from .anchors import anchors_to_bytes, fit_anchor_round, map_tuned_anchors
 from .constraints import Constraint
 from .fit import FitParams, fit_round, stratified
 from .guard import (
@@ -35,10 +36,12 @@ from .guard import (
     guard_round,
     guard_to_json,
     mix_vectors,
+    preview,
     restrength,
     set_mapper,
 )
 from .report import round_report
+from .rounds import after_state, apply_round, delta_between
 
 MODES = ("fast", "deep", "anchors")
 FORMAT = "modalchorus-aligner"
@@ -81,6 +84,9 @@ n_candidates, batch_size, validation, eval_every, patience
         ``towers_`` after ``fit``.
     random_state : int or None, default 0
         Seed (None: 0); the same inputs give bit-identical rounds.
+    device : str, default "auto"
+        Where a round's per-row work (adapters over every changed row) runs: CUDA when torch sees a GPU, else
+        the CPU (``device.resolve_device``); ``device_`` says which a round used.
 
     Attributes
     ----------
@@ -119,6 +125,7 @@ n_candidates, batch_size, validation, eval_every, patience
         "stop_when_satisfied": ["boolean"],
         "random_state": [None, Interval(Integral, 0, None)],
         "guard": [None, Check(guard_ok, "'auto', None or a dict(tolerance=..., on=rows)")],
+        "device": [Check(device_ok, "'auto' (CUDA when torch sees a GPU, else the CPU), 'cpu', 'cuda' or 'cuda:N'")],
     }
 
     def __init__(
@@ -144,6 +151,7 @@ n_candidates, batch_size, validation, eval_every, patience
         towers=None,
         random_state=0,
         guard="auto",
+        device="auto",
     ):
         self.mode = mode
         self.encoder = encoder
@@ -166,6 +174,7 @@ n_candidates, batch_size, validation, eval_every, patience
         self.towers = towers
         self.random_state = random_state
         self.guard = guard
+        self.device = device
 
     def fit(self, embeddings, images=None, texts=None) -> Aligner:
         """Take the set to align; rounds then start from it (a fitted aligner starts afresh: no history).
@@ -220,11 +229,17 @@ n_candidates, batch_size, validation, eval_every, patience
             tuner.check(embeddings)
             towers, original = tuple(tuner.towers), tuner.to_bytes()  # the tuned tensors before any round
         self.tuner_, self.towers_, self._deep_original = tuner, towers, original
+        self.device_ = resolve_device(self.device, "Aligner(device=...)")
         self.embeddings_ = embeddings
         self.history_ = []
         self._states = [embeddings]
         self._redo = []
         return self
+
+    def _concepts(self):
+        """The class prompt rows the round's readings go against (the guard's ``concepts``), or None."""
+        g = self.guard
+        return np.asarray(g["concepts"], np.int64) if isinstance(g, dict) and g.get("concepts") is not None else None
 
     def _check_fitted(self, where: str) -> None:
         if not hasattr(self, "embeddings_"):
@@ -287,7 +302,7 @@ n_candidates, batch_size, validation, eval_every, patience
         resolved = [c.resolve(self) for c in flat]
         params = self._params(len(self.history_))
         selected = np.unique(np.concatenate([r.rows() for r in resolved]))
-        unselected = np.setdiff1d(np.arange(es.n), selected)
+        unselected = np.flatnonzero(np.isin(np.arange(es.n), selected, invert=True, kind="table"))
         if len(unselected) == 0:  # nothing left to preserve but closeness to the start (the KL would undo the pull)
             params = replace(params, preserve_kl=0.0)
         rng = np.random.default_rng(params.seed)
@@ -301,16 +316,13 @@ n_candidates, batch_size, validation, eval_every, patience
         else:
             adapters, info = fit_round(before, es.modality, resolved, ref, params)
             weights = adapters_to_bytes(adapters)
-        after = _after(es, self.mode, weights, adapters, info["steps"] == 0)
-        if not np.isfinite(after).all():
-            raise AlignmentError(
-                "Aligner.step: the round produced non-finite vectors; nothing was changed. "
-                "Lower lr or the constraint weights."
-            )
+        self.device_ = resolve_device(self.device, "Aligner(device=...)")  # blockwise, on the changed rows only
+        after, delta = apply_round(before, es.modality, self.mode, weights, adapters, info["steps"] == 0, self.device_)
         mapper = set_mapper(self.transform, adapters)
         after, alpha, guarded = guard_round(self.guard, es, before, after, resolved, selected, mapper)
-        new_es = es.with_vectors(after, normalize=False)
-        report = round_report(es, before, after, resolved, adapters, selected, info)
+        delta = delta if alpha == 1.0 else delta_between(before, after, delta.rows)
+        new_es = es.with_vectors(after, normalize=False, trusted=True)  # a new finite array: no copy, no check
+        report = round_report(es, before, after, resolved, adapters, selected, info, delta, self._concepts())
         report.update(alpha=alpha, **({"guard": guarded} if guarded else {}))
         rnd = Round(len(self.history_), flat, report, 0.0, weights, adapters, mode=self.mode, alpha=alpha)
         rnd._owner = self
@@ -370,8 +382,7 @@ n_candidates, batch_size, validation, eval_every, patience
         return rnd
 
     def export_patch(self, path, upto=None) -> Path:
-        """Write the active rounds (the first ``upto``) as a patch file, applied with numpy alone by
-        ``modalchorus_widget.Patch`` (``alignment/patch.py``). Returns the path."""
+        """Write the first ``upto`` active rounds (all) as a patch file (``Patch``, ``alignment/patch.py``)."""
         from .patch import _load_st, build_patch
 
         self._check_fitted("export_patch")
@@ -380,10 +391,12 @@ n_candidates, batch_size, validation, eval_every, patience
         return build_patch(self.mode, self.history_[:k], self._states[0], self._states[k], enc).save(path)
 
     def set_strength(self, alpha) -> Round:
-        """Apply the last round at strength ``alpha`` in [0, 1] instead (the widget's strength slider, "Apply"):
-        its state becomes normalise((1 - alpha) before + alpha after) of the full round, its report's figures
-        those of ``alpha``; undo / redo / save / load keep it (``alignment/guard.py``). Fast and anchor modes."""
+        """The last round at strength ``alpha`` in [0, 1] (the slider's "Apply"; kept by undo/redo/save/load)."""
         return restrength(self, alpha, _after)
+
+    def preview_strength(self, alpha) -> np.ndarray:
+        """The last round's vectors at strength ``alpha``, nothing committed (the widget's slider)."""
+        return preview(self, alpha, _after)
 
     def _deep_weights_at(self, k: int) -> bytes:
         """The tuned tensors after the first k active rounds (k = 0: the encoder's original ones)."""
@@ -583,14 +596,4 @@ n_candidates, batch_size, validation, eval_every, patience
 
 
 # ---------------------------------------------------------------------------- helpers
-def _after(prev: EmbeddingSet, mode, weights, adapters, identity, where="anchor round") -> np.ndarray:
-    """The vectors of state ``prev`` after a fast- or anchor-mode round (its adapters, or its stored anchor rows)."""
-    if identity:
-        return np.array(prev.vectors, copy=True)
-    if mode == "anchors":
-        return apply_anchor_round(prev.vectors, weights, where)
-    after = np.array(prev.vectors, copy=True)
-    for m in adapters.keys():
-        rows = prev.mask(m)
-        after[rows] = apply_adapter(adapters, prev.vectors[rows], m)
-    return after
+_after = after_state  # the vectors after a fast- or anchor-mode round (rounds.py: blockwise, changed rows only)

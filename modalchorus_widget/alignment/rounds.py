@@ -16,7 +16,6 @@ kernels compute each row independently of the rows beside it; ``tests/test_round
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,13 +60,6 @@ def delta_between(before: np.ndarray, after: np.ndarray, rows) -> Delta:
         r = rows[s : s + BLOCK]
         moved[s : s + len(r)] = moved_of(before[r], after[r])
     return Delta(rows, moved)
-
-
-def _check_finite(block: np.ndarray, where: str) -> None:
-    if not np.isfinite(block).all():
-        raise AlignmentError(
-            f"{where}: the round produced non-finite vectors; nothing was changed. Lower lr or the constraint weights."
-        )
 
 
 def _rows_of(modality, adapters) -> list:
@@ -121,22 +113,29 @@ def apply_round(vectors, modality, mode, weights, adapters, identity, device="cp
         rows = np.unique(np.asarray(load(weights)["rows"], np.int64))
         rows = rows[(after[rows] != v[rows]).any(axis=1)]
         return after, Delta(rows, moved_of(v[rows], after[rows]))
+    from .adapter import adapt_rows, adapter_weights
+
     after = np.empty(v.shape, np.float32)
     parts = _rows_of(modality, adapters)
     moved = []
     for m, rows in parts:
-        g = _on(adapters[m], device)
+        w = adapter_weights(adapters[m], device)
         mv = np.empty(len(rows), np.float32)
         for s in range(0, len(rows), BLOCK):
             r = rows[s : s + BLOCK]
             lo, hi = int(r[0]), int(r[-1]) + 1
-            x = v[lo:hi] if hi - lo == len(r) else v[r]  # a modality's rows are often one contiguous range
-            y = _run(g, x, device)
-            _check_finite(y, where)
-            if hi - lo == len(r):
-                after[lo:hi] = y
+            if hi - lo == len(r):  # a modality's rows are often one contiguous range: written in place
+                x, y = v[lo:hi], after[lo:hi]
+                norms = adapt_rows(w, x, y)
             else:
+                x, y = v[r], np.empty((len(r), v.shape[1]), np.float32)
+                norms = adapt_rows(w, x, y)
                 after[r] = y
+            if not np.isfinite(norms).all():
+                raise AlignmentError(
+                    f"{where}: the round produced non-finite vectors; nothing was changed. Lower lr or the "
+                    "constraint weights."
+                )
             mv[s : s + len(r)] = moved_of(x, y)
         moved.append((rows, mv))
     changed = np.zeros(len(v), bool)
@@ -165,27 +164,6 @@ def _copy_unchanged(src, dst, changed) -> None:
     for a, b in zip(starts, ends):
         lo, hi = int(keep[a]), int(keep[b - 1]) + 1
         dst[lo:hi] = src[lo:hi]
-
-
-def _on(g, device: str):
-    """The adapter ``g`` on ``device`` (a copy there; the round's own adapters stay on the CPU)."""
-    if device == "cpu":
-        return g
-    import copy
-
-    return copy.deepcopy(g).to(device)
-
-
-def _run(g, x: np.ndarray, device: str) -> np.ndarray:
-    """One adapter on a block of rows (float32 in, float32 out), on ``device``."""
-    import torch
-
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a read-only block: read, never written
-        t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-        if device != "cpu":
-            return g(t.to(device)).cpu().numpy()
-        return g(t).numpy()
 
 
 def after_state(prev, mode, weights, adapters, identity, where="anchor round", device="cpu") -> np.ndarray:
