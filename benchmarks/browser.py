@@ -69,7 +69,10 @@ class Lab:
     """A running Jupyter server with a front end (started and stopped by PID): ``front_end`` "lab" is JupyterLab,
     "notebook" is Jupyter Notebook 7 (the same server and widget manager, another page layout and URLs)."""
 
-    def __init__(self, base: Path, front_end: str = "lab"):
+    def __init__(self, base: Path, front_end: str = "lab", python: str | None = None):
+        """``python``: the interpreter of another environment to serve (and run kernels) from, e.g. a virtual
+        environment where the package is installed from a wheel; that environment then serves its own installed
+        package and shipped bundle (no repository on PYTHONPATH, no test bundle)."""
         if front_end not in FRONT_ENDS:
             raise ValueError(f"front_end must be one of {list(FRONT_ENDS)}, got {front_end!r}")
         self.front_end = front_end
@@ -80,6 +83,7 @@ class Lab:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.env = None
+        self.python = python
 
     def start(self, timeout: float = 90):
         dirs = {
@@ -103,13 +107,18 @@ class Lab:
         env.update({k: str(v) for k, v in dirs.items()})
         env["JUPYTERLAB_SETTINGS_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings")
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(dirs["JUPYTER_CONFIG_DIR"] / "lab" / "workspaces")
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        if not TEST_BUNDLE.is_file():
-            raise RuntimeError(f"the widget's test bundle {TEST_BUNDLE} is missing: run `cd js && npm run build`")
-        env["MODALCHORUS_WIDGET_ESM"] = str(TEST_BUNDLE)  # widget/scatter.py serves it instead of static/widget.js
+        if self.python is None:
+            env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+            if not TEST_BUNDLE.is_file():
+                raise RuntimeError(f"the widget's test bundle {TEST_BUNDLE} is missing: run `cd js && npm run build`")
+            env["MODALCHORUS_WIDGET_ESM"] = str(TEST_BUNDLE)  # widget/scatter.py serves it, not static/widget.js
+        else:  # another environment: nothing of the repository's
+            for key in ("PYTHONPATH", "MODALCHORUS_WIDGET_ESM", "VIRTUAL_ENV", "PYTHONHOME"):
+                env.pop(key, None)
+            env["PATH"] = os.pathsep.join([str(Path(self.python).parent), env.get("PATH", "")])
         self.env = env
         cmd = [
-            sys.executable,
+            self.python or sys.executable,
             "-m",
             FRONT_ENDS[self.front_end],
             "--no-browser",
