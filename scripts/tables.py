@@ -253,7 +253,11 @@ def cmcr_table() -> str:
     if not co:
         raise Missing("cmcr")
     rows = [["**C-MCR**", f"**{f3(co['r1'])}**", f3(co["r5"])]]
-    names = {"ridge": "ridge MiniLM → CLIP text", "procrustes": "orthogonal Procrustes"}
+    names = {
+        "ridge": "ridge MiniLM → CLIP text (alpha by 5-fold CV)",
+        "ridge_alpha1": "ridge MiniLM → CLIP text (alpha 1)",
+        "procrustes": "orthogonal Procrustes",
+    }
     for key, b in co.get("baselines", {}).items():
         rows.append([names.get(key, key), f3(b["r1"]), f3(b["r5"])])
     if co.get("clip_text_to_image"):
