@@ -6,6 +6,7 @@ Kernel side only (no browser): the widget is built, coloured, and a round runs f
 import numpy as np
 import pandas as pd
 import pytest
+from traitlets import TraitError
 
 from modalchorus_widget import Chorus, PointSet, SetSet, load_default, load_embeddings
 from modalchorus_widget.errors import DatasetError, InputTypeError
@@ -68,5 +69,10 @@ def test_chorus_from_dataframe(coco_vectors):
     es = w.embeddings
     assert es.n == 2 * N and list(es.items[N : N + 2]) == ["caption 0", "caption 1"]
     assert "caption" not in es.frame.columns and "source" in w.color_options
+    for name, value in (("method", "UMAP"), ("color_by", "source")):  # a label alone would lie: use the methods
+        with pytest.raises(TraitError, match="read-only"):
+            setattr(w, name, value)
+    w.set_color_by("source")
+    assert w.color_by == "source" and len(w.category_names) == 1
     one = Chorus.from_dataframe(df.iloc[:N].drop(columns="modality"), modality="image", projector="PCA")
     assert set(one.embeddings.modalities) == {"image"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.embeddings import MODALITIES
+from ..data.validation import check_vectors
 from ..errors import AlignmentError
 
 DIRECTIONS = ("pull", "push")
@@ -59,15 +60,12 @@ def _rows(es, idx, where):
     return idx
 
 
-def _normalise(v, where):
-    v = np.asarray(v, dtype=np.float32)
-    if not np.isfinite(v).all():
-        bad = np.flatnonzero(~np.isfinite(v).reshape(len(v), -1).all(axis=1)) if v.ndim == 2 else [0]
-        raise AlignmentError(f"{where}: NaN or inf in vector row(s) {list(bad)[:5]}; drop or re-encode them.")
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    if (n < 1e-12).any():
-        raise AlignmentError(f"{where}: a zero vector has no direction; drop it.")
-    return (v / n).astype(np.float32)
+def _normalise(v, where, dim=None):
+    """Unit float32 rows, checked by the package's one vector validator (EmbeddingError)."""
+    v = np.asarray(v)
+    one = v.ndim == 1
+    out = check_vectors(v, where, dim=dim, normalize=True, allow_1d=True)
+    return out[0] if one else out
 
 
 def encode(encoder, items, modality, where):
@@ -324,13 +322,8 @@ class PointSet(Constraint):
                 raw = encode(aligner.encoder, [a], mod, f"PointSet anchor {a!r}")
                 vec = aligner.transform_encoded(_normalise(raw, f"PointSet anchor {a!r}"), mod)[0]
         else:
-            if a.size != es.dim:
-                raise AlignmentError(
-                    f"PointSet: anchor vector has dimension {a.size}, the set has {es.dim}; "
-                    "use a vector from the same model as the embeddings (or a row index / text)."
-                )
             mod = self.anchor_modality or "text"
-            vec = aligner.transform(_normalise(a[None], "PointSet anchor"), mod)[0]
+            vec = aligner.transform(_normalise(a[None], "PointSet anchor vector", dim=es.dim), mod)[0]
         if mod not in MODALITIES:
             raise AlignmentError(f"PointSet: unknown anchor modality {mod!r}; use one of {list(MODALITIES)}.")
         if anchor_row is not None:

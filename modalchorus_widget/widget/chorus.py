@@ -138,10 +138,10 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
         )
         with self.hold_sync():
             self.view_mode = "chorus"
-            self.method = st.method
-            self.methods = list(dict.fromkeys([*PROJECTORS, st.method]))
-            self.color_options = options
-            self.color_by = color_by
+            self.set_trait("method", st.method)
+            self.set_trait("methods", list(dict.fromkeys([*PROJECTORS, st.method])))
+            self.set_trait("color_options", options)
+            self.set_trait("color_by", color_by)
             self.point_labels = st.default_labels()
             self.status = st.status()
             self.history = st.history()
@@ -227,7 +227,7 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
         with self.hold_sync():
             self.busy = ""
             self.update_positions(xy)
-            self.method = method
+            self.set_trait("method", method)
         if self._axis_spec is not None and self._axis_spec.get("y") is None:
             self._recompute_axis()
         self._save_autosave()
@@ -283,9 +283,9 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
         self.state.method = method
         with self.hold_sync():
             self.update_positions(xy, animate=animate)
-            self.method = method
+            self.set_trait("method", method)
             if method not in self.methods:
-                self.methods = self.methods + [method]
+                self.set_trait("methods", self.methods + [method])
         if self._axis_spec is not None and self._axis_spec.get("y") is None:
             self._recompute_axis()
         return self
@@ -295,7 +295,7 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
         self.wait()
         self.state.add_layout(name, positions)
         if name not in self.methods:
-            self.methods = self.methods + [str(name)]
+            self.set_trait("methods", self.methods + [str(name)])
         return self
 
     # ------------------------------------------------------------ colour
@@ -305,7 +305,7 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
         with self.hold_sync():
             self.category_names = names
             self.category = codes
-            self.color_by = key
+            self.set_trait("color_by", key)
         return self
 
     def selected_frame(self):
