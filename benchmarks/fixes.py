@@ -233,6 +233,7 @@ def case_compositional():
 
 def case_generation():
     from modalchorus_widget.worlds import shapes as S
+    from modalchorus_widget.worlds import shapes_cases as C
     from modalchorus_widget.worlds.generation import ShapesOracle, load_shapes_generator
     from modalchorus_widget.worlds.generation import case as G
     from modalchorus_widget.worlds.generation.sets import add_generations
@@ -251,7 +252,7 @@ def case_generation():
     relabel[text_rows] = [names[c] for c in case["text_labels"]]
     sel = np.concatenate([case["squares"], case["circles"], case["prompt_rows"]])
     watched = np.setdiff1d(case["image_rows"], sel)
-    seen = [c for c in range(len(names)) if c in set(case["text_labels"].tolist())]
+    seen = list(C.seen_combos())
 
     def evaluate(reader):
         fig = G.generation_figures(gen, oracle, enc, reader)

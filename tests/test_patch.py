@@ -102,3 +102,28 @@ def test_patch_of_an_identity_set_leaves_vectors(tmp_path):
     al = Aligner().fit(es)
     p = Patch.load(al.export_patch(tmp_path / "empty.mcpatch"))
     assert np.array_equal(p.apply(es.vectors, es.modality), es.vectors)
+
+
+def test_align_shards_takes_a_patch_file(tmp_path):
+    import pandas as pd
+
+    from modalchorus_widget import scale
+
+    rng = np.random.default_rng(1)
+    for k, n in enumerate([30, 20]):  # a clip-retrieval folder: image and text shards, metadata
+        for kind in ("img_emb", "text_emb"):
+            (tmp_path / "src" / kind).mkdir(parents=True, exist_ok=True)
+            np.save(tmp_path / "src" / kind / f"{kind}_{k}.npy", rng.normal(size=(n, 16)).astype(np.float32))
+        (tmp_path / "src" / "metadata").mkdir(exist_ok=True)
+        pd.DataFrame(
+            {"image_path": [f"im{k}_{i}.jpg" for i in range(n)], "caption": [f"c{k}{i}" for i in range(n)]}
+        ).to_parquet(tmp_path / "src" / "metadata" / f"metadata_{k}.parquet")
+    es = scale.load_embeddings(tmp_path / "src")
+    al = Aligner(n_steps=20, validation=0.0, guard=None).fit(es)
+    img = np.flatnonzero(es.modality == "image")
+    al.step(PointSet(int(np.flatnonzero(es.modality == "text")[0]), img[:10]))
+    al.set_strength(0.5)
+    out = scale.align_shards(tmp_path / "src", al.export_patch(tmp_path / "fix.mcpatch"), engine="local").folder
+    got = scale.load_embeddings(out)
+    assert np.abs(got.vectors - al.embeddings_.vectors).max() < 1e-5  # each round at its strength (0.5)
+    assert np.abs(got.vectors - es.vectors).max() > 1e-4

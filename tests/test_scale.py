@@ -173,9 +173,11 @@ def test_align_shards_applies_saved_rounds_into_a_new_folder(encoded, tmp_path):
     out_ray = scale.align_shards(root / "ray", tmp_path / "al.zip", engine="ray").folder
     out_local = scale.align_shards(root / "ray", tmp_path / "al.zip", engine="local").folder
     assert out_ray.name == "ray.aligned-1" and out_local.name == "ray.aligned-2"
+    # the patch file (numpy only, each round at its strength) gives the same vectors
+    out_patch = scale.align_shards(root / "ray", al.export_patch(tmp_path / "al.mcpatch"), engine="local").folder
     assert before == {p: p.read_bytes() for p in (root / "ray" / "img_emb").iterdir()}  # the old one stays
     want = np.concatenate([al.transform(memory[:N_ITEMS], "image"), al.transform(memory[N_ITEMS:], "text")])
-    for out in (out_ray, out_local):
+    for out in (out_ray, out_local, out_patch):
         got = scale.load_embeddings(out)
         assert np.abs(got.vectors - want).max() <= 1e-5 and list(got.ids) == list(es.ids)
     assert np.abs(got.vectors - es.vectors).max() > 1e-4  # the round did move something

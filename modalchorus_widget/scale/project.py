@@ -18,6 +18,7 @@ or fsspec URLs (``storage.py``).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -210,30 +211,46 @@ def project_shards(
 
 
 # ---------------------------------------------------------------- alignment
-def _adapter_blobs(aligner) -> list:
+def _patch_bytes(aligner) -> bytes:
+    """The rounds to apply, as patch bytes (``alignment/patch.py``: each round at its strength alpha, numpy only):
+    from an Aligner, a Patch, or the path of an Aligner file (``Aligner.save``) or a patch file
+    (``aligner.export_patch``), read as untrusted files."""
     from ..alignment.aligner import Aligner
+    from ..alignment.patch import Patch, build_patch
 
-    if not isinstance(aligner, Aligner):
-        aligner = Aligner.load(aligner)
-    if aligner.mode == "deep":
-        raise AlignmentError(
-            "a deep-mode aligner tuned the encoder itself: it has no vector-to-vector map to apply to shards. "
-            "Encode the source again with aligner.encoder (encode_to_shards(source, new_folder, encoder))."
+    if isinstance(aligner, (str, os.PathLike)):
+        if not os.path.isfile(aligner):
+            raise MissingFileError(
+                f"no aligner or patch file at {aligner}; write one with Aligner.save or export_patch."
+            )
+        with open(aligner, "rb") as f:
+            zipped = f.read(2) == b"PK"
+        aligner = Aligner.load(aligner) if zipped else Patch.load(aligner)
+    if isinstance(aligner, Aligner):
+        if aligner.mode == "fast":
+            aligner = build_patch("fast", aligner.history_, aligner._states[0], aligner.embeddings_)
+        else:
+            aligner = Patch({}, {"mode": aligner.mode, "rounds": [], "provenance": {}})
+    if not isinstance(aligner, Patch):
+        raise InputError(
+            f"aligner must be an Aligner, a Patch, or the path of either's file; got {type(aligner).__name__}."
         )
-    return [r.weights for r in aligner.history_ if not r.is_identity]
+    if aligner.mode != "fast":
+        raise AlignmentError(
+            f"a {aligner.mode}-mode round has no vector-to-vector map to apply to shards: deep mode tuned the "
+            "encoder (encode the source again with aligner.encoder: encode_to_shards(source, new_folder, encoder)), "
+            "anchor mode tuned only the anchor rows of its own set (use patch.classifier(class_names))."
+        )
+    return aligner.to_bytes()
 
 
-def _align_block(sh: ShardedEmbeddings, out: Store, adapters: list, kind: str, k: int) -> int:
-    from ..alignment.adapter import apply_adapter
-
+def _align_block(sh: ShardedEmbeddings, out: Store, patch, kind: str, k: int) -> int:
     arr = sh.array(kind, k, cache=False)
     res = np.empty(arr.shape, np.float32)
     for s in range(0, len(arr), 65536):
         v = np.asarray(arr[s : s + 65536], np.float32)
         v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)  # as Aligner.transform
-        for a in adapters:
-            v = apply_adapter(a, v, kind)
-        res[s : s + len(v)] = v
+        res[s : s + len(v)] = patch.apply(v, kind)
     del arr
     out.save_npy(sh.layout.rel(kind, k), res)
     L.mark_done(out, k, sh.n_shards, f"aligned-{kind}", rows=len(res))
@@ -244,11 +261,11 @@ class _AlignWorker:
     def __init__(self, folder, out, blobs_ref, threads):
         import ray
 
-        from ..alignment.adapter import adapters_from_bytes
+        from ..alignment.patch import Patch
 
         worker_threads(int(threads))
         self.sh, self.out = open_shards(folder), open_store(out)
-        self.adapters = [adapters_from_bytes(b) for b in ray.get(blobs_ref[0])]
+        self.adapters = Patch.from_bytes(ray.get(blobs_ref[0]), "the patch sent to this worker")
 
     def __call__(self, batch):
         return guarded(
@@ -268,15 +285,17 @@ def next_version(folder) -> Store:
 def align_shards(
     folder, aligner, out=None, *, engine: str = "ray", concurrency: int | None = None, num_cpus: float = 1
 ) -> ShardJobReport:
-    """Apply ``aligner`` (an ``Aligner`` or the path of one saved with ``Aligner.save``) to every shard of
-    ``folder``, writing a new folder (default: the next free ``<folder>.aligned-<k>``); returns its report."""
-    from ..alignment.adapter import adapters_from_bytes
+    """Apply ``aligner`` (an ``Aligner``, a ``Patch``, or the path of an Aligner file or a patch file from
+    ``aligner.export_patch``) to every shard of ``folder``, each round at its strength alpha, writing a new folder
+    (default: the next free ``<folder>.aligned-<k>``); returns its report."""
+    from ..alignment.patch import Patch
 
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {ENGINES}; got {engine!r}.")
     sh = open_shards(folder)
-    blobs = _adapter_blobs(aligner)
-    digest = hashlib.sha256(b"".join(blobs)).hexdigest()[:16]
+    blob = _patch_bytes(aligner)
+    patch = Patch.from_bytes(blob)
+    digest = hashlib.sha256(blob).hexdigest()[:16]
     out = next_version(sh.store) if out is None else open_store(out)
     prev = L.read_manifest(out) if out.exists() else None
     if out.exists() and (prev is None or prev.get("aligned_with") != digest):
@@ -290,7 +309,11 @@ def align_shards(
     src_manifest.pop("format", None)
     src_manifest.pop("version", None)
     src_manifest.update(
-        n_shards=sh.n_shards, aligned_from=sh.store.resolved(), aligned_with=digest, rounds=len(blobs), dim=sh.dim
+        n_shards=sh.n_shards,
+        aligned_from=sh.store.resolved(),
+        aligned_with=digest,
+        rounds=len(patch.rounds),
+        dim=sh.dim,
     )
     out.makedirs()
     L.write_manifest(out, **src_manifest)
@@ -305,8 +328,8 @@ def align_shards(
         from .cluster import ensure_ray
 
         ensure_ray()
-        kwargs["blobs_ref"] = [ray.put(blobs)]
-    adapters = [adapters_from_bytes(b) for b in blobs] if engine == "local" else None
+        kwargs["blobs_ref"] = [ray.put(blob)]
+    adapters = patch if engine == "local" else None
     rep = _run(
         sh,
         out,
