@@ -214,9 +214,26 @@ def load_coco500(path=None, images=None) -> ChorusData:
     pairs with 500 + i). Labels are coarse categories from caption words (``coarse_label``; the same label for
     an image and its caption).
 
-    path : a folder with the same files (``clip_vitb16_img_txt.npy``, ``captions.json``); default: the
-        packaged copy. images : a folder of ``NNN_<cocoid>.jpg`` files to attach as the image rows' ``items``
-        (default: ``path/images`` when it exists; the packaged copy has no images).
+    Parameters
+    ----------
+    path : str or Path, optional
+        A folder with the same files (``clip_vitb16_img_txt.npy``, ``captions.json``); default: the packaged
+        copy.
+    images : str or Path, optional
+        A folder of ``NNN_<cocoid>.jpg`` files to attach as the image rows' ``items`` (default:
+        ``path/images`` when it exists; the packaged copy has no images).
+
+    Returns
+    -------
+    ChorusData
+        ``embeddings`` (an EmbeddingSet of 1,000 rows), the captions, and the pairs.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import load_coco500
+    >>> es = load_coco500().embeddings
+    >>> es.n, es.vectors.shape[1]
+    (1000, 512)
     """
     folder = Path(path) if path is not None else COCO500_DIR
     for f in _COCO_FILES:
@@ -482,8 +499,35 @@ def load_parquet(path, **kw) -> EmbeddingSet:
 
 
 def load_embeddings(path, **kw) -> EmbeddingSet:
-    """Load pre-computed embeddings by file type: ``.npy``/``.npz`` (``load_numpy``), ``.parquet``
-    (``load_parquet``), or a file written by ``EmbeddingSet.save``."""
+    """Load pre-computed embeddings by file type.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npy``/``.npz`` file (``load_numpy``: an (n, d) array, or ``images`` / ``texts`` arrays), a
+        ``.parquet`` file (``load_parquet``: a column of vectors and a modality column, see ``from_dataframe``),
+        or a file written by ``EmbeddingSet.save``.
+    **kw
+        Passed to the reader (e.g. ``vector_column=`` for parquet, ``modality=`` for a plain array).
+
+    Returns
+    -------
+    EmbeddingSet
+
+    Raises
+    ------
+    DatasetError
+        An unknown file type; MissingFileError when there is no such file.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from modalchorus_widget import load_embeddings
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "features.npy"
+    >>> np.save(path, np.random.default_rng(0).normal(size=(4, 8)).astype("float32"))
+    >>> load_embeddings(path, modality="image").n
+    4
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":

@@ -60,13 +60,34 @@ def axis_coordinate(vectors, a, b) -> np.ndarray:
 
 
 def concept_axis(vectors, a, b, y=None) -> np.ndarray:
-    """(n, 2) float32 positions along the concept axis a -> b (docs/methods.md section 3).
+    """Positions along the concept axis from ``a`` to ``b`` (docs/methods.md section 3).
 
-    ``y`` chooses the vertical coordinate:
-    - None: 0 for every point (a one-dimensional strip);
-    - a pair ``(c, d)`` of concepts: y = cos(e, c) - cos(e, d), a second axis;
-    - one concept (a (d,) vector or a (k, d) set): y = cos(e, c);
-    - a length-n array of numbers (e.g. the MFM y): used as it is.
+    Each point e is placed at x = cos(e, a) - cos(e, b).
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n, d) or EmbeddingSet
+        The points to place.
+    a, b : ndarray of shape (d,) or (k, d)
+        The two concepts: a vector, or a set of vectors (their normalised mean).
+    y : None, tuple of two concepts, concept, or ndarray of shape (n,), default=None
+        The vertical coordinate: None gives 0 for every point (a one-dimensional strip); a pair ``(c, d)``
+        gives y = cos(e, c) - cos(e, d), a second axis; one concept gives y = cos(e, c); a length-n array of
+        numbers (e.g. the map's y) is used as it is.
+
+    Returns
+    -------
+    ndarray of shape (n, 2), float32
+        x and y of every point.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import concept_axis, load_coco500
+    >>> es = load_coco500().embeddings
+    >>> text = es.vectors[es.modality == "text"]
+    >>> xy = concept_axis(es.vectors, text[0], text[1])
+    >>> xy.shape
+    (1000, 2)
     """
     v = _vectors(vectors)
     n, d = v.shape

@@ -229,12 +229,36 @@ def modality_gap(points, modality, relative: bool = False) -> float:
 
 
 def evaluate(high, low, modality, ks=(5, 10, 20), standard_k: int = 10) -> dict:
-    """All figures of the projection benchmark for one projection.
+    """All figures of the projection benchmark for one projection (docs/methods.md section 2).
 
-    Keys: "Tx@k", "Cx@k" for every k in ``ks``; "Ti@{standard_k}" / "Ci@{standard_k}" (intra-modal, minimum
-    over modalities) and "Ti_<modality>@{standard_k}" / "Ci_<modality>@{standard_k}"; "T@{standard_k}",
-    "C@{standard_k}" (standard, over all points; information, not a target),
-    "gap_high" (raw centroid distance), "gap_high_rel" and "gap_2d_rel" (relative to spread).
+    Parameters
+    ----------
+    high : ndarray of shape (n, d)
+        The embeddings.
+    low : ndarray of shape (n, 2)
+        Their 2-D positions.
+    modality : array-like of shape (n,)
+        The modality of every row (e.g. "image", "text").
+    ks : tuple of int, default=(5, 10, 20)
+        Neighbourhood sizes of the inter-modal figures.
+    standard_k : int, default=10
+        Neighbourhood size of the intra-modal and standard figures.
+
+    Returns
+    -------
+    dict
+        "Tx@k", "Cx@k" for every k in ``ks``; "Ti@{standard_k}" / "Ci@{standard_k}" (intra-modal, minimum
+        over modalities) and "Ti_<modality>@{standard_k}" / "Ci_<modality>@{standard_k}"; "T@{standard_k}",
+        "C@{standard_k}" (standard, over all points; information, not a target), "gap_high" (raw centroid
+        distance), "gap_high_rel" and "gap_2d_rel" (relative to spread).
+
+    Examples
+    --------
+    >>> from modalchorus_widget import evaluate, load_coco500, make_projector
+    >>> es = load_coco500().embeddings
+    >>> xy = make_projector("PCA").fit_transform(es.vectors, es.modality)
+    >>> round(evaluate(es.vectors, xy, es.modality)["Tx@10"], 3)
+    0.486
     """
     high, low, modality = _check(high, low, modality, standard_k)
     out = {}

@@ -17,8 +17,33 @@ def _key(name: str) -> str:
 
 
 def make_projector(name, **params) -> Projector:
-    """A fresh projector by menu name (``MFM``, ``PCA``, ``t-SNE``, ``UMAP``, ``MDS``, ``DCM``, ``DCM-t-SNE``,
-    ``DCM-UMAP``; case, dashes and spaces do not matter), with its parameters."""
+    """A fresh projector by its menu name, with its parameters.
+
+    Parameters
+    ----------
+    name : str
+        ``MFM``, ``PCA``, ``t-SNE``, ``UMAP``, ``MDS``, ``DCM``, ``DCM-t-SNE`` or ``DCM-UMAP`` (the keys of
+        ``PROJECTORS``); case, dashes and spaces do not matter.
+    **params
+        Parameters of that projector (e.g. ``random_state``).
+
+    Returns
+    -------
+    Projector
+        Not fitted yet.
+
+    Raises
+    ------
+    ProjectionError
+        An unknown name, or a parameter the projector does not have.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import make_projector
+    >>> p = make_projector("t-sne", random_state=1)
+    >>> type(p).__name__, p.random_state
+    ('TSNEProjector', 1)
+    """
     by_key = {_key(n): n for n in PROJECTORS}
     if not isinstance(name, str) or _key(name) not in by_key:
         raise ProjectionError(f"unknown projection {name!r}; choose one of {list(PROJECTORS)}.")
