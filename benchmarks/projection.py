@@ -74,10 +74,10 @@ def load_shapes_pairs(n_pairs=700, seed=5):
 
     enc = load_default("shapes").encoder
     half = int(n_pairs) // 2
-    scenes = shapes.sample_scenes(half, "single", "test", seed=seed)
-    scenes += shapes.sample_scenes(int(n_pairs) - half, "pair", "test", seed=seed + 1)
+    scenes = shapes.sample_scenes(half, "single", "test", random_state=seed)
+    scenes += shapes.sample_scenes(int(n_pairs) - half, "pair", "test", random_state=seed + 1)
     images = enc.encode_images(shapes.render_all(scenes), progress=False)
-    texts = enc.encode_texts(shapes.captions(scenes, seed=seed + 2), progress=False)
+    texts = enc.encode_texts(shapes.captions(scenes, random_state=seed + 2), progress=False)
     return images.astype(np.float32), texts.astype(np.float32)
 
 

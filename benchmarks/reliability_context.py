@@ -113,7 +113,7 @@ class Ctx:
             from modalchorus_widget.alignment import Aligner
 
             return Aligner(
-                steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2, random_state=0
+                n_steps=4, n_reference=32, n_candidates=32, batch_size=32, hidden=8, eval_every=2, random_state=0
             ).fit(self.es)
 
         return self._once("aligner", make)

@@ -96,9 +96,9 @@ def shapes_pairs(n: int, seed: int = 5, chunk: int = 20_000, log=print):
     enc = load_default("shapes").encoder
     pairs = n // 2
     half = pairs // 2
-    scenes = shapes.sample_scenes(half, "single", "test", seed=seed)
-    scenes += shapes.sample_scenes(pairs - half, "pair", "test", seed=seed + 1)
-    caps = shapes.captions(scenes, seed=seed + 2)
+    scenes = shapes.sample_scenes(half, "single", "test", random_state=seed)
+    scenes += shapes.sample_scenes(pairs - half, "pair", "test", random_state=seed + 1)
+    caps = shapes.captions(scenes, random_state=seed + 2)
     images = np.empty((pairs, enc.dim), np.float32)
     t0 = time.perf_counter()
     for s in range(0, pairs, chunk):

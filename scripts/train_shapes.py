@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     random.seed(args.seed)
     torch.use_deterministic_algorithms(True)
     t0 = time.perf_counter()
-    scenes = S.sample_scenes(args.n_train, "mixed", "train", seed=args.seed)
+    scenes = S.sample_scenes(args.n_train, "mixed", "train", random_state=args.seed)
     X = torch.from_numpy(S.render_all(scenes).transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
     keys = {}
     key_id = torch.tensor([keys.setdefault(s.key(), len(keys)) for s in scenes])

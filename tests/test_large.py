@@ -36,12 +36,12 @@ def sent_state(w):
 # ------------------------------------------------------------------------------------------ sampling
 def test_sample_is_deterministic_and_sized():
     mod = np.random.default_rng(0).integers(0, 3, 10_000)
-    a = B.sample_points(mod, 1000, seed=0)
-    b = B.sample_points(mod, 1000, seed=0)
+    a = B.sample_points(mod, 1000, random_state=0)
+    b = B.sample_points(mod, 1000, random_state=0)
     assert a.n_shown == 1000 and a.n_total == 10_000
     assert np.array_equal(a.index, b.index)
     assert a.index.dtype == np.uint32 and bool((np.diff(a.index.astype(np.int64)) > 0).all())  # sorted unique
-    c = B.sample_points(mod, 1000, seed=1)
+    c = B.sample_points(mod, 1000, random_state=1)
     assert not np.array_equal(a.index, c.index)  # the seed matters; the same seed gives the same rows
 
 

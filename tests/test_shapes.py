@@ -11,12 +11,12 @@ from modalchorus_widget.worlds import shapes_cases as C
 
 # ------------------------------------------------------------------------------------------ renderer
 def test_renderer_is_deterministic_under_a_seed():
-    a = S.sample_scenes(40, "mixed", "train", seed=3)
-    b = S.sample_scenes(40, "mixed", "train", seed=3)
+    a = S.sample_scenes(40, "mixed", "train", random_state=3)
+    b = S.sample_scenes(40, "mixed", "train", random_state=3)
     assert a == b
     assert np.array_equal(S.render_all(a), S.render_all(b))
-    assert S.captions(a, seed=1) == S.captions(b, seed=1)
-    c = S.sample_scenes(40, "mixed", "train", seed=4)
+    assert S.captions(a, random_state=1) == S.captions(b, random_state=1)
+    c = S.sample_scenes(40, "mixed", "train", random_state=4)
     assert a != c
     img = S.render_all(a)
     assert img.shape == (40, 32, 32, 3) and img.dtype == np.uint8
@@ -50,7 +50,7 @@ def test_pixels_show_the_labelled_object():
 def test_captions_match_scenes():
     scenes = S.sample_scenes(300, "mixed", "train", 2)
     lab = S.labels(scenes)
-    for s, cap in zip(scenes, S.captions(scenes, seed=0)):
+    for s, cap in zip(scenes, S.captions(scenes, random_state=0)):
         for o in s.objects:
             assert o.colour in cap and o.shape in cap
     for i, s in enumerate(scenes):

@@ -13,13 +13,13 @@ from ..errors import InputError
 __all__ = ["stratified_sample"]
 
 
-def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> np.ndarray:
+def stratified_sample(modality, max_points: int, keep=None, random_state: int = 0) -> np.ndarray:
     """A deterministic sample of ``max_points`` rows with each modality's share of the full data.
 
     Quotas per modality code are proportional to its count (largest remainders, so they add up to
     ``max_points``; a modality present keeps at least one row). Within a modality, rows in ``keep``
     (e.g. the current selection) come first, then rows in the order of one seeded random key per row,
-    so the same input and seed always give the same sample.
+    so the same input and ``random_state`` always give the same sample.
 
     Parameters
     ----------
@@ -29,7 +29,7 @@ def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> np
         How many rows to keep (at least 1).
     keep : array of int, optional
         Rows to keep first within their modality (out-of-range rows are ignored).
-    seed : int
+    random_state : int
         Seed of the per-row random key.
 
     Returns
@@ -64,7 +64,7 @@ def stratified_sample(modality, max_points: int, keep=None, seed: int = 0) -> np
         quota[np.argsort(-(share - np.floor(share)), kind="stable")[:short]] += 1
     while quota.sum() > max_points:  # the at-least-one rule overshot: take back from the largest
         quota[int(np.argmax(quota))] -= 1
-    key = np.random.default_rng(seed).random(n, dtype=np.float32)
+    key = np.random.default_rng(random_state).random(n, dtype=np.float32)
     if keep is not None:
         k = np.asarray(keep, dtype=np.int64).reshape(-1)
         key[k[(k >= 0) & (k < n)]] -= 1.0  # kept rows sort before every other row of their modality

@@ -163,11 +163,11 @@ class ShardedEmbeddings:
         df.insert(2, "key", [f"{m}:{i}" for m, i in zip(kinds, df["id"].astype(str))])
         return df
 
-    def sample(self, max_points: int, seed: int = 0) -> np.ndarray:
+    def sample(self, max_points: int, random_state: int = 0) -> np.ndarray:
         """Sorted global rows of a deterministic sample stratified by modality (all rows when n <= max_points)."""
         from ..data.sampling import stratified_sample
 
-        return stratified_sample(self.modality_codes(), int(max_points), seed=seed)
+        return stratified_sample(self.modality_codes(), int(max_points), random_state=random_state)
 
     def all_vectors(self) -> np.ndarray:
         """All rows as one float32 (n, dim) memory map (see the module docstring)."""
@@ -214,10 +214,10 @@ def open_shards(folder) -> ShardedEmbeddings:
     return ShardedEmbeddings(folder)
 
 
-def load_embeddings(folder, max_points: int | None = None, seed: int = 0) -> EmbeddingSet:
+def load_embeddings(folder, max_points: int | None = None, random_state: int = 0) -> EmbeddingSet:
     """An ``EmbeddingSet`` of a shard folder: all rows (memory-mapped), or a stratified sample of
     ``max_points`` rows. ``set.frame['row']``: each row's global row number in the folder."""
     sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
     if max_points is not None and sh.n > max_points:
-        return sh.to_set(sh.sample(max_points, seed))
+        return sh.to_set(sh.sample(max_points, random_state))
     return sh.to_set()

@@ -266,10 +266,10 @@ class PointSample:
         )
 
 
-def sample_points(modality, max_points: int, keep=None, seed: int = 0) -> PointSample:
+def sample_points(modality, max_points: int, keep=None, random_state: int = 0) -> PointSample:
     """The ``PointSample`` a widget shows for ``max_points``: ``data.sampling.stratified_sample``'s rows."""
     modality = np.asarray(modality).reshape(-1)
-    return PointSample(stratified_sample(modality, max_points, keep=keep, seed=seed), modality.size)
+    return PointSample(stratified_sample(modality, max_points, keep=keep, random_state=random_state), modality.size)
 
 
 # ---- traitlet serializers (``trait.tag(sync=True, to_json=..., from_json=...)``) ----

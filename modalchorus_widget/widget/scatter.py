@@ -79,7 +79,7 @@ class ScatterWidget(anywidget.AnyWidget):
     browser, and setting it from Python highlights those points.
 
     ``max_points`` (default ``DEFAULT_MAX_POINTS``; None: no limit): above it the browser draws a
-    deterministic sample stratified by modality (``sample_seed``; rows in ``selected`` at construction are
+    deterministic sample stratified by modality (``random_state``; rows in ``selected`` at construction are
     kept), ``sample_notice`` says so in the widget, and ``selected`` / named sets still hold full-data rows
     (``shown_index``: the rows drawn; ``shown_selected``: the highlighted part of the selection).
     """
@@ -132,7 +132,7 @@ class ScatterWidget(anywidget.AnyWidget):
         modality_names=None,
         selected=None,
         max_points=DEFAULT_MAX_POINTS,
-        sample_seed=0,
+        random_state=0,
         **kwargs,
     ):
         pos = B.as_positions(np.zeros((0, 2)) if positions is None else positions)
@@ -152,7 +152,7 @@ class ScatterWidget(anywidget.AnyWidget):
         # shown rows: all of them, or a deterministic modality-stratified sample that keeps the selection
         self._sample = None
         if self._max_points is not None and n > self._max_points:
-            self._sample = B.sample_points(mod, self._max_points, keep=sel, seed=int(sample_seed))
+            self._sample = B.sample_points(mod, self._max_points, keep=sel, random_state=int(random_state))
         super().__init__(**kwargs)
         with self.hold_sync():
             self.positions = pos

@@ -188,14 +188,14 @@ def _check(n, kind, split):
         raise DatasetError(f"shapes: split must be 'train' (biased) or 'test' (held-out), got {split!r}.")
 
 
-def sample_scenes(n: int, kind: str = "single", split: str = "train", seed: int = 0, combos=None) -> list:
+def sample_scenes(n: int, kind: str = "single", split: str = "train", random_state: int = 0, combos=None) -> list:
     """``n`` scenes of ``kind`` ("single", "pair", or "mixed": half each) from ``split``'s distribution.
 
     ``combos`` (single objects only): draw the colour/shape classes uniformly from these indices into
     COMBOS instead (e.g. a balanced audit set); they must be allowed in ``split``.
     """
     _check(n, kind, split)
-    rng = np.random.default_rng([int(seed), _SPLIT_ID[split], _KIND_ID[kind]])
+    rng = np.random.default_rng([int(random_state), _SPLIT_ID[split], _KIND_ID[kind]])
     probs = _shape_probs(split)
     held = heldout_pairs()
     if combos is not None:
@@ -279,11 +279,11 @@ def render_all(scenes) -> np.ndarray:
     return np.stack([render(s) for s in scenes])
 
 
-def captions(scenes, seed: int = 0, templates=None) -> list:
+def captions(scenes, random_state: int = 0, templates=None) -> list:
     """One caption per scene: drawn (seeded) from its training caption distribution
     (``Scene.caption_choices``), or from template ``templates[i]`` (SINGLE_ / PAIR_TEMPLATES) when given."""
     scenes = list(scenes)
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(int(random_state))
     out = []
     for i, s in enumerate(scenes):
         if templates is not None:
