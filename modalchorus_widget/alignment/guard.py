@@ -28,8 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..errors import AlignmentError
+from .rounds import Delta, reading_concepts, readings, readings_after
 
 __all__ = ["ALPHAS", "DEFAULT_TOLERANCE", "GuardSpec", "check_guard", "interpolate", "run_guard", "read_exact"]
 
@@ -256,11 +258,10 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
 
 # ------------------------------------------------------------------------------------------ the guard
 def _concepts(es):
-    """(query modality rows mask, concept rows): concepts are the text rows when the set has text and more."""
-    mods = es.modalities
-    if "text" in mods and len(mods) > 1:
-        return ~es.mask("text"), np.flatnonzero(es.mask("text"))
-    return None, np.zeros(0, np.int64)
+    """(query modality rows mask, concept rows): the text rows when the set has text and more, while reading the
+    rest against them is cheap (``rounds.reading_concepts``); a larger set reads only guard=dict(concepts=rows)."""
+    read = reading_concepts(es)
+    return (None, np.zeros(0, np.int64)) if read is None else (~es.mask("text"), read[1])
 
 
 def _names(es, labels, rows):
@@ -335,7 +336,7 @@ def _mix_one(b, a, x):
     return mix_vectors(b[None], a[None], x)[0]
 
 
-def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardResult:
+def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=None) -> GuardResult:
     """Score the round at ``spec.alphas`` and pick the largest alpha within the tolerance (see the module doc)."""
     alphas = list(spec.alphas)
     n = es.n
@@ -350,7 +351,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardRe
         concepts = spec.concepts
         qmask = ~np.isin(np.arange(n), concepts) if qmask is None else qmask
     labels = spec.labels if spec.labels is not None else es.labels
-    changed = changed_rows(before, after)
+    changed = changed_rows(before, after) if changed is None else changed  # the round's Delta rows when known
     target = _target_curve(es, before, after, resolved, alphas, concepts)
     worst = np.zeros(len(alphas))
     kind = "none"
@@ -362,13 +363,13 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardRe
         queries = np.flatnonzero(watched & qmask)
         cl = None
         if labels is not None:
-            names = {labels[t] for t in concepts if labels[t] is not None}
-            lq = np.array([labels[q] in names for q in queries], bool) if len(queries) else np.zeros(0, bool)
+            names = [labels[t] for t in concepts if labels[t] is not None]
+            lq = pd.Series(np.asarray(labels, object)[queries], dtype=object).isin(names).to_numpy(bool)
             if lq.any() and lq.mean() >= 0.5:
                 queries, cl = queries[lq], labels
         kind = "labels" if cl is not None else "readings"
         cpos = np.flatnonzero(np.isin(concepts, changed))
-        measure = _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, cl)
+        measure = _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, cl, changed)
     if measure is not None:
         worst = measure["worst"]
     ok = [i for i, w in enumerate(worst) if w <= spec.tolerance + 1e-12]
@@ -379,7 +380,12 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardRe
         if measure is not None:
             exact = measure["exact"](alpha)
         else:
-            exact = (0.0, [], np.zeros(0, np.int64), interpolate(before, after, alpha))
+            exact = (
+                0.0,
+                [],
+                np.zeros(0, np.int64),
+                after if alpha == 1.0 else interpolate(before, after, alpha, changed),
+            )
         if exact[0] <= spec.tolerance + 1e-12 or pick == 0:
             result = GuardResult(
                 alpha=float(alpha),
@@ -403,8 +409,8 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected) -> GuardRe
     return result
 
 
-def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels):
-    p0 = read_exact(before, queries, concepts)
+def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed):
+    p0 = readings(before, queries, concepts)  # kept with the state: the next round starts from them
     curve = _read_curve(before, after, queries, concepts, alphas, cpos)
     curve[0] = p0  # alpha 0 is the state before
     q_pos = {int(q): i for i, q in enumerate(queries)}
@@ -420,14 +426,14 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
 
     if labels is not None:
         clab = np.array([labels[t] for t in concepts], dtype=object)
-        y = np.array([labels[q] for q in queries], dtype=object)
-        classes = sorted(set(y), key=str)
-        idx = [np.flatnonzero(y == c) for c in classes]
+        codes = pd.factorize(pd.Series(np.concatenate([clab, np.asarray(labels, object)[queries]]), dtype=object))[0]
+        cc, yc = codes[: len(clab)], codes[len(clab) :]  # label codes (-1: none), compared as integers
+        cls = np.unique(yc, return_inverse=True)[1]
+        count = np.maximum(np.bincount(cls), 1)
+        acc0 = np.bincount(cls, weights=cc[p0] == yc) / count
 
         def worst_of(p):
-            ok = clab[p] == y
-            ok0 = clab[p0] == y
-            return max([float(ok0[i].mean() - ok[i].mean()) for i in idx] + [0.0])
+            return max(float(np.max(acc0 - np.bincount(cls, weights=cc[p] == yc, minlength=len(count)) / count)), 0.0)
     else:
         intended = _intended(resolved, concepts, p0_of)
         counts = np.bincount(p0, minlength=len(concepts))
@@ -447,9 +453,12 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
     worst = [worst_of(curve[i]) for i in range(len(alphas))]
     names = _names(es, labels, concepts)
 
-    def exact(alpha):
-        v = interpolate(before, after, alpha)
-        p = p0 if alpha == 0.0 else read_exact(v, queries, concepts)
+    def exact(alpha):  # only the changed rows are mixed; at alpha 1 only they (or the concepts moved) are read again
+        v = after if alpha == 1.0 else interpolate(before, after, alpha, changed)
+        if alpha in (0.0, 1.0):
+            p = p0 if alpha == 0.0 else readings_after(before, after, queries, concepts, Delta(changed, None), p0)
+        else:
+            p = read_exact(v, queries, concepts)
         moved = p != p0
         pairs = {}
         for f, t in zip(p0[moved], p[moved]):
@@ -484,7 +493,7 @@ def _pairs_measure(pairs, before, after, alphas):
     return {"worst": worst, "exact": exact}
 
 
-def guard_round(guard, es, before, after, resolved, selected, map_set=None):
+def guard_round(guard, es, before, after, resolved, selected, map_set=None, changed=None):
     """The guard of one round (``Aligner.step``): (the vectors at the chosen alpha, alpha, the report's guard
     entry or None). ``guard`` is the Aligner's parameter; None applies the full round (alpha 1). ``map_set``
     (vectors, modality) -> (before, after) maps a guard set's rows through the earlier rounds and this one."""
@@ -492,7 +501,7 @@ def guard_round(guard, es, before, after, resolved, selected, map_set=None):
     if spec is None:
         return after, 1.0, None
     if spec.set is None:
-        res = run_guard(spec, es, before, after, resolved, selected)
+        res = run_guard(spec, es, before, after, resolved, selected, changed)
         return res.vectors, res.alpha, res.to_report()
     if map_set is None:
         raise AlignmentError("Aligner: a guard set needs a vector map; deep mode takes guard='auto' or None.")

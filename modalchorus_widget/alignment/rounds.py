@@ -174,7 +174,7 @@ def after_state(prev, mode, weights, adapters, identity, where="anchor round", d
 # ------------------------------------------------------------------------------------------ readings
 MAX_READ_PAIRS = 50_000_000  # query rows x concepts a round reads by default (COCO-500: 250,000)
 _READ_BLOCK = 16_384
-_cache: dict = {}  # id(base array) -> (weakref to it, concepts key, readings of every row or None)
+_cache: dict = {}  # id(base array) -> (weakref to it, concepts key, readings of every row, -1 where unread)
 
 
 def _base(arr):
@@ -223,43 +223,54 @@ def read_rows(vectors, rows, concepts, concept_vectors=None) -> np.ndarray:
 
 
 def readings(vectors, queries, concepts) -> np.ndarray:
-    """Readings of ``queries`` among ``concepts`` on the state ``vectors``, kept with the state's array (so the
-    next round starts from them instead of reading every row again)."""
+    """Readings of ``queries`` among ``concepts`` on the state ``vectors`` (int32 indices into ``concepts``). They
+    are kept with the state's array, so the next call, and the next round, read only the rows not read yet."""
+    full = _known(vectors, concepts)
+    queries = np.asarray(queries, np.int64)
+    got = full[queries]
+    todo = np.flatnonzero(got < 0)
+    if len(todo):
+        got[todo] = read_rows(vectors, queries[todo], concepts)
+        full[queries[todo]] = got[todo]
+    return got
+
+
+def _known(vectors, concepts) -> np.ndarray:
+    """The readings of every row of ``vectors`` among ``concepts`` known so far (-1: not read yet), kept with the
+    array (dropped with it)."""
+    import weakref
+
     key = np.asarray(concepts, np.int64).tobytes()
     base = _base(vectors)
     hit = _cache.get(id(base))
-    if hit is not None and hit[0]() is base and hit[1] == key and hit[2] is not None and len(hit[3]) == len(queries):
-        if np.array_equal(hit[3], queries):
-            return hit[2]
-    p = read_rows(vectors, queries, concepts)
-    _remember(base, key, queries, p)
-    return p
-
-
-def _remember(base, key, queries, p) -> None:
-    import weakref
-
+    if hit is not None and hit[0]() is base and hit[1] == key:
+        return hit[2]
+    full = np.full(len(vectors), -1, np.int32)
     try:
         ref = weakref.ref(base)
     except TypeError:
-        return
+        return full
     if id(base) not in _cache:
         weakref.finalize(base, _cache.pop, id(base), None)
-    _cache[id(base)] = (ref, key, p, np.asarray(queries))
+    _cache[id(base)] = (ref, key, full)
+    return full
 
 
 def readings_after(before, after, queries, concepts, delta: Delta, p0) -> np.ndarray:
-    """Readings of ``queries`` on ``after``: only the rows the round changed are read again, unless it changed a
-    concept (then every query row is, against the class prompts only). Kept with ``after`` like :func:`readings`."""
+    """Readings of ``queries`` on ``after`` from those on ``before`` (``p0``): only the rows the round changed are
+    read again, unless it changed a concept (then every query row is, against the class prompts only). Kept with
+    ``after`` like :func:`readings`."""
     concepts = np.asarray(concepts, np.int64)
+    queries = np.asarray(queries, np.int64)
     changed = np.zeros(len(after), bool)
     changed[delta.rows] = True
+    full = _known(after, concepts)
     if changed[concepts].any():
-        p1 = read_rows(after, queries, concepts)
-    else:
-        p1 = p0.copy()
-        redo = np.flatnonzero(changed[queries])
-        if len(redo):
-            p1[redo] = read_rows(after, queries[redo], concepts, before[concepts])
-    _remember(_base(after), concepts.tobytes(), queries, p1)
+        return readings(after, queries, concepts)
+    known = full[queries]
+    p1 = np.where(known >= 0, known, p0).astype(np.int32)
+    redo = np.flatnonzero(changed[queries] & (known < 0))
+    if len(redo):
+        p1[redo] = read_rows(after, queries[redo], concepts, before[concepts])
+    full[queries] = p1
     return p1
