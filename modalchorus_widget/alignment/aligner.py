@@ -573,7 +573,7 @@ n_candidates, batch_size, validation, eval_every, patience
         """Rebuild an Aligner written by :meth:`save`; fast-mode states are recomputed from the saved adapters.
 
         A deep-mode file needs the encoder (same model) and the raw inputs again (``images`` / ``texts``, as
-        for the constructor). The encoder's tuned tensors are first set to the saved originals (so a fresh
+        for fit). The encoder's tuned tensors are first set to the saved originals (so a fresh
         encoder and the one tuned by the saving aligner both work), checked against the saved embeddings, then
         set to those of the last active round. If anything fails the encoder is left as it was."""
         path = Path(path)

@@ -68,7 +68,8 @@ class DeepTuner:
         if encoder is None:
             raise AlignmentError(
                 "Aligner(mode='deep') tunes an encoder: pass encoder=OpenCLIPEncoder(...) (the open_clip model that "
-                "made the embeddings) or an embedded model (DefaultEncoder, ShapesEncoder), plus the raw images=/texts= of the rows. "
+                "made the embeddings) or an embedded model (DefaultEncoder, ShapesEncoder), then fit(embeddings, images=..., "
+                "texts=...) with the raw inputs of the rows. "
                 "Without them use mode='fast' (adapters on frozen embeddings)."
             )
         if isinstance(encoder, OpenCLIPEncoder):
@@ -247,7 +248,7 @@ def _raw_per_row(es, modality, given):
         else:
             raise AlignmentError(
                 f"Aligner(mode='deep') re-encodes the raw inputs, but none were given for the {len(rows)} {modality} "
-                f"rows: pass {arg}=[...] (one per {modality} row, in row order, or one per row of the set), or a set "
+                f"rows: pass aligner.fit(embeddings, {arg}=[...]) (one per {modality} row, in row order, or one per row of the set), or a set "
                 f"whose items hold the raw {modality}s. Without raw inputs use mode='fast'."
             )
     if isinstance(given, (str, bytes)):
