@@ -502,7 +502,7 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
         s = session.read_session(path, encoder=encoder, images=images, texts=texts)
         w = cls(
             s["embeddings"],
-            projector={s["method"]: s["projector"]},
+            projector=None if s["projector"] is None else {s["method"]: s["projector"]},
             positions=s["positions"],
             color_by=s["color_by"],
             encoder=encoder,
