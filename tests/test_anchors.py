@@ -35,9 +35,11 @@ def test_only_the_anchor_rows_move(shapes, aligned):
     anchors = d.prompt_index[[case["target"], case["confused"]]]
     assert set(moved) == set(anchors)
     assert np.allclose(np.linalg.norm(al.embeddings_.vectors[anchors], axis=1), 1, atol=1e-5)
-    # no vector-to-vector map: new vectors pass through unchanged (normalised)
+    # only the anchors moved: other vectors pass through unchanged (normalised), and a tuned anchor's original
+    # vector maps to its tuned one (the map is what the round did, nothing silently dropped)
     v = d.embeddings.vectors[:5] * 3
     assert np.allclose(al.transform(v, "image"), d.embeddings.vectors[:5], atol=1e-6)
+    np.testing.assert_array_equal(al.transform(d.embeddings.vectors[anchors], "text"), al.embeddings_.vectors[anchors])
     assert rnd.mode == "anchors" and set(rnd.tensors) == {"rows", "vectors"}
     assert rnd.report["references_in_scope"] > 0
     with pytest.raises(AlignmentError, match="anchors-mode round has no adapters"):

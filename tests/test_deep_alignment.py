@@ -11,6 +11,7 @@ import pytest
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, losses
 from modalchorus_widget.alignment import deep as deep_mod
 from modalchorus_widget.data.embeddings import EmbeddingSet
+from modalchorus_widget.errors import ParameterError
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
@@ -97,7 +98,7 @@ def test_pull_moves_reencoded_members_to_anchor_and_tunes_only_last_blocks(tiny,
     es, images, texts, pristine = tiny
     enc = fresh_encoder(tiny_folder)
     al = Aligner(encoder=enc, **DEEP).fit(es, images=images, texts=texts)
-    assert al.towers == ("image", "text")
+    assert al.towers_ == ("image", "text")
     members, anchor = np.arange(0, 8), N + 20
     rnd = al.step(PointSet(anchor, members))
     after = al.embeddings_.vectors
@@ -111,6 +112,10 @@ def test_pull_moves_reencoded_members_to_anchor_and_tunes_only_last_blocks(tiny,
     # the aligner's embeddings are what the tuned encoder now gives for every row
     np.testing.assert_allclose(after[:N], enc.encode_images(images), atol=1e-5)
     np.testing.assert_allclose(after[N:], enc.encode_texts(texts), atol=1e-5)
+    # vectors of the original space have no map once the encoder changed: a clear error, not a silent no-op
+    with pytest.raises(AlignmentError, match="re-encode the raw items with aligner.encoder"):
+        al.transform(es.vectors[:2], "image")
+    np.testing.assert_allclose(al.transform_encoded(enc.encode_images(images[:2]), "image"), after[:2], atol=1e-5)
     # only the last block of each tower changed; every other tensor is bit-identical
     changed = changed_keys(pristine, weights(enc))
     tuned = sorted(rnd.tensors)
@@ -236,7 +241,7 @@ def test_construction_errors_are_clear(tiny, tiny_folder):
         Aligner(mode="deep", encoder=enc).fit(es, images=images, texts=texts + ["x"])
     with pytest.raises(AlignmentError, match="raw image inputs do not reproduce the embeddings"):
         Aligner(mode="deep", encoder=enc).fit(es, images=images[1:] + images[:1], texts=texts)
-    with pytest.raises(AlignmentError, match="mode must be 'fast'"):
+    with pytest.raises(ParameterError, match="mode must be one of 'fast', 'deep', 'anchors'"):
         Aligner(mode="turbo").fit(es)
     with pytest.raises(AlignmentError, match="for mode='deep'"):
         Aligner().fit(es, images=images)
@@ -245,8 +250,9 @@ def test_construction_errors_are_clear(tiny, tiny_folder):
     # texts default to the set's items (the captions); one raw input per row of the set is accepted too
     per_row = list(images) + [None] * N
     al = Aligner(mode="deep", encoder=enc).fit(es, images=per_row)
-    assert al.towers == ("image", "text")
-    assert al.transform(es.vectors[:3], "image").shape == (3, 32)  # deep: no vector map, only checks
+    assert al.towers_ == ("image", "text")
+    assert al.transform(es.vectors[:3], "image").shape == (3, 32)  # no round yet: the identity map
+    assert al.get_params()["towers"] is None  # the parameter stays as given; the towers chosen are towers_
 
 
 def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monkeypatch):
@@ -311,7 +317,7 @@ def test_last_block_shortcut_matches_full_forward(tiny, tiny_folder, monkeypatch
         monkeypatch.setattr(deep_mod._OpenCLIPTower, "use_shortcut", shortcut)
         al = Aligner(encoder=fresh_encoder(tiny_folder), **{**DEEP, "n_steps": 10}).fit(es, images=images, texts=texts)
         al.step(c)
-        assert all(t._shortcut_ok is shortcut for t in al._tuner.towers.values())
+        assert all(t._shortcut_ok is shortcut for t in al.tuner_.towers.values())
         runs[shortcut] = al.embeddings_.vectors
     np.testing.assert_allclose(runs[True], runs[False], atol=1e-4)
 
@@ -342,7 +348,7 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
     enc = default_encoder()
     w0 = tower_weights(enc)
     al = Aligner(encoder=enc, mode="deep").fit(es, images=digits.images)  # the defaults, as a user gets them
-    assert al.towers == ("image",)
+    assert al.towers_ == ("image",)
     rnd = al.step(PointSet(eight, threes))
     after = al.embeddings_.vectors
     assert mean_cos(after, threes, eight) > mean_cos(es.vectors, threes, eight) + 0.1
@@ -410,7 +416,7 @@ def test_shapes_model_deep_round_fixes_the_biased_confusion_and_undoes_bit_exact
     enc = ShapesEncoder()  # a fresh instance: deep mode tunes it in place
     w0 = tower_weights(enc)
     al = Aligner(encoder=enc, mode="deep").fit(data.embeddings, images=data.images)
-    assert al.towers == ("image",)
+    assert al.towers_ == ("image",)
     rnd = al.step(PointSet(anchor, case["wrong"]))
     c = rnd.report["constraints"][0]
     assert c["before"]["anchor_top1"] < 0.5 and c["after"]["anchor_top1"] >= 0.8
