@@ -368,7 +368,7 @@ def error_slices(ctx: Context, correct: np.ndarray) -> list:
     z = ctx.z[:, : min(16, ctx.z.shape[1])]
     z = (z - z.mean(0)) / (z.std(0) + 1e-9)
     feats = np.concatenate([z, p["error_weight"] * err[:, None] * np.sqrt(z.shape[1])], axis=1)
-    k = max(2, min(p["error_components"], len(z) // max(p["min_size"], 1)))
+    k = max(2, min(p["error_components"], len(z) // (3 * p["cluster_size"])))
     rng = np.random.default_rng(p["random_state"])
     fit = space.sample_rows(len(feats), p["max_fit"], rng)
     gm = GaussianMixture(k, covariance_type="diag", random_state=p["random_state"], max_iter=100).fit(feats[fit])
