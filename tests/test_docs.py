@@ -63,9 +63,15 @@ def test_readme_and_docs_show_the_same_session():
 
 
 @pytest.mark.slow
-def test_the_shortest_session_runs_as_written():
+def test_the_shortest_session_runs_as_written(tmp_path, monkeypatch):
+    from modalchorus_widget import Patch
+
+    monkeypatch.chdir(tmp_path)
     code = _session(ROOT / "README.md")
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
-    w = namespace["w"]
-    assert w.embeddings.n > 0
+    w, rnd = namespace["w"], namespace["rnd"]
+    assert len(w.suspects) > 0
+    assert rnd.report["steps"] > 0
+    patch = Patch.load(tmp_path / "fix.mcpatch")
+    assert len(patch.rounds) == len(w.aligner.history_)
