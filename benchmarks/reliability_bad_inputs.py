@@ -20,6 +20,7 @@ from modalchorus_widget.errors import (
     EncoderError,
     ImageDecodeError,
     InputTypeError,
+    MissingFileError,
     ModalChorusError,
     ProjectionError,
     SessionError,
@@ -91,7 +92,7 @@ def run_bad_input(case: BadInput, ctx: Ctx) -> Outcome:
     return Outcome(case.name, case.where, raised, msg, problems, diff(before, snapshot(ctx)), ours)
 
 
-VE, TE, FNF = ValueError, TypeError, FileNotFoundError
+VE, TE = ValueError, TypeError
 B = BadInput
 
 BAD_INPUTS: list[BadInput] = [
@@ -179,7 +180,7 @@ BAD_INPUTS: list[BadInput] = [
         "empty set as concept",
         "Chorus.concept_axis",
         F.empty_concept_set,
-        (WidgetError,),
+        (ProjectionError,),
         ("empty",),
         CH,
     ),
@@ -252,9 +253,15 @@ BAD_INPUTS: list[BadInput] = [
     B("unknown projection name", "make_projector", F.unknown_projection, (ProjectionError,), ("tsne-3d",)),
     B("single modality for a fusing projector", "MFM.fit", F.mfm_one_modality, (ProjectionError,), ("modalities",)),
     # ---- files
-    B("missing checkpoint", "DefaultEncoder(weights=...)", F.missing_default_weights, (FNF,), ("nope",)),
-    B("missing checkpoint", "OpenCLIPEncoder(pretrained=FILE)", F.missing_open_clip_checkpoint, (FNF,), ("nope.pt",)),
-    B("missing checkpoint", "load_session", F.missing_session, (FNF,), ("nope.zip",)),
+    B("missing checkpoint", "DefaultEncoder(weights=...)", F.missing_default_weights, (MissingFileError,), ("nope",)),
+    B(
+        "missing checkpoint",
+        "OpenCLIPEncoder(pretrained=FILE)",
+        F.missing_open_clip_checkpoint,
+        (MissingFileError,),
+        ("nope.pt",),
+    ),
+    B("missing checkpoint", "load_session", F.missing_session, (MissingFileError,), ("nope.zip",)),
     B(
         "corrupt checkpoint (garbage bytes)",
         "DefaultEncoder(weights=...)",
@@ -269,7 +276,7 @@ BAD_INPUTS: list[BadInput] = [
         (CheckpointError,),
         ("truncated_digits",),
     ),
-    B("corrupt checkpoint", "Aligner.load", F.corrupt_aligner_file, (AlignmentError,), ("bad_aligner",)),
+    B("corrupt checkpoint", "Aligner.load", F.corrupt_aligner_file, (SessionError,), ("bad_aligner",)),
     B("corrupt checkpoint", "MFM.load", F.corrupt_mfm_file, (SessionError,), ("bad_map",)),
     B("corrupt session file", "load_session", F.corrupt_session_file, (SessionError,), ("bad.mcsession",)),
     B(
@@ -285,7 +292,7 @@ BAD_INPUTS: list[BadInput] = [
         "undecodable image file",
         "make_thumbnail / Chorus tooltip",
         F.undecodable_thumbnail,
-        (EmbeddingError,),
+        (ImageDecodeError,),
         ("broken.png",),
     ),
     B(
@@ -306,7 +313,7 @@ BAD_INPUTS: list[BadInput] = [
         "huge image (decompression bomb)",
         "make_thumbnail / Chorus tooltip",
         F.huge_thumbnail,
-        (EmbeddingError,),
+        (ImageDecodeError,),
         ("huge.png", "pixels"),
     ),
     B(

@@ -72,7 +72,7 @@ class CheckpointError(EncoderError):
     """A weights file is missing, corrupt or for another model."""
 
 
-class OfflineWeightsError(EncoderError, FileNotFoundError):
+class OfflineWeightsError(MissingFileError, EncoderError):
     """Model weights are needed but not on disk, and this machine cannot download them."""
 
 

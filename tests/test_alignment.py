@@ -6,7 +6,7 @@ import pytest
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, losses, synthesize
 from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.encoders import FunctionEncoder
-from modalchorus_widget.errors import NotFittedError, ParameterError
+from modalchorus_widget.errors import NotFittedError, ParameterError, SessionError
 
 N = 120  # pairs used: images rows 0..N-1, texts rows N..2N-1
 FAST = dict(n_steps=40, validation=0.0, n_reference=128, n_candidates=128, batch_size=64, random_state=0)
@@ -190,7 +190,7 @@ def test_save_load_round_trip(coco_set, tmp_path):
     with pytest.raises(FileNotFoundError):
         Aligner.load(tmp_path / "missing.zip")
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
-    with pytest.raises(AlignmentError, match="not a readable Aligner file"):
+    with pytest.raises(SessionError, match="not a readable Aligner file"):
         Aligner.load(tmp_path / "junk.zip")
 
 

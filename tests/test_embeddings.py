@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from modalchorus_widget.data.embeddings import EmbeddingError, EmbeddingSet, make_thumbnail
+from modalchorus_widget.errors import ImageDecodeError
 
 
 @pytest.fixture
@@ -119,5 +120,5 @@ def test_thumbnails_from_real_jpegs_and_arrays(coco_images):
 def test_undecodable_image_names_the_item(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 definitely not a jpeg")
-    with pytest.raises(EmbeddingError, match="cannot decode image .*broken.jpg"):
+    with pytest.raises(ImageDecodeError, match="cannot decode image .*broken.jpg"):  # as the encoders say it
         make_thumbnail(str(bad))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.embeddings import EmbeddingSet
-from ..errors import AlignmentError, UntrustedFileError
+from ..errors import AlignmentError, SessionError
 from ..io import atomic_write_bytes
 from .adapter import adapters_from_bytes
 from .constraints import constraint_from_dict
@@ -125,7 +125,7 @@ def load_aligner(cls, source, path, encoder=None, images=None, texts=None):
         with SafeZip(source, path) as z:
             meta = z.read_json("aligner.json")
             if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-                raise AlignmentError(
+                raise SessionError(
                     f"{path}: not an Aligner file of version {FORMAT_VERSION} (format {meta.get('format')!r}, "
                     f"version {meta.get('version')!r}); check the path, or upgrade modalchorus-widget."
                 )
@@ -137,9 +137,9 @@ def load_aligner(cls, source, path, encoder=None, images=None, texts=None):
                 for r in meta["rounds"]:
                     blobs[r["vectors"]] = npy_from_bytes(z.read(r["vectors"]), f"{path}:{r['vectors']}")
     except (zipfile.BadZipFile, KeyError, TypeError, AttributeError, json.JSONDecodeError, ValueError) as exc:
-        if isinstance(exc, (AlignmentError, UntrustedFileError)):
+        if isinstance(exc, (SessionError, AlignmentError)):
             raise
-        raise AlignmentError(
+        raise SessionError(
             f"{path} is not a readable Aligner file ({exc}); check the path, or save it again with Aligner.save(path)."
         ) from exc
     known = set(cls._FILE_PARAMS) | {"towers"}

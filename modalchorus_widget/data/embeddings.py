@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import EmbeddingError, MissingFileError, UntrustedFileError
+from ..errors import EmbeddingError, ImageDecodeError, MissingFileError, UntrustedFileError
 from ..io import atomic_write_bytes
 from .validation import MODALITIES, check_modality, check_vectors
 
@@ -465,7 +465,7 @@ def _item_to_json(x):
 def make_thumbnail(item, size: int = 64) -> bytes:
     """PNG bytes of an image item (path, PIL image, or HxW / HxWxC array), fitted into size x size.
 
-    Raises ``EmbeddingError`` with the item's name when it cannot be decoded.
+    Raises ``ImageDecodeError`` (as the encoders do) with the item's name when it cannot be decoded.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -484,12 +484,12 @@ def make_thumbnail(item, size: int = 64) -> bytes:
             arr = (255 * (arr - lo) / (hi - lo if hi > lo else 1.0)).astype(np.uint8)
             img = Image.fromarray(arr)
     except Image.DecompressionBombError as exc:
-        raise EmbeddingError(
+        raise ImageDecodeError(
             f"image {item!r} is too large to decode safely ({exc}); downscale it, or raise "
             "PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
         ) from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise EmbeddingError(f"cannot decode image {item!r}: {exc}. Check that the file is a valid image.") from exc
+        raise ImageDecodeError(f"cannot decode image {item!r}: {exc}. Check that the file is a valid image.") from exc
     img = img.convert("RGB")
     small = img.size[0] < size and img.size[1] < size
     if small:  # tiny images (e.g. 8x8 digits) are enlarged crisply
