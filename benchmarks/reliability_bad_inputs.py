@@ -213,11 +213,11 @@ BAD_INPUTS: list[BadInput] = [
         "selection out of range",
         "Aligner.step(PointSet)",
         F.point_set_out_of_range,
-        (AlignmentError,),
+        (EmbeddingError,),
         ("indices",),
         AL,
     ),
-    B("selection out of range", "Chorus.selected", F.selected_out_of_range, (BufferFormatError,), ("range",), CH),
+    B("selection out of range", "Chorus.selected", F.selected_out_of_range, (EmbeddingError,), ("range",), CH),
     # ---- text without an encoder, encoders that are not Encoders
     B(
         "unknown concept text, no encoder",

@@ -11,7 +11,7 @@ import pytest
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, losses
 from modalchorus_widget.alignment import deep as deep_mod
 from modalchorus_widget.data.embeddings import EmbeddingSet
-from modalchorus_widget.errors import ParameterError
+from modalchorus_widget.errors import EmbeddingError, ParameterError
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
@@ -295,7 +295,7 @@ def test_interrupted_or_failed_round_leaves_state_intact(tiny, tiny_folder, monk
     assert_unchanged(al, enc, snap)
     monkeypatch.setattr(enc, "encode_images", real_encode)
     # a bad constraint: clear error, nothing changed
-    with pytest.raises(AlignmentError, match="row indices must lie"):
+    with pytest.raises(EmbeddingError, match="row indices must lie"):
         al.step(PointSet(N + 1, [1, 5000]))
     assert_unchanged(al, enc, snap)
     # and the aligner still works, giving the round an uninterrupted aligner gives

@@ -7,7 +7,7 @@ import pytest
 
 from modalchorus_widget.alignment import Aligner
 from modalchorus_widget.data.embeddings import EmbeddingSet
-from modalchorus_widget.errors import WidgetError
+from modalchorus_widget.errors import EmbeddingError, WidgetError
 from modalchorus_widget.projection.base import Projector
 from modalchorus_widget.projection.registry import make_projector
 from modalchorus_widget.widget.buffers import BufferFormatError
@@ -34,8 +34,8 @@ def test_selected_is_sorted_unique_uint32_and_validated():
     w = scatter()
     w.selected = [7, 3, 3, 99]
     assert w.selected.dtype == np.uint32 and w.selected.tolist() == [3, 7, 99]
-    with pytest.raises(BufferFormatError, match="out of range"):
-        w.selected = [100]
+    with pytest.raises(EmbeddingError, match=r"selected: row indices must lie in \[0, 100\).*out of range"):
+        w.selected = [100]  # the same error as a constraint's rows out of range
     assert w.selected.tolist() == [3, 7, 99]  # unchanged on failure
 
 

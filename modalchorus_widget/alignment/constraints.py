@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.embeddings import MODALITIES
-from ..data.validation import check_vectors
+from ..data.validation import check_rows, check_vectors
 from ..errors import AlignmentError
 
 DIRECTIONS = ("pull", "push")
@@ -47,17 +47,7 @@ def _as_index_array(idx, where):
 
 
 def _rows(es, idx, where):
-    idx = np.asarray(idx)
-    if idx.dtype == bool:
-        if idx.shape != (es.n,):
-            raise AlignmentError(f"{where}: boolean mask has shape {idx.shape} but the set has {es.n} rows.")
-        return np.flatnonzero(idx).astype(np.int64)
-    if idx.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    idx = idx.astype(np.int64)
-    if idx.min() < 0 or idx.max() >= es.n:
-        raise AlignmentError(f"{where}: row indices must lie in [0, {es.n}); got min {idx.min()}, max {idx.max()}.")
-    return idx
+    return check_rows(idx, es.n, where)
 
 
 def _normalise(v, where, dim=None):

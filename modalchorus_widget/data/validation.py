@@ -20,7 +20,16 @@ import numpy as np
 
 from ..errors import EmbeddingError, ParameterError
 
-__all__ = ["check_vectors", "check_modality", "check_params", "Interval", "Options", "Check", "MODALITIES"]
+__all__ = [
+    "check_vectors",
+    "check_modality",
+    "check_rows",
+    "check_params",
+    "Interval",
+    "Options",
+    "Check",
+    "MODALITIES",
+]
 
 MODALITIES = ("image", "text", "audio", "video")
 _CHUNK = 65536  # rows per block: temporaries stay ~100 MB whatever n is
@@ -202,6 +211,51 @@ def check_modality(modality, n: int, where: str, known=MODALITIES) -> np.ndarray
         if unknown:
             raise EmbeddingError(f"{where}: unknown modality name(s) {unknown}; use one of {list(known)}.")
     return out
+
+
+def check_rows(idx, n: int, where: str) -> np.ndarray:
+    """Row indices (ints, or a boolean mask of n) of a set of ``n`` rows, as int64.
+
+    Parameters
+    ----------
+    idx : array-like of int or bool
+        The rows.
+    n : int
+        How many rows the set has.
+    where : str
+        The call that received them; every message starts with it.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 row indices, in the order given.
+
+    Raises
+    ------
+    EmbeddingError
+        A mask of another length, indices that are not integers, or indices out of range.
+
+    Examples
+    --------
+    >>> check_rows([0, 2], 3, "demo").tolist()
+    [0, 2]
+    """
+    arr = np.asarray(idx)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise EmbeddingError(f"{where}: a boolean mask needs shape ({n},), got {arr.shape}; give one per row.")
+        return np.flatnonzero(arr).astype(np.int64)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise EmbeddingError(f"{where}: row indices must be integers, got dtype {arr.dtype}; pass row numbers.")
+    arr = arr.astype(np.int64).ravel()
+    if arr.min() < 0 or arr.max() >= n:
+        raise EmbeddingError(
+            f"{where}: row indices must lie in [0, {n}); got min {arr.min()}, max {arr.max()} (out of range). "
+            "Select rows of the set."
+        )
+    return arr
 
 
 # ------------------------------------------------------------------------------------ parameter constraints

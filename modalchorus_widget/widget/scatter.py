@@ -26,6 +26,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from ..data.validation import check_rows
 from ..errors import WidgetError
 from . import buffers as B
 from . import protocol
@@ -248,7 +249,10 @@ class ScatterWidget(anywidget.AnyWidget):
 
     @t.validate("selected")
     def _v_selected(self, proposal):
-        return B.as_indices(proposal["value"], self.n, "selected")
+        v = proposal["value"]
+        if not isinstance(v, (bytes, bytearray, memoryview)) and np.asarray(v).dtype.kind in "iu":
+            check_rows(v, self.n, "selected")  # rows out of range: the one message every entry point gives
+        return B.as_indices(v, self.n, "selected")
 
     @t.validate("named_sets")
     def _v_sets(self, proposal):
