@@ -6,7 +6,7 @@ import pytest
 from modalchorus_widget.alignment import Aligner, AlignmentError, PointSet, SetSet, losses, synthesize
 from modalchorus_widget.data.embeddings import EmbeddingSet
 from modalchorus_widget.encoders import FunctionEncoder
-from modalchorus_widget.errors import NotFittedError, ParameterError, SessionError
+from modalchorus_widget.errors import EmbeddingError, NotFittedError, ParameterError, SessionError
 
 N = 120  # pairs used: images rows 0..N-1, texts rows N..2N-1
 FAST = dict(n_steps=40, validation=0.0, n_reference=128, n_candidates=128, batch_size=64, random_state=0)
@@ -209,25 +209,33 @@ def test_load_replays_several_undone_rounds_in_their_order(coco_set, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "make, match",
+    "make, match, error",
     [
-        (lambda: PointSet(N + 1, []), "empty"),
-        (lambda: PointSet(N + 1, np.zeros(2 * N, bool)), "empty"),
-        (lambda: PointSet(10_000, [1, 2]), "unknown anchor row"),
-        (lambda: PointSet("a caption nobody wrote", [1, 2]), "unknown anchor"),
-        (lambda: PointSet(N + 1, [1, 5000]), "row indices must lie"),
-        (lambda: SetSet(np.arange(0, 10)), "all 'image'"),
-        (lambda: SetSet([], [N + 1]), "empty"),
-        (lambda: SetSet([1, 2, 3], [N + 1, N + 2], paired=True), "equal length"),
-        (lambda: PointSet(N + 1, [1, 2]).augment(vectors=np.full((2, 512), np.nan, np.float32)), "NaN"),
+        (lambda: PointSet(N + 1, []), "empty", AlignmentError),
+        (lambda: PointSet(N + 1, np.zeros(2 * N, bool)), "empty", AlignmentError),
+        (lambda: PointSet(10_000, [1, 2]), "unknown anchor row", AlignmentError),
+        (lambda: PointSet("a caption nobody wrote", [1, 2]), "unknown anchor", AlignmentError),
+        (
+            lambda: PointSet(N + 1, [1, 5000]),
+            "row indices must lie",
+            EmbeddingError,
+        ),  # rows out of range: as anywhere else
+        (lambda: SetSet(np.arange(0, 10)), "all 'image'", AlignmentError),
+        (lambda: SetSet([], [N + 1]), "empty", AlignmentError),
+        (lambda: SetSet([1, 2, 3], [N + 1, N + 2], paired=True), "equal length", AlignmentError),
+        (
+            lambda: PointSet(N + 1, [1, 2]).augment(vectors=np.full((2, 512), np.nan, np.float32)),
+            "NaN",
+            EmbeddingError,
+        ),  # bad vectors: the one validator
     ],
 )
-def test_bad_constraints_raise_and_change_nothing(coco_set, make, match):
+def test_bad_constraints_raise_and_change_nothing(coco_set, make, match, error):
     es, _, _ = coco_set
     al = Aligner(**FAST).fit(es)
     al.step(PointSet(N + 1, [2, 3]))
     state = _state(al)
-    with pytest.raises(AlignmentError, match=match):
+    with pytest.raises(error, match=match):
         al.step(make())
     _assert_unchanged(al, state)
 
