@@ -1,9 +1,11 @@
 """modalchorus-widget: see and fix misalignment in multi-modal embeddings, in a notebook.
 
-The data flow reads from the folders: ``data`` (embedding sets, datasets) -> ``encoders`` ->
-``projection`` (MFM, baselines, metrics, concept axis) -> ``widget`` (the notebook views) -> ``alignment``
-(constraints from selections, adapters) -> back to ``data``; ``cmcr`` connects two spaces and ``session``
-keeps a whole working session in one file.
+The folders are layers, lowest first; each uses only those below it: the core modules at the top
+(errors, file safety, evaluation figures, threads) -> ``data`` (embedding sets, model-free loaders) ->
+``encoders`` -> the estimators ``projection`` (MFM, baselines, metrics, concept axis), ``alignment``
+(constraints from selections, adapters, the Aligner), ``cmcr`` (connecting two spaces) and ``probe`` ->
+``worlds`` (the shapes world, its case studies and generator, ``load_default``) -> ``widget`` (the notebook
+views and whole-session files) -> ``scale`` (the same on shards, with Ray).
 
 Imports are lazy: ``import modalchorus_widget`` stays fast (no torch, no open_clip) and each public name is
 loaded from its module on first use.
