@@ -29,7 +29,18 @@ __all__ = [
 
 
 class ModalChorusError(Exception):
-    """Base of every error modalchorus-widget raises on purpose."""
+    """Base of every error modalchorus-widget raises on purpose; its message says what was wrong and how to fix it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget import EmbeddingSet, ModalChorusError
+    >>> try:
+    ...     EmbeddingSet(np.full((2, 4), np.nan, dtype="float32"))
+    ... except ModalChorusError as exc:
+    ...     print(type(exc).__name__)
+    EmbeddingError
+    """
 
 
 class InputError(ModalChorusError, ValueError):

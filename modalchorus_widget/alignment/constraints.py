@@ -248,9 +248,27 @@ class Constraint:
 class PointSet(Constraint):
     """Anchor + set: pull the set to the anchor (it becomes their best-matching concept) or push it away.
 
-    ``anchor``: a row index of the set, a text (embedded by the encoder, or matched exactly against the
-    set's text items / labels when no encoder is attached), or a vector of the original space
-    (``anchor_modality`` says which, default "text"). ``members``: row indices or a boolean mask.
+    Parameters
+    ----------
+    anchor : int, str or ndarray of shape (d,)
+        A row index of the set, a text (embedded by the encoder, or matched exactly against the set's text
+        items / labels when no encoder is attached), or a vector of the original space.
+    members : array-like of int or bool
+        Row indices (e.g. ``w.selected``, ``w.sets["name"]``) or a boolean mask.
+    direction : {"pull", "push"}, default="pull"
+        Pull: the anchor becomes the members' best-matching concept. Push: each member ends at least
+        ``margin`` below its starting cosine to the anchor.
+    weight : float, default=1.0
+        Multiplies this constraint's loss (its mean over its own points); see ``weigh_by_size``.
+    anchor_modality : str, optional
+        The anchor's modality when it is a vector or a text (default "text").
+
+    Examples
+    --------
+    >>> from modalchorus_widget import PointSet
+    >>> c = PointSet(10, [0, 1, 2])
+    >>> c.kind, c.direction, len(c.members)
+    ('point-set', 'pull', 3)
     """
 
     kind = "point-set"
@@ -349,9 +367,27 @@ class PointSet(Constraint):
 class SetSet(Constraint):
     """Two sets: pull (match their distributions) or push (separate them).
 
-    ``b=None`` splits ``a`` by modality (a lasso around images *and* texts: pull them together); it then
-    needs exactly two modalities. ``paired=True`` says row i of ``a`` goes with row i of ``b`` (e.g. images
-    and their captions) and adds a contrastive term over the pairs.
+    Parameters
+    ----------
+    a : array-like of int or bool
+        Row indices (or a mask) of the first set.
+    b : array-like of int or bool, optional
+        The second set. None splits ``a`` by modality (a lasso around images *and* texts: pull them
+        together); it then needs exactly two modalities.
+    direction : {"pull", "push"}, default="pull"
+        Pull matches the two sets' distributions; push separates them.
+    paired : bool, default=False
+        Row i of ``a`` goes with row i of ``b`` (e.g. images and their captions): adds a contrastive term
+        over the pairs.
+    weight : float, default=1.0
+        Multiplies this constraint's loss.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import SetSet
+    >>> c = SetSet(range(0, 300), range(500, 800), paired=True)   # COCO-500: 300 images with their captions
+    >>> c.kind, c.paired, len(c.a), len(c.b)
+    ('set-set', True, 300, 300)
     """
 
     kind = "set-set"
@@ -437,9 +473,33 @@ class SetSet(Constraint):
 
 
 def weigh_by_size(*constraints) -> list:
-    """Copies of ``constraints`` weighted by how many points each holds (their weights times n_i / mean n), so
-    every selected point counts the same whichever lasso it is in. Unweighted, each constraint counts the
-    same: a lasso of 40 red squares would weigh as much as one of 60 red circles beside it."""
+    """Copies of ``constraints`` weighted by how many points each holds, so every selected point counts the same.
+
+    Unweighted, each constraint counts the same: a lasso of 40 red squares would weigh as much as one of 60 red
+    circles beside it. Weights given by hand multiply on top.
+
+    Parameters
+    ----------
+    *constraints : PointSet or SetSet
+        One or more constraints (unpack a list with ``*``).
+
+    Returns
+    -------
+    list of constraints
+        Copies whose weights are their own times n_i / mean(n).
+
+    Raises
+    ------
+    AlignmentError
+        No constraints, something that is not a constraint, or an empty one.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import PointSet, weigh_by_size
+    >>> a, b = weigh_by_size(PointSet(0, range(1, 41)), PointSet(1, range(41, 101), weight=2.0))
+    >>> round(a.weight, 2), round(b.weight, 2)
+    (0.8, 2.4)
+    """
     if not constraints:
         raise AlignmentError("weigh_by_size: give one or more constraints.")
     bad = [type(c).__name__ for c in constraints if not isinstance(c, Constraint)]
