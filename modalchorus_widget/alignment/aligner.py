@@ -36,12 +36,11 @@ from .guard import (
     guard_round,
     guard_to_json,
     mix_vectors,
-    preview,
-    restrength,
     set_mapper,
 )
 from .report import round_report
 from .rounds import after_state, apply_round, delta_between
+from .strength import preview, restrength
 
 MODES = ("fast", "deep", "anchors")
 FORMAT = "modalchorus-aligner"
@@ -325,7 +324,7 @@ n_candidates, batch_size, validation, eval_every, patience
         report = round_report(es, before, after, resolved, adapters, selected, info, delta, self._concepts())
         report.update(alpha=alpha, **({"guard": guarded} if guarded else {}))
         rnd = Round(len(self.history_), flat, report, 0.0, weights, adapters, mode=self.mode, alpha=alpha)
-        rnd._owner = self
+        rnd._owner, rnd.delta = self, delta  # the rows it changed: the widget re-places and re-reads only those
         rnd.seconds = report["seconds"] = round(time.perf_counter() - t0, 4)
         # commit: build the new containers first, then swap them in together
         history, states = self.history_ + [rnd], self._states + [new_es]
