@@ -71,8 +71,24 @@ def check_embeddings(X, modality=None, min_modalities: int = 1, where: str = "Pr
 
 
 class Projector(BaseEstimator):
-    """Base of every projector: subclasses implement ``_fit(Z, modality) -> (n, 2)`` and, when they can
-    place new points, ``_transform(V) -> (m, 2)`` (``supports_transform = True``)."""
+    """Base of every projector: a scikit-learn estimator from embeddings to 2-D positions.
+
+    Subclasses implement ``_fit(Z, modality) -> (n, 2)`` and, when they can place new points,
+    ``_transform(V) -> (m, 2)`` (``supports_transform = True``); their parameters are their ``__init__``'s.
+
+    Parameters
+    ----------
+    **params
+        The subclass's parameters (e.g. ``random_state``), stored as given.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import Projector, load_coco500, make_projector
+    >>> es = load_coco500().embeddings
+    >>> p = make_projector("PCA")
+    >>> isinstance(p, Projector), p.fit_transform(es.vectors, es.modality).shape
+    (True, (1000, 2))
+    """
 
     name = "?"
     supports_transform = False

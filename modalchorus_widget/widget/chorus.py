@@ -561,10 +561,54 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
 
 
 def save_session(chorus: Chorus, path):
-    """Save ``chorus``'s whole session to one file (same as ``chorus.save(path)``)."""
+    """Save ``chorus``'s whole session to one file (same as ``chorus.save(path)``).
+
+    Parameters
+    ----------
+    chorus : Chorus
+        The widget: its embeddings, map, named sets, selection and every alignment round are saved.
+    path : str or Path
+        Where to write (atomically: a crash mid-save leaves the previous file as it was).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from modalchorus_widget import Chorus, load_coco500, load_session, save_session
+    >>> w = Chorus(load_coco500().embeddings, projector="PCA")
+    >>> path = save_session(w, pathlib.Path(tempfile.mkdtemp()) / "coco.chorus")
+    >>> load_session(path).embeddings.n
+    1000
+    """
     return chorus.save(path)
 
 
 def load_session(path, encoder=None, images=None, texts=None, **kwargs) -> Chorus:
-    """Re-create the Chorus saved at ``path`` (same as ``Chorus.load``)."""
+    """Re-create the Chorus saved at ``path`` (same as ``Chorus.load``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by ``save_session`` / ``Chorus.save``; anything else is refused with a clear error.
+    encoder : Encoder, optional
+        The encoder to attach (needed for free text, and to restore a deep-mode aligner).
+    images, texts : sequence, optional
+        Raw inputs of the rows, for a deep-mode aligner.
+    **kwargs
+        Passed to ``Chorus.load`` (e.g. ``autosave=``).
+
+    Returns
+    -------
+    Chorus
+        The same widget, history included.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import load_session
+    >>> w = load_session("coco.chorus")  # doctest: +SKIP
+    """
     return Chorus.load(path, encoder=encoder, images=images, texts=texts, **kwargs)
