@@ -74,12 +74,8 @@ class Projector(BaseEstimator):
     """Base of every projector: a scikit-learn estimator from embeddings to 2-D positions.
 
     Subclasses implement ``_fit(Z, modality) -> (n, 2)`` and, when they can place new points,
-    ``_transform(V) -> (m, 2)`` (``supports_transform = True``); their parameters are their ``__init__``'s.
-
-    Parameters
-    ----------
-    **params
-        The subclass's parameters (e.g. ``random_state``), stored as given.
+    ``_transform(V) -> (m, 2)`` (``supports_transform = True``); their parameters are their ``__init__``'s,
+    stored as given (``get_params`` / ``set_params``).
 
     Examples
     --------
