@@ -47,39 +47,59 @@ def _jsonable(x):
 class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
     """The ModalChorus tool in one cell: projection view + concept-axis view + named sets + status.
 
-    ``Chorus(embeddings)`` projects an EmbeddingSet, or a ``ChorusData`` bundle (``load_default("shapes")``:
-    its encoder and class prompts come with it; ``Chorus.from_dataframe(df, ...)`` takes a DataFrame), or shows
-    given ``positions``; colours it by ``color_by`` (a frame column, ``"prediction"`` or ``"modality"``; default:
-    the first of ``label``, ``prediction``, ``modality`` the data has), and links lasso selections, hover and
-    named sets between both views and Python. ``align(*constraints)`` runs one alignment round through
-    ``aligner`` (an ``Aligner(mode=...)``, fitted here on these embeddings; default: a fast-mode one) and animates
-    the points to their new places.
+    It links lasso selections, hover and named sets between both views and Python. ``align(*constraints)`` runs
+    one alignment round through ``aligner`` and animates the points to their new places; after every round the
+    widget draws its figures (``report``: per-class zero-shot accuracy, recall@1/5 of true pairs, how far
+    selected and unselected points moved, predictions changed outside the selection, the guard's strength) and
+    one chip per round in a history strip; ``undo()`` / ``redo()`` / ``goto(k)`` move through the rounds. Undo /
+    redo / step done on ``aligner`` directly in a cell show in the widget after that cell (``sync()``).
+    ``gallery(page)``, ``search(text)``, ``to_png(path)``, ``augment(images=, texts=, set_name=)`` (the
+    augmentation panel: new points placed by the projector on show, tagged into a named set), ``suspects`` /
+    ``probe()`` (the Suspects panel), ``save(path)`` / ``Chorus.load(path)`` (a whole session in one file).
 
-    ``projector``: a method name (``PROJECTORS``), a fitted-or-not ``Projector``, or ``{name: Projector}`` to show
-    it under another name. ``class_prompts`` (for
-    zero-shot predictions of image rows): row indices of prompt texts in the set (they follow alignment), a
-    list of texts (embedded by ``encoder``), a dict name -> text or vector, or an array of vectors.
-    ``save(path)`` / ``Chorus.load(path)`` keep a whole session in one file.
+    Parameters
+    ----------
+    embeddings : EmbeddingSet or ChorusData
+        The points; a ``ChorusData`` bundle (``load_default("shapes")``, ``load_coco500()``) brings its encoder
+        and class prompts. ``Chorus.from_dataframe(df, ...)`` takes a DataFrame.
+    projector : str, Projector or dict, optional
+        A method name (``PROJECTORS``), a fitted-or-not ``Projector``, or ``{name: Projector}`` to show it under
+        another name. Default: MFM when the set has two modalities, else PCA.
+    positions : ndarray of shape (n, 2), optional
+        Positions to show instead of projecting.
+    color_by : str, optional
+        A frame column, ``"prediction"`` or ``"modality"``; default: the first of ``label``, ``prediction``,
+        ``modality`` the data has.
+    encoder : Encoder, optional
+        Embeds free text (search, concept axis, anchors given as text) and new items.
+    aligner : Aligner, optional
+        An ``Aligner(mode=...)``, fitted here on these embeddings; default: a fast-mode one.
+    class_prompts : array-like, list of str or dict, optional
+        For zero-shot predictions of image rows: row indices of prompt texts in the set (they follow
+        alignment), a list of texts (embedded by ``encoder``), a dict name -> text or vector, or an array of
+        vectors.
+    wait : bool, optional
+        Fit the projector before the first frame (True), or draw PCA at once and animate into the projector's
+        map when its background fit is done (False). Default: in the background when the fit is slow (any
+        method but PCA, from 400 points on). Every call that needs the map waits for it (``w.wait()``).
+    autosave : str or Path, optional
+        A session file written atomically now, after every alignment round and after every change of the named
+        sets, so that after a crash ``Chorus.load(autosave)`` restores the last round.
+    item_folders : list of str or Path, optional
+        Folders whose image files tooltips may read (default: any path, for a session you made;
+        ``Chorus.load`` defaults to none: thumbnails come from the file itself).
+    **kwargs
+        Passed to ``ScatterWidget`` (e.g. ``max_points``).
 
-    After every round the widget draws its figures (``report``: per-class zero-shot accuracy, recall@1/5 of
-    true pairs, how far selected and unselected points moved, predictions changed outside the selection) and
-    one chip per round in a history strip (``history``); ``undo()`` / ``redo()`` / ``goto(k)`` move through
-    the rounds. ``gallery(page)``, ``search(text)`` and ``to_png(path)``: see ``browser_actions.py``. Undo / redo
-    / step done on ``aligner`` directly in a cell show in the widget after that cell (``sync()``).
-
-    ``augment(images=..., texts=..., set_name=...)`` (also the widget's augmentation panel) encodes image files
-    and texts with ``encoder``, adds them as points placed by the projector on show and tags them into the
-    named set ``set_name``; constraints given those rows take them as few-shot extras.
-
-    ``wait``: fit the projector before the first frame (True), or draw PCA at once and animate into the
-    projector's map when its fit, run in the background with its progress in the widget, is done (False).
-    Default: in the background when the fit is slow (any method but PCA, from 400 points on). Every call that
-    needs the map waits for it (``w.wait()`` does so explicitly).
-
-    ``autosave``: a session file written atomically (``save``) now, after every alignment round and after every
-    change of the named sets, so that after a crash ``Chorus.load(autosave)`` restores the last round.
-    ``item_folders``: folders whose image files tooltips may read (default: any path, for a session you made;
-    ``Chorus.load`` defaults to none: thumbnails come from the file itself).
+    Examples
+    --------
+    >>> from modalchorus_widget import Chorus, load_coco500
+    >>> w = Chorus(load_coco500(), projector="PCA")
+    >>> w.embeddings.n, w.projector.name
+    (1000, 'PCA')
+    >>> w.selected = [0, 1, 2]
+    >>> w.selected_frame().shape[0]
+    3
     """
 
     _BACKGROUND_FROM = 400
