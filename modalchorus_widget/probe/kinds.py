@@ -218,6 +218,22 @@ def pair_ranks(ctx: Context):
     return ctx._pairs or None
 
 
+def _by_caption_read(ctx: Context, ia, ta, bad_idx) -> list:
+    """Mispaired images grouped by the cluster of the caption they are read as (their best caption): a slice
+    read as one topic spreads over several of its captions. Skipped above ``max_fit`` captions."""
+    p = ctx.params
+    if len(ta) > p["max_fit"] or len(bad_idx) == 0:
+        return []
+    v = ctx.es.vectors
+    xt = np.asarray(v[ta], np.float32)
+    best, _, _, _ = space.top2(np.asarray(v[ia[bad_idx]], np.float32), xt)
+    rng = np.random.default_rng(p["random_state"])
+    zt = space.PCA(xt, p["n_components"], p["max_fit"], rng).transform(xt)
+    tcl = space.kmeans(zt, max(2, int(round(len(ta) / p["cluster_size"]))), p["max_fit"], p["random_state"])
+    read = tcl[best]
+    return [bad_idx[read == c] for c in np.unique(read)]
+
+
 def pairs(ctx: Context) -> list:
     """Pairs whose partner is outside each other's top-k (both directions), grouped by image clusters; a
     cluster is a slice when it holds more such pairs than the set's rate predicts."""
@@ -242,10 +258,14 @@ def pairs(ctx: Context) -> list:
     local = np.clip((local - rate) / max(1.0 - rate, 1e-9), 0.0, 1.0)  # beyond the set's own rate
     bad_idx = np.flatnonzero(bad)
     n_groups = max(1, int(round(len(bad_idx) / p["cluster_size"])))
-    cl = space.kmeans(ctx.z[pos[bad_idx]], n_groups, p["max_fit"], p["random_state"])
+    groups = [
+        bad_idx[cl == c]
+        for cl in [space.kmeans(ctx.z[pos[bad_idx]], n_groups, p["max_fit"], p["random_state"])]
+        for c in np.unique(cl)
+    ]
+    groups += _by_caption_read(ctx, ia, ta, bad_idx)
     out = []
-    for c in np.unique(cl):
-        grp = bad_idx[cl == c]
+    for grp in groups:
         excess = float(local[grp].sum())
         if len(grp) < p["min_size"]:
             continue
