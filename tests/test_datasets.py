@@ -221,8 +221,10 @@ def test_dataframe_and_parquet_round_trip(tmp_path):
     es2 = from_dataframe(wide, vector_columns=[f"e{i}" for i in range(6)], modality="image")
     np.testing.assert_allclose(es2.vectors, es.vectors, atol=1e-6)
     assert list(es2.frame["kind"]) == ["image"] * 5
-    with pytest.raises(DatasetError, match="no column 'vector'"):
+    with pytest.raises(DatasetError, match="no column holds vectors"):  # one column per dimension is not found
         from_dataframe(wide)
+    with pytest.raises(DatasetError, match="no column 'vector'"):
+        from_dataframe(wide, vector_column="vector")
     with pytest.raises(DatasetError, match="modality"):
         from_dataframe(df.drop(columns="modality"))
     with pytest.raises(EmbeddingError, match="unknown"):
