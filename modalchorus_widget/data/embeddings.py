@@ -88,6 +88,18 @@ class EmbeddingSet:
     items : optional raw item per row: image path / PIL image / array for images, the string for texts.
     meta : optional DataFrame (or dict of columns) with n rows of free metadata.
     space : name of the embedding space (e.g. ``"clip"``), used when spaces are connected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget import EmbeddingSet
+    >>> rng = np.random.default_rng(0)
+    >>> es = EmbeddingSet(rng.normal(size=(4, 8)), modality=["image", "image", "text", "text"],
+    ...                   labels=["cat", "dog", "cat", "dog"])
+    >>> es.n, es.modalities
+    (4, ('image', 'text'))
+    >>> es.frame[["modality", "label"]].iloc[2].tolist()
+    ['text', 'cat']
     """
 
     def __init__(

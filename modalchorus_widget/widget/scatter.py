@@ -75,14 +75,39 @@ def _array_trait(default, to_json, from_json, echo=True):
 class ScatterWidget(anywidget.AnyWidget):
     """A WebGL scatter plot of points with a category (colour) and a modality (glyph) per point.
 
-    ``positions`` (n, 2), ``category`` codes with ``category_names``, ``modality`` codes with
-    ``modality_names``; ``selected`` holds the sorted uint32 indices chosen by lasso/click in the
-    browser, and setting it from Python highlights those points.
+    ``selected`` holds the sorted uint32 indices chosen by lasso/click in the browser, and setting it from
+    Python highlights those points. Every per-point array crosses the comm as a binary buffer.
 
-    ``max_points`` (default ``DEFAULT_MAX_POINTS``; None: no limit): above it the browser draws a
-    deterministic sample stratified by modality (``random_state``; rows in ``selected`` at construction are
-    kept), ``sample_notice`` says so in the widget, and ``selected`` / named sets still hold full-data rows
-    (``shown_index``: the rows drawn; ``shown_selected``: the highlighted part of the selection).
+    Parameters
+    ----------
+    positions : ndarray of shape (n, 2), optional
+        Where the points are drawn.
+    category : array-like of int of shape (n,), optional
+        Colour codes, with ``category_names`` naming them.
+    modality : array-like of int of shape (n,), optional
+        Glyph codes (dots, diamonds, ...), with ``modality_names`` naming them (default image, text).
+    category_names, modality_names : list of str, optional
+        Names of the codes, shown in the legend.
+    selected : array-like of int, optional
+        Rows selected at the start.
+    max_points : int or None, default=DEFAULT_MAX_POINTS
+        Above it the browser draws a deterministic sample stratified by modality (rows in ``selected`` at
+        construction are kept), ``sample_notice`` says so in the widget, and ``selected`` / named sets still
+        hold full-data rows (``shown_index``: the rows drawn; ``shown_selected``: the highlighted part of the
+        selection). None: no limit.
+    random_state : int, default=0
+        Seed of that sample.
+    **kwargs
+        Passed to ``anywidget.AnyWidget``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget import ScatterWidget
+    >>> w = ScatterWidget(np.random.default_rng(0).normal(size=(100, 2)), modality=np.r_[np.zeros(50), np.ones(50)])
+    >>> w.selected = [3, 1, 2]
+    >>> w.selected.tolist()
+    [1, 2, 3]
     """
 
     _esm = (
