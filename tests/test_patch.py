@@ -30,11 +30,12 @@ def rounds(tmp_path_factory):
     return {m: (al, al.export_patch(folder / f"{m}.mcpatch")) for m, al in (("fast", fast), ("anchors", anchors))}
 
 
-def test_patch_round_trips_bit_exactly_and_keeps_alpha_and_provenance(rounds):
+def test_patch_round_trips_bit_exactly_and_keeps_alpha_and_provenance(rounds, tmp_path):
     al, path = rounds["fast"]
     data = path.read_bytes()
     p = Patch.load(path)
     assert p.to_bytes() == data  # bit for bit
+    assert al.history_[-1].export(path.with_suffix(".last")).read_bytes() == data  # Round.export: the chain to it
     assert [r["alpha"] for r in p.rounds] == [r.alpha for r in al.history_] and p.rounds[-1]["alpha"] == 0.6
     assert not any(r.is_identity for r in al.history_)
     for r in al.history_:
