@@ -55,11 +55,12 @@ wheel: setup
 	$(BIN)/python -m build --wheel --outdir dist .
 	$(BIN)/check-wheel-contents dist/*.whl
 
-# All tests: lint, JS unit tests (vitest), Python unit tests, notebooks, the docs build, the wheel in a clean
-# environment (tests/test_wheel.py), and browser tests (real JupyterLab + Chromium).
-test: setup browser lint docs
+# All tests: lint, JS unit tests (vitest), Python unit tests, notebooks, the wheel in a clean environment
+# (tests/e2e/test_wheel.py), browser tests (real JupyterLab + Chromium), then the docs build.
+test: setup browser lint
 	cd js && npm test --silent
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory docs
 
 # The fast tier, for the edit-test loop: the Python tests without the browser (e2e), slow and notebook ones
 # (under 3 minutes on a 2-core machine). CI runs `make test`.
