@@ -109,25 +109,50 @@ def shapes_pairs(n: int, seed: int = 5, chunk: int = 20_000, log=print):
 
 
 # ----------------------------------------------------------------------------------------------- quality
-def _count_before(D, cols):
-    """For each row r and each column c in cols[r]: 1 + #{l : D[r, l] < D[r, c]} + #{l < c : D[r, l] == D[r, c]},
-    i.e. c's 1-based rank in row r under a stable sort (the metrics' tie rule)."""
-    v = np.take_along_axis(D, cols, 1)
-    out = np.empty(cols.shape, dtype=np.int64)
-    idx = np.arange(D.shape[1])
-    for t in range(cols.shape[1]):
-        vt = v[:, t : t + 1]
-        out[:, t] = 1 + (D < vt).sum(1) + ((D == vt) & (idx[None, :] < cols[:, t : t + 1])).sum(1)
-    return out
-
-
-def _topk(D, k):
-    """The k smallest columns of every row under a stable sort (ties by column order), as a boolean mask."""
+def _topk_idx(D, k):
+    """The k smallest columns of every row of D under a stable sort (ties by column order): (rows, k) indices."""
     part = np.argpartition(D, k - 1, axis=1)[:, :k]
     kth = np.take_along_axis(D, part, 1).max(1, keepdims=True)
-    less = D < kth
-    eq = np.cumsum(D == kth, axis=1) <= (k - less.sum(1, keepdims=True))
-    return less | ((D == kth) & eq)
+    lt = (D < kth).sum(1)
+    eq = (D == kth).sum(1)
+    for r in np.flatnonzero(eq > k - lt):  # more columns tie at the k-th value than are left: lowest columns first
+        part[r] = np.concatenate([np.flatnonzero(D[r] < kth[r]), np.flatnonzero(D[r] == kth[r])[: k - lt[r]]])
+    return part
+
+
+def _rank_sum(D, cols, use, k):
+    """Sum over the flagged (row, column) pairs of (rank - k), the column's 1-based rank in its row of D under a
+    stable sort: 1 + #{l : D[r, l] < v} + #{l < c : D[r, l] == v}. One pass over the row per pair (numba)."""
+    from numba import njit, prange
+
+    global _RANK_KERNEL
+    if _RANK_KERNEL is None:
+
+        @njit(parallel=True, cache=False)
+        def kernel(D, cols, use, k):
+            b, m = D.shape
+            out = np.zeros(b)
+            for r in prange(b):
+                s = 0.0
+                for t in range(cols.shape[1]):
+                    if not use[r, t]:
+                        continue
+                    c = cols[r, t]
+                    v = D[r, c]
+                    cnt = 0
+                    for j in range(m):
+                        x = D[r, j]
+                        if x < v or (x == v and j < c):
+                            cnt += 1
+                    s += cnt + 1 - k
+                out[r] = s
+            return out
+
+        _RANK_KERNEL = kernel
+    return float(_RANK_KERNEL(np.ascontiguousarray(D), cols, use, k).sum())
+
+
+_RANK_KERNEL = None
 
 
 def _sums(hq, hc, lq, lc, k, self_cols=None, batch=256):
@@ -141,15 +166,11 @@ def _sums(hq, hc, lq, lc, k, self_cols=None, batch=256):
             rows = np.arange(len(dh))
             dh[rows, self_cols[s : s + batch]] = np.inf
             dl[rows, self_cols[s : s + batch]] = np.inf
-        in_v, in_u = _topk(dh, k), _topk(dl, k)
-        rows_u, cols_u = np.nonzero(in_u & ~in_v)
-        if len(rows_u):
-            r = _count_before(dh[rows_u], cols_u[:, None])[:, 0]
-            t_sum += float((r - k).sum())
-        rows_v, cols_v = np.nonzero(in_v & ~in_u)
-        if len(rows_v):
-            r = _count_before(dl[rows_v], cols_v[:, None])[:, 0]
-            c_sum += float((r - k).sum())
+        U, V = _topk_idx(dl, k), _topk_idx(dh, k)
+        u_only = ~(U[:, :, None] == V[:, None, :]).any(2)
+        v_only = ~(V[:, :, None] == U[:, None, :]).any(2)
+        t_sum += _rank_sum(dh, U, u_only, k)
+        c_sum += _rank_sum(dl, V, v_only, k)
     return t_sum, c_sum
 
 
