@@ -590,28 +590,7 @@ _DEFAULTS = {p: inspect.signature(CMCR.__init__).parameters[p].default for p in 
 def connect(space1, space2, shared: str = "text", **params) -> CMCR:
     """Fit a ``CMCR`` connecting ``space1`` and ``space2`` through ``shared`` and return it.
 
-    Parameters
-    ----------
-    space1, space2 : EmbeddingSet or dict of {modality: ndarray}
-        The two spaces; rows of the shared modality are paired across them, in order, and rows of the other
-        modalities are unpaired memories.
-    shared : str, default="text"
-        The modality both spaces embed.
-    **params
-        ``CMCR`` parameters (e.g. ``random_state``, ``n_epochs``).
-
-    Returns
-    -------
-    CMCR
-        Fitted; ``cm.connected(space1, space2)`` is one EmbeddingSet for the widget.
-
-    Examples
-    --------
-    >>> from modalchorus_widget import connect
-    >>> from modalchorus_widget.cmcr import make_synthetic
-    >>> data = make_synthetic(n_train=300, n_memory=300, n_test=50)
-    >>> cm = connect(*data["train"], n_epochs=10, random_state=0)
-    >>> cm.transform(data["test_a"], space=1, modality="image").shape
-    (50, 512)
+    Example: ``cm = connect(clip_set, minilm_set, shared="text", random_state=0)``, then
+    ``cm.connected(clip_set, minilm_set)`` is one EmbeddingSet for the widget.
     """
     return CMCR(shared=shared, **params).fit(space1, space2)

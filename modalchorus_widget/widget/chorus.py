@@ -47,47 +47,34 @@ def _jsonable(x):
 class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
     """The ModalChorus tool in one cell: projection view + concept-axis view + named sets + status.
 
-    It links lasso selections, hover and named sets between both views and Python. ``align(*constraints)`` runs
-    one alignment round through ``aligner`` and animates the points to their new places; after every round the
-    widget draws its figures (``report``: per-class zero-shot accuracy, recall@1/5 of true pairs, how far
-    selected and unselected points moved, predictions changed outside the selection, the guard's strength) and
-    one chip per round in a history strip; ``undo()`` / ``redo()`` / ``goto(k)`` move through the rounds. Undo /
-    redo / step done on ``aligner`` directly in a cell show in the widget after that cell (``sync()``).
-    ``gallery(page)``, ``search(text)``, ``to_png(path)``, ``augment(images=, texts=, set_name=)`` (the
-    augmentation panel: new points placed by the projector on show, tagged into a named set), ``suspects`` /
-    ``probe()`` (the Suspects panel), ``save(path)`` / ``Chorus.load(path)`` (a whole session in one file).
+    Selections, hover and named sets are linked between both views and Python; ``align(*constraints)`` runs a
+    round (figures in ``report``; ``undo()`` / ``redo()`` / ``goto(k)``); also ``gallery``, ``search``,
+    ``to_png``, ``augment``, ``suspects`` / ``probe()``, ``save(path)`` / ``Chorus.load(path)``.
 
     Parameters
     ----------
     embeddings : EmbeddingSet or ChorusData
-        The points; a ``ChorusData`` bundle (``load_default("shapes")``, ``load_coco500()``) brings its encoder
-        and class prompts. ``Chorus.from_dataframe(df, ...)`` takes a DataFrame.
+        A ``ChorusData`` (``load_default("shapes")``) brings its encoder and class prompts (DataFrame:
+        ``Chorus.from_dataframe``).
     projector : str, Projector or dict, optional
-        A method name (``PROJECTORS``), a fitted-or-not ``Projector``, or ``{name: Projector}`` to show it under
-        another name. Default: MFM when the set has two modalities, else PCA.
+        A name (``PROJECTORS``), a ``Projector``, or ``{name: Projector}``; default MFM (two modalities) or PCA.
     positions : ndarray of shape (n, 2), optional
         Positions to show instead of projecting.
     color_by : str, optional
-        A frame column, ``"prediction"`` or ``"modality"``; default: the first of ``label``, ``prediction``,
-        ``modality`` the data has.
+        A frame column, ``"prediction"`` or ``"modality"``; default: the first of these (``label`` first) found.
     encoder : Encoder, optional
         Embeds free text (search, concept axis, anchors given as text) and new items.
     aligner : Aligner, optional
         An ``Aligner(mode=...)``, fitted here on these embeddings; default: a fast-mode one.
     class_prompts : array-like, list of str or dict, optional
-        For zero-shot predictions of image rows: row indices of prompt texts in the set (they follow
-        alignment), a list of texts (embedded by ``encoder``), a dict name -> text or vector, or an array of
-        vectors.
+        For zero-shot predictions: prompt rows (they follow alignment), texts, {name: text or vector}, or vectors.
     wait : bool, optional
-        Fit the projector before the first frame (True), or draw PCA at once and animate into the projector's
-        map when its background fit is done (False). Default: in the background when the fit is slow (any
-        method but PCA, from 400 points on). Every call that needs the map waits for it (``w.wait()``).
+        Fit before the first frame (True), or draw PCA and animate into the map fitted in the background
+        (False; the default from 400 points on, but for PCA). Calls that need the map wait (``w.wait()``).
     autosave : str or Path, optional
-        A session file written atomically now, after every alignment round and after every change of the named
-        sets, so that after a crash ``Chorus.load(autosave)`` restores the last round.
+        A session file written atomically after every round and change of the named sets (crash recovery).
     item_folders : list of str or Path, optional
-        Folders whose image files tooltips may read (default: any path, for a session you made;
-        ``Chorus.load`` defaults to none: thumbnails come from the file itself).
+        Folders whose image files tooltips may read (default: any; ``Chorus.load``: none).
     **kwargs
         Passed to ``ScatterWidget`` (e.g. ``max_points``).
 
@@ -95,11 +82,9 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
     --------
     >>> from modalchorus_widget import Chorus, load_coco500
     >>> w = Chorus(load_coco500(), projector="PCA")
-    >>> w.embeddings.n, w.projector.name
-    (1000, 'PCA')
     >>> w.selected = [0, 1, 2]
-    >>> w.selected_frame().shape[0]
-    3
+    >>> w.embeddings.n, w.projector.name, len(w.selected_frame())
+    (1000, 'PCA', 3)
     """
 
     _BACKGROUND_FROM = 400
@@ -581,54 +566,31 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
 
 
 def save_session(chorus: Chorus, path):
-    """Save ``chorus``'s whole session to one file (same as ``chorus.save(path)``).
+    """Save ``chorus``'s whole session to one file, atomically (same as ``chorus.save(path)``).
 
     Parameters
     ----------
     chorus : Chorus
-        The widget: its embeddings, map, named sets, selection and every alignment round are saved.
     path : str or Path
-        Where to write (atomically: a crash mid-save leaves the previous file as it was).
 
     Returns
     -------
     Path
-        The file written.
 
     Examples
     --------
-    >>> import pathlib, tempfile
     >>> from modalchorus_widget import Chorus, load_coco500, load_session, save_session
-    >>> w = Chorus(load_coco500().embeddings, projector="PCA")
-    >>> path = save_session(w, pathlib.Path(tempfile.mkdtemp()) / "coco.chorus")
-    >>> load_session(path).embeddings.n
+    >>> load_session(save_session(Chorus(load_coco500(), projector="PCA"), "s.chorus")).embeddings.n
     1000
     """
     return chorus.save(path)
 
 
 def load_session(path, encoder=None, images=None, texts=None, **kwargs) -> Chorus:
-    """Re-create the Chorus saved at ``path`` (same as ``Chorus.load``).
-
-    Parameters
-    ----------
-    path : str or Path
-        A file written by ``save_session`` / ``Chorus.save``; anything else is refused with a clear error.
-    encoder : Encoder, optional
-        The encoder to attach (needed for free text, and to restore a deep-mode aligner).
-    images, texts : sequence, optional
-        Raw inputs of the rows, for a deep-mode aligner.
-    **kwargs
-        Passed to ``Chorus.load`` (e.g. ``autosave=``).
+    """Re-create the Chorus saved at ``path``, history included (``Chorus.load``; example: ``save_session``).
 
     Returns
     -------
     Chorus
-        The same widget, history included.
-
-    Examples
-    --------
-    >>> from modalchorus_widget import load_session
-    >>> w = load_session("coco.chorus")  # doctest: +SKIP
     """
     return Chorus.load(path, encoder=encoder, images=images, texts=texts, **kwargs)
