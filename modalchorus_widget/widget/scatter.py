@@ -189,6 +189,7 @@ class ScatterWidget(anywidget.AnyWidget):
             self.selected = sel
             self.sample_notice = self._sample.notice() if self._sample is not None else ""
         self._set_transfers = SetTransfers()
+        # on_msg, not anywidget's @command: the kernel also sends unasked, and commands are looked up by name unchecked
         self.on_msg(self._on_front_end_msg)
 
     def __init_subclass__(cls, **kwargs):
