@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from modalchorus_widget.errors import EmbeddingError, ModalChorusError
+from modalchorus_widget.errors import EmbeddingError, InputTypeError, ModalChorusError
 from modalchorus_widget.worlds import shapes as S
 from modalchorus_widget.worlds.generation import FunctionGenerator, GenerationError, ShapesOracle, load_shapes_generator
 from modalchorus_widget.worlds.generation import case as G
@@ -82,6 +82,17 @@ def test_generations_are_scenes_the_oracle_reads_and_join_the_set():
     assert es.n == case["embeddings"].n + len(texts)
     assert list(es.labels[-len(texts) :]) == ["generated: blue triangle"] * len(texts)
     assert list(es.frame["prompt"].iloc[-len(texts) :]) == texts
+    # on a widget, the widget takes them itself (the world does not know the view): uint8 arrays go to augment
+    from modalchorus_widget import Chorus
+
+    w = Chorus(case["embeddings"], projector="PCA", encoder=enc)
+    rows = w.augment(images=imgs, set_name="generated: blue triangle")
+    assert rows.tolist() == list(range(case["embeddings"].n, es.n)) and w.sets["generated: blue triangle"].size == len(
+        imgs
+    )
+    np.testing.assert_allclose(w.embeddings.vectors[rows], es.vectors[-len(texts) :], atol=1e-5)
+    with pytest.raises(InputTypeError, match=r"w\.augment\(images=images"):
+        add_generations(w, imgs, enc)
 
 
 def test_case_round_moves_the_leak_down():
