@@ -388,9 +388,9 @@ class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
 
     # ------------------------------------------------------------ augmentation
     def augment(self, images=(), texts=(), set_name: str = "augmented", names=None):
-        """Add images (paths, PNG/JPEG bytes, PIL images, (H, W, 3) uint8 arrays) and texts as points: encoded by ``encoder``,
-        placed by the projector on show (and the concept axis), labelled and tagged into ``w.sets[set_name]``.
-        Returns their row indices. A bad file or a missing encoder raises and changes nothing."""
+        """Add images (paths, PNG/JPEG bytes, PIL images, (H, W, 3) uint8 arrays) and texts as points: encoded
+        by ``encoder``, placed by the projector on show (and the concept axis), labelled and tagged into
+        ``w.sets[set_name]``. Returns their row indices. A bad file or a missing encoder raises and changes nothing."""
         from ..data.embeddings import make_thumbnail
 
         self.wait()
