@@ -181,14 +181,18 @@ def _moved_histogram(moved, selected_mask) -> dict:
     }
 
 
-def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index: int) -> dict:
-    """The figures of round ``index`` (1-based) for the report panel; see the module docstring."""
+def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index: int, delta=None) -> dict:
+    """The figures of round ``index`` (1-based) for the report panel; see the module docstring. ``delta``
+    (``alignment.rounds.Delta``): the rows the round changed and how far, read instead of both states' rows."""
     before, after = es_before.vectors, es_after.vectors
     n = es_after.n
     selected = constraint_rows(rnd.constraints, n)
     mask = np.zeros(n, bool)
     mask[selected] = True
-    moved = np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", before, after))
+    if delta is not None:
+        moved = delta.moved_all(n).astype(np.float64)
+    else:
+        moved = np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", before, after))
     report = dict(rnd.report or {})
     view = {
         "round": int(index),
@@ -200,7 +204,7 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
         "moved": _moved_histogram(moved, mask),
     }
     if rnd.mode == "anchors":  # only the anchor rows moved: name them, with how far
-        rows = np.flatnonzero(np.any(before != after, axis=1))
+        rows = delta.rows if delta is not None else np.flatnonzero(np.any(before != after, axis=1))
         view["tuned"] = [{"row": int(r), "name": _row_name(int(r), es_after), "moved": _r(moved[r])} for r in rows]
     if report.get("note"):
         view["note"] = str(report["note"])

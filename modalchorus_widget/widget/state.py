@@ -158,12 +158,18 @@ class ChorusState:
     def add_layout(self, name: str, positions):
         self.positions[str(name)] = B.as_positions(positions, self.embeddings.n, f"layout {name!r}")
 
-    def place(self, es) -> np.ndarray:
+    def place(self, es, rows=None) -> np.ndarray:
         """Positions of new vectors ``es`` by the projector on show: ``transform`` (points move, not jump), or a
-        refit where the method cannot place new points (MDS, DCM)."""
+        refit where the method cannot place new points (MDS, DCM). ``rows``: the only rows whose vectors changed
+        (a round's Delta); the others keep their places, so a round on a million rows places only what it moved."""
         proj = self.projector
         if proj.supports_transform and proj.is_fitted():
-            return B.as_positions(proj.transform(es.vectors), es.n)
+            xy = self.positions.get(self.method)
+            if rows is None or xy is None or len(xy) != es.n or len(rows) > es.n // 2:
+                return B.as_positions(proj.transform(es.vectors), es.n)
+            xy = np.array(xy, np.float32, copy=True)
+            xy[rows] = B.as_positions(proj.transform(es.vectors[rows]), len(rows)) if len(rows) else xy[rows]
+            return xy
         return self._fit(proj, es)
 
     # ------------------------------------------------------------ text and prompts
@@ -201,16 +207,21 @@ class ChorusState:
         arr = np.asarray(prompts, dtype=np.float32)
         return [str(i) for i in range(len(arr))], arr
 
-    def predict(self, es):
-        """Zero-shot prediction (class prompt name) of every image row; None elsewhere or without prompts."""
+    def predict(self, es, rows=None):
+        """Zero-shot prediction (class prompt name) of every image row; None elsewhere or without prompts.
+        ``rows``: the only rows whose vectors changed since ``self.predictions`` (a round's Delta): only those
+        are read again, unless a prompt row is among them."""
         if self.prompt_vectors is None:
             return None
-        pred = np.full(es.n, None, dtype=object)
-        img = es.indices("image") if "image" in es.modalities else np.zeros(0, np.uint32)
+        pred, img = np.full(es.n, None, dtype=object), np.zeros(0, np.int64)
+        if "image" in es.modalities:
+            img, old = np.flatnonzero(es.mask("image")), getattr(self, "predictions", None)
+            moved = rows is not None and np.isin(self.prompt_rows if self.prompt_rows is not None else [], rows).any()
+            if rows is not None and not moved and old is not None and len(old) == es.n:
+                pred, img = old.copy(), np.intersect1d(img, rows)  # only the images the round moved
         if len(img):
             prompts = es.vectors[self.prompt_rows] if self.prompt_rows is not None else self.prompt_vectors
-            idx = zero_shot_predict(es.vectors[img], prompts)
-            pred[img] = np.asarray(self.prompt_names, dtype=object)[idx]
+            pred[img] = np.asarray(self.prompt_names, dtype=object)[zero_shot_predict(es.vectors[img], prompts)]
         return pred
 
     # ------------------------------------------------------------ colour
@@ -324,8 +335,9 @@ class ChorusState:
             new_es = self._with_augmented(self.aligner.embeddings_)
             if new_es.n != self.embeddings.n:
                 raise WidgetError(f"align: the aligner returned {new_es.n} rows for {self.embeddings.n} points")
-            xy = self.place(new_es)
-            pred = self.predict(new_es)
+            delta = None if len(self.aug_raw) else getattr(rnd, "delta", None)  # the rows the round changed
+            xy = self.place(new_es, None if delta is None else delta.rows)
+            pred = self.predict(new_es, None if delta is None else delta.rows)
         except BaseException:
             self.aligner.rollback(token)
             raise
@@ -336,7 +348,7 @@ class ChorusState:
         self._seen = self.aligner.embeddings_
         self.round_views = {k: v for k, v in self.round_views.items() if k < self.rounds}
         self.round_views[self.rounds] = round_view(
-            before_es, new_es, before_pred, pred, rnd, self.prompt_names, self.rounds
+            before_es, new_es, before_pred, pred, rnd, self.prompt_names, self.rounds, delta=delta
         )
         return rnd, xy
 
