@@ -30,7 +30,29 @@ def positions_extent(sh: ShardedEmbeddings, pad: float = 0.02) -> tuple:
 
 
 def density_grid(folder, bins: int = 256, extent=None) -> tuple[np.ndarray, tuple]:
-    """(counts, extent): uint32 (bins, bins) point counts, row = y cell (bottom first), col = x cell."""
+    """How many points of a shard folder fall in each cell of a grid over the map.
+
+    Parameters
+    ----------
+    folder : str, Path, fsspec URL or ShardedEmbeddings
+        A folder with positions (``project_shards``).
+    bins : int, default=256
+        Cells per side.
+    extent : tuple of 4 floats, optional
+        (x0, x1, y0, y1); default: the positions' own.
+
+    Returns
+    -------
+    counts : ndarray of uint32, shape (bins, bins)
+        Row = y cell (bottom first), column = x cell.
+    extent : tuple of 4 floats
+
+    Examples
+    --------
+    >>> from modalchorus_widget.scale import density_grid, density_texture
+    >>> counts, extent = density_grid("emb/", bins=128)  # doctest: +SKIP
+    >>> image = density_texture(counts)  # doctest: +SKIP
+    """
     sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
     bins = int(bins)
     x0, x1, y0, y1 = positions_extent(sh) if extent is None else tuple(float(v) for v in extent)
@@ -47,7 +69,22 @@ def density_grid(folder, bins: int = 256, extent=None) -> tuple[np.ndarray, tupl
 
 
 def density_texture(counts: np.ndarray) -> np.ndarray:
-    """uint8 image of ``counts`` (same shape): 0 for empty cells, log-scaled 1..255 otherwise."""
+    """A uint8 image of ``counts``: 0 for empty cells, log-scaled 1..255 otherwise.
+
+    Parameters
+    ----------
+    counts : array-like of shape (h, w)
+
+    Returns
+    -------
+    ndarray of uint8, shape (h, w)
+
+    Examples
+    --------
+    >>> from modalchorus_widget.scale import density_texture
+    >>> density_texture([[0, 1], [10, 100]]).tolist()
+    [[0, 39], [133, 255]]
+    """
     c = np.asarray(counts, np.float64)
     top = c.max() if c.size else 0.0
     if top <= 0:

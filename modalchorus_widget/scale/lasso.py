@@ -39,7 +39,25 @@ def _check_polygon(polygon) -> np.ndarray:
 
 
 def points_in_polygon(x, y, polygon) -> np.ndarray:
-    """Boolean mask: which points (x[i], y[i]) lie inside ``polygon`` ((m, 2) vertices, even-odd rule)."""
+    """Which points (x[i], y[i]) lie inside ``polygon`` (even-odd rule).
+
+    Parameters
+    ----------
+    x, y : array-like of shape (n,)
+        The points' coordinates.
+    polygon : array-like of shape (m, 2)
+        The lasso's vertices, in order (m >= 3).
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+
+    Examples
+    --------
+    >>> from modalchorus_widget.scale import points_in_polygon
+    >>> points_in_polygon([0.5, 2.0], [0.5, 0.5], [(0, 0), (1, 0), (1, 1), (0, 1)]).tolist()
+    [True, False]
+    """
     poly = _check_polygon(polygon)
     x = np.asarray(x)
     y = np.asarray(y)
