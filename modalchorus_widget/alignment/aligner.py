@@ -85,7 +85,8 @@ n_candidates, batch_size, validation, eval_every, patience
         Seed (None: 0); the same inputs give bit-identical rounds.
     device : str, default "auto"
         Where a round's per-row work (adapters over every changed row) runs: CUDA when torch sees a GPU, else
-        the CPU (``device.resolve_device``); ``device_`` says which a round used.
+        the CPU (``device.resolve_device``, read at each round: torch loads with the first round, not with fit);
+        ``device_`` says which the last round used.
 
     Attributes
     ----------
@@ -228,7 +229,6 @@ n_candidates, batch_size, validation, eval_every, patience
             tuner.check(embeddings)
             towers, original = tuple(tuner.towers), tuner.to_bytes()  # the tuned tensors before any round
         self.tuner_, self.towers_, self._deep_original = tuner, towers, original
-        self.device_ = resolve_device(self.device, "Aligner(device=...)")
         self.embeddings_ = embeddings
         self.history_ = []
         self._states = [embeddings]
@@ -442,7 +442,7 @@ n_candidates, batch_size, validation, eval_every, patience
         if modality is None and isinstance(vectors, EmbeddingSet):
             modality = vectors.modality
         single = np.ndim(vectors) == 1 and not isinstance(vectors, EmbeddingSet)
-        v = check_vectors(vectors, "Aligner.transform", dim=self.embeddings_.dim, normalize=True, allow_1d=True)
+        v = check_vectors(vectors, "Aligner.transform", dim=self.embeddings_.dim, normalize="always", allow_1d=True)
         v = np.array(v, dtype=np.float32, copy=True)
         active = [r for r in self.history_ if not r.is_identity]
         if self.mode == "deep" and active:
