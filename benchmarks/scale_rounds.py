@@ -7,8 +7,8 @@ in fast and in anchor mode; each timed from ``step`` to its return in this (warm
 imported, the wall seconds of the round itself (what a user waits for once the notebook runs).
 
 Keys: ``round_fast_1m_s`` and ``round_anchors_1m_s`` (``Aligner.step``); ``widget_round_fast_1m_s`` and
-``widget_round_anchors_1m_s`` (the same rounds through ``ChorusState.align``: the round, the re-placed points,
-the predictions and the round's panel); ``chorus_1m_first_frame_s`` (``Chorus(es, projector=MFM())`` returns
+``widget_round_anchors_1m_s`` (the same rounds through ``ChorusState.align`` with 20 caption rows as class
+prompts, which the guard then reads: the round, the re-placed points, the predictions and the round's panel); ``chorus_1m_first_frame_s`` (``Chorus(es, projector=MFM())`` returns
 with a layout to draw) and ``chorus_1m_mfm_ready_s`` (the MFM map replaces it, kernel side); ``device``.
 
 ``measure(args)`` is what ``benchmarks.scale_fit`` calls; ``main`` runs it alone:
@@ -68,13 +68,10 @@ def the_constraint(es, pair, which: int = 7, members: int = MEMBERS):
     return PointSet(anchor, rows)
 
 
-def _aligner(es, mode):
+def _aligner(es, mode, **params):
     from modalchorus_widget.alignment import Aligner
 
-    try:  # the scikit-learn convention (data in fit), where it has landed
-        return Aligner(mode=mode).fit(es)
-    except TypeError:
-        return Aligner(mode=mode).fit(es)
+    return Aligner(mode=mode, **params).fit(es)
 
 
 def _device(dev):
@@ -115,8 +112,8 @@ def measure(args=None, log=None) -> dict:
         device = _device(getattr(al, "device_", device))
         log(f"{mode} round: {out[f'round_{mode}_1m_s']} s, {rnd.report['steps']} steps (load {load:.2f})")
         if not rounds_only:  # the same round through the widget's state: re-placed points, predictions, panel
-            al2 = _aligner(es, mode)
-            prompts = list(range(es.n - N_TEXTS, es.n - N_TEXTS + 20))
+            prompts = list(range(es.n - N_TEXTS, es.n - N_TEXTS + 20))  # 20 caption rows as class prompts
+            al2 = _aligner(es, mode, guard=dict(concepts=prompts))  # what Chorus gives its default aligner
             st = ChorusState(es, projector="PCA", aligner=al2, class_prompts=prompts)
             st.align(the_constraint(es, pair, which=11))
             st.goto(0)

@@ -116,6 +116,8 @@ class ChorusState:
         self.positions = {self.method: xy}
         self.prompt_rows = None
         self.prompt_names, self.prompt_vectors = self._resolve_prompts(class_prompts)
+        if self.default_aligner and self.prompt_rows is not None:  # rounds read (and guard) these prompts only
+            self.aligner.set_params(guard=dict(concepts=[int(r) for r in self.prompt_rows]))
         self.predictions = self.predict(embeddings)
 
     def aligner_to_save(self):
