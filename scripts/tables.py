@@ -201,7 +201,7 @@ def cases_table() -> str:
     rows = [
         [
             "zero-shot (`quickstart.ipynb`)",
-            f"{c.get('zero_shot_target', 'target')} accuracy",
+            f"{(c.get('zero_shot') or {}).get('target', 'target')} accuracy",
             f3(c["zero_shot_target_before"]),
             f3(c["zero_shot_target_after"]),
         ],
@@ -233,17 +233,15 @@ def cases_table() -> str:
 
 def cases_rounds() -> str:
     c = load("cases")
-    keys = [
-        ("zero-shot", "zero_shot_round_s"),
-        ("compositional", "compositional_round_s"),
-        ("generation", "generation_round_s"),
-    ]
-    rows = [[name, secs(c.get(k))] for name, k in keys if c.get(k) is not None]
-    if c.get("total_s") is not None:
-        rows.append(["whole bench", secs(c["total_s"], 1)])
+    rounds = c.get("round_s") or {}
+    names = {"zero_shot": "zero-shot", "compositional": "compositional", "generation": "generation"}
+    rows = [[names.get(k, k), secs(v)] for k, v in rounds.items()]
+    if c.get("seconds") is not None:
+        rows.append(["whole bench", secs(c["seconds"], 1)])
     if not rows:
         raise Missing("cases")
-    return table(["round", "time"], rows)
+    load_note = f"\n\nLoad average {c['load_average']:.1f} at the end." if c.get("load_average") is not None else ""
+    return table(["round", "time"], rows) + load_note
 
 
 # ----------------------------------------------------------------------------------------------- C-MCR
