@@ -344,7 +344,9 @@ def build_patch(mode: str, rounds: list, original, final, encoder_tensors=None) 
             t = _load_st(r.weights)
             mods = sorted({k.split(".")[0] for k in t})
             entry["modalities"] = mods
-            for k, v in t.items():
+            for k, v in sorted(
+                t.items()
+            ):  # safetensors' own order is a hash map's: sort, so exports are the same bytes
                 tensors[f"r{r.index}.{k}"] = v
                 entry["tensors"].append(f"r{r.index}.{k}")
         elif mode == "anchors" and not r.is_identity:
@@ -378,4 +380,4 @@ def build_patch(mode: str, rounds: list, original, final, encoder_tensors=None) 
 def _load_st(blob: bytes) -> dict:
     from safetensors.numpy import load
 
-    return {k: np.ascontiguousarray(v) for k, v in load(blob).items()}
+    return {k: np.ascontiguousarray(v) for k, v in sorted(load(blob).items())}
