@@ -142,7 +142,9 @@ def test_load_project_lasso_widget_match_the_in_memory_path(encoded, mfm):
     assert counts.shape == (256, 256) and (counts > 0).sum() > 50
     grid, _ = scale.density_grid(sh, 64)
     assert grid.sum() == sh.n
-    w._on_action("lasso_polygon", {"points": poly.ravel().tolist()})
+    # the browser's lasso polygon, through the comm as js/src/ui/density.js sends it
+    content = {"type": "lasso_polygon", "points": poly.ravel().tolist()}
+    w._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
     assert w.full_selected_count == len(mem_rows) and np.array_equal(w.full_selection.rows, mem_rows)
     assert f"lasso: {len(mem_rows):,} of 480 rows" in w.sample_notice
 
