@@ -114,9 +114,24 @@ class Encoder(ABC):
 
 
 class FunctionEncoder(Encoder):
-    """Your own embedding functions as an ``Encoder``: ``FunctionEncoder(texts=f, images=g, dim=512)``.
+    """Your own embedding functions as an ``Encoder``.
 
-    ``f(list_of_str)`` / ``g(list_of_items)`` return (n, dim) arrays (rows are L2-normalised here).
+    Parameters
+    ----------
+    texts : callable, optional
+        ``texts(list_of_str) -> (n, dim)`` array; rows are L2-normalised here.
+    images : callable, optional
+        ``images(list_of_items) -> (n, dim)`` array. At least one of the two is needed.
+    dim : int, optional
+        The dimension, when known before the first call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> enc = FunctionEncoder(texts=lambda xs: np.array([[len(x), 1.0] for x in xs]), dim=2)
+    >>> enc.encode_texts(["a", "abc"]).astype(float).round(3).tolist()
+    [[0.707, 0.707], [0.949, 0.316]]
     """
 
     name = "function"
@@ -157,7 +172,29 @@ class FunctionEncoder(Encoder):
 
 
 def check_encoder(encoder, where: str = "encoder"):
-    """``encoder`` itself when it is an ``Encoder`` (None stays None); a clear error for anything else."""
+    """``encoder`` itself when it is an ``Encoder`` (None stays None); a clear error for anything else.
+
+    Parameters
+    ----------
+    encoder : Encoder or None
+    where : str, default="encoder"
+        Names the caller in the error message.
+
+    Returns
+    -------
+    Encoder or None
+
+    Raises
+    ------
+    EncoderError
+        Anything that is not an ``Encoder`` (e.g. a plain function: wrap it with ``FunctionEncoder``).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.encoders import check_encoder
+    >>> check_encoder(None) is None
+    True
+    """
     if encoder is None or isinstance(encoder, Encoder):
         return encoder
     raise EncoderError(

@@ -229,5 +229,23 @@ def digits_split(labels) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_default_encoder(device: str = "cpu") -> DefaultEncoder:
-    """The shipped default encoder (one shared instance per process for the CPU: ``DefaultEncoder.shared``)."""
+    """The shipped default encoder (one shared instance per process for the CPU: ``DefaultEncoder.shared``).
+
+    Parameters
+    ----------
+    device : str, default="cpu"
+
+    Returns
+    -------
+    DefaultEncoder
+        The embedded digits model (LiT-style: a small CNN image tower against the frozen all-MiniLM-L6-v2 text
+        tower).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.encoders import load_default_encoder
+    >>> enc = load_default_encoder()
+    >>> enc.encode_texts(["a photo of the digit 3"]).shape
+    (1, 384)
+    """
     return DefaultEncoder.shared(device)

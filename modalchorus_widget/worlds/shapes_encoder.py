@@ -123,5 +123,21 @@ class ShapesEncoder(LiTEncoder):
 
 
 def load_shapes_encoder(device: str = "cpu") -> ShapesEncoder:
-    """The shipped shapes encoder (one shared instance per process for the CPU: ``ShapesEncoder.shared``)."""
+    """The shipped shapes encoder (one shared instance per process for the CPU: ``ShapesEncoder.shared``).
+
+    Parameters
+    ----------
+    device : str, default="cpu"
+
+    Returns
+    -------
+    ShapesEncoder
+        The shapes world's embedded model (trained on its biased split).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.worlds import load_shapes_encoder
+    >>> load_shapes_encoder().encode_texts(["a photo of a red square"]).shape
+    (1, 384)
+    """
     return ShapesEncoder.shared(device)
