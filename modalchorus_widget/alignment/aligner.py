@@ -304,19 +304,19 @@ n_candidates, batch_size, validation, eval_every, patience
         unselected = np.flatnonzero(np.isin(np.arange(es.n), selected, invert=True, kind="table"))
         if len(unselected) == 0:  # nothing left to preserve but closeness to the start (the KL would undo the pull)
             params = replace(params, preserve_kl=0.0)
-        rng = np.random.default_rng(params.seed)
-        ref = stratified(rng, unselected if len(unselected) else np.arange(es.n), es.modality, params.n_reference)
+        rng, mod = np.random.default_rng(params.seed), es.modality  # (the column is converted once per round)
+        ref = stratified(rng, unselected if len(unselected) else np.arange(es.n), mod, params.n_reference)
         if self.mode == "deep":
             return self._step_deep(flat, resolved, params, selected, ref, t0)
         before = es.vectors
         if self.mode == "anchors":
-            rows, new, info = fit_anchor_round(before, es.modality, resolved, ref, params)
+            rows, new, info = fit_anchor_round(before, mod, resolved, ref, params)
             weights, adapters = anchors_to_bytes(rows, new), None
         else:
-            adapters, info = fit_round(before, es.modality, resolved, ref, params)
+            adapters, info = fit_round(before, mod, resolved, ref, params)
             weights = adapters_to_bytes(adapters)
         self.device_ = resolve_device(self.device, "Aligner(device=...)")  # blockwise, on the changed rows only
-        after, delta = apply_round(before, es.modality, self.mode, weights, adapters, info["steps"] == 0, self.device_)
+        after, delta = apply_round(before, mod, self.mode, weights, adapters, info["steps"] == 0, self.device_)
         mapper = set_mapper(self.transform, adapters)
         after, alpha, guarded = guard_round(self.guard, es, before, after, resolved, selected, mapper, delta.rows)
         delta = delta if alpha == 1.0 else delta_between(before, after, delta.rows)

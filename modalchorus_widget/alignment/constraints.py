@@ -54,7 +54,7 @@ def _normalise(v, where, dim=None):
     """Unit float32 rows, checked by the package's one vector validator (EmbeddingError)."""
     v = np.asarray(v)
     one = v.ndim == 1
-    out = check_vectors(v, where, dim=dim, normalize=True, allow_1d=True)
+    out = check_vectors(v, where, dim=dim, normalize="always", allow_1d=True)
     return out[0] if one else out
 
 

@@ -65,7 +65,7 @@ _PARAMS = (
 
 # ------------------------------------------------------------------------------------------ input parsing
 def _unit(x: np.ndarray, where: str) -> np.ndarray:
-    return check_vectors(x, where, normalize=True)
+    return check_vectors(x, where, normalize="always")
 
 
 def _split_space(space, where: str) -> tuple[dict[str, np.ndarray], str | None]:
@@ -427,7 +427,7 @@ class CMCR(BaseEstimator):
         self._check_fitted()
         if modality is None and hasattr(vectors, "modality") and hasattr(vectors, "vectors"):
             modality = vectors.modality
-        x = check_vectors(vectors, "CMCR.transform", normalize=True)
+        x = check_vectors(vectors, "CMCR.transform", normalize="always")
         mods = None if modality is None else check_modality(modality, len(x), "CMCR.transform", known=None)
         names = set() if mods is None else set(mods.tolist())
         k = self._space_index(space) if space is not None else self._infer_space(names, x.shape[1])

@@ -76,9 +76,10 @@ def check_vectors(
         The call that received them (``"MFM.fit"``); every message starts with it.
     dim : int, optional
         The dimension the rows must have (e.g. the one an estimator was fitted on).
-    normalize : bool, default False
+    normalize : bool or "always", default False
         Return unit-length rows. A float32 input whose rows are already unit length (within ``tol``) is
-        returned as it is (no second n x d copy).
+        returned as it is (no second n x d copy); ``"always"`` divides every row by its float32 norm (what the
+        projectors, the Aligner and C-MCR compute with, bit for bit).
     allow_zero : bool, default False
         Accept all-zero rows (only where no direction is needed).
     allow_1d : bool, default False
@@ -152,6 +153,8 @@ def check_vectors(
             f"{where}: vectors are zero at rows {_rows_text(zero, row_offset)}; a zero vector has no "
             "direction: drop or re-encode those rows."
         )
+    if normalize == "always":
+        return (arr / np.linalg.norm(arr, axis=1, keepdims=True)).astype(np.float32, copy=False)
     if not normalize or (arr.dtype == np.float32 and np.abs(norms - 1.0).max() <= tol):
         return arr
     out = np.empty(arr.shape, np.float32)

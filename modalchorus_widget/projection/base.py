@@ -52,7 +52,7 @@ def check_embeddings(X, modality=None, min_modalities: int = 1, where: str = "Pr
     """
     if modality is None and hasattr(X, "modality") and hasattr(X, "vectors"):
         modality = X.modality
-    Z = check_vectors(X, where, normalize=True)
+    Z = check_vectors(X, where, normalize="always")
     if modality is None:
         if min_modalities > 1:
             raise ProjectionError(
@@ -161,7 +161,7 @@ class Projector(BaseEstimator):
             raise ProjectionError(f"{self.name} cannot place new points; refit it, or use MFM, PCA, t-SNE or UMAP.")
         self.check_fitted()
         where = f"{self.name}.transform"
-        V = check_vectors(vectors, where, dim=self.n_features_in_, normalize=True)
+        V = check_vectors(vectors, where, dim=self.n_features_in_, normalize="always")
         self._check_transform_modality(vectors, modality, len(V), where)
         return np.asarray(self._transform(V), dtype=np.float32)
 

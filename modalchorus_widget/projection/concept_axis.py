@@ -24,7 +24,7 @@ def concept_vector(concept, dim: int, where: str = "concept") -> np.ndarray:
     """Unit vector of a concept: one (d,) embedding, or the normalised mean of a (k, d) set of them."""
     c = np.asarray(getattr(concept, "vectors", concept))
     if c.size:  # NaN, inf and non-numbers get the package's one message; an empty set is said below
-        c = check_vectors(c, where, allow_zero=True, allow_1d=True).astype(np.float64).reshape(c.shape)
+        check_vectors(c, where, allow_zero=True, allow_1d=True)
     c = c.astype(np.float64)
     if c.ndim == 2:
         if c.shape[0] == 0:

@@ -50,7 +50,12 @@ def modality_labels(n_images: int, n_texts: int) -> np.ndarray:
 
 def _as_2d(a, name: str) -> np.ndarray:
     """float64 (n, d) rows of ``a`` (EmbeddingSet, tensor or array), checked by the package's one validator."""
-    return check_vectors(a, f"quality metric ({name})", allow_zero=True).astype(np.float64)
+    if hasattr(a, "vectors") and not isinstance(a, np.ndarray):  # an EmbeddingSet
+        a = a.vectors
+    if hasattr(a, "detach"):  # a torch tensor
+        a = a.detach().cpu().numpy()
+    check_vectors(a, f"quality metric ({name})", allow_zero=True)
+    return np.asarray(a).astype(np.float64, copy=False)
 
 
 def _check(high, low, modality=None, k: int | None = None):
@@ -74,7 +79,10 @@ def _check(high, low, modality=None, k: int | None = None):
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
-    return check_vectors(a, "quality metric (high)", normalize=True).astype(np.float64)
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    if (norms == 0).any():
+        check_vectors(a, "quality metric (high)")  # names the zero rows
+    return a / norms
 
 
 def _ranks(d: np.ndarray) -> np.ndarray:
