@@ -14,8 +14,12 @@ from . import space
 KINDS = ("hub", "confusion", "leak", "pair", "compositional", "error")
 COLUMNS = ("kind", "name", "rows", "size", "score", "evidence", "suggestion")
 
-# Defaults chosen by leave-one-world-out cross-validation over shapes, digits_user_prompt and coco_planted
-# (seeds 0-2): scripts/probe_cv.py; the README's probe section reports the folds.
+# Defaults chosen by leave-one-world-out cross-validation over shapes, digits_user_prompt and coco_planted (planting
+# seeds 0-2, one world): scripts/probe_cv.py, 96 settings of n_neighbors, min_share, balance, cluster_size,
+# pair_rule and min_score scored by (recall@5 + precision@5) / 2; the setting best over all three worlds. The folds
+# holding out shapes or digits chose it too; the fold holding out coco_planted chose pair_rule "both" (the prompt
+# worlds have no pairs to tell them apart) and scored recall@5 0.56 there (docs/benchmarks/probe.md). max_fit /
+# max_knn bound the samples (time and memory at a million rows).
 DEFAULTS = {
     "n_components": 32,
     "n_neighbors": 15,
