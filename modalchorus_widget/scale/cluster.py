@@ -25,7 +25,30 @@ def _quiet_data():
 
 
 def start(address: str | None = None, num_cpus: int | None = None, object_store_bytes: int | None = None, **kwargs):
-    """``ray.init`` for the scale pipeline; returns Ray's context. A running Ray is used as it is."""
+    """``ray.init`` for the scale pipeline; a running Ray is used as it is.
+
+    Parameters
+    ----------
+    address : str, optional
+        A cluster to join (``"auto"`` on a node of it, ``"ray://HEAD_IP:10001"`` from outside); default: a
+        local Ray on this machine (dashboard off, small object store).
+    num_cpus : int, optional
+        CPUs of the local Ray.
+    object_store_bytes : int, optional
+        Size of the local Ray's object store.
+    **kwargs
+        Passed to ``ray.init``.
+
+    Returns
+    -------
+    ray.runtime_context.RuntimeContext
+
+    Examples
+    --------
+    >>> from modalchorus_widget import scale
+    >>> scale.start()  # doctest: +SKIP
+    >>> scale.stop()  # doctest: +SKIP
+    """
     import ray
 
     global _STARTED
@@ -58,7 +81,17 @@ def ensure_ray():
 
 
 def stop():
-    """Shut down the Ray this module started (a Ray started elsewhere is left alone)."""
+    """Shut down the Ray this module started (a Ray started elsewhere is left alone).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from modalchorus_widget import scale
+    >>> scale.stop()  # nothing started: nothing to do
+    """
     import ray
 
     global _STARTED
