@@ -84,7 +84,24 @@ def points_in_polygon(x, y, polygon) -> np.ndarray:
 
 @dataclass
 class LassoResult:
-    """Rows inside a lasso: ``rows`` (sorted int64 global rows) or, past the limit, ``path`` of a .npy file."""
+    """Rows inside a lasso: ``rows`` (sorted int64 global rows) or, past the limit, ``path`` of a .npy file.
+
+    Parameters
+    ----------
+    count : int
+        How many rows are inside.
+    rows : ndarray of int64, optional
+        The rows, when at most the limit.
+    path : Path, optional
+        A .npy file of the rows, past the limit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.scale import LassoResult
+    >>> LassoResult(count=2, rows=np.array([3, 7])).load().tolist()
+    [3, 7]
+    """
 
     count: int
     rows: np.ndarray | None = None

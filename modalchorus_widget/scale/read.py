@@ -210,13 +210,49 @@ class ShardedEmbeddings:
 
 
 def open_shards(folder) -> ShardedEmbeddings:
-    """The shards of ``folder`` (a path or fsspec URL), memory-mapped where local (only headers are read now)."""
+    """The shards of ``folder`` (a path or fsspec URL), memory-mapped where local (only headers are read now).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder in clip-retrieval's layout (``img_emb/``, ``text_emb/``, ``metadata/``), local or an fsspec URL.
+
+    Returns
+    -------
+    ShardedEmbeddings
+
+    Examples
+    --------
+    >>> from modalchorus_widget import scale
+    >>> sh = scale.open_shards("emb/")  # doctest: +SKIP
+    >>> sh.n  # doctest: +SKIP
+    1000000
+    """
     return ShardedEmbeddings(folder)
 
 
 def load_embeddings(folder, max_points: int | None = None, random_state: int = 0) -> EmbeddingSet:
-    """An ``EmbeddingSet`` of a shard folder: all rows (memory-mapped), or a stratified sample of
-    ``max_points`` rows. ``set.frame['row']``: each row's global row number in the folder."""
+    """An ``EmbeddingSet`` of a shard folder: all rows (memory-mapped), or a stratified sample.
+
+    Parameters
+    ----------
+    folder : str, Path or ShardedEmbeddings
+        A shard folder (local or an fsspec URL).
+    max_points : int, optional
+        At most this many rows, a sample stratified by modality; default: every row.
+    random_state : int, default=0
+        Seed of the sample.
+
+    Returns
+    -------
+    EmbeddingSet
+        ``frame["row"]`` is each row's global row number in the folder.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import scale
+    >>> es = scale.load_embeddings("emb/", max_points=50_000)  # doctest: +SKIP
+    """
     sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
     if max_points is not None and sh.n > max_points:
         return sh.to_set(sh.sample(max_points, random_state))
