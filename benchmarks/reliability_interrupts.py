@@ -222,7 +222,7 @@ def save_over_session(c, trigger):
     """Chorus.save over a good session file; writing the map raises."""
     es = c.es
     m = _failing_map(c)
-    w = _chorus(es, projector=m, positions=c.mfm.transform(es.vectors), method="MFM")
+    w = _chorus(es, projector={"MFM": m}, positions=c.mfm.transform(es.vectors))  # shown as the MFM it is
     w.sets["first"] = np.arange(5)
     path = c.tmp / "good.mcsession"
     w.save(path)
