@@ -13,7 +13,8 @@ How to add a message kind
 -------------------------
 1. Declare it below under its direction: ``"kind": Message({"field": "type", ...}, buffers=(min, max))``.
    Types: ``int``, ``number``, ``str``, ``bool``, ``list``, ``dict``, ``any``; a trailing ``?`` makes a field
-   optional (absent or null); ``open=True`` also accepts fields that are not listed.
+   optional (absent or null); ``open=True`` also accepts fields that are not listed. Then refresh the JS tests'
+   copy: ``python -m modalchorus_widget.widget.protocol > js/test/protocol.json`` (tests/test_protocol.py checks it).
 2. Browser -> kernel: handle it in the widget class with a method decorated ``@handles("kind")``, which gets
    ``(content, buffers)`` already checked against the declaration (see ``scatter.py``). A kind that no class of
    the widget handles is refused with one logged warning.
