@@ -115,10 +115,28 @@ class Extra:
 
 
 def synthesize(concepts, weights, noise: float = 0.0, random_state=None) -> np.ndarray:
-    """Synthetic embeddings as weighted combinations of concept embeddings, L2-normalised.
+    """Synthetic embeddings as weighted combinations of concept embeddings, L2-normalised (few-shot extras).
 
-    ``concepts`` is (k, d) (e.g. text embeddings of "a dog", "grass"); ``weights`` is (m, k) or (k,);
-    optional Gaussian ``noise`` (std per coordinate) spreads the samples. Returns (m, d) float32.
+    Parameters
+    ----------
+    concepts : array-like of shape (k, d)
+        E.g. text embeddings of "a dog", "grass".
+    weights : array-like of shape (m, k) or (k,)
+        One row of weights per sample.
+    noise : float, default=0.0
+        Std of Gaussian noise per coordinate, to spread the samples.
+    random_state : int, optional
+
+    Returns
+    -------
+    ndarray of shape (m, d), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.alignment import synthesize
+    >>> synthesize(np.eye(3), [[1, 1, 0], [0, 0, 1]]).astype(float).round(3).tolist()
+    [[0.707, 0.707, 0.0], [0.0, 0.0, 1.0]]
     """
     c = np.asarray(concepts, dtype=np.float32)
     w = np.atleast_2d(np.asarray(weights, dtype=np.float32))

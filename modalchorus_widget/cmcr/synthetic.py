@@ -61,9 +61,25 @@ def make_synthetic(
 def synthetic_spaces(random_state=0, **kw) -> dict:
     """Two toy spaces with a known ground truth (the benchmark's generator, see ``cmcr.synthetic.make_synthetic``).
 
-    Returns ``{"space1": {"text", "image"}, "space2": {"text", "audio"}, "test": {"space1": {"image"},
-    "space2": {"audio"}}}``: train with ``CMCR().fit(d["space1"], d["space2"])``; test row i of image and audio
-    share one latent, so image -> audio retrieval measures the connection.
+    Parameters
+    ----------
+    random_state : int, default=0
+    **kw
+        Passed to ``make_synthetic`` (sizes, dimensions, gap, noise).
+
+    Returns
+    -------
+    dict
+        ``{"space1": {"text", "image"}, "space2": {"text", "audio"}, "test": {"space1": {"image"}, "space2":
+        {"audio"}}}``: train with ``CMCR().fit(d["space1"], d["space2"])``; test row i of image and audio share
+        one latent, so image -> audio retrieval measures the connection.
+
+    Examples
+    --------
+    >>> from modalchorus_widget.cmcr import synthetic_spaces
+    >>> d = synthetic_spaces(n_train=100, n_memory=100, n_test=10)
+    >>> sorted(d["space1"]), d["test"]["space2"]["audio"].shape[0]
+    (['image', 'text'], 10)
     """
     d = make_synthetic(random_state=random_state, **kw)
     s1, s2 = d["train"]
