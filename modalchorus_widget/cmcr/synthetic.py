@@ -24,10 +24,34 @@ def make_synthetic(
     """Two spaces from one latent z: space 1 = (A, B) in R^dims[0], space 2 = (B, C) in R^dims[1].
 
     x = normalise(z @ R_s + g_{s,m} + noise_m * eps) with R_s a random orthonormal embedding per space,
-    g a per-(space, modality) gap of norm ``gap`` orthogonal to the semantic subspace, ``noise`` the std for
-    (A, B1, B2, C). Returns dict with ``train`` (the two spaces as {modality: array}: paired shared rows,
-    unpaired A / C memories), ``test_a`` / ``test_c`` (row i of both from the same z) and ``oracle``
-    (the true embeddings R1, R2 for the oracle).
+    g a per-(space, modality) gap of norm ``gap`` orthogonal to the semantic subspace.
+
+    Parameters
+    ----------
+    n_train, n_memory, n_test : int
+        Shared pairs, unpaired memory rows of A and of C, test pairs (A, C).
+    latent_dim : int
+        Dimension of z.
+    dims : tuple of 2 int
+        Dimensions of the two spaces.
+    gap : float
+        Norm of each (space, modality) gap.
+    noise : tuple of 4 float
+        Noise std of A, B in space 1, B in space 2, C.
+    random_state : int
+
+    Returns
+    -------
+    dict
+        ``train`` (the two spaces as {modality: array}: paired shared rows, unpaired A / C memories),
+        ``test_a`` / ``test_c`` (row i of both from the same z) and ``oracle`` (the true embeddings R1, R2).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.cmcr import make_synthetic
+    >>> d = make_synthetic(n_train=100, n_memory=100, n_test=10)
+    >>> d["test_a"].shape, d["test_c"].shape
+    ((10, 64), (10, 48))
     """
     rng = np.random.default_rng(random_state)
 
