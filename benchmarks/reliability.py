@@ -38,6 +38,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -387,7 +388,9 @@ def main(argv: list[str]) -> int:
     res = run_all(args.n, args.dim, args.widget_n, args.skip_large)
     res["seconds"] = round(time.perf_counter() - t, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(res, indent=1, default=str))
+    # the cases' temporary folders are no part of a message's meaning, and no machine's path belongs in the file
+    tmp = re.escape(tempfile.gettempdir().rstrip("/"))
+    args.json.write_text(re.sub(tmp + r"/[^/'\" :]+/", "", json.dumps(res, indent=1, default=str)))
     if args.table is not None:
         args.table.write_text(markdown_table(res))
     for o in res["bad_inputs"]:
