@@ -54,7 +54,7 @@ def test_duplicate_ids_unknown_modality_and_bad_meta():
     v = np.eye(3)
     with pytest.raises(EmbeddingError, match="duplicate id"):
         EmbeddingSet(v, "image", ids=["a", "b", "a"])
-    with pytest.raises(EmbeddingError, match="unknown name"):
+    with pytest.raises(EmbeddingError, match="unknown modality name"):
         EmbeddingSet(v, ["image", "text", "smell"])
     with pytest.raises(EmbeddingError, match="meta: has 2 rows"):
         EmbeddingSet(v, "image", meta=pd.DataFrame({"x": [1, 2]}))
