@@ -25,6 +25,7 @@ COMMANDS = {
     "encode": "python -m benchmarks encode --json docs/figures/encode.json",
     "reliability": "python -m benchmarks reliability --json docs/figures/reliability.json",
     "scale": "python -m benchmarks scale --rows 1000000 --sample 5000 --json docs/figures/scale.json",
+    "probe": "python -m benchmarks probe --json docs/figures/probe.json",
 }
 
 # the docs page of each benchmark, relative to the repository root (the README links there)
@@ -37,6 +38,7 @@ PAGES = {
     "encode": "docs/benchmarks/encode.md",
     "reliability": "docs/reliability.md",
     "scale": "docs/benchmarks/scale.md",
+    "probe": "docs/benchmarks/probe.md",
 }
 
 
@@ -427,6 +429,39 @@ def scale_table() -> str:
     return table(["figure", "value", "target"], rows)
 
 
+# ----------------------------------------------------------------------------------------------- probe
+def probe_table() -> str:
+    p = load("probe")
+    names = {"shapes": "shapes", "digits_user_prompt": "digits_user_prompt", "coco_planted": "coco_planted"}
+    rows = []
+    for key, label in names.items():
+        w = p.get(key)
+        if not w:
+            continue
+        seeds = w.get("per_seed")
+        if seeds:
+            label += f" (mean of seeds {', '.join(seeds)})"
+        rows.append([label, f3(w["recall_at_5"]), f3(w["precision_at_5"]), f"{w['probe_s']:.1f}"])
+    if not rows:
+        raise Missing("probe")
+    return table(["world", "recall@5", "precision@5", "probe s (wall)"], rows) + (
+        f"\n\nLoad average {p['load_at_start']:.1f} at the start." if p.get("load_at_start") is not None else ""
+    )
+
+
+def probe_scale() -> str:
+    p = load("probe")
+    rows = [
+        [f"{n:,} rows", secs(p.get(f"probe_s_{k}"), 1), secs(p.get(f"probe_cpu_s_{k}"), 1),
+         f"{num(p.get(f'probe_peak_rss_gb_{k}'))} GB", f"{p[f'load_{k}']:.1f}" if p.get(f"load_{k}") else "n/a"]
+        for n, k in ((100_000, "100k"), (1_000_000, "1m"))
+        if p.get(f"probe_s_{k}") is not None
+    ]  # fmt: skip
+    if not rows:
+        raise Missing("probe")
+    return table(["probe of", "wall", "CPU", "peak RSS", "load average"], rows)
+
+
 # ----------------------------------------------------------------------------------------------- headline
 def headline(start: str = ".") -> str:
     """The README's one table: a headline figure per benchmark, linked to its page (links relative to the
@@ -479,7 +514,15 @@ def headline(start: str = ".") -> str:
         s = load("scale")
         return f"{s['rows']:,} rows encoded on Ray at {s['ray_rows_per_s']:,.0f} rows/s; driver peak {s['driver_peak_rss_gb']:.2f} GB"
 
+    def pr():
+        p = load("probe")
+        return (
+            f"suspects found without labels: recall@5 {p['shapes']['recall_at_5']:.2f} (shapes), "
+            f"{p['digits_user_prompt']['recall_at_5']:.2f} (digits), {p['coco_planted']['recall_at_5']:.2f} (COCO, planted)"
+        )
+
     add("projection", "Projection quality", proj)
+    add("probe", "Suspects (the probe)", pr)
     add("cases", "Zero-shot fix (case 1)", zs)
     add("cases", "Compositional fix (case 2)", comp)
     add("alignment", "Retrieval alignment", ret)
@@ -508,6 +551,8 @@ TABLES = {
     "hostile-files": hostile_files,
     "interrupts": interrupts,
     "scale": scale_table,
+    "probe": probe_table,
+    "probe-scale": probe_scale,
     "headline": headline,
     "headline-docs": lambda: headline("docs/benchmarks"),
 }
