@@ -7,7 +7,10 @@ mean over the other two is chosen and its held-out figures are reported; the def
 best mean over all three worlds, and the report says whether each fold chose the same. Ties go to the earlier
 setting in the grid (the order below), so the run is deterministic.
 
-    .venv/bin/python scripts/probe_cv.py [--json out.json] [--quick]
+    .venv/bin/python scripts/probe_cv.py [--json out.json] [--quick] [--vary NAME ...]
+
+``--vary`` varies only the named settings of the grid, the others held at ``find_suspects``'s defaults
+(a parameter added later is cross-validated without rerunning the whole grid).
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ GRID = {
     "cluster_size": (20, 30),
     "pair_rule": ("both", "image"),
     "min_score": (4.0, 8.0),
+    # split an image cluster of mispaired images into its signature groups (own topic -> topic read) when the
+    # largest holds less than this share (0.0: never split; the setting before this parameter existed)
+    "split_share": (0.0, 0.5, 0.8),
+    # captions per topic of the signature (own topic -> topic read) that joins pieces of one fault; first
+    # 40, twice cluster_size (at cluster_size the join is a no-op), so a tie keeps the join
+    "topic_size": (40, 20, 80),
 }
 
 
@@ -50,8 +59,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true", help="first two values of each setting only")
+    ap.add_argument("--vary", nargs="+", choices=sorted(GRID), help="vary only these; the rest at the defaults")
     args = ap.parse_args(argv)
     grid = {k: v[:2] for k, v in GRID.items()} if args.quick else GRID
+    if args.vary:
+        from modalchorus_widget.probe.suspects import DEFAULTS
+
+        grid = {k: (v if k in args.vary else (DEFAULTS[k],)) for k, v in grid.items()}
     settings = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
     t0 = time.perf_counter()
     figures = {}

@@ -218,20 +218,24 @@ def pair_ranks(ctx: Context):
     return ctx._pairs or None
 
 
-def _by_caption_read(ctx: Context, ia, ta, bad_idx) -> list:
-    """Mispaired images grouped by the cluster of the caption they are read as (their best caption): a slice
-    read as one topic spreads over several of its captions. Skipped above ``max_fit`` captions."""
+def _caption_read(ctx: Context, ia, ta, bad_idx):
+    """The cluster of the caption each mispaired image is read as (its best caption), of about ``cluster_size``
+    captions (a slice read as one topic spreads over several of its captions), and its signature: the pair
+    (topic of its own caption, topic of the caption it is read as), topics being coarser clusters of about
+    ``topic_size`` captions. None above ``max_fit`` captions."""
     p = ctx.params
     if len(ta) > p["max_fit"] or len(bad_idx) == 0:
-        return []
+        return None
     v = ctx.es.vectors
     xt = np.asarray(v[ta], np.float32)
     best, _, _, _ = space.top2(np.asarray(v[ia[bad_idx]], np.float32), xt)
     rng = np.random.default_rng(p["random_state"])
     zt = space.PCA(xt, p["n_components"], p["max_fit"], rng).transform(xt)
-    tcl = space.kmeans(zt, max(2, int(round(len(ta) / p["cluster_size"]))), p["max_fit"], p["random_state"])
-    read = tcl[best]
-    return [bad_idx[read == c] for c in np.unique(read)]
+    fine, topic = (
+        space.kmeans(zt, max(2, int(round(len(ta) / p[size]))), p["max_fit"], p["random_state"])
+        for size in ("cluster_size", "topic_size")
+    )
+    return fine[best], topic[bad_idx] * (int(topic.max()) + 1) + topic[best]
 
 
 def pairs(ctx: Context) -> list:
@@ -258,12 +262,28 @@ def pairs(ctx: Context) -> list:
     local = np.clip((local - rate) / max(1.0 - rate, 1e-9), 0.0, 1.0)  # beyond the set's own rate
     bad_idx = np.flatnonzero(bad)
     n_groups = max(1, int(round(len(bad_idx) / p["cluster_size"])))
-    groups = [
-        bad_idx[cl == c]
-        for cl in [space.kmeans(ctx.z[pos[bad_idx]], n_groups, p["max_fit"], p["random_state"])]
-        for c in np.unique(cl)
-    ]
-    groups += _by_caption_read(ctx, ia, ta, bad_idx)
+    cl = space.kmeans(ctx.z[pos[bad_idx]], n_groups, p["max_fit"], p["random_state"])
+    read, sig = _caption_read(ctx, ia, ta, bad_idx) or (None, None)
+    groups = []
+    for c in np.unique(cl):
+        g = bad_idx[cl == c]
+        if read is None:
+            groups.append(g)
+            continue
+        # an image cluster whose mispaired images are read as several caption clusters may hold several
+        # faults: its images are grouped by the caption cluster they read, groups with the same signature
+        # (own topic -> topic read: pieces of one fault) are joined, and the cluster is split into them when
+        # the largest holds less than ``split_share`` of it, else kept whole
+        f, sg = read[cl == c], sig[cl == c]
+        lab = np.empty(len(g), np.int64)
+        for t in np.unique(f):
+            vals, counts = np.unique(sg[f == t], return_counts=True)
+            lab[f == t] = vals[counts.argmax()]
+        parts = [g[lab == u] for u in np.unique(lab)]
+        top = max(len(q) for q in parts) / len(g)
+        groups += [q for q in parts if len(q) >= p["min_size"]] if top < p["split_share"] else [g]
+    if read is not None:
+        groups += [bad_idx[read == c] for c in np.unique(read)]
     out = []
     for grp in groups:
         excess = float(local[grp].sum())

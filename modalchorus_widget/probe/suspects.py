@@ -19,7 +19,11 @@ COLUMNS = ("kind", "name", "rows", "size", "score", "evidence", "suggestion")
 # pair_rule and min_score scored by (recall@5 + precision@5) / 2; the setting best over all three worlds. The folds
 # holding out shapes or digits chose it too; the fold holding out coco_planted chose pair_rule "both" (the prompt
 # worlds have no pairs to tell them apart) and scored recall@5 0.56 there (docs/benchmarks/probe.md). max_fit /
-# max_knn bound the samples (time and memory at a million rows).
+# max_knn bound the samples (time and memory at a million rows). split_share and topic_size (the pair kind's split
+# of an image cluster by the signature own topic -> topic read) were added later and cross-validated the same way
+# with the other settings at these defaults (scripts/probe_cv.py --vary split_share topic_size, 9 settings): the
+# folds holding out shapes or digits chose 0.5 / 40; the fold holding out coco_planted (the only world with pairs)
+# could not tell them apart and kept the first, 0.0 (never split), scoring recall@5 0.72 there (0.83 at 0.5).
 DEFAULTS = {
     "n_components": 32,
     "n_neighbors": 15,
@@ -31,6 +35,8 @@ DEFAULTS = {
     "pair_k": 5,
     "pair_k_share": 0.01,
     "pair_rule": "image",
+    "split_share": 0.5,
+    "topic_size": 40,
     "min_size": 5,
     "min_score": 4.0,
     "dedupe": 0.5,
@@ -71,10 +77,19 @@ def _check_params(params: dict) -> dict:
     if unknown:
         raise ParameterError(f"find_suspects: unknown setting(s) {unknown}; known: {sorted(DEFAULTS)}.")
     out = {**DEFAULTS, **params}
-    for key in ("n_components", "n_neighbors", "cluster_size", "min_size", "max_fit", "max_knn", "pair_k"):
+    for key in (
+        "n_components",
+        "n_neighbors",
+        "cluster_size",
+        "topic_size",
+        "min_size",
+        "max_fit",
+        "max_knn",
+        "pair_k",
+    ):
         if not isinstance(out[key], (int, np.integer)) or out[key] < 1:
             raise ParameterError(f"find_suspects: {key} must be a positive int, got {out[key]!r}.")
-    for key in ("min_share", "balance", "dedupe", "pair_k_share"):
+    for key in ("min_share", "balance", "dedupe", "pair_k_share", "split_share"):
         if not 0.0 <= float(out[key]) <= 1.0:
             raise ParameterError(f"find_suspects: {key} must lie in [0, 1], got {out[key]!r}.")
     if out["pair_rule"] not in ("both", "either", "image"):
