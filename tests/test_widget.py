@@ -191,10 +191,8 @@ class _FakeAligner(Aligner):
 
     def __init__(self, es, fail=False):
         super().__init__()
-        self.embeddings_ = es
+        self.fit(es)  # a real fit: history, states and the redo stack as any Aligner has them
         self.fail = fail
-        self.history_ = []
-        self.undone_ = []
 
     def checkpoint(self):
         return self.embeddings_, list(self.history_)
