@@ -207,17 +207,25 @@ def reading_concepts(es, concepts=None):
 
 
 def read_rows(vectors, rows, concepts, concept_vectors=None) -> np.ndarray:
-    """Index into ``concepts`` of the best-matching concept of each of ``rows`` (blockwise matmul, int32)."""
+    """Index into ``concepts`` of the best-matching concept of each of ``rows`` (blockwise matmul, int32). Rows
+    that fill most of their range are read in contiguous blocks of it (no gathered copies of the rows)."""
     cv = vectors[concepts] if concept_vectors is None else concept_vectors
     ct = np.ascontiguousarray(cv.T)
+    rows = np.asarray(rows, np.int64)
     out = np.empty(len(rows), np.int32)
-    contiguous = len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)
+    if len(rows) == 0:
+        return out
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    if len(rows) * 2 >= hi - lo and np.all(np.diff(rows) > 0):  # sorted and dense: read the range, keep the rows
+        for s in range(lo, hi, _READ_BLOCK):
+            e = min(hi, s + _READ_BLOCK)
+            a, b = np.searchsorted(rows, [s, e])
+            if b > a:
+                best = np.argmax(vectors[s:e] @ ct, axis=1)
+                out[a:b] = best[rows[a:b] - s]
+        return out
     for s in range(0, len(rows), _READ_BLOCK):
-        if contiguous:
-            lo = int(rows[0]) + s
-            blk = vectors[lo : lo + min(_READ_BLOCK, len(rows) - s)]
-        else:
-            blk = vectors[rows[s : s + _READ_BLOCK]]
+        blk = vectors[rows[s : s + _READ_BLOCK]]
         out[s : s + len(blk)] = np.argmax(blk @ ct, axis=1)
     return out
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..alignment.rounds import read_rows
 from ..data.embeddings import EmbeddingSet, make_thumbnail
 from ..encoders.base import check_encoder
 from ..errors import InputTypeError, WidgetError
-from ..evaluation import zero_shot_predict
 from ..projection.base import Projector
 from ..projection.concept_axis import concept_axis
 from ..projection.registry import PROJECTORS, make_projector, method_name
@@ -223,7 +223,7 @@ class ChorusState:
                 pred, img = old.copy(), np.intersect1d(img, rows)  # only the images the round moved
         if len(img):
             prompts = es.vectors[self.prompt_rows] if self.prompt_rows is not None else self.prompt_vectors
-            pred[img] = np.asarray(self.prompt_names, dtype=object)[zero_shot_predict(es.vectors[img], prompts)]
+            pred[img] = np.asarray(self.prompt_names, dtype=object)[read_rows(es.vectors, img, None, prompts)]
         return pred
 
     # ------------------------------------------------------------ colour
