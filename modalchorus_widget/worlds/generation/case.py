@@ -28,7 +28,8 @@ N_PER_TEXT = 8
 # Aligner parameters, chosen by ``scripts/cases_cv.py generation`` (leave-one-map-template-out folds, training
 # scenes only): among preserve_kl 5 (the default) / 10 / 20 / 40 and preserve_kl 20 with preserve_l2 30, the
 # lowest leak after the round (0.667 -> 0.167) with the other prompts' accuracy no lower (0.966 -> 0.970).
-SETTINGS = {"preserve_kl": 20.0}
+# ``guard`` None: chosen and measured as a full-strength round, before the guard existed.
+SETTINGS = {"preserve_kl": 20.0, "guard": None}
 
 
 def prompt_texts(combo: int, templates=EVAL_TEMPLATES) -> list:
