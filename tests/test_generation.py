@@ -95,6 +95,7 @@ def test_generations_are_scenes_the_oracle_reads_and_join_the_set():
         add_generations(w, imgs, enc)
 
 
+@pytest.mark.slow
 def test_case_round_moves_the_leak_down():
     """Small instance: 300 training scenes, 8 generations per held-out paraphrase (40 of the target: with 10,
     the oracle-read leak moved by chance as much as by the round)."""

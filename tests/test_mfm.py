@@ -80,6 +80,7 @@ def test_distilled_network_matches_its_layout(small):
     assert len(m.loss_curve_) == 0
 
 
+@pytest.mark.slow
 def test_a_small_change_of_the_vectors_moves_the_map_little(small):
     """An alignment round changes vectors by about 1 - cos = 0.005; the map must move them by a small share of
     its size, and the regression's input noise is what keeps it so (measured: median 0.014 of the map's RMS

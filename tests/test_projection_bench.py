@@ -4,10 +4,12 @@ it is specified for) and writes the keys it promises."""
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks import projection as bench
 
 
+@pytest.mark.slow
 def test_bench_on_a_768_d_folder_of_100_pairs(tmp_path):
     rng = np.random.default_rng(0)
     img = rng.normal(size=(100, 768)).astype(np.float32)

@@ -50,6 +50,7 @@ def coco_layout(coco_vectors):
     return X, groups, tsne_layout(P, 0, 150, 1.5)
 
 
+@pytest.mark.slow
 def test_refinement_raises_cross_modal_ranks_on_real_clip(coco_layout):
     """On 200 COCO pairs, from MFM's own t-SNE layout: Tx@10 and Cx@10 rise (measured +0.011 / +0.019),
     and the intra-modal guard does not fall (measured +0.009)."""
@@ -72,6 +73,7 @@ def test_a_tiny_modality_is_refined_without_meaningless_ranks(coco_vectors):
     assert np.isfinite(out).all() and not np.array_equal(out, Y)
 
 
+@pytest.mark.slow
 def test_the_intra_modal_guard_raises_its_weight_only_when_violated(coco_layout):
     """A floor no map meets (1.0) drives the intra-modal weight up to its cap and buys T_i; with the cap at the
     plain weight the floor changes nothing, so the weight is its only effect."""
