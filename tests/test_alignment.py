@@ -9,7 +9,8 @@ from modalchorus_widget.encoders import FunctionEncoder
 from modalchorus_widget.errors import EmbeddingError, NotFittedError, ParameterError, SessionError
 
 N = 120  # pairs used: images rows 0..N-1, texts rows N..2N-1
-FAST = dict(n_steps=40, validation=0.0, n_reference=128, n_candidates=128, batch_size=64, random_state=0)
+# guard=None: these tests read the round's fit at full strength (tests/test_guard.py reads the guard)
+FAST = dict(n_steps=40, validation=0.0, n_reference=128, n_candidates=128, batch_size=64, random_state=0, guard=None)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from modalchorus_widget.errors import EmbeddingError
 from modalchorus_widget.errors import ProjectionError as MetricInputError
 from modalchorus_widget.projection import metrics as M
 
@@ -110,7 +111,7 @@ def test_bad_input_errors():
     mod = M.modality_labels(10, 10)
     bad = high.copy()
     bad[3, 1] = np.nan
-    with pytest.raises(MetricInputError, match="row 3"):
+    with pytest.raises(EmbeddingError, match=r"quality metric \(high\): vectors contain NaN at rows \[3\]"):
         M.intermodal_scores(bad, low, mod)
     with pytest.raises(MetricInputError, match="rows"):
         M.intermodal_scores(high, low[:-1], mod, k=2)
@@ -209,7 +210,7 @@ def test_intramodal_bad_input():
         M.intramodal_scores(high, low, MOD6, k=3)
     bad = high.copy()
     bad[2, 0] = np.nan
-    with pytest.raises(MetricInputError, match="row 2"):
+    with pytest.raises(EmbeddingError, match=r"quality metric \(high\): vectors contain NaN at rows \[2\]"):
         M.intramodal_scores(bad, low, MOD6, k=1)
     with pytest.raises(MetricInputError, match="one name per row"):
         M.intramodal_scores(high, low, MOD6[:-1], k=1)
