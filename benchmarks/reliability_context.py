@@ -131,6 +131,7 @@ class Ctx:
                 positions=self.mfm.transform(es.vectors),
                 aligner=self.aligner,
             )
+            w.wait_probe()  # the background probe would otherwise change its traits in the middle of a case
             w.sets["first"] = np.arange(5)
             w.selected = np.arange(3)
             return w
