@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 
+from ..data.validation import Interval, Options, check_params
 from ..errors import InputError, InputTypeError, ParameterError
 from . import kinds as K
 from . import space
@@ -72,28 +74,44 @@ class Suspects(pd.DataFrame):
         return out
 
 
+class _Settings:
+    """The settings of one ``find_suspects`` call, checked like an estimator's parameters."""
+
+    _parameter_constraints = {
+        **dict.fromkeys(
+            (
+                "n_components",
+                "n_neighbors",
+                "cluster_size",
+                "topic_size",
+                "min_size",
+                "max_fit",
+                "max_knn",
+                "pair_k",
+                "max_compositional",
+                "error_components",
+                "max_suspects",
+            ),
+            [Interval(Integral, 1, None)],
+        ),
+        **dict.fromkeys(
+            ("min_share", "balance", "dedupe", "pair_k_share", "split_share", "empty_ratio"), [Interval(Real, 0, 1)]
+        ),
+        **dict.fromkeys(("hub_ratio", "error_weight"), [Interval(Real, 0, None)]),
+        "min_score": [Interval(Real)],
+        "pair_rule": [Options("both", "either", "image")],
+    }
+
+    def __init__(self, params: dict):
+        self.__dict__.update(params)
+
+
 def _check_params(params: dict) -> dict:
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
         raise ParameterError(f"find_suspects: unknown setting(s) {unknown}; known: {sorted(DEFAULTS)}.")
     out = {**DEFAULTS, **params}
-    for key in (
-        "n_components",
-        "n_neighbors",
-        "cluster_size",
-        "topic_size",
-        "min_size",
-        "max_fit",
-        "max_knn",
-        "pair_k",
-    ):
-        if not isinstance(out[key], (int, np.integer)) or out[key] < 1:
-            raise ParameterError(f"find_suspects: {key} must be a positive int, got {out[key]!r}.")
-    for key in ("min_share", "balance", "dedupe", "pair_k_share", "split_share"):
-        if not 0.0 <= float(out[key]) <= 1.0:
-            raise ParameterError(f"find_suspects: {key} must lie in [0, 1], got {out[key]!r}.")
-    if out["pair_rule"] not in ("both", "either", "image"):
-        raise ParameterError(f"find_suspects: pair_rule must be 'both', 'either' or 'image', got {out['pair_rule']!r}.")
+    check_params(_Settings(out), owner="find_suspects")
     return out
 
 

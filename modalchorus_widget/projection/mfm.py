@@ -73,23 +73,63 @@ def _mlp(p, hidden, torch):
 class MFM(Projector):
     """Modal Fusion Map estimator: ``MFM().fit(embedding_set)`` (exactly two modalities), ``transform(vectors)``.
 
-    Parameters: ``perplexity`` (fused neighbourhood size), ``cross_weight`` (> 1 shrinks the normalised
-    cross-modal distances: more cross-modal neighbours), ``exaggeration`` (attraction factor after the early
-    phase), ``dof`` (Student-t degrees of freedom), ``n_components`` (PCA pre-projection), ``hidden`` (MLP
-    widths), ``warm_start`` (distil the openTSNE layout first; False trains the network on the loss alone, with
-    early exaggeration 4 over the first quarter of the steps), ``n_layout_iter`` and ``max_layout_points``
-    (that layout), ``n_rank_steps`` (rank refinement of the layout; None: 50 when the layout covers every point,
-    else 0), ``rank_continuity`` and ``rank_intra`` (weights of its continuity and intra-modal terms, >= 0),
-    ``n_distill_steps`` (regression steps, at ``learning_rate``), ``distill_noise`` (Gaussian input noise of the
-    regression, relative to the rows' RMS norm: a smoother map, so small changes of a vector move it little), ``n_steps`` (fine-tuning steps,
-    at ``learning_rate * 0.018`` after a warm start, ``* 0.18`` without; None: 0 when the layout covered every
-    point, 100 when it was computed on a sample, 400 without a warm start), ``max_tune_points`` (fine-tuning and its
-    fused k-NN over every point up to this many, else over a stratified sample of this size; None: always every
-    point), ``batch_size`` (points of an exact step / neighbour pairs of a
-    sampled one), ``random_state``, ``verbose`` (a progress bar). Learned state: ``mean_``, ``components_``
-    (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``, ``n_features_in_``, ``loss_curve_``
-    (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled layout and the rows it covers),
-    ``fit_profile_`` (seconds of each step of the last fit, ``*_s``, and the rows each step read, ``*_rows``).
+    Parameters
+    ----------
+    perplexity : float, default 30.0
+        Fused neighbourhood size.
+    cross_weight : float, default 1.5
+        > 1 shrinks the normalised cross-modal distances: more cross-modal neighbours.
+    n_components : int, default 64
+        PCA pre-projection.
+    hidden : tuple of int, default (256, 128)
+        MLP widths.
+    batch_size : int, default 1024
+        Points of an exact step / neighbour pairs of a sampled one.
+    learning_rate : float, default 5e-2
+        Of the regression; fine-tuning runs at ``* 0.018`` after a warm start, ``* 0.18`` without.
+    n_steps : int or None, default None
+        Fine-tuning steps; None: 0 when the layout covered every point, 100 when it was computed on a sample,
+        400 without a warm start.
+    exaggeration : float, default 1.5
+        Attraction factor after the early phase.
+    dof : float, default 1.0
+        Student-t degrees of freedom.
+    warm_start : bool, default True
+        Distil the openTSNE layout first; False trains the network on the loss alone, with early exaggeration 4
+        over the first quarter of the steps.
+    n_layout_iter, max_layout_points : int, default 150, 3000
+        That layout's iterations and the points it covers.
+    max_tune_points : int or None, default 10000
+        Fine-tuning and its fused k-NN over every point up to this many, else over a stratified sample of this
+        size; None: always every point.
+    n_distill_steps : int, default 1000
+        Regression steps.
+    distill_noise : float, default 0.1
+        Gaussian input noise of the regression, relative to the rows' RMS norm (a smoother map).
+    n_rank_steps : int or None, default None
+        Rank refinement of the layout; None: 50 when the layout covers every point, else 0.
+    rank_continuity, rank_intra : float >= 0, default 6.0, 0.3
+        Weights of its continuity and intra-modal terms.
+    random_state : int, default 0
+    verbose : bool, default False
+        A progress bar.
+
+    Learned state: ``mean_``, ``components_`` (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``,
+    ``n_features_in_``, ``loss_curve_`` (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled
+    layout and the rows it covers), ``fit_profile_`` (seconds, ``*_s``, and rows read, ``*_rows``, of each step).
+
+    Raises
+    ------
+    ParameterError
+        A parameter out of its range (at ``fit``).
+
+    Examples
+    --------
+    >>> from modalchorus_widget import MFM, load_coco500
+    >>> es = load_coco500().embeddings
+    >>> mfm = MFM(n_layout_iter=20, n_distill_steps=20, n_steps=0, n_rank_steps=0).fit(es)
+    >>> mfm.embedding_.shape, mfm.transform(es.vectors[:3]).shape
+    ((1000, 2), (3, 2))
     """
 
     name = "MFM"
