@@ -31,6 +31,11 @@ __all__ = [
 class ModalChorusError(Exception):
     """Base of every error modalchorus-widget raises on purpose; its message says what was wrong and how to fix it.
 
+    Parameters
+    ----------
+    message : str
+        What was wrong and how to fix it.
+
     Examples
     --------
     >>> import numpy as np
@@ -76,23 +81,87 @@ class EncoderError(InputError):
 
 
 class ImageDecodeError(EncoderError):
-    """An image file or array cannot be decoded."""
+    """An image file or array cannot be decoded (not an image, truncated, or too large to decode safely).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from modalchorus_widget.encoders import ImageDecodeError, load_default_encoder
+    >>> _ = Path("bad.png").write_bytes(b"not an image")
+    >>> try:
+    ...     load_default_encoder().encode_images(["bad.png"])
+    ... except ImageDecodeError as exc:
+    ...     print(type(exc).__name__)
+    ImageDecodeError
+    """
 
 
 class CheckpointError(EncoderError):
-    """A weights file is missing, corrupt or for another model."""
+    """A weights file (or its JSON config) is corrupt, oversized or for another model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> from modalchorus_widget.encoders import CheckpointError, DefaultEncoder
+    >>> _ = Path("w.safetensors").write_bytes(b"junk"), Path("w.json").write_text("{not json")
+    >>> try:
+    ...     DefaultEncoder(weights="w.safetensors").encode_images(np.zeros((1, 8, 8)))
+    ... except CheckpointError as exc:
+    ...     print(type(exc).__name__)
+    CheckpointError
+    """
 
 
 class OfflineWeightsError(MissingFileError, EncoderError):
-    """Model weights are needed but not on disk, and this machine cannot download them."""
+    """Model weights are needed but not on disk, and this machine cannot download them.
+
+    Raised by ``OpenCLIPEncoder`` on first use when its checkpoint path does not exist or its pretrained tag is
+    neither cached nor downloadable; the message says how to pass a local checkpoint (not run here: it imports
+    open_clip).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.encoders import OfflineWeightsError, OpenCLIPEncoder
+    >>> enc = OpenCLIPEncoder("ViT-B-32", pretrained="no/such/checkpoint.pt")
+    >>> enc.encode_texts(["a dog"])  # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    modalchorus_widget.errors.OfflineWeightsError: open_clip model 'ViT-B-32': checkpoint file ... does not exist...
+    >>> issubclass(OfflineWeightsError, FileNotFoundError)
+    True
+    """
 
 
 class SentenceModelError(EncoderError, FileNotFoundError):
-    """The sentence-transformers model is not available locally."""
+    """The sentence-transformers model is not available locally (or a folder holds no such model).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from modalchorus_widget.encoders import SentenceEncoder, SentenceModelError
+    >>> Path("empty").mkdir()
+    >>> try:
+    ...     SentenceEncoder("empty").encode_texts(["a dog"])
+    ... except SentenceModelError as exc:
+    ...     print(type(exc).__name__)
+    SentenceModelError
+    """
 
 
 class CLAPUnavailableError(EncoderError, ImportError):
-    """laion_clap (the optional ``clap`` extra) is not installed."""
+    """No CLAP package (laion_clap or msclap, the optional ``clap`` extra) is installed, or its checkpoint is
+    not a local file.
+
+    Examples
+    --------
+    >>> from modalchorus_widget.encoders import CLAPEncoder, CLAPUnavailableError
+    >>> try:
+    ...     CLAPEncoder("missing-630k-audioset-best.pt")
+    ... except CLAPUnavailableError as exc:
+    ...     print(type(exc).__name__)
+    CLAPUnavailableError
+    """
 
 
 class ProjectionError(InputError):
@@ -108,7 +177,21 @@ class BufferFormatError(WidgetError):
 
 
 class AlignmentError(InputError):
-    """A constraint or an alignment round cannot be set up or run."""
+    """A constraint or an alignment round cannot be set up or run.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong and how to fix it.
+
+    Examples
+    --------
+    >>> from modalchorus_widget.alignment import AlignmentError, PointSet
+    >>> PointSet(10, [0], direction="sideways")
+    Traceback (most recent call last):
+    ...
+    modalchorus_widget.errors.AlignmentError: PointSet: direction must be 'pull' or 'push', got 'sideways'.
+    """
 
 
 class CMCRError(InputError):

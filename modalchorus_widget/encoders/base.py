@@ -42,7 +42,18 @@ class Encoder(ABC):
     """Abstract image/text encoder.
 
     Subclasses implement ``encode_images`` and ``encode_texts``; both return an (n, dim) float32
-    numpy array whose rows have unit L2 norm, in input order.
+    numpy array whose rows have unit L2 norm, in input order; ``encode(items, modality)`` dispatches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.encoders import Encoder, load_default_encoder
+    >>> enc = load_default_encoder()
+    >>> isinstance(enc, Encoder)
+    True
+    >>> v = enc.encode(["a photo of the digit 7"], "text")
+    >>> v.shape, round(float(np.linalg.norm(v[0])), 3)
+    ((1, 384), 1.0)
     """
 
     name: str = "encoder"

@@ -41,13 +41,28 @@ class CLAPEncoder(Encoder):
 
     Parameters
     ----------
-    checkpoint : path of the CLAP checkpoint file (``.pt`` / ``.pth``), required.
-    backend : ``"auto"`` (first installed of laion_clap, msclap), ``"laion_clap"`` or ``"msclap"``.
-    amodel : laion_clap audio tower matching the checkpoint (``"HTSAT-tiny"`` for 630k-*.pt,
+    checkpoint : str or Path
+        The local CLAP checkpoint file (``.pt`` / ``.pth``), required.
+    backend : str, default="auto"
+        ``"auto"`` (first installed of laion_clap, msclap), ``"laion_clap"`` or ``"msclap"``.
+    amodel : str, default="HTSAT-tiny"
+        laion_clap audio tower matching the checkpoint (``"HTSAT-tiny"`` for 630k-*.pt,
         ``"HTSAT-base"`` for the music / speech checkpoints).
-    enable_fusion : laion_clap fusion checkpoints (``*fusion*.pt``).
-    version : msclap checkpoint version (``"2022"``, ``"2023"`` or ``"clapcap"``).
-    device : "cpu" (default) or "cuda".
+    enable_fusion : bool, default=False
+        True for laion_clap fusion checkpoints (``*fusion*.pt``).
+    version : str, default="2023"
+        msclap checkpoint version (``"2022"``, ``"2023"`` or ``"clapcap"``).
+    device : str, default="cpu"
+        "cpu" or "cuda".
+
+    Examples
+    --------
+    Needs a CLAP package and a checkpoint at a local path (neither is here, so the lines are not run):
+
+    >>> from modalchorus_widget.encoders import CLAPEncoder
+    >>> enc = CLAPEncoder("path/to/630k-audioset-best.pt")  # doctest: +SKIP
+    >>> enc.encode_texts(["a dog barking"]).shape  # doctest: +SKIP
+    (1, 512)
     """
 
     name = "clap"

