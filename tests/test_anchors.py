@@ -10,7 +10,9 @@ from modalchorus_widget.evaluation import zero_shot_predict
 from modalchorus_widget.worlds import shapes_cases as C
 
 # guard=None: the round's fit at full strength (tests/test_guard.py reads the guard)
-QUICK = dict(mode="anchors", learning_rate=1e-3, n_steps=60, validation=0.0, preserve_kl=20.0, random_state=0, guard=None)
+QUICK = dict(
+    mode="anchors", learning_rate=1e-3, n_steps=60, validation=0.0, preserve_kl=20.0, random_state=0, guard=None
+)
 
 
 @pytest.fixture(scope="module")
