@@ -103,8 +103,18 @@ class ShapesEncoder(LiTEncoder):
 
     Parameters
     ----------
-    weights : path to the safetensors file (default: the shipped one; its JSON config sits beside it).
-    device : "cpu" or "cuda".
+    weights : str or Path, optional
+        The safetensors file (default: the shipped one; its JSON config sits beside it).
+    device : str, default="cpu"
+        "cpu" or "cuda".
+
+    Examples
+    --------
+    >>> from modalchorus_widget.worlds import ShapesEncoder
+    >>> from modalchorus_widget.worlds.shapes import render_all, sample_scenes
+    >>> images = render_all(sample_scenes(2, "single", "test", 0))  # uint8 (2, 32, 32, 3)
+    >>> ShapesEncoder.shared().encode_images(images).shape
+    (2, 384)
     """
 
     name = "modalchorus-default-shapes"

@@ -25,7 +25,19 @@ from ...errors import InputError, InputTypeError
 
 
 class GenerationError(InputError):
-    """A generator was given, or returned, something of the wrong shape, type or value."""
+    """A generator was given, or returned, something of the wrong shape, type or value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.worlds.generation import FunctionGenerator, GenerationError
+    >>> gen = FunctionGenerator(lambda e: np.zeros((len(e), 4, 4, 3), np.uint8), dim=8)
+    >>> try:
+    ...     gen.generate(np.ones((2, 5)))
+    ... except GenerationError as exc:
+    ...     print(type(exc).__name__)
+    GenerationError
+    """
 
 
 def check_embeddings(embeddings, dim, where: str) -> np.ndarray:
@@ -67,7 +79,18 @@ def check_images(images, n: int, where: str) -> np.ndarray:
 
 class Generator(ABC):
     """Joint-space embeddings -> images. Subclasses implement ``_generate`` on checked input; ``dim`` is
-    the embedding width they need (None: any)."""
+    the embedding width they need (None: any). ``generate`` checks the input and the returned images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.worlds.generation import Generator
+    >>> class Grey(Generator):
+    ...     def _generate(self, embeddings, random_state):
+    ...         return np.full((len(embeddings), 2, 2, 3), 128, np.uint8)
+    >>> Grey().generate(np.ones((3, 4))).shape
+    (3, 2, 2, 3)
+    """
 
     dim: int | None = None
 
@@ -82,8 +105,27 @@ class Generator(ABC):
 
 
 class FunctionGenerator(Generator):
-    """A Generator backed by ``fn(embeddings) -> images``: ``fn`` gets (n, d) float32 vectors and returns
-    uint8 (n, H, W, 3) images (checked). ``dim``: the embedding width ``fn`` needs (checked first)."""
+    """A Generator backed by ``fn(embeddings) -> images`` (a diffusers pipeline, for example).
+
+    Parameters
+    ----------
+    fn : callable
+        Gets (n, d) float32 vectors and returns uint8 (n, H, W, 3) images (checked).
+    dim : int, optional
+        The embedding width ``fn`` needs (checked first); None accepts any.
+    name : str, optional
+        Shown in the repr (default: ``fn.__name__``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.worlds.generation import FunctionGenerator
+    >>> def draw(e):
+    ...     return np.zeros((len(e), 8, 8, 3), np.uint8)
+    >>> gen = FunctionGenerator(draw, dim=4)
+    >>> gen, gen.generate(np.ones((2, 4))).shape
+    (FunctionGenerator(draw, dim=4), (2, 8, 8, 3))
+    """
 
     def __init__(self, fn, dim: int | None = None, name: str | None = None):
         if not callable(fn):

@@ -38,7 +38,18 @@ class ShapesDecoder(ShippedNetwork):
 
     Parameters
     ----------
-    weights : path to the safetensors file (default: the shipped one; its JSON config sits beside it).
+    weights : str or Path, optional
+        The safetensors file (default: the shipped one; its JSON config sits beside it).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.worlds import load_shapes_encoder
+    >>> from modalchorus_widget.worlds.generation import ShapesDecoder
+    >>> from modalchorus_widget.worlds.shapes import render_all, sample_scenes
+    >>> emb = load_shapes_encoder().encode_images(render_all(sample_scenes(2, "single", "test", 0)))
+    >>> out = ShapesDecoder().decode(emb)
+    >>> out.shape, out.dtype
+    ((2, 32, 32, 3), dtype('uint8'))
     """
 
     weights_file = DECODER_FILE

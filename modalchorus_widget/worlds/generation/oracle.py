@@ -54,7 +54,24 @@ def check_images(images, where: str) -> np.ndarray:
 
 class ShapesOracle(ShippedNetwork):
     """The shipped attribute reader. ``read(images)`` -> dict of arrays: ``colour``, ``shape`` (indices into
-    shapes.COLOURS / SHAPES), ``combo`` (index into shapes.COMBOS), ``x``, ``y`` (pixels)."""
+    shapes.COLOURS / SHAPES), ``combo`` (index into shapes.COMBOS), ``x``, ``y`` (pixels).
+
+    Parameters
+    ----------
+    weights : str or Path, optional
+        The safetensors file (default: the shipped one; its JSON config sits beside it).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.worlds.generation import ShapesOracle
+    >>> from modalchorus_widget.worlds.shapes import COLOURS, SHAPES, render_all, sample_scenes
+    >>> scenes = sample_scenes(2, "single", "test", 0)
+    >>> [(o.colour, o.shape) for s in scenes for o in s.objects]
+    [('blue', 'circle'), ('red', 'cross')]
+    >>> out = ShapesOracle().read(render_all(scenes))
+    >>> [(COLOURS[c], SHAPES[s]) for c, s in zip(out["colour"], out["shape"])]
+    [('blue', 'circle'), ('red', 'cross')]
+    """
 
     weights_file = ORACLE_FILE
     train_script = "train_generator.py"  # in the repository's scripts folder

@@ -22,9 +22,21 @@ class PoolPrior(BaseEstimator):
 
     Parameters
     ----------
-    scale : logit scale s of the softmax over the pool (the contrastive model's own).
-    noise : norm of the Gaussian perturbation of each drawn embedding (0: the pool vector itself).
-    random_state : seed of the draws when ``sample`` is not given one.
+    scale : float, default=30.0
+        Logit scale s of the softmax over the pool (the contrastive model's own).
+    noise : float, default=0.1
+        Norm of the Gaussian perturbation of each drawn embedding (0: the pool vector itself).
+    random_state : int, default=0
+        Seed of the draws when ``sample`` is not given one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modalchorus_widget.worlds.generation import PoolPrior
+    >>> prior = PoolPrior(scale=30.0, noise=0.0).fit(np.eye(3))
+    >>> vectors, rows = prior.sample(np.array([[0.0, 1.0, 0.0]]))
+    >>> rows, vectors
+    (array([1]), array([[0., 1., 0.]], dtype=float32))
     """
 
     def __init__(self, scale=30.0, noise=0.1, random_state=0):

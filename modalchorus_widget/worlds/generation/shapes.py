@@ -25,14 +25,31 @@ class ShapesGenerator(Generator):
 
     Parameters
     ----------
-    encoder : the shapes encoder (default: the shipped one); embeds the prior's pool.
-    decoder : a ``ShapesDecoder`` (default: the shipped one).
-    n_pool : training-split single-object scenes in the prior's pool (their natural, biased distribution).
-    scale : the prior's logit scale (default: the encoder's learned one).
-    noise : the prior's perturbation of each draw.
-    aligner : optional ``Aligner``: the prior then matches text and pool in its current (aligned) joint space
-        (the pool mapped by ``aligner.transform(..., "image")``; pass text embeddings mapped by
-        ``aligner.transform(..., "text")``). The decoder always draws the drawn scene's original embedding.
+    encoder : Encoder, optional
+        The shapes encoder (default: the shipped one); embeds the prior's pool.
+    decoder : ShapesDecoder, optional
+        The decoder (default: the shipped one).
+    n_pool : int, default=3000
+        Training-split single-object scenes in the prior's pool (their natural, biased distribution).
+    scale : float, optional
+        The prior's logit scale (default: the encoder's learned one).
+    noise : float, default=NOISE
+        The prior's perturbation of each draw.
+    aligner : Aligner, optional
+        The prior then matches text and pool in its current (aligned) joint space (the pool mapped by
+        ``aligner.transform(..., "image")``; pass text embeddings mapped by ``aligner.transform(..., "text")``).
+        The decoder always draws the drawn scene's original embedding.
+
+    Examples
+    --------
+    A small pool keeps this fast (the pool is rendered and embedded on first use):
+
+    >>> from modalchorus_widget.worlds import load_shapes_encoder
+    >>> from modalchorus_widget.worlds.generation import ShapesGenerator
+    >>> gen = ShapesGenerator(n_pool=300)
+    >>> text = load_shapes_encoder().encode_texts(["a photo of a red circle"])
+    >>> gen.generate(text, random_state=0).shape
+    (1, 32, 32, 3)
     """
 
     def __init__(
@@ -86,7 +103,20 @@ _GENERATOR = None
 
 
 def load_shapes_generator() -> ShapesGenerator:
-    """The shipped shapes generator (one shared instance per process)."""
+    """The shipped shapes generator (one shared instance per process).
+
+    Returns
+    -------
+    ShapesGenerator
+        The default generator (3000-scene pool, built on its first ``generate``).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.worlds.generation import load_shapes_generator
+    >>> gen = load_shapes_generator()
+    >>> gen is load_shapes_generator(), gen.dim
+    (True, 384)
+    """
     global _GENERATOR
     if _GENERATOR is None:
         _GENERATOR = ShapesGenerator()
