@@ -27,7 +27,38 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Round:
-    """One alignment round: what was asked, what it cost, what it changed, and the adapter that did it."""
+    """One alignment round: what was asked, what it cost, what it changed, and the adapter that did it.
+
+    ``Aligner.step`` returns it; it is not built by hand.
+
+    Parameters
+    ----------
+    index : int
+        Its place in the aligner's history.
+    constraints : list
+        The constraints it was asked to satisfy.
+    report : dict
+        What it changed: ``steps`` (0: kept nothing), ``moved_*``, ``predictions_changed_*``, ``guard``, ...
+    seconds : float
+        Its training time.
+    weights : bytes
+        The trained adapter / anchor / encoder tensors.
+    mode : str, default "fast"
+        The aligner's mode.
+    alpha : float, default 1.0
+        The strength it is applied at (the guard may lower it).
+
+    Examples
+    --------
+    >>> from modalchorus_widget import Aligner, PointSet, load_coco500
+    >>> es = load_coco500().embeddings
+    >>> al = Aligner(n_steps=5).fit(es)
+    >>> rnd = al.step(PointSet(int((es.modality == "text").nonzero()[0][0]), [0, 1, 2]))
+    >>> rnd.index, rnd.mode, "steps" in rnd.report
+    (0, 'fast', True)
+    >>> rnd.export("fix.mcpatch").name
+    'fix.mcpatch'
+    """
 
     index: int
     constraints: list

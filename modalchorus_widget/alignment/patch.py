@@ -170,11 +170,22 @@ class Patch:
     provenance : dict
         ``package_version``, ``shape`` and ``sha256`` of the vectors it was made on.
 
+    Parameters
+    ----------
+    tensors : dict
+        Name -> numpy array: the rounds' weights.
+    meta : dict
+        ``mode``, ``rounds`` and ``provenance``, as above.
+
     Examples
     --------
-    >>> from modalchorus_widget import Patch
-    >>> patch = Patch.load("fix.mcpatch")  # doctest: +SKIP
-    >>> served = patch.apply(image_vectors, "image")  # doctest: +SKIP
+    >>> from modalchorus_widget import Aligner, Patch, PointSet, load_coco500
+    >>> es = load_coco500().embeddings
+    >>> al = Aligner(n_steps=5).fit(es)
+    >>> _ = al.step(PointSet(int((es.modality == "text").nonzero()[0][0]), [0, 1, 2]))
+    >>> patch = Patch.load(al.export_patch("fix.mcpatch"))
+    >>> patch.mode, len(patch.rounds), patch.apply(es.vectors[:3], "image").shape
+    ('fast', 1, (3, 512))
     """
 
     def __init__(self, tensors: dict, meta: dict):

@@ -37,6 +37,7 @@ from .._optim import AdamW, CosineAnnealing
 from ..data.validation import Check, Interval, Options, check_modality, check_params, check_vectors
 from ..errors import CMCRError, MissingFileError, NotFittedError
 from ..threads import torch_threads
+from .memory import pseudo_embeddings
 
 FORMAT = "modalchorus-cmcr"
 FORMAT_VERSION = 1
@@ -120,21 +121,6 @@ def _info_nce(z1, z2, tau: float):
     logits = z1 @ z2.T / tau
     target = torch.arange(len(z1), device=z1.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-
-
-def pseudo_embeddings(shared: np.ndarray, memory: np.ndarray, tau: float, batch_size: int = 2048) -> np.ndarray:
-    """Memory-based consistency: softmax(cos(shared, memory) / tau)-weighted mean of the memory, re-normalised.
-
-    Batched over ``shared`` so memory use is O(batch * len(memory)), never O(n^2).
-    """
-    out = np.empty((len(shared), memory.shape[1]), dtype=np.float32)
-    for s in range(0, len(shared), batch_size):
-        logits = (shared[s : s + batch_size] @ memory.T) / tau
-        logits -= logits.max(axis=1, keepdims=True)
-        w = np.exp(logits)
-        w /= w.sum(axis=1, keepdims=True)
-        out[s : s + batch_size] = w @ memory
-    return _unit(out, "pseudo embeddings")
 
 
 # ------------------------------------------------------------------------------------------ the estimator
@@ -590,7 +576,23 @@ _DEFAULTS = {p: inspect.signature(CMCR.__init__).parameters[p].default for p in 
 def connect(space1, space2, shared: str = "text", **params) -> CMCR:
     """Fit a ``CMCR`` connecting ``space1`` and ``space2`` through ``shared`` and return it.
 
-    Example: ``cm = connect(clip_set, minilm_set, shared="text", random_state=0)``, then
-    ``cm.connected(clip_set, minilm_set)`` is one EmbeddingSet for the widget.
+    Parameters
+    ----------
+    space1, space2 : EmbeddingSet or dict
+        The two spaces (as ``CMCR.fit`` takes them); both hold rows of ``shared``.
+    shared : str, default "text"
+        The modality both spaces embed (the other parameters, ``**params``, are ``CMCR``'s).
+
+    Returns
+    -------
+    CMCR
+        Fitted (``cm.connected(space1, space2)``: one EmbeddingSet for the widget).
+
+    Examples
+    --------
+    >>> from modalchorus_widget.cmcr import connect, synthetic_spaces
+    >>> d = synthetic_spaces(n_train=100, n_memory=100, n_test=10)
+    >>> connect(d["space1"], d["space2"], n_epochs=2).modalities_
+    (('text', 'image'), ('text', 'audio'))
     """
     return CMCR(shared=shared, **params).fit(space1, space2)

@@ -6,7 +6,24 @@ import numpy as np
 
 
 def jaccard(a, b) -> float:
-    """|a & b| / |a | b| of two sets of row indices."""
+    """|a & b| / |a | b| of two sets of row indices.
+
+    Parameters
+    ----------
+    a, b : array-like of int
+        Row indices (repeats count once).
+
+    Returns
+    -------
+    float
+        The Jaccard index in [0, 1]; 0.0 when both are empty.
+
+    Examples
+    --------
+    >>> from modalchorus_widget.probe import jaccard
+    >>> jaccard([0, 1, 2], [1, 2, 3])
+    0.5
+    """
     a, b = np.unique(np.asarray(a, np.int64)), np.unique(np.asarray(b, np.int64))
     inter = len(np.intersect1d(a, b, assume_unique=True))
     union = len(a) + len(b) - inter

@@ -58,6 +58,20 @@ class Suspects(pd.DataFrame):
     (uint32 row indices of the EmbeddingSet), ``size``, ``score``, ``evidence`` (dict of the figures behind
     the score) and ``suggestion`` (the constraint that would fix it, e.g. ``PointSet(runner_up, rows)``, or
     None). ``notes`` lists the kinds that were skipped and why; ``params`` the settings used.
+
+    ``find_suspects`` returns it.
+
+    Parameters
+    ----------
+    data, index, columns, dtype, copy
+        As ``pandas.DataFrame``'s.
+
+    Examples
+    --------
+    >>> from modalchorus_widget import Suspects
+    >>> sus = Suspects.nothing(notes=["pair: no pairs"])
+    >>> list(sus.columns), len(sus), sus.notes
+    (['kind', 'name', 'rows', 'size', 'score', 'evidence', 'suggestion'], 0, ['pair: no pairs'])
     """
 
     _metadata = ["notes", "params"]

@@ -30,20 +30,6 @@ __all__ = ["Chorus", "save_session", "load_session"]
 _log = logging.getLogger("modalchorus_widget")
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist() if x.size <= 64 else f"array{x.shape}"
-    if isinstance(x, (int, float, str, bool)) or x is None:
-        return x
-    return str(x)
-
-
 class Chorus(SuspectsActions, BrowserActions, FrontDoor, ScatterWidget):
     """The ModalChorus tool in one cell: projection view + concept-axis view + named sets + status.
 
@@ -587,10 +573,28 @@ def save_session(chorus: Chorus, path):
 
 
 def load_session(path, encoder=None, images=None, texts=None, **kwargs) -> Chorus:
-    """Re-create the Chorus saved at ``path``, history included (``Chorus.load``; example: ``save_session``).
+    """Re-create the Chorus saved at ``path``, history included (same as ``Chorus.load``).
+
+    Parameters
+    ----------
+    path : str or Path
+    encoder, images, texts : optional
+        Embeds free-text concepts again; the raw items for a deep-mode aligner whose items do not hold them.
+    **kwargs
+        Passed to ``Chorus.load`` (``item_folders``, ``autosave``, widget options).
 
     Returns
     -------
     Chorus
+
+    Raises
+    ------
+    UntrustedFileError
+
+    Examples
+    --------
+    >>> from modalchorus_widget import Chorus, load_coco500, load_session
+    >>> load_session(Chorus(load_coco500(), projector="PCA").save("s.chorus")).state.method
+    'PCA'
     """
     return Chorus.load(path, encoder=encoder, images=images, texts=texts, **kwargs)
