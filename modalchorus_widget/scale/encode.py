@@ -38,7 +38,36 @@ ENGINES = ("ray", "local")
 
 @dataclass
 class EncodeReport:
-    """What one ``encode_to_shards`` call did: shards written now, shards kept from an earlier run."""
+    """What one ``encode_to_shards`` call did: shards written now, shards kept from an earlier run.
+
+    Parameters
+    ----------
+    folder : Path or str
+        The shard folder (a local Path, or its URL).
+    n_shards : int
+        Shards the source plans.
+    written, skipped : list of int
+        Shards written by this call / kept from an earlier run.
+    rows : int
+        Items encoded by this call.
+    seconds : float
+    engine : str
+        ``"ray"`` or ``"local"``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> rep.n_shards, rep.written, rep.rows, rep.engine
+    (2, [0, 1], 40, 'local')
+    """
 
     folder: object  # a local Path, or the folder's URL
     n_shards: int
@@ -234,11 +263,50 @@ def encode_to_shards(
 ) -> EncodeReport:
     """Encode ``source`` (a ``Source`` or a path, see ``sources.open_source``) into shards in ``folder``.
 
-    ``encoder``: any ``Encoder`` (default: the embedded ``DefaultEncoder``). ``shard_size``: items per
-    shard (tables and image folders; a webdataset source gives one shard per tar). ``engine``: ``"ray"``
-    (Ray Data actor pool; ``concurrency`` actors, default as many as the cluster's CPUs / ``num_cpus``, or
-    GPUs / ``num_gpus``) or ``"local"``. ``on_shard(shard, rows)`` is called here after each shard is
-    written (an exception from it stops the job; finished shards stay and a re-run skips them).
+    Parameters
+    ----------
+    source : Source, str or Path
+        A table, an image folder or webdataset tars (``open_source``).
+    folder : str or Path
+        The shard folder (local path or fsspec URL); shards already there are skipped.
+    encoder : Encoder, optional
+        Default: the embedded ``DefaultEncoder``.
+    shard_size : int, default 10000
+        Items per shard (tables and image folders; a webdataset source gives one shard per tar).
+    engine : {"ray", "local"}, default "ray"
+        Ray Data actor pool, or this process.
+    concurrency, num_cpus, num_gpus : optional
+        Ray: ``concurrency`` actors (default: the cluster's CPUs / ``num_cpus``, or GPUs / ``num_gpus``).
+    batch_size : int, optional
+        The encoder's batch size.
+    on_shard : callable, optional
+        ``on_shard(shard, rows)``, called here after each shard is written (an exception from it stops the
+        job; finished shards stay and a re-run skips them).
+
+    Returns
+    -------
+    EncodeReport
+
+    Raises
+    ------
+    InputError
+        An unknown ``engine`` or a bad ``shard_size``.
+    DatasetError
+        An empty source, or a folder holding shards of another source or model.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> rep.n_shards, rep.rows
+    (2, 40)
     """
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {ENGINES}; got {engine!r}.")

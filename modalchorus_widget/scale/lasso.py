@@ -117,7 +117,40 @@ def lasso_rows(folder, polygon, limit: int | None = DEFAULT_LIMIT, out=None, mod
 
     ``modality``: only rows of that modality. ``out``: the local .npy path used when more than ``limit`` rows
     are inside (default: ``lasso_<n>.npy`` in the folder's ``positions/``; for a remote folder, in this
-    machine's temporary folder: the ids are this session's, the shared storage is left as it is)."""
+    machine's temporary folder: the ids are this session's, the shared storage is left as it is).
+
+    Parameters
+    ----------
+    folder : str, Path or ShardedEmbeddings
+        A folder ``project_shards`` has placed.
+    polygon : array-like
+        (k, 2) vertices, in map coordinates.
+    limit : int or None
+    out : str or Path, optional
+    modality : str, optional
+
+    Returns
+    -------
+    LassoResult
+        ``count`` and ``rows`` (or ``path``, the .npy they were spilled to).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> from modalchorus_widget import MFM
+    >>> mfm = MFM(n_layout_iter=20, n_distill_steps=20, n_steps=0, n_rank_steps=0)
+    >>> job = scale.project_shards("emb", mfm, engine="local")
+    >>> scale.lasso_rows("emb", [(-1e3, -1e3), (1e3, -1e3), (1e3, 1e3), (-1e3, 1e3)], modality="text").count
+    40
+    """
     poly = _check_polygon(polygon)
     sh = folder if isinstance(folder, ShardedEmbeddings) else open_shards(folder)
     here = sh.store.path("positions") if sh.store.local else Path(tempfile.gettempdir())

@@ -55,7 +55,39 @@ def _projector_from_bytes(blob: bytes):
 
 
 def load_projector(folder):
-    """The projector fitted by ``project_shards`` on ``folder`` (from ``positions/projector.safetensors``)."""
+    """The projector fitted by ``project_shards`` on ``folder`` (from ``positions/projector.safetensors``).
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    MFM
+        Fitted.
+
+    Raises
+    ------
+    MissingFileError
+        ``project_shards`` has not run on ``folder``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> from modalchorus_widget import MFM
+    >>> mfm = MFM(n_layout_iter=20, n_distill_steps=20, n_steps=0, n_rank_steps=0)
+    >>> job = scale.project_shards("emb", mfm, engine="local")
+    >>> scale.load_projector("emb").transform(np.ones((1, 8))).shape
+    (1, 2)
+    """
     from ..projection.mfm import MFM
 
     store = open_store(folder)
@@ -152,8 +184,41 @@ def project_shards(
     """Fit ``projector`` (default ``MFM()``; a fitted MFM is used as it is) on a stratified sample of
     ``sample`` rows of ``folder``, then write the positions shards of every row (see the module docstring).
     On Ray the fit runs in a Ray task of ``fit_cpus`` CPUs (default: the largest node's); ``projector``
-    itself is then left unfitted (``load_projector(folder)`` reads the fitted map). ``num_cpus``: per actor
-    of the placing pool."""
+    itself is then left unfitted (``load_projector(folder)`` reads the fitted map).
+
+    Parameters
+    ----------
+    folder : str or Path
+    projector : MFM, optional
+    sample, seed : int, default 20000, 0
+        The stratified fitting sample.
+    engine : {"ray", "local"}, default "ray"
+    concurrency, num_cpus : optional
+        Actors of the placing pool and CPUs per actor.
+    fit_cpus : float, optional
+
+    Returns
+    -------
+    ShardJobReport
+        Shards written and skipped, rows, ``seconds`` and ``fit_seconds``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> from modalchorus_widget import MFM
+    >>> mfm = MFM(n_layout_iter=20, n_distill_steps=20, n_steps=0, n_rank_steps=0)
+    >>> job = scale.project_shards("emb", mfm, engine="local")
+    >>> job.rows, scale.open_shards("emb").take([0, 1], positions=True).shape
+    (80, (2, 2))
+    """
     from ..projection.mfm import MFM
 
     if engine not in ENGINES:
@@ -287,7 +352,40 @@ def align_shards(
 ) -> ShardJobReport:
     """Apply ``aligner`` (an ``Aligner``, a ``Patch``, or the path of an Aligner file or a patch file from
     ``aligner.export_patch``) to every shard of ``folder``, each round at its strength alpha, writing a new folder
-    (default: the next free ``<folder>.aligned-<k>``); returns its report."""
+    (default: the next free ``<folder>.aligned-<k>``); returns its report.
+
+    Parameters
+    ----------
+    folder : str or Path
+    aligner : Aligner, Patch, str or Path
+    out : str or Path, optional
+    engine : {"ray", "local"}, default "ray"
+    concurrency, num_cpus : optional
+        Ray actors and CPUs per actor.
+
+    Returns
+    -------
+    ShardJobReport
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> from modalchorus_widget import Aligner, PointSet
+    >>> es = scale.load_embeddings("emb")
+    >>> al = Aligner(n_steps=5).fit(es)
+    >>> _ = al.step(PointSet(40, [0, 1, 2]))
+    >>> job = scale.align_shards("emb", al, engine="local")
+    >>> job.folder.name, job.rows
+    ('emb.aligned-1', 80)
+    """
     from ..alignment.patch import Patch
 
     if engine not in ENGINES:

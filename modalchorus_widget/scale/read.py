@@ -28,7 +28,28 @@ _CODES = {"image": 0, "text": 1}
 
 
 class ShardedEmbeddings:
-    """Memory-mapped shards of one folder, in one global row order (images first, then texts)."""
+    """Memory-mapped shards of one folder, in one global row order (images first, then texts).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A shard folder (local path or fsspec URL); ``open_shards(folder)`` is the same.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> sh = scale.open_shards("emb")
+    >>> sh.n, sh.kinds, sh.to_set([0, 39]).modality.tolist()
+    (80, ('image', 'text'), ['image', 'image'])
+    """
 
     def __init__(self, folder):
         self.layout = L.discover(folder)

@@ -158,7 +158,29 @@ def _files(path, exts) -> list:
 
 
 class TableSource(Source):
-    """Items from parquet/CSV table(s): ``image_column`` (path or bytes) and/or ``caption_column``."""
+    """Items from parquet/CSV table(s): ``image_column`` (path or bytes) and/or ``caption_column``.
+
+    Parameters
+    ----------
+    path : str, Path or list
+        A .parquet/.csv file, a folder of them, or a list (local paths or fsspec URLs).
+    image_column, caption_column, id_column : str
+        Image paths (relative to the table) or bytes; captions; ids.
+
+    Raises
+    ------
+    DatasetError
+        A table with neither column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modalchorus_widget.scale import TableSource
+    >>> pd.DataFrame({"id": ["a", "b"], "caption": ["a cat", "a dog"]}).to_csv("items.csv", index=False)
+    >>> src = TableSource("items.csv")
+    >>> src.modalities, src.counts()
+    (('text',), [2])
+    """
 
     def __init__(self, path, image_column="image_path", caption_column="caption", id_column="id"):
         self.files = _files(path, (".parquet", ".csv"))
@@ -281,7 +303,24 @@ class TableSource(Source):
 
 
 class ImageFolder(Source):
-    """Every image under ``folder``; ``name.txt`` beside an image is its caption (when any .txt exists)."""
+    """Every image under ``folder``; ``name.txt`` beside an image is its caption (when any .txt exists).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A local folder.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from modalchorus_widget.scale import ImageFolder
+    >>> Path("imgs").mkdir()
+    >>> Image.new("RGB", (4, 4)).save("imgs/cat.png")
+    >>> _ = Path("imgs/cat.txt").write_text("a black cat")
+    >>> ImageFolder("imgs").modalities
+    ('image', 'text')
+    """
 
     def __init__(self, folder):
         if is_remote(folder):
@@ -324,7 +363,33 @@ class ImageFolder(Source):
 
 
 class WebDataset(Source):
-    """webdataset tar shards (img2dataset's output): one output shard per tar, ids = sample keys."""
+    """webdataset tar shards (img2dataset's output): one output shard per tar, ids = sample keys.
+
+    Parameters
+    ----------
+    tars : str, Path or list
+        A .tar file, a folder of them, or a list (local paths or fsspec URLs).
+
+    Raises
+    ------
+    DatasetError
+        An empty tar.
+
+    Examples
+    --------
+    >>> import io, tarfile
+    >>> from PIL import Image
+    >>> from modalchorus_widget.scale import WebDataset
+    >>> png = io.BytesIO()
+    >>> Image.new("RGB", (4, 4)).save(png, format="PNG")
+    >>> with tarfile.open("00000.tar", "w") as tar:
+    ...     for name, data in (("0001.png", png.getvalue()), ("0001.txt", b"a black square")):
+    ...         info = tarfile.TarInfo(name)
+    ...         info.size = len(data)
+    ...         tar.addfile(info, io.BytesIO(data))
+    >>> WebDataset("00000.tar").modalities
+    ('image', 'text')
+    """
 
     def __init__(self, tars):
         self.files = _files(tars, (".tar",))
@@ -393,7 +458,31 @@ class WebDataset(Source):
 
 def open_source(source) -> Source:
     """A ``Source`` as is, or one guessed from a path: a .parquet/.csv file or a folder of them -> table;
-    .tar files -> webdataset; a folder of images -> image folder."""
+    .tar files -> webdataset; a folder of images -> image folder.
+
+    Parameters
+    ----------
+    source : Source, str, Path or list
+        A local path or an fsspec URL (or a list of them).
+
+    Returns
+    -------
+    Source
+        A ``TableSource``, ``WebDataset`` or ``ImageFolder``.
+
+    Raises
+    ------
+    MissingFileError, DatasetError
+        Nothing there, or nothing of a known kind.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modalchorus_widget.scale import open_source
+    >>> pd.DataFrame({"caption": ["a cat"]}).to_csv("items.csv", index=False)
+    >>> type(open_source("items.csv")).__name__
+    'TableSource'
+    """
     if isinstance(source, Source):
         return source
     if isinstance(source, (list, tuple)):

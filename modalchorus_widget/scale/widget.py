@@ -28,7 +28,41 @@ _log = logging.getLogger("modalchorus_widget")
 
 
 class ShardChorus(Chorus):
-    """A ``Chorus`` over a sample of a shard folder, with the density of all rows and full-data lassos."""
+    """A ``Chorus`` over a sample of a shard folder, with the density of all rows and full-data lassos.
+
+    ``chorus_from_shards(folder)`` builds it.
+
+    Parameters
+    ----------
+    embeddings : EmbeddingSet
+        The sample.
+    shards : ShardedEmbeddings
+        All rows.
+    bins : int, default 256
+        Density texture size.
+    lasso_limit : int or None
+        Rows a lasso keeps in memory (more spill to a file).
+    **kwargs
+        ``Chorus``'s.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> from modalchorus_widget import MFM
+    >>> mfm = MFM(n_layout_iter=20, n_distill_steps=20, n_steps=0, n_rank_steps=0)
+    >>> job = scale.project_shards("emb", mfm, engine="local")
+    >>> w = scale.chorus_from_shards("emb", max_points=30)
+    >>> isinstance(w, scale.ShardChorus), w.total_rows, w.embeddings.n
+    (True, 80, 30)
+    """
 
     density = t.Bytes(b"").tag(sync=True)  # uint8 (bins x bins) texture, row 0 = bottom
     density_shape = t.List(t.Int(), [0, 0]).tag(sync=True)
@@ -77,7 +111,38 @@ def chorus_from_shards(
     folder, max_points: int = 50_000, seed: int = 0, bins: int = 256, lasso_limit=DEFAULT_LIMIT, **kwargs
 ) -> ShardChorus:
     """A ``ShardChorus`` over ``folder``: ``max_points`` rows sampled by modality, at their positions from
-    ``project_shards`` (whose fitted MFM places aligned vectors), plus the density of every row."""
+    ``project_shards`` (whose fitted MFM places aligned vectors), plus the density of every row.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder ``project_shards`` has placed.
+    max_points, seed : int, default 50000, 0
+        The sample the widget holds.
+    bins, lasso_limit, **kwargs
+        ``ShardChorus``'s.
+
+    Returns
+    -------
+    ShardChorus
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from PIL import Image
+    >>> from modalchorus_widget import scale
+    >>> from modalchorus_widget.encoders import FunctionEncoder
+    >>> for i in range(40):
+    ...     Image.new("RGB", (4, 4), (i, 0, 0)).save(f"{i}.png")
+    >>> pd.DataFrame({"image_path": [f"{i}.png" for i in range(40)], "caption": [f"a photo {i}" for i in range(40)]}).to_csv("items.csv")
+    >>> f = lambda xs: np.random.default_rng(len(xs)).normal(size=(len(xs), 8))  # a stand-in encoder
+    >>> rep = scale.encode_to_shards("items.csv", "emb", FunctionEncoder(images=f, texts=f, dim=8), shard_size=20, engine="local")
+    >>> from modalchorus_widget import MFM
+    >>> mfm = MFM(n_layout_iter=20, n_distill_steps=20, n_steps=0, n_rank_steps=0)
+    >>> job = scale.project_shards("emb", mfm, engine="local")
+    >>> scale.chorus_from_shards("emb", max_points=30).total_rows
+    80
+    """
     sh = open_shards(folder)
     rows = sh.sample(max_points, seed)
     es = sh.to_set(rows)
