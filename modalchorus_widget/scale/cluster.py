@@ -5,6 +5,12 @@ moves only shard tasks and results through it, never embeddings, so 1 GiB is ple
 machine's memory is left to the workers). ``start(address="ray://head:10001")`` or ``address="auto"``
 joins a running cluster. Every scale function calls ``ensure_ray()``, which starts the local one only when
 Ray is not running yet.
+
+Examples
+--------
+>>> from modalchorus_widget.scale import cluster
+>>> cluster.start(num_cpus=2)  # doctest: +SKIP
+>>> cluster.stop()  # a no-op when this module started nothing
 """
 
 from __future__ import annotations

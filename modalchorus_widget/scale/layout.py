@@ -13,6 +13,12 @@ only when its marker exists; the marker is written last, after every file of the
 place, so a crash or a killed worker never leaves a half shard that a re-run would skip. Our positions
 shards (``positions/img_pos_{i}.npy`` ...) follow the same naming. A folder is a local path or an fsspec
 URL; every read and write goes through its ``storage.Store``.
+
+Examples
+--------
+>>> from modalchorus_widget.scale import layout
+>>> layout.shard_rel("image", 3, 12), layout.shard_rel("text", 3, 12, positions=True)
+('img_emb/img_emb_03.npy', 'positions/text_pos_03.npy')
 """
 
 from __future__ import annotations
