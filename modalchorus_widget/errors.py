@@ -31,11 +31,6 @@ __all__ = [
 class ModalChorusError(Exception):
     """Base of every error modalchorus-widget raises on purpose; its message says what was wrong and how to fix it.
 
-    Parameters
-    ----------
-    message : str
-        What was wrong and how to fix it.
-
     Examples
     --------
     >>> import numpy as np
@@ -178,11 +173,6 @@ class BufferFormatError(WidgetError):
 
 class AlignmentError(InputError):
     """A constraint or an alignment round cannot be set up or run.
-
-    Parameters
-    ----------
-    message : str
-        What was wrong and how to fix it.
 
     Examples
     --------

@@ -59,12 +59,7 @@ class Suspects(pd.DataFrame):
     the score) and ``suggestion`` (the constraint that would fix it, e.g. ``PointSet(runner_up, rows)``, or
     None). ``notes`` lists the kinds that were skipped and why; ``params`` the settings used.
 
-    ``find_suspects`` returns it.
-
-    Parameters
-    ----------
-    data, index, columns, dtype, copy
-        As ``pandas.DataFrame``'s.
+    ``find_suspects`` returns it; it takes ``pandas.DataFrame``'s arguments.
 
     Examples
     --------

@@ -73,6 +73,10 @@ def _mlp(p, hidden, torch):
 class MFM(Projector):
     """Modal Fusion Map estimator: ``MFM().fit(embedding_set)`` (exactly two modalities), ``transform(vectors)``.
 
+    Learned state: ``mean_``, ``components_`` (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``,
+    ``n_features_in_``, ``loss_curve_`` (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled
+    layout and the rows it covers), ``fit_profile_`` (seconds, ``*_s``, and rows read, ``*_rows``, of each step).
+
     Parameters
     ----------
     perplexity : float, default 30.0
@@ -113,10 +117,6 @@ class MFM(Projector):
     random_state : int, default 0
     verbose : bool, default False
         A progress bar.
-
-    Learned state: ``mean_``, ``components_`` (PCA), ``network_`` (torch MLP), ``embedding_``, ``modalities_``,
-    ``n_features_in_``, ``loss_curve_`` (fine-tuning loss per step), ``layout_`` / ``layout_rows_`` (the distilled
-    layout and the rows it covers), ``fit_profile_`` (seconds, ``*_s``, and rows read, ``*_rows``, of each step).
 
     Raises
     ------
