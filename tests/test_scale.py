@@ -19,6 +19,8 @@ from modalchorus_widget.encoders import DefaultEncoder, FunctionEncoder  # noqa:
 from modalchorus_widget.errors import DatasetError, EncoderError, ImageDecodeError, MissingFileError  # noqa: E402
 from modalchorus_widget.scale import layout as L  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a local Ray cluster per module: in `make test`, not in the fast tier
+
 N_ITEMS, SHARD = 240, 20  # 12 shards: two-digit names, as clip-retrieval pads them
 
 

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("ray")
 fsspec = pytest.importorskip("fsspec")
+pytestmark = pytest.mark.slow  # a local Ray cluster per module: in `make test`, not in the fast tier
 
 from test_scale import N_ITEMS, SHARD, digits_table  # noqa: E402
 
