@@ -26,6 +26,7 @@ DEEP = dict(
     n_candidates=64,
     batch_size=32,
     random_state=0,
+    guard=None,  # the round's fit at full strength; the guard's strength (WiSE-FT) has its own tests below
 )
 LAST_BLOCKS = ("visual.transformer.resblocks.1.", "transformer.resblocks.1.")
 
@@ -347,7 +348,8 @@ def test_default_model_pull_and_push_tune_only_the_last_layer(digits):
     eight = int(digits.prompt_index[8])
     enc = default_encoder()
     w0 = tower_weights(enc)
-    al = Aligner(encoder=enc, mode="deep").fit(es, images=digits.images)  # the defaults, as a user gets them
+    # the defaults, as a user gets them, at full strength (the guard picks alpha 0 here: see the WiSE-FT test)
+    al = Aligner(encoder=enc, mode="deep", guard=None).fit(es, images=digits.images)
     assert al.towers_ == ("image",)
     rnd = al.step(PointSet(eight, threes))
     after = al.embeddings_.vectors
@@ -415,7 +417,7 @@ def test_shapes_model_deep_round_fixes_the_biased_confusion_and_undoes_bit_exact
     anchor = int(data.prompt_index[case["target"]])
     enc = ShapesEncoder()  # a fresh instance: deep mode tunes it in place
     w0 = tower_weights(enc)
-    al = Aligner(encoder=enc, mode="deep").fit(data.embeddings, images=data.images)
+    al = Aligner(encoder=enc, mode="deep", guard=None).fit(data.embeddings, images=data.images)  # full strength
     assert al.towers_ == ("image",)
     rnd = al.step(PointSet(anchor, case["wrong"]))
     c = rnd.report["constraints"][0]
@@ -426,3 +428,83 @@ def test_shapes_model_deep_round_fixes_the_biased_confusion_and_undoes_bit_exact
     np.testing.assert_allclose(al.embeddings_.vectors[:n_img], enc.encode_images(data.images), atol=1e-5)
     al.undo()
     assert same_weights(tower_weights(enc), w0) and al.embeddings_ is data.embeddings
+
+
+# ------------------------------------------------------------------------------------ strength (WiSE-FT)
+def mixed(before, tuned, alpha):
+    """theta(alpha) of the tuned tensors, every other tensor as before (alignment/deep.py mix_state)."""
+    return {**before, **deep_mod.mix_state({k: before[k] for k in tuned}, tuned, alpha)}
+
+
+def test_strength_is_wise_ft_of_the_tuned_tensors_kept_by_undo_redo_save_load_and_patch(tiny, tiny_folder, tmp_path):
+    from modalchorus_widget import Patch
+
+    es, images, texts, pristine = tiny
+    c = PointSet(N + 20, np.arange(0, 8))
+    full = Aligner(encoder=fresh_encoder(tiny_folder), **DEEP).fit(es, images=images, texts=texts)
+    full.step(c)  # today's round: no guard, full strength
+    w_full = weights(full.encoder)
+    enc = fresh_encoder(tiny_folder)
+    al = Aligner(encoder=enc, **{**DEEP, "guard": "auto"}).fit(es, images=images, texts=texts)
+    rnd = al.step(c)
+    tuned = rnd.tensors  # the full round's tensors; the encoder holds theta(alpha)
+    assert all(torch.equal(tuned[k], w_full[k]) for k in tuned)
+    g = rnd.report["guard"]
+    i = g["curve"]["alpha"].index(rnd.alpha)
+    assert g["curve"]["worst_regression"][i] <= g["tolerance"] and rnd.report["alpha"] == rnd.alpha
+    assert same_weights(weights(enc), mixed(pristine, tuned, rnd.alpha))
+    # alpha 1 is today's round, alpha 0 gives back the encoder tensors and the vectors, bit for bit
+    al.set_strength(1.0)
+    assert same_weights(weights(enc), w_full) and np.array_equal(al.embeddings_.vectors, full.embeddings_.vectors)
+    al.set_strength(0.0)
+    assert same_weights(weights(enc), pristine) and np.array_equal(al.embeddings_.vectors, es.vectors)
+    # in between: the tensors interpolated, every row of the tuned towers re-encoded with them
+    preview = al.preview_strength(0.5)
+    assert same_weights(weights(enc), pristine)  # a preview commits nothing
+    assert al.set_strength(0.5).alpha == 0.5 and np.array_equal(al.embeddings_.vectors, preview)
+    w5, v5 = weights(enc), al.embeddings_.vectors.copy()
+    assert same_weights(w5, mixed(pristine, tuned, 0.5)) and not same_weights(w5, pristine)
+    np.testing.assert_allclose(v5[:N], enc.encode_images(images), atol=1e-5)
+    # undo / redo / save / load keep alpha
+    al.undo()
+    assert same_weights(weights(enc), pristine) and np.array_equal(al.embeddings_.vectors, es.vectors)
+    al.redo()
+    assert same_weights(weights(enc), w5) and np.array_equal(al.embeddings_.vectors, v5)
+    enc2 = fresh_encoder(tiny_folder)
+    back = Aligner.load(al.save(tmp_path / "deep.zip"), encoder=enc2, images=images, texts=texts)
+    assert back.history_[-1].alpha == 0.5 and back.history_[-1].report["alpha"] == 0.5
+    assert same_weights(weights(enc2), w5) and np.array_equal(back.embeddings_.vectors, v5)
+    # the patch holds the encoder tensors at alpha
+    sd = Patch.load(al.export_patch(tmp_path / "deep.mcpatch")).encoder_state_dict()
+    assert sorted(sd) == sorted(tuned) and all(np.array_equal(sd[k], w5[k].numpy()) for k in sd)
+
+
+def test_guard_picks_the_largest_measured_strength_within_the_tolerance():
+    """The shapes zero-shot case (the biased confusion): the full deep round breaks other classes, so the guard
+    bisects the tensors' strength; the alpha it picks regresses no class beyond the tolerance, measured here
+    independently of the guard's own bookkeeping."""
+    from modalchorus_widget.worlds import shapes_cases as C
+    from modalchorus_widget.worlds.defaults import load_default
+    from modalchorus_widget.worlds.shapes_encoder import ShapesEncoder
+
+    data = load_default("shapes")
+    es = data.embeddings
+    case = C.zero_shot_case(data)
+    tol = 0.1
+    al = Aligner(encoder=ShapesEncoder(), mode="deep", guard=dict(tolerance=tol)).fit(es, images=data.images)
+    rnd = al.step(PointSet(int(data.prompt_index[case["target"]]), case["wrong"]))
+    g = rnd.report["guard"]
+    assert 0.0 < rnd.alpha < 1.0 and g["on"] == "labels" and g["reencodes"] <= 3
+    curve = dict(zip(g["curve"]["alpha"], g["curve"]["worst_regression"]))
+    assert curve[1.0] > tol and curve[rnd.alpha] <= tol and all(w > tol for a, w in curve.items() if a > rnd.alpha)
+    text = np.flatnonzero(es.modality == "text")
+    imgs = np.setdiff1d(np.flatnonzero(es.modality == "image"), case["wrong"])
+    labels = np.asarray(es.labels, dtype=object)
+
+    def acc(v):
+        pred = labels[text[np.argmax(v[imgs] @ v[text].T, axis=1)]]
+        return {c: float(np.mean(pred[labels[imgs] == c] == c)) for c in set(labels[imgs])}
+
+    a0, a1 = acc(es.vectors), acc(al.embeddings_.vectors)
+    assert max(a0[c] - a1[c] for c in a0) <= tol + 1e-9
+    assert rnd.report["constraints"][0]["after"]["anchor_top1"] > rnd.report["constraints"][0]["before"]["anchor_top1"]

@@ -332,26 +332,22 @@ n_candidates, batch_size, validation, eval_every, patience
         return rnd
 
     def _step_deep(self, flat, resolved, params, selected, ref, t0) -> Round:
-        """One deep round: tune the encoder in place, re-encode the tuned towers' rows, then commit; on any
-        exception (KeyboardInterrupt, NaN loss, encoder error) the tuned tensors go back bit for bit."""
-        from .deep import fit_deep_round
+        """One deep round: tune the encoder in place, re-encode, apply at the guard's alpha (WiSE-FT, deep.py), then
+        commit; on any exception (KeyboardInterrupt, NaN loss, encoder error) the tensors go back bit for bit."""
+        from .deep import fit_deep_round, guard_deep, reencode
 
         tuner, es = self.tuner_, self.embeddings_
         start = tuner.state()
         try:
             info = fit_deep_round(tuner, es.vectors, es.modality, resolved, ref, params)
             before = es.vectors
-            after = np.array(before, copy=True)
             t_enc = time.perf_counter()
-            if info["steps"] > 0:
-                for m in tuner.towers:
-                    rows = np.flatnonzero(es.mask(m))
-                    after[rows] = tuner.encode_rows(rows, m)
+            after = reencode(tuner, es, before) if info["steps"] > 0 else np.array(before, copy=True)
             info["seconds_reencode"] = round(time.perf_counter() - t_enc, 4)
-            if not np.isfinite(after).all():
-                raise AlignmentError(
-                    "Aligner.step: the round produced non-finite vectors; nothing was changed. "
-                    "Lower lr or the constraint weights."
+            tuned, alpha, guarded = tuner.state(), 1.0, None
+            if info["steps"] > 0:  # the encoder is left at theta(alpha)
+                after, alpha, guarded = guard_deep(
+                    self.guard, tuner, es, before, after, resolved, selected, start, tuned
                 )
             new_es = es.with_vectors(after, normalize=False)
             report = round_report(es, before, after, resolved, None, selected, info)
@@ -370,8 +366,11 @@ n_candidates, batch_size, validation, eval_every, patience
                         "seconds_reencode",
                     )
                 },
+                alpha=alpha,
+                **({"guard": guarded} if guarded else {}),
             )
-            rnd = Round(len(self.history_), flat, report, 0.0, tuner.to_bytes(), None, mode="deep", _owner=self)
+            weights = tuner.to_bytes(tuned)  # the full round; the encoder holds theta(alpha)
+            rnd = Round(len(self.history_), flat, report, 0.0, weights, None, mode="deep", alpha=alpha, _owner=self)
         except BaseException:
             tuner.set_state(start)
             raise
@@ -397,9 +396,11 @@ n_candidates, batch_size, validation, eval_every, patience
         """The last round's vectors at strength ``alpha``, nothing committed (the widget's slider)."""
         return preview(self, alpha, _after)
 
-    def _deep_weights_at(self, k: int) -> bytes:
-        """The tuned tensors after the first k active rounds (k = 0: the encoder's original ones)."""
-        return self.history_[k - 1].weights if k > 0 else self._deep_original
+    def _deep_weights_at(self, k: int, history=None) -> bytes:
+        """The tuned tensors after the first k rounds of ``history`` (default: the active ones), each at its alpha."""
+        from .deep import weights_after
+
+        return weights_after(self.tuner_, self._deep_original, (self.history_ if history is None else history)[:k])
 
     def transform(self, vectors, modality=None) -> np.ndarray:
         """Map vectors of the original space through every active round (rows L2-normalised).
@@ -522,7 +523,7 @@ n_candidates, batch_size, validation, eval_every, patience
         """Put the history, the redo stack and (deep mode) the encoder's tuned tensors back to ``token``."""
         history, states, redo, embeddings = token
         if self.mode == "deep" and len(history) != len(self.history_):
-            self.tuner_.load_bytes(self._deep_weights_at(len(history)), "Aligner.rollback")
+            self.tuner_.load_bytes(self._deep_weights_at(len(history), history), "Aligner.rollback")
         self.history_, self._states, self._redo, self.embeddings_ = list(history), list(states), list(redo), embeddings
 
     def redo(self) -> Round:
@@ -533,7 +534,7 @@ n_candidates, batch_size, validation, eval_every, patience
         rnd, state = self._redo[-1]
         history, states, redo = self.history_ + [rnd], self._states + [state], self._redo[:-1]
         if self.mode == "deep":
-            self.tuner_.load_bytes(rnd.weights, "Aligner.redo")
+            self.tuner_.load_bytes(self._deep_weights_at(len(history), history), "Aligner.redo")
         self.history_, self._states, self._redo, self.embeddings_ = history, states, redo, state
         return rnd
 

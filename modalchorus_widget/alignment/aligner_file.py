@@ -250,11 +250,12 @@ def _load_deep(cls, path, meta, es, blobs, encoder, images, texts):
                 blobs[r["weights"]],
                 None,
                 mode="deep",
+                alpha=check_alpha(r.get("alpha", 1.0), path),
             )
             (active if r["status"] == "active" else redo).append((rnd, es.with_vectors(vec, normalize=False)))
         _adopt(out, active, redo)
         if out.history_:
-            out.tuner_.load_bytes(out.history_[-1].weights, where)
+            out.tuner_.load_bytes(out._deep_weights_at(len(out.history_)), where)  # each round at its alpha
             out.tuner_.check(out.embeddings_)  # the restored encoder reproduces the saved embeddings
     except BaseException:
         tuner.set_state(current)

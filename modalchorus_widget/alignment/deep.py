@@ -388,3 +388,188 @@ def _constraint_only(problem, params):
     p.__dict__.update(problem.__dict__)
     p.p = replace(params, preserve_kl=0.0, preserve_l2=0.0)
     return p
+
+
+# ---------------------------------------------------------------------------- strength (WiSE-FT)
+# A deep round is applied at a strength alpha by interpolating the tuned tensors (WiSE-FT, Wortsman et al. 2022):
+# theta(alpha) = (1 - alpha) theta_before + alpha theta_after, then re-encoding the tuned towers' rows. A round's
+# weights are theta_after (the full round); the encoder holds theta(alpha). Each alpha the guard scores costs one
+# re-encode, so the guard reads the full round first (already encoded: no extra cost when it is within the
+# tolerance) and otherwise bisects a grid of eighths (3 more re-encodes).
+DEEP_ALPHAS = tuple(i / 8 for i in range(9))  # the guard's grid (twentieths) coarsened to eighths
+
+
+def mix_state(before: dict, after: dict, alpha: float) -> dict:
+    """theta(alpha) = (1 - alpha) before + alpha after, tensor by tensor (copies; the exact tensors at 0 and 1)."""
+    alpha = float(alpha)
+    if alpha in (0.0, 1.0):
+        return {k: t.detach().clone() for k, t in (before if alpha == 0.0 else after).items()}
+    return {k: (1.0 - alpha) * before[k] + alpha * after[k] for k in before}
+
+
+def weights_after(tuner: DeepTuner, original: bytes, rounds) -> bytes:
+    """The tuned tensors (safetensors bytes) after ``rounds`` (Round objects, in order), each at its alpha."""
+    blob, state = original, None
+    for r in rounds:
+        if r.alpha == 1.0:
+            blob, state = r.weights, None
+        elif r.alpha != 0.0:
+            prev = tuner.from_bytes(blob, "deep weights") if state is None else state
+            state, blob = mix_state(prev, tuner.from_bytes(r.weights, "deep weights"), r.alpha), None
+    return blob if state is None else tuner.to_bytes(state)
+
+
+def reencode(tuner: DeepTuner, es, before) -> np.ndarray:
+    """``before`` with every row of a tuned tower re-encoded by the encoder as it is now."""
+    after = np.array(before, dtype=np.float32, copy=True)
+    for m in tuner.towers:
+        rows = np.flatnonzero(es.mask(m))
+        after[rows] = tuner.encode_rows(rows, m)
+    if not np.isfinite(after).all():
+        raise AlignmentError(
+            "Aligner.step: the round produced non-finite vectors; nothing was changed. Lower lr or the "
+            "constraint weights."
+        )
+    return after
+
+
+def vectors_at(tuner: DeepTuner, es, before, theta_b: dict, theta_a: dict, alpha: float, full=None) -> np.ndarray:
+    """The set's vectors with the encoder at theta(alpha) (the encoder is left there): ``before`` bit for bit at
+    alpha 0, ``full`` (the round's own re-encode, when given) at alpha 1, a re-encode in between."""
+    tuner.set_state(mix_state(theta_b, theta_a, alpha))
+    if alpha == 0.0:
+        return np.array(before, copy=True)
+    if alpha == 1.0 and full is not None:
+        return full
+    return reencode(tuner, es, before)
+
+
+def _score(spec, es, before, v, resolved, selected):
+    """The guard's figures of one state ``v`` against ``before``: run_guard with the two ends only, its exact
+    read at the end taken whatever the tolerance (worst regression, target share, the result)."""
+    from .guard import run_guard
+
+    res = run_guard(replace(spec, tolerance=float("inf"), alphas=(0.0, 1.0)), es, before, v, resolved, selected)
+    return res.curve["worst_regression"][1], res.curve["target"], res
+
+
+def guard_deep(guard, tuner: DeepTuner, es, before, full, resolved, selected, theta_b: dict, theta_a: dict):
+    """The guard of a deep round: ``(vectors at alpha, alpha, the report's guard entry or None)``; the encoder is
+    left at theta(alpha). The largest alpha of the grid whose measured worst regression is within the tolerance
+    (the full round when it is; else bisection over ``DEEP_ALPHAS``, assuming the regression grows with alpha:
+    whatever it picks was measured within the tolerance)."""
+    import time
+
+    from .guard import ALPHAS, check_guard
+
+    spec = check_guard(guard, es.n)
+    if spec is None:
+        tuner.set_state(theta_a)
+        return full, 1.0, None
+    if spec.set is not None:
+        raise AlignmentError(
+            "Aligner(mode='deep'): a guard set= needs a map of its vectors through the round, which deep mode "
+            "has not (it tunes the encoder); pass guard='auto', dict(tolerance=..., on=rows, labels=...) or None."
+        )
+    t0 = time.perf_counter()
+    grid = list(DEEP_ALPHAS if tuple(spec.alphas) == ALPHAS else spec.alphas)
+    scored, reencodes = {}, 0
+
+    def score(i):
+        nonlocal reencodes
+        a = float(grid[i])
+        if a not in scored:
+            reencodes += 0.0 < a < 1.0
+            v = vectors_at(tuner, es, before, theta_b, theta_a, a, full)
+            scored[a] = (*_score(spec, es, before, v, resolved, selected), v)
+        return scored[a][0] <= spec.tolerance + 1e-12
+
+    lo, hi = 0, len(grid) - 1
+    score(lo)
+    if score(hi):
+        lo = hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if score(mid) else (lo, mid)
+    alpha = float(grid[lo])
+    tuner.set_state(mix_state(theta_b, theta_a, alpha))
+    tried = sorted(scored)
+    entry = scored[alpha][2].to_report()
+    entry["curve"] = {
+        "alpha": tried,
+        "target": [scored[a][1][1] for a in tried],
+        "worst_regression": [round(float(scored[a][0]), 6) for a in tried],
+    }
+    entry.update(wise_ft=True, reencodes=int(reencodes), seconds=round(time.perf_counter() - t0, 4))
+    return scored[alpha][3], alpha, entry
+
+
+def _resolved_on(al, state, constraints):
+    """The constraints resolved on ``state`` (the state a round started from)."""
+    current = al.embeddings_
+    try:
+        al.embeddings_ = state
+        return [c.resolve(al) for c in constraints]
+    finally:
+        al.embeddings_ = current
+
+
+def deep_restrength(al, alpha: float):
+    """``Aligner.set_strength`` in deep mode: the encoder to theta(alpha) of the last round, its rows re-encoded,
+    the round's report at ``alpha``. On any exception the encoder and the history stay as they were."""
+    from .guard import check_alpha, check_guard
+    from .report import round_report
+
+    alpha = check_alpha(alpha, "Aligner.set_strength")
+    rnd, prev, tuner, k = al.history_[-1], al._states[-2], al.tuner_, len(al.history_)
+    current = tuner.state()
+    try:
+        theta_b = tuner.from_bytes(al._deep_weights_at(k - 1), "Aligner.set_strength")
+        theta_a = tuner.from_bytes(rnd.weights, "Aligner.set_strength")
+        after = vectors_at(tuner, prev, prev.vectors, theta_b, theta_a, alpha)
+        resolved = _resolved_on(al, prev, rnd.constraints)
+        selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+        old = rnd.report
+        info = {k: old.get(k) for k in ("steps", "stopped", "validation_curve")}
+        rep = round_report(prev, prev.vectors, after, resolved, None, selected, info)
+        rep = {**{k: v for k, v in old.items() if k not in rep}, **rep, "alpha": alpha, "alpha_set_by": "user"}
+        spec = check_guard(al.guard, prev.n)
+        if spec is not None and spec.set is None and "guard" in old:
+            fresh = _score(spec, prev, prev.vectors, after, resolved, selected)[2].to_report()
+            rep["guard"] = {
+                **old["guard"],
+                **{k: fresh[k] for k in ("regressions", "changed_outside", "changed_outside_n")},
+            }
+        new = replace(rnd, report=rep, alpha=alpha, _owner=al)
+        state = prev.with_vectors(after, normalize=False)
+    except BaseException:
+        tuner.set_state(current)
+        raise
+    al.history_, al._states = al.history_[:-1] + [new], al._states[:-1] + [state]
+    al._redo, al.embeddings_ = [], state
+    return new
+
+
+def deep_preview(al, alpha: float) -> np.ndarray:
+    """``Aligner.preview_strength`` in deep mode: the last round's vectors at ``alpha`` (a re-encode of the tuned
+    towers' rows with theta(alpha); the last few alphas are kept), the encoder left as it was."""
+    from .guard import check_alpha
+
+    alpha = check_alpha(alpha, "Aligner.preview_strength")
+    rnd, prev, tuner, k = al.history_[-1], al._states[-2], al.tuner_, len(al.history_)
+    cache = getattr(al, "_deep_preview", None)
+    if cache is None or cache[0] is not rnd.weights or cache[1] is not prev:
+        cache = al._deep_preview = (rnd.weights, prev, {})
+    if alpha == rnd.alpha:
+        return np.array(al.embeddings_.vectors, copy=True)
+    if alpha not in cache[2]:
+        current = tuner.state()
+        try:
+            theta_b = tuner.from_bytes(al._deep_weights_at(k - 1), "Aligner.preview_strength")
+            theta_a = tuner.from_bytes(rnd.weights, "Aligner.preview_strength")
+            cache[2][alpha] = vectors_at(tuner, prev, prev.vectors, theta_b, theta_a, alpha)
+        finally:
+            tuner.set_state(current)
+        while len(cache[2]) > 8:
+            cache[2].pop(next(iter(cache[2])))
+    return np.array(cache[2][alpha], copy=True)

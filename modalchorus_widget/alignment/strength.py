@@ -42,8 +42,10 @@ def restrength(al, alpha, after_fn):
     al._check_fitted("set_strength")
     if not al.history_:
         raise AlignmentError("Aligner.set_strength: no round yet; run aligner.step(...) first.")
-    if al.mode == "deep":
-        raise AlignmentError("Aligner.set_strength: deep-mode rounds keep the strength the guard chose.")
+    if al.mode == "deep":  # WiSE-FT: the tuned tensors interpolated, the rows re-encoded (deep.py)
+        from .deep import deep_restrength
+
+        return deep_restrength(al, alpha)
     alpha = check_alpha(alpha, "Aligner.set_strength")
     rnd, prev = al.history_[-1], al._states[-2]
     adapters = rnd.adapters if al.mode == "fast" and not rnd.is_identity else None
@@ -67,8 +69,12 @@ def preview(al, alpha, after_fn) -> np.ndarray:
     """``Aligner.preview_strength``: the last round's vectors at ``alpha``, nothing committed. The full round's
     vectors are kept between calls of the same round (a slider sends many), so each call only interpolates."""
     al._check_fitted("preview_strength")
-    if not al.history_ or al.mode == "deep":
-        raise AlignmentError("Aligner.preview_strength: needs a fast- or anchor-mode round; run aligner.step first.")
+    if not al.history_:
+        raise AlignmentError("Aligner.preview_strength: needs a round; run aligner.step first.")
+    if al.mode == "deep":  # a re-encode at theta(alpha) (deep.py)
+        from .deep import deep_preview
+
+        return deep_preview(al, alpha)
     alpha = check_alpha(alpha, "Aligner.preview_strength")
     rnd, prev = al.history_[-1], al._states[-2]
     cache = getattr(al, "_strength_cache", None)
