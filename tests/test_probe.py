@@ -70,6 +70,42 @@ def test_empty_concept_is_a_leak():
     assert jaccard(sus.iloc[0]["rows"], np.flatnonzero(y == 3)) >= 0.5
 
 
+def test_mild_hub_near_misses_are_found_with_their_class():
+    # class 0's prompt drawn towards the images' mean: it claims about 1.6 times its share (under hub_ratio),
+    # taking images of classes 3 and 7 by small margins
+    es, prompts, y = _world()
+    v = np.array(es.vectors)
+    v[prompts[0]] = _unit(v[prompts[0]] + 0.15 * _unit(v[: len(y)].mean(0)))
+    es = es.with_vectors(v)
+    pred = (v[: len(y)] @ v[prompts].T).argmax(1)
+    taken = [c for c in range(1, K) if np.sum((y == c) & (pred == 0)) >= 10]
+    assert taken == [3, 7]
+    sus = find_suspects(es, class_prompts=prompts)
+    for c in taken:
+        truth = np.flatnonzero((y == c) & (pred == 0))
+        hit = [r for _, r in sus.iterrows() if r["evidence"].get("near") == f"class {c}"]
+        assert hit and hit[0]["evidence"]["read_as"] == "class 0"
+        assert jaccard(hit[0]["rows"], truth) >= 0.8
+        assert hit[0]["suggestion"].anchor == int(prompts[c])
+
+
+def test_device_auto_runs_on_the_cpu_and_says_so():
+    import torch
+
+    es, prompts, _ = _world(hub=0)
+    sus = find_suspects(es, class_prompts=prompts, device="auto")
+    assert sus.params["device"] == "cpu"
+    assert find_suspects(es, class_prompts=prompts, device="cpu").params["device"] == "cpu"
+    with pytest.raises(ParameterError, match="device must be"):
+        find_suspects(es, class_prompts=prompts, device="tpu")
+    if torch.cuda.is_available():  # asked for, noted, and the numpy arithmetic still on the CPU
+        sus = find_suspects(es, class_prompts=prompts, device="cuda")
+        assert sus.params["device"] == "cpu" and any(n.startswith("device:") for n in sus.notes)
+    else:
+        with pytest.raises(ParameterError, match="no CUDA GPU"):
+            find_suspects(es, class_prompts=prompts, device="cuda")
+
+
 def test_ranking_is_deterministic_under_random_state():
     es, prompts, _ = _world(hub=2, seed=3)
     a = find_suspects(es, class_prompts=prompts, random_state=7)

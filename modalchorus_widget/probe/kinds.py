@@ -30,6 +30,8 @@ class Context:
     r2: np.ndarray | None = None
     margin: np.ndarray | None = None
     balanced: np.ndarray | None = None
+    bal_other: np.ndarray | None = None  # the best concept other than the raw reading, in balanced scores
+    bal_margin: np.ndarray | None = None  # balanced score of the raw reading minus that of ``bal_other``
     cons: np.ndarray | None = None
     share: np.ndarray | None = None
     clusters: np.ndarray | None = None
@@ -115,6 +117,68 @@ def reading_groups(ctx: Context) -> list:
                     "claims_balanced": int(claims_bal[a]),
                     "claims_of_runner_up": int(claims[b]),
                     "expected_claims": round(expected, 2),
+                    "concepts": [int(ctx.concept_rows[a]), int(ctx.concept_rows[b])],
+                },
+                "suggestion": _point_set(ctx.concept_rows[b], ctx.image_rows[grp]),
+            }
+        )
+    return out
+
+
+def near_misses(ctx: Context) -> list:
+    """Images read as ``a`` whose hubness-balanced scores put another concept ``b`` within ``delta`` of ``a``
+    (or above it), where ``a`` claims more images than its balanced reading gives it and ``b`` fewer: the raw
+    reading's excess over the balanced one is taken from ``b``, and these are the images it is taken from.
+    ``delta`` is ``near_margin`` in units of a concept's expected share of the images (1 / number of
+    concepts: a balanced score is a rank among the images, and a class's own images span about that much of
+    it). One **confusion** slice per (a, b); each image counts ``clip(1/2 - margin / (2 delta), 0, 1)``
+    towards the score (a coin flip at a zero balanced margin, sure where the balanced reading is ``b``), and
+    the score is at most the raw reading's excess on ``a`` and its deficit on ``b`` (no more of ``b``'s
+    images can be read as ``a`` than the readings' difference says)."""
+    p = ctx.params
+    if p["near_margin"] is None or ctx.bal_margin is None:
+        return []
+    n_c = len(ctx.concept_rows)
+    delta = p["near_margin"] / n_c
+    claims = np.bincount(ctx.r1, minlength=n_c)
+    claims_bal = np.bincount(ctx.balanced, minlength=n_c)
+    over, under = claims > claims_bal, claims < claims_bal
+    flagged = (ctx.bal_margin <= delta) & over[ctx.r1] & under[ctx.bal_other] & (ctx.bal_other != ctx.r1)
+    if not flagged.any():
+        return []
+    idx = np.flatnonzero(flagged)
+    key = ctx.r1[idx] * n_c + ctx.bal_other[idx]
+    order = np.argsort(key, kind="stable")
+    idx, key = idx[order], key[order]
+    names = ctx.concept_names
+    out = []
+    for grp in np.split(idx, np.flatnonzero(np.diff(key)) + 1):
+        if len(grp) < p["min_size"]:
+            continue
+        a, b = int(ctx.r1[grp[0]]), int(ctx.bal_other[grp[0]])
+        d = ctx.bal_margin[grp].astype(np.float64)
+        prob = np.clip(0.5 - d / (2.0 * delta), 0.0, 1.0) if delta > 0 else (d < 0).astype(np.float64)
+        out.append(
+            {
+                "kind": "confusion",
+                "name": f"{len(grp)} images read as '{_short(names[a])}', just over '{_short(names[b])}'",
+                "rows": ctx.image_rows[grp],
+                "score": float(min(prob.sum(), claims[a] - claims_bal[a], claims_bal[b] - claims[b])),
+                "evidence": {
+                    "read_as": names[a],
+                    "near": names[b],
+                    "neighbours_read_as": names[int(np.bincount(ctx.cons[grp], minlength=n_c).argmax())]
+                    if ctx.cons is not None
+                    else None,
+                    "expected_misread": round(float(prob.sum()), 3),
+                    "mean_balanced_margin": round(float(d.mean()), 4),
+                    "balanced_flips": int(np.sum(d < 0)),
+                    "runner_up_share": round(float(np.mean(ctx.r2[grp] == b)), 4),
+                    "mean_margin": round(float(ctx.margin[grp].mean()), 4),
+                    "claims": int(claims[a]),
+                    "claims_balanced": int(claims_bal[a]),
+                    "claims_of_near": int(claims[b]),
+                    "claims_balanced_of_near": int(claims_bal[b]),
                     "concepts": [int(ctx.concept_rows[a]), int(ctx.concept_rows[b])],
                 },
                 "suggestion": _point_set(ctx.concept_rows[b], ctx.image_rows[grp]),

@@ -139,13 +139,27 @@ class BalancedReading:
             u[:, c] = (np.searchsorted(col, sim[:, c], "left") + np.searchsorted(col, sim[:, c], "right")) / (2.0 * m)
         return u
 
-    def read(self, x: np.ndarray) -> np.ndarray:
+    def read(self, x: np.ndarray, first: np.ndarray | None = None):
+        """The balanced reading of every row; with ``first`` (each row's raw reading) also the best other
+        concept than ``first`` in the balanced scores and the balanced margin ``score[first] - score[other]``
+        (negative where the balanced reading moved away from ``first``)."""
         out = np.empty(len(x), np.int64)
+        if first is not None:
+            other, margin = np.empty(len(x), np.int64), np.empty(len(x), np.float32)
         for s in range(0, len(x), BLOCK):
             sim = np.asarray(x[s : s + BLOCK], np.float32) @ self.concepts.T
             score = self.strength * self.rank(sim) + (1.0 - self.strength) * sim / (3.0 * self.scale)
             out[s : s + len(sim)] = np.argmax(score, axis=1)
-        return out
+            if first is not None:
+                rows, f = np.arange(len(sim)), first[s : s + len(sim)]
+                own = score[rows, f].copy()
+                score[rows, f] = -np.inf
+                if score.shape[1] > 1:
+                    o = np.argmax(score, axis=1)
+                    other[s : s + len(sim)], margin[s : s + len(sim)] = o, own - score[rows, o]
+                else:
+                    other[s : s + len(sim)], margin[s : s + len(sim)] = f, np.inf
+        return out if first is None else (out, other, margin)
 
 
 def consensus(z: np.ndarray, reading: np.ndarray, n_concepts: int, k: int, max_knn: int, random_state: int):
