@@ -22,7 +22,15 @@ from .protocol import handles
 N_THUMBS = 6
 
 
-def _entry(i: int, row) -> dict:
+def _anchor_text(sug, items) -> str:
+    """The text of a suggested PointSet's anchor row (the prompt the panel's "Fix…" shows), else ""."""
+    a = getattr(sug, "anchor", None)
+    if items is None or not isinstance(a, (int, np.integer)) or not 0 <= int(a) < len(items):
+        return ""
+    return str(items[int(a)]) if isinstance(items[int(a)], str) else ""
+
+
+def _entry(i: int, row, items=None) -> dict:
     ev = row["evidence"] or {}
     concepts = ev.get("concepts")
     sug = row["suggestion"]
@@ -34,7 +42,7 @@ def _entry(i: int, row) -> dict:
         "score": float(row["score"]),
         "axis": bool(concepts),
         "fix": sug is not None,
-        "anchor": str(ev.get("neighbours_read_as", "")) if sug is not None else "",
+        "anchor": _anchor_text(sug, items) if sug is not None else "",
     }
 
 
@@ -124,7 +132,8 @@ class SuspectsActions(t.HasTraits):
                     gone.append(str(o["name"]))
         self._suspects = sus
         with self.hold_sync():
-            self.suspects_list = [_entry(i, row) for i, (_, row) in enumerate(sus.iterrows())]
+            items = st.embeddings.items
+            self.suspects_list = [_entry(i, row, items) for i, (_, row) in enumerate(sus.iterrows())]
             self.suspects_gone = gone
             self.probe_status = f"{len(sus)} suspects" + (
                 f"; gone since the last probe: {len(gone)}" if old is not None else ""
@@ -137,6 +146,34 @@ class SuspectsActions(t.HasTraits):
             raise WidgetError(f"no suspect {index}: the table has {0 if sus is None else len(sus)} rows")
         return sus.iloc[int(index)]
 
+    def suspect_constraint(self, index: int, anchor: str | None = None):
+        """The constraint the Suspects panel's "Fix…" runs for suspect ``index`` (its Python line is
+        ``w.align(w.suspect_constraint(index, anchor))``).
+
+        Parameters
+        ----------
+        index : int
+            Position of the suspect in ``w.suspects``.
+        anchor : str, optional
+            A class prompt's text (or class name) to pull the slice towards instead of the suggested one;
+            None, or the suggested anchor's own text, gives the suggestion itself.
+
+        Returns
+        -------
+        Constraint
+            ``w.suspects.suggestion[index]``, or ``PointSet(prompt row of anchor, the slice's rows)``.
+
+        Raises
+        ------
+        WidgetError
+            No such suspect, no suggestion for it, or ``anchor`` names no class prompt.
+
+        Examples
+        --------
+        >>> w.align(w.suspect_constraint(1, "a photo of a red square"))  # doctest: +SKIP
+        """
+        return self._suspect_fix(self._suspect(index), anchor)
+
     def _suspect_fix(self, row, anchor=None):
         """The slice's suggested constraint, with its anchor replaced by the concept named ``anchor``."""
         from ..alignment.constraints import PointSet
@@ -144,6 +181,8 @@ class SuspectsActions(t.HasTraits):
         sug = row["suggestion"]
         if sug is None:
             raise WidgetError(f"suspect {row['name']!r} has no suggested constraint")
+        if anchor and anchor == _anchor_text(sug, self.state.embeddings.items):
+            return sug  # the suggested anchor, unedited
         if anchor and isinstance(sug, PointSet):
             names = list(self.state.prompt_names or [])
             rows = self.state.prompt_rows

@@ -1,6 +1,6 @@
 """The Suspects panel in a real browser, on the shapes world: the probe's list appears after the first frame
-(it runs in the background), a click on a suspect selects exactly its rows in Python, and "Save as set" names
-them as a set the kernel holds."""
+(it runs in the background), a click on a suspect selects exactly its rows in Python, "Save as set" names
+them as a set the kernel holds, and "Fix…" with an edited anchor shows the Python line that runs."""
 
 from __future__ import annotations
 
@@ -51,3 +51,23 @@ def test_click_selects_the_slice_and_save_names_it(open_notebook):
         lambda: page.locator(".mc-root .mc-set-select", has_text="green triangles?").count() == 1, timeout=30
     )
     nb.screenshot("suspects_panel.png", page.locator(".mc-root").first)
+    # "Fix…" with an edited anchor: the Python line shown is the one that runs
+    i = next(j for j in range(n) if k.value(f"w.suspects.evidence.iloc[{j}].get('read_as') is not None"))
+    item = panel.locator(".mc-suspect").nth(i)
+    suggested = item.locator(".mc-suspect-anchor").input_value()
+    k.run(f"sug_anchor = int(w.suspects.suggestion.iloc[{i}].anchor)")
+    assert k.value("str(w.embeddings.items[sug_anchor])") == suggested  # the panel shows the suggested prompt
+    edited = k.value(f"w.suspects.evidence.iloc[{i}]['read_as']")  # pull towards what it is read as instead
+    assert edited != suggested
+    line = f'w.align(w.suspect_constraint({i}, "{edited}"))'
+    k.run(
+        f"expected = w.suspect_constraint({i}, {edited!r}); expected = (int(expected.anchor), expected.members.tolist())"
+    )
+    item.locator(".mc-suspect-fix").click()
+    item.locator(".mc-suspect-anchor").fill(edited)
+    item.locator(".mc-suspect-run").click()
+    assert wait_for(lambda: page.locator(".mc-root .mc-code").first.inner_text() == line, timeout=30)
+    assert wait_for(lambda: k.value("len(w.aligner.history_)") == 1, timeout=300)
+    ran = "w.aligner.history_[0].constraints[0]"
+    assert k.value(f"(int({ran}.anchor), {ran}.members.tolist()) == expected")
+    assert k.value(f"{ran}.anchor != sug_anchor")

@@ -8,12 +8,15 @@
 import { h } from '../dom.js';
 import { pngUrl } from './tooltip.js';
 
-/** The Python line of a panel action on suspect i. */
-export function suspectLine(action, i, name) {
+/** The Python line of a panel action on suspect i (for 'fix': name is the anchor as run, suggested the
+ * anchor the probe suggested; an edited anchor is what the kernel runs, w.suspect_constraint(i, name)). */
+export function suspectLine(action, i, name, suggested) {
   const q = (s) => JSON.stringify(String(s));
   if (action === 'select') return `w.selected = w.suspects.rows[${i}]`;
   if (action === 'save') return `w.sets[${q(name)}] = w.suspects.rows[${i}]`;
-  if (action === 'fix') return `w.align(w.suspects.suggestion[${i}])`;
+  if (action === 'fix') {
+    return name && name !== suggested ? `w.align(w.suspect_constraint(${i}, ${q(name)}))` : `w.align(w.suspects.suggestion[${i}])`;
+  }
   if (action === 'axis') return `w.concept_axis(*([c] for c in w.suspects.evidence[${i}]["concepts"]))`;
   return 'w.probe()';
 }
@@ -29,9 +32,9 @@ export function createSuspectsPanel({ send, onAction = () => {} }) {
     h('div', { class: 'mc-suspects-head' }, h('span', { class: 'mc-sets-title', text: 'Suspects:' }), status, rerun),
     gone, list, msg);
   const strips = new Map();
-  function act(action, index, name) {
+  function act(action, index, name, suggested) {
     send(action, index, name);
-    if (action !== 'thumbs') onAction(suspectLine(action, index, name));
+    if (action !== 'thumbs') onAction(suspectLine(action, index, name, suggested));
     el.dataset.pending = action;
   }
   function row(s) {
@@ -41,7 +44,7 @@ export function createSuspectsPanel({ send, onAction = () => {} }) {
     const anchor = h('input', { class: 'mc-suspect-anchor', type: 'text', value: s.anchor, 'aria-label': 'anchor concept' });
     const fixBox = h('span', { class: 'mc-suspect-fixbox', hidden: '' }, h('span', { text: 'PointSet(' }), anchor,
       h('span', { text: ', rows) ' }),
-      h('button', { class: 'mc-btn mc-suspect-run', text: 'Run round', onclick: (e) => { e.stopPropagation(); act('fix', s.index, anchor.value); } }));
+      h('button', { class: 'mc-btn mc-suspect-run', text: 'Run round', onclick: (e) => { e.stopPropagation(); act('fix', s.index, anchor.value.trim(), s.anchor); } }));
     const btn = (cls, text, fn, show = true) => (show ? h('button', { class: `mc-btn ${cls}`, text, onclick: (e) => { e.stopPropagation(); fn(); } }) : null);
     const li = h('li', { class: 'mc-suspect', 'data-index': String(s.index), 'data-kind': s.kind, title: 'select this slice' },
       h('span', { class: 'mc-suspect-kind', text: s.kind }),
