@@ -1,7 +1,7 @@
 """`python -m benchmarks VERB ...`: run one benchmark and write its JSON.
 
 Each verb lives in its own module of this package (``encode``, ``projection``, ``widget``,
-``alignment``, ``cmcr``, ``reliability``) exposing ``main(argv) -> int``.
+``alignment``, ``cmcr``, ``reliability``, ...; ``scale-fit`` is ``scale_fit.py``) exposing ``main(argv) -> int``.
 """
 
 import importlib
@@ -17,6 +17,7 @@ VERBS = (
     "scale",
     "cases",
     "scale-fit",
+    "scale-rounds",
     "fixes",
     "probe",
 )

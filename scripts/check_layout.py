@@ -30,7 +30,18 @@ MAX_LINES = 600
 # "core": the modules at the top of the package (and the package's own __init__, whose public names load
 # lazily, by name, from anywhere). Each part may import itself and exactly the parts listed for it.
 CORE = "core"
-CORE_MODULES = ("errors", "checkpoint", "io", "safe_zip", "evaluation", "threads", "device", "_optim", "_lazy")
+CORE_MODULES = (
+    "errors",
+    "checkpoint",
+    "io",
+    "safe_zip",
+    "evaluation",
+    "threads",
+    "device",
+    "memory",
+    "_optim",
+    "_lazy",
+)
 LAYERS = {
     CORE: (),
     "data": (CORE,),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import memory
 from ..errors import AlignmentError
 from .fit import Problem, fit_problem
 
@@ -125,7 +126,7 @@ def apply_anchor_round(vectors, blob: bytes, where: str = "anchor round") -> np.
         raise AlignmentError(f"{where}: anchor rows {rows.shape} / vectors {new.shape} do not fit a ({n}, {d}) set.")
     if not np.isfinite(new).all():
         raise AlignmentError(f"{where}: the stored anchor vectors are not finite.")
-    out = np.array(vectors, np.float32, copy=True)
+    out = memory.copy(np.asarray(vectors, np.float32))
     out[rows] = new
     return out
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import memory
 from ..errors import AlignmentError
 
 __all__ = ["BLOCK", "Delta", "apply_round", "after_state", "delta_between", "moved_of"]
@@ -103,7 +104,7 @@ def apply_round(vectors, modality, mode, weights, adapters, identity, device="cp
     """
     v = np.asarray(vectors)
     if identity:
-        return np.array(v, np.float32, copy=True), Delta.none()
+        return memory.copy(v.astype(np.float32, copy=False)), Delta.none()
     if mode == "anchors":
         from safetensors.numpy import load
 
@@ -115,7 +116,7 @@ def apply_round(vectors, modality, mode, weights, adapters, identity, device="cp
         return after, Delta(rows, moved_of(v[rows], after[rows]))
     from .adapter import adapt_rows, adapter_weights
 
-    after = np.empty(v.shape, np.float32)
+    after = memory.empty(v.shape, np.float32)
     parts = _rows_of(modality, adapters)
     moved = []
     for m, rows in parts:
