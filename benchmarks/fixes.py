@@ -34,7 +34,8 @@ import time
 
 import numpy as np
 
-from modalchorus_widget.alignment.guard import ALPHAS, DEFAULT_TOLERANCE, choose_alpha
+from modalchorus_widget.alignment.baselines import choose_alpha
+from modalchorus_widget.alignment.guard import ALPHAS, DEFAULT_TOLERANCE
 
 GUARD_SEED = 4242  # fresh training-distribution scenes the guard reads (never the held-out seed)
 N_GUARD_PER_CLASS = 100

@@ -121,3 +121,44 @@ def test_bad_guard_and_strength_are_refused(world, full):
         Aligner(guard="strict").fit(data.embeddings)
     with pytest.raises(AlignmentError, match=r"\[0, 1\]"):
         full.set_strength(1.5)
+
+
+def test_keep_selected_holds_each_lasso_within_the_tolerance(world):
+    data, _, cons = world
+    al, rnd = _round(world)  # the default guard: labels, and every lasso that held before keeps holding
+    before, after = al._states[0].vectors, al.embeddings_.vectors
+    texts = np.flatnonzero(data.embeddings.modality == "text")
+    for c in cons:  # the share of each lasso read as its anchor prompt falls by at most one point
+        m = c.members
+        hold0 = texts[read_exact(before, m, texts)] == c.anchor
+        hold1 = texts[read_exact(after, m, texts)] == c.anchor
+        assert hold0.mean() - hold1.mean() <= 0.01 + 1e-9
+    full_al, full_rnd = _round(world, guard=dict(tolerance=1.0, keep_selected=False))
+    assert rnd.alpha <= full_rnd.alpha
+
+
+@pytest.mark.parametrize("floor", [1, None])
+def test_unlabelled_rule_takes_each_reading_over_at_least_min_count_rows(world, full, floor):
+    data, _, cons = world
+    al = full
+    before, after = al._states[0].vectors, al.embeddings_.vectors
+    resolved = [c.resolve(al) for c in cons]
+    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    hidden = np.full(data.embeddings.n, None, dtype=object)  # a user without labels: the readings rule
+    guard = dict(labels=hidden, keep_selected=False, **({} if floor is None else {"min_count": floor}))
+    res = run_guard(check_guard(guard, data.embeddings.n), al._states[0], before, after, resolved, selected)
+    assert res.on == "readings"  # the curve's last entry: the full round, every prompt read (16 prompts)
+    # the same figure, counted here: rows of each reading that read another prompt after, the asked-for moves
+    # (a lasso member's reading before -> its anchor) left out, over max(rows of the reading, floor)
+    texts = np.flatnonzero(data.embeddings.modality == "text")
+    q = np.setdiff1d(np.flatnonzero(data.embeddings.modality != "text"), selected)
+    p0, p1 = read_exact(before, q, texts), read_exact(after, q, texts)
+    asked = {
+        (int(f), int(np.flatnonzero(texts == c.anchor)[0])) for c in cons for f in read_exact(before, c.members, texts)
+    }
+    bad = np.array([p0[i] != p1[i] and (int(p0[i]), int(p1[i])) not in asked for i in range(len(q))])
+    lost, n = np.bincount(p0[bad], minlength=len(texts)), np.bincount(p0, minlength=len(texts))
+    want = float(np.max(lost / np.maximum(n, 100 if floor is None else floor)))  # 100: one point's rows
+    assert res.curve["worst_regression"][-1] == pytest.approx(want, abs=1e-6)
+    with pytest.raises(AlignmentError, match="min_count"):
+        check_guard(dict(min_count=0))

@@ -165,3 +165,24 @@ def linear_probe(images, labels, random_state=0):
 
 
 BASELINES = {"modality_gap_shift": gap_shift, "procrustes": procrustes, "clip_adapter": clip_adapter}
+
+
+def choose_alpha(scores_at, truth, concept_labels, tolerance=None, alphas=None) -> tuple:
+    """The guard for a fix that is not a vector map (a cache, a classifier): ``scores_at(alpha)`` gives the
+    (n, k) scores of ``n`` labelled guard rows (labels ``truth``) against ``k`` concepts (labels
+    ``concept_labels``); the largest alpha whose worst per-class accuracy drop against alpha 0 is within
+    ``tolerance`` (the labels rule of :func:`guard.run_guard`). Returns (alpha, curve of worst drops)."""
+    from .guard import ALPHAS, DEFAULT_TOLERANCE
+
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    alphas = ALPHAS if alphas is None else alphas
+    truth = np.asarray(truth, dtype=object)
+    cl = np.asarray(concept_labels, dtype=object)
+    classes = [truth == c for c in dict.fromkeys(truth.tolist())]
+    ok0 = cl[np.argmax(scores_at(0.0), axis=1)] == truth
+    worst = []
+    for a in alphas:
+        ok = cl[np.argmax(scores_at(float(a)), axis=1)] == truth
+        worst.append(max([float(ok0[m].mean() - ok[m].mean()) for m in classes] + [0.0]))
+    good = [i for i, w in enumerate(worst) if w <= tolerance + 1e-12]
+    return float(alphas[max(good)]) if good else 0.0, worst

@@ -10,9 +10,16 @@ worst regression stays within ``tolerance`` (default 0.01: one point). Regressio
 - ``"labels"``: the watched rows have labels that name concepts (e.g. images labelled with a class whose
   prompt row carries the same label): the drop of each class's accuracy, read against the concepts;
 - ``"pairs"``: ``guard=dict(pairs=(rows_a, rows_b))``: the drop of recall@1 of those pairs (both ways);
+- ``"keep_selected"`` (with any of these): the rows of each constraint read by readings (a pull to an anchor row,
+  a paired set-set) that satisfied it before the round: the net share of them that no longer does. A lasso that
+  keeps a class in place is the user's own statement of what must not move.
 - ``"readings"``: otherwise, for each reading r (the best-matching concept of a watched row before the round),
   the share of rows read r that read something else after, not counting the moves the round asked for (a
   pulled member's reading before -> its anchor; anything away from a pushed anchor).
+
+Without labels a reading's share is taken over at least ``min_count`` rows (default ``ceil(1 / tolerance)``: 100
+at one point), so a reading of 1-2 rows may lose one row (else any single move stops the round). That floor and
+``keep_selected`` were chosen by leave-one-case-out cross-validation (``scripts/guard_cv.py --measure``).
 
 Watched rows are the unselected rows of the other modality than the concepts (``on=`` narrows them); concepts
 are the rows of the concept modality (text when the set has text and something else). The target curve is the
@@ -31,27 +38,24 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AlignmentError
+from .guard_spec import ALPHAS, DEFAULT_TOLERANCE, GuardSpec, check_alpha, check_guard, guard_ok, guard_to_json
 from .rounds import Delta, reading_concepts, readings, readings_after
 
-__all__ = ["ALPHAS", "DEFAULT_TOLERANCE", "GuardSpec", "check_guard", "interpolate", "run_guard", "read_exact"]
+__all__ = [
+    "ALPHAS",
+    "DEFAULT_TOLERANCE",
+    "GuardSpec",
+    "check_alpha",
+    "check_guard",
+    "guard_ok",
+    "guard_to_json",
+    "interpolate",
+    "run_guard",
+    "read_exact",
+]
 
-DEFAULT_TOLERANCE = 0.01
-ALPHAS = tuple(round(x, 4) for x in np.linspace(0.0, 1.0, 21))
 _K = 8  # candidate concepts per row and endpoint
 _BLOCK = 4096
-
-
-@dataclass
-class GuardSpec:
-    """A checked ``guard=`` parameter."""
-
-    tolerance: float = DEFAULT_TOLERANCE
-    on: np.ndarray | None = None  # rows watched (None: every unselected row)
-    labels: np.ndarray | None = None  # per-row labels overriding the set's
-    pairs: tuple | None = None  # (rows_a, rows_b) of pairs whose recall@1 is watched
-    alphas: tuple = ALPHAS
-    set: object = None  # a labelled EmbeddingSet outside the aligned one (mapped through the round, then read)
-    concepts: np.ndarray | None = None  # rows read as concepts (None: every text row)
 
 
 @dataclass
@@ -74,94 +78,6 @@ class GuardResult:
             "changed_outside": [int(x) for x in rows[:max_rows]],
             "changed_outside_n": int(len(rows)),
         }
-
-
-def check_guard(guard, n: int | None = None) -> GuardSpec | None:
-    """``guard`` ("auto", None or a dict with ``tolerance``, ``on``, ``labels``, ``pairs``) as a GuardSpec."""
-    if guard is None:
-        return None
-    if _is_set(guard):
-        guard = {"set": guard}
-    if isinstance(guard, str):
-        if guard != "auto":
-            raise AlignmentError(
-                f"Aligner: guard must be 'auto', None or a dict(tolerance=..., on=rows), got {guard!r}."
-            )
-        return GuardSpec()
-    if isinstance(guard, GuardSpec):
-        return guard
-    if not isinstance(guard, dict):
-        raise AlignmentError(
-            f"Aligner: guard must be 'auto', None or a dict(tolerance=..., on=rows), got {type(guard).__name__}."
-        )
-    unknown = set(guard) - {"tolerance", "on", "labels", "pairs", "alphas", "set", "concepts"}
-    if unknown:
-        raise AlignmentError(
-            f"Aligner: unknown guard key(s) {sorted(unknown)}; use tolerance, on, labels, pairs or alphas."
-        )
-    tol = guard.get("tolerance", DEFAULT_TOLERANCE)
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol >= 0):
-        raise AlignmentError(f"Aligner: guard tolerance must be a non-negative number (0.01 = one point), got {tol!r}.")
-    spec = GuardSpec(tolerance=float(tol))
-    if guard.get("on") is not None:
-        on = np.asarray(guard["on"])
-        if on.dtype == bool:
-            on = np.flatnonzero(on)
-        if on.ndim != 1 or (on.size and (not np.issubdtype(on.dtype, np.integer) or on.min() < 0)):
-            raise AlignmentError("Aligner: guard on= must be row indices (or a boolean mask) of the set.")
-        if n is not None and on.size and on.max() >= n:
-            raise AlignmentError(f"Aligner: guard on= names row {int(on.max())}, but the set has {n} rows.")
-        spec.on = np.unique(on.astype(np.int64))
-    if guard.get("labels") is not None:
-        lab = np.asarray(guard["labels"], dtype=object)
-        if n is not None and lab.shape != (n,):
-            raise AlignmentError(f"Aligner: guard labels= needs one label per row ({n}), got shape {lab.shape}.")
-        spec.labels = lab
-    if guard.get("pairs") is not None:
-        pa, pb = (np.asarray(x, np.int64) for x in guard["pairs"])
-        if pa.shape != pb.shape or pa.ndim != 1:
-            raise AlignmentError("Aligner: guard pairs= must be two equally long lists of rows (row a[i] pairs b[i]).")
-        spec.pairs = (pa, pb)
-    if guard.get("concepts") is not None:
-        spec.concepts = np.unique(np.asarray(guard["concepts"], np.int64))
-    if guard.get("set") is not None:
-        gs = guard["set"]
-        if not _is_set(gs) or gs.labels is None:
-            raise AlignmentError(
-                "Aligner: guard set= must be a labelled EmbeddingSet (rows of the same space, with labels that "
-                "name the set's concepts, e.g. held-out images labelled with their class)."
-            )
-        spec.set = gs
-    if guard.get("alphas") is not None:
-        al = sorted({float(a) for a in guard["alphas"]} | {0.0, 1.0})
-        if min(al) < 0 or max(al) > 1:
-            raise AlignmentError("Aligner: guard alphas must lie in [0, 1].")
-        spec.alphas = tuple(al)
-    return spec
-
-
-def _is_set(x) -> bool:
-    from ..data.embeddings import EmbeddingSet
-
-    return isinstance(x, EmbeddingSet)
-
-
-def guard_to_json(guard):
-    """The ``guard`` parameter as JSON (for Aligner files; a guard set is not stored: its tolerance is)."""
-    if guard is None or isinstance(guard, str):
-        return guard
-    if _is_set(guard):
-        return {}
-    out = {}
-    for k, v in dict(guard).items():
-        if k == "set":
-            continue
-        if isinstance(v, np.ndarray):
-            v = v.tolist()
-        elif isinstance(v, tuple):
-            v = [np.asarray(x).tolist() for x in v]
-        out[k] = v
-    return out
 
 
 # ------------------------------------------------------------------------------------------ interpolation
@@ -214,7 +130,11 @@ def read_exact(vectors, queries, concepts) -> np.ndarray:
 def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarray:
     """Readings (n_alphas, n_queries) of ``queries`` among ``concepts`` at each alpha, restricted to candidates:
     each query's best concept at alpha 0 and at 1 (every concept when there are at most ``4 * _K``), and the
-    concept positions ``always`` (e.g. the concepts the round changed). Exact when the candidates hold the best."""
+    concept positions ``always`` (e.g. the concepts the round changed). Exact when the candidates hold the best.
+
+    A row that reads the same at both ends reads that throughout (its scores move smoothly along the path; the exact
+    read at the chosen alpha checks it): only the rows whose reading the round flips are read at every alpha, so a
+    round on a million rows sweeps the alphas over the few thousand it flips, not over all of them."""
     nq, nc = len(queries), len(concepts)
     out = np.empty((len(alphas), nq), np.int64)
     if nq == 0 or nc == 0:
@@ -232,11 +152,17 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
     for s in range(0, nq, _BLOCK):
         q = queries[s : s + _BLOCK]
         qb, qa = before[q], after[q]
+        s0, s1 = qb @ cb.T, qa @ ca.T
+        b0 = np.argmax(s0, axis=1)
+        out[:, s : s + len(q)] = b0
+        flip = np.flatnonzero(b0 != np.argmax(s1, axis=1))
+        if not len(flip):
+            continue
+        q, qb, qa, s0, s1 = q[flip], qb[flip], qa[flip], s0[flip], s1[flip]
         if full:
             cand = np.broadcast_to(np.arange(nc), (len(q), nc))
-            bb, ba, ab, aa = qb @ cb.T, qb @ ca.T, qa @ cb.T, qa @ ca.T
+            bb, ba, ab, aa = s0, qb @ ca.T, qa @ cb.T, s1
         else:  # four products (matmuls), then each row's candidates taken from them: no (m, c, d) gathers
-            s0, s1 = qb @ cb.T, qa @ ca.T
             # each row's best at both ends (a reading between them is almost always one of the two; the exact read
             # at the chosen alpha checks it): argmax costs a tenth of a top-k partition over many concepts
             top = [np.argmax(s0, axis=1)[:, None], np.argmax(s1, axis=1)[:, None]]
@@ -251,7 +177,7 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
                 norms[i][None] if full else norms[i][cand]
             )
             best = np.argmax(sc, axis=1)
-            out[i, s : s + len(q)] = best if full else cand[np.arange(len(q)), best]
+            out[i, s + flip] = best if full else cand[np.arange(len(q)), best]
     return out
 
 
@@ -291,8 +217,10 @@ def _intended(resolved, concepts, p0_of) -> set:
     return out
 
 
-def _target_curve(es, before, after, resolved, alphas, concepts) -> list:
-    """Share of the selected rows that satisfy their constraints at each alpha."""
+def _target_curve(es, before, after, resolved, alphas, concepts, drops=None) -> list:
+    """Share of the selected rows that satisfy their constraints at each alpha. ``drops`` (a list) gets, per
+    constraint read by readings (a pull to an anchor row, a paired set-set), the net share of its rows that
+    satisfied it at alpha 0 and no longer do at each alpha (the rule ``keep_selected``)."""
     hits = np.zeros(len(alphas))
     total = 0
     for r in resolved:
@@ -304,8 +232,11 @@ def _target_curve(es, before, after, resolved, alphas, concepts) -> list:
                     continue
                 always = np.flatnonzero(cands == r.anchor_row)
                 rd = _read_curve(before, after, m, cands, alphas, always)
-                hits += (cands[rd] == r.anchor_row).sum(1)
+                h = (cands[rd] == r.anchor_row).sum(1)
+                hits += h
                 total += len(m)
+                if drops is not None:
+                    drops.append((h[0] - h) / len(m))
             else:
                 anchor = r.anchor if r.anchor_row is None else None
                 for i, x in enumerate(alphas):
@@ -318,8 +249,11 @@ def _target_curve(es, before, after, resolved, alphas, concepts) -> list:
         elif r.kind == "set-set" and len(r.a) and len(r.b):
             if r.paired and len(r.a) == len(r.b):
                 rd = _read_curve(before, after, r.a, r.b, alphas)
-                hits += (rd == np.arange(len(r.a))).sum(1)
+                h = (rd == np.arange(len(r.a))).sum(1)
+                hits += h
                 total += len(r.a)
+                if drops is not None:
+                    drops.append((h[0] - h) / len(r.a))
             else:
                 for i, x in enumerate(alphas):
                     va, vb = interpolate(before[r.a], after[r.a], x), interpolate(before[r.b], after[r.b], x)
@@ -351,7 +285,9 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
         qmask = ~np.isin(np.arange(n), concepts) if qmask is None else qmask
     labels = spec.labels if spec.labels is not None else es.labels
     changed = changed_rows(before, after) if changed is None else changed  # the round's Delta rows when known
-    target = _target_curve(es, before, after, resolved, alphas, concepts)
+    keep = [] if spec.keep_selected else None
+    target = _target_curve(es, before, after, resolved, alphas, concepts, keep)
+    kept = np.max(np.maximum(np.array(keep), 0.0), axis=0) if keep else np.zeros(len(alphas))
     worst = np.zeros(len(alphas))
     kind = "none"
     measure = None
@@ -368,9 +304,12 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
                 queries, cl = queries[lq], labels
         kind = "labels" if cl is not None else "readings"
         cpos = np.flatnonzero(np.isin(concepts, changed))
-        measure = _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, cl, changed)
+        measure = _readings_measure(
+            es, before, after, queries, concepts, cpos, alphas, resolved, cl, changed, spec.floor()
+        )
     if measure is not None:
-        worst = measure["worst"]
+        worst = np.asarray(measure["worst"], np.float64)
+    worst = np.maximum(worst, kept)  # a constraint's rows that held before and no longer do
     ok = [i for i, w in enumerate(worst) if w <= spec.tolerance + 1e-12]
     pick = max(ok) if ok else 0
     result, tries = None, 0
@@ -378,9 +317,10 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
         alpha = alphas[pick]
         if measure is not None:
             exact = measure["exact"](alpha)
+            exact = (max(exact[0], float(kept[pick])), *exact[1:])
         else:
             exact = (
-                0.0,
+                float(kept[pick]),
                 [],
                 np.zeros(0, np.int64),
                 after if alpha == 1.0 else interpolate(before, after, alpha, changed),
@@ -410,7 +350,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
     return result
 
 
-def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed):
+def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed, floor=1):
     p0 = readings(before, queries, concepts)  # kept with the state: the next round starts from them
     curve = _read_curve(before, after, queries, concepts, alphas, cpos)
     curve[0] = p0  # alpha 0 is the state before
@@ -430,11 +370,11 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
         codes = pd.factorize(pd.Series(np.concatenate([clab, np.asarray(labels, object)[queries]]), dtype=object))[0]
         cc, yc = codes[: len(clab)], codes[len(clab) :]  # label codes (-1: none), compared as integers
         cls = np.unique(yc, return_inverse=True)[1]
-        count = np.maximum(np.bincount(cls), 1)
-        acc0 = np.bincount(cls, weights=cc[p0] == yc) / count
+        count = np.maximum(np.bincount(cls), 1)  # the user's classes: no floor (their accuracy, as they count it)
+        ok0 = np.bincount(cls, weights=cc[p0] == yc)
 
         def worst_of(p):
-            return max(float(np.max(acc0 - np.bincount(cls, weights=cc[p] == yc, minlength=len(count)) / count)), 0.0)
+            return max(float(np.max((ok0 - np.bincount(cls, weights=cc[p] == yc, minlength=len(count))) / count)), 0.0)
     else:
         intended = _intended(resolved, concepts, p0_of)
         counts = np.bincount(p0, minlength=len(concepts))
@@ -449,10 +389,11 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
             if not bad.any():
                 return 0.0
             lost = np.bincount(p0[moved][bad], minlength=len(concepts))
-            return float(np.max(lost / np.maximum(counts, 1)))
+            return float(np.max(lost / np.maximum(counts, floor)))
 
     worst = [worst_of(curve[i]) for i in range(len(alphas))]
     names = _names(es, labels, concepts)
+    code = pd.factorize(pd.Series(names, dtype=object))[0]  # with labels, two prompts of one class read the same
 
     def exact(alpha):  # only the changed rows are mixed; at alpha 1 only they (or the concepts moved) are read again
         v = after if alpha == 1.0 else interpolate(before, after, alpha, changed)
@@ -460,7 +401,7 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
             p = p0 if alpha == 0.0 else readings_after(before, after, queries, concepts, Delta(changed, None), p0)
         else:
             p = read_exact(v, queries, concepts)
-        moved = p != p0
+        moved = code[p] != code[p0]
         pairs = {}
         for f, t in zip(p0[moved], p[moved]):
             pairs[(names[f], names[t])] = pairs.get((names[f], names[t]), 0) + 1
@@ -539,19 +480,6 @@ def _labels(es):
     return es.labels if es.labels is not None else np.full(es.n, None, dtype=object)
 
 
-def check_alpha(alpha, where="a round") -> float:
-    """A strength from a caller or a file: a number in [0, 1]."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0.0 <= float(alpha) <= 1.0:
-        raise AlignmentError(f"{where}: a round's strength alpha must be a number in [0, 1], got {alpha!r}.")
-    return float(alpha)
-
-
-def guard_ok(guard) -> bool:
-    """True when ``guard`` is a valid ``Aligner(guard=...)`` value (for the parameter check)."""
-    check_guard(guard)
-    return True
-
-
 def set_mapper(transform, adapters):
     """``map_set`` of :func:`guard_round`: a guard set's vectors through the earlier rounds (``transform``), then
     through this round's ``adapters`` (fast mode; None in anchor mode, where only the set's own rows move)."""
@@ -569,20 +497,3 @@ def set_mapper(transform, adapters):
         return xb, xa
 
     return f
-
-
-def choose_alpha(scores_at, truth, concept_labels, tolerance=DEFAULT_TOLERANCE, alphas=ALPHAS) -> tuple:
-    """The guard for a fix that is not a vector map (a cache, a classifier): ``scores_at(alpha)`` gives the
-    (n, k) scores of ``n`` labelled guard rows (labels ``truth``) against ``k`` concepts (labels
-    ``concept_labels``); the largest alpha whose worst per-class accuracy drop against alpha 0 is within
-    ``tolerance`` (the labels rule of :func:`run_guard`). Returns (alpha, curve of worst drops)."""
-    truth = np.asarray(truth, dtype=object)
-    cl = np.asarray(concept_labels, dtype=object)
-    classes = [truth == c for c in dict.fromkeys(truth.tolist())]
-    ok0 = cl[np.argmax(scores_at(0.0), axis=1)] == truth
-    worst = []
-    for a in alphas:
-        ok = cl[np.argmax(scores_at(float(a)), axis=1)] == truth
-        worst.append(max([float(ok0[m].mean() - ok[m].mean()) for m in classes] + [0.0]))
-    good = [i for i, w in enumerate(worst) if w <= tolerance + 1e-12]
-    return float(alphas[max(good)]) if good else 0.0, worst
