@@ -54,6 +54,7 @@ __all__ = [
     "read_exact",
 ]
 
+MAX_EXACT = 4  # exact reads of the guard's pick before it falls back to alpha 0
 _K = 8  # candidate concepts per row and endpoint
 _BLOCK = 4096
 
@@ -151,7 +152,8 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
         always = always[:0]
     for s in range(0, nq, _BLOCK):
         q = queries[s : s + _BLOCK]
-        qb, qa = before[q], after[q]
+        lo, hi = int(q[0]), int(q[-1]) + 1
+        qb, qa = (before[lo:hi], after[lo:hi]) if hi - lo == len(q) else (before[q], after[q])  # views when dense
         s0, s1 = qb @ cb.T, qa @ ca.T
         b0 = np.argmax(s0, axis=1)
         out[:, s : s + len(q)] = b0
@@ -344,23 +346,31 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
             break
         worst[pick] = exact[0]
         tries += 1
-        # each exact read costs a pass over every row: after two misses of the candidate read, fall back to 0
-        ok = [i for i in ok if i < pick] if tries < 2 else []
+        # each exact read costs a pass over every row: after MAX_EXACT misses of the candidate read, fall back to 0
+        # (two were too few: a row can leave its reading and come back along the path, which the curve misses)
+        ok = [i for i in ok if i < pick] if tries < MAX_EXACT else []
         pick = max(ok) if ok else 0
     return result
 
 
 def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed, floor=1):
     p0 = readings(before, queries, concepts)  # kept with the state: the next round starts from them
-    curve = _read_curve(before, after, queries, concepts, alphas, cpos)
+    if len(cpos):  # a concept moved: any row may read differently
+        curve = _read_curve(before, after, queries, concepts, alphas, cpos)
+    else:  # only the rows the round changed can: the rest read p0 at every alpha
+        curve = np.repeat(p0[None].astype(np.int64), len(alphas), axis=0)
+        sub = np.flatnonzero(np.isin(queries, changed))
+        curve[:, sub] = _read_curve(before, after, queries[sub], concepts, alphas)
     curve[0] = p0  # alpha 0 is the state before
-    q_pos = {int(q): i for i, q in enumerate(queries)}
+    order = np.argsort(queries, kind="stable")
 
     def p0_of(rows):
         rows = np.asarray(rows, np.int64)
         rows = rows[es.modality[rows] != "text"] if len(concepts) else rows
-        known = [p0[q_pos[int(r)]] for r in rows if int(r) in q_pos]
-        rest = np.array([r for r in rows if int(r) not in q_pos], np.int64)
+        at = order[np.minimum(np.searchsorted(queries, rows, sorter=order), len(order) - 1)] if len(order) else rows
+        hit = (queries[at] == rows) if len(order) else np.zeros(len(rows), bool)
+        known = list(p0[at[hit]])
+        rest = rows[~hit]
         if len(rest):
             known += list(read_exact(before, rest, concepts))
         return known
