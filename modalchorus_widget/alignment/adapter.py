@@ -90,14 +90,19 @@ def adapter_weights(g, device="cpu") -> tuple:
 
 
 def adapt_rows(w: tuple, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """normalise(x + up(gelu(down(x)))) of a block of rows, written into ``out`` (float32, C-contiguous rows):
-    two matrix products (the up-projection adds x and its bias in the same pass) and one in-place division,
-    no (rows, d) temporaries on the CPU. Returns the rows' norms before normalising (float32, (rows,)): all
-    finite exactly when every output value is."""
+    """normalise(x + up(gelu(down(x)))) of a block of rows, written into ``out`` (float32, C-contiguous rows).
+    Returns the rows' norms before normalising (float32, (rows,)): all finite exactly when every output value is.
+
+    On the CPU this is :func:`forward_numpy`, the one implementation ``Patch.apply`` runs too, so a patch applied
+    to the vectors it was made on gives the session's vectors bit for bit. On a GPU: two matrix products in torch
+    (the up-projection adds x and its bias in the same pass) and one in-place division (equal to the CPU's to
+    float32 rounding)."""
     import warnings
 
-    torch = _torch()
     wd, bd, wu = w
+    if getattr(wd, "device", None) is None or wd.device.type == "cpu":
+        return forward_numpy(tuple(np.asarray(t) for t in w), x, out)
+    torch = _torch()
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a read-only block: read, never written
         xt = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(wd.device)
@@ -112,3 +117,97 @@ def adapt_rows(w: tuple, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         if y.data_ptr() != torch.from_numpy(out).data_ptr():
             out[...] = y.cpu().numpy()
         return norms[:, 0].cpu().numpy()
+
+
+# ------------------------------------------------------------------------------------------ numpy forward
+CHUNK = 1024  # rows per pass of forward_numpy, counted from the first row: the same rows meet the same products
+_f = np.float32
+# gelu(h) = h Phi(h), Phi(h) = 1 - erfc(h / sqrt 2) / 2 for h >= 0 (and erfc(|h| / sqrt 2) / 2 below), with
+# erfc(z) = t P(t) exp(-z^2), t = 1 / (1 + p z) (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7): the formula torch's
+# vectorised CPU erf uses; here 3e-7 from float64's gelu at most, as close as torch's float32 gelu (1e-6)
+_P = _f(0.3275911 / np.sqrt(2.0))
+_A = tuple(_f(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
+_SMALL = 2**21  # a chunk is padded with zero rows to at least _SMALL / (its products' n k) rows (at most CHUNK)
+_pool: dict = {}
+
+
+def numpy_weights(down_w, down_b, up_w, up_b) -> tuple:
+    """An adapter's weights for :func:`forward_numpy` from its four tensors (numpy arrays): (down weight^T, down
+    bias, [up weight^T; up bias]), float32, C-contiguous: the same values :func:`adapter_weights` gives."""
+    wd = np.ascontiguousarray(np.asarray(down_w, _f).T)
+    wu = np.ascontiguousarray(np.concatenate([np.asarray(up_w, _f).T, np.asarray(up_b, _f)[None]]))
+    return wd, np.ascontiguousarray(down_b, _f), wu
+
+
+def forward_numpy(w: tuple, x: np.ndarray, out: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """normalise(x + up(gelu(down(x)))) of rows ``x`` into ``out`` with numpy alone: the CPU path of a session's
+    rounds and of ``Patch.apply``, one implementation, so a patch reproduces the session bit for bit.
+
+    Rows go in chunks of ``CHUNK`` from the first; every step is per row (BLAS products, element-wise numpy, one
+    einsum per row for the norms), so a row's bits do not depend on the chunk, the thread or the thread count
+    (``tests/test_patch.py``). Chunks run on ``threads`` Python threads (default: 2 where there are 2 cores),
+    each with a one-thread BLAS (no spinning BLAS threads on a busy machine). Returns the norms before
+    normalising (float32)."""
+    import os
+
+    x = np.asarray(x, np.float32)
+    norms = np.empty(len(x), np.float32)
+    starts = range(0, len(x), CHUNK)
+    n = min(2, os.cpu_count() or 1) if threads is None else int(threads)
+    if n <= 1 or len(starts) <= 1:
+        for s in starts:
+            _chunk(w, x, out, norms, s)
+        return norms
+    from threadpoolctl import threadpool_limits
+
+    pool = _pool.get(n)
+    if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = _pool.setdefault(n, ThreadPoolExecutor(n, thread_name_prefix="adapter"))
+    with threadpool_limits(1, user_api="blas"):
+        for f in [pool.submit(_chunk, w, x, out, norms, s) for s in starts]:
+            f.result()
+    return norms
+
+
+def _gelu(h: np.ndarray) -> np.ndarray:
+    """gelu of a float32 array (a new array; see ``_P``)."""
+    t = np.abs(h)
+    t *= _P
+    t += _f(1)
+    np.reciprocal(t, out=t)
+    r = t * _A[0]
+    for a in _A[1:]:
+        r += a
+        r *= t
+    q = np.square(h)
+    q *= _f(-0.5)
+    np.exp(q, out=q)
+    r *= q  # erfc(|h| / sqrt 2)
+    r *= h
+    r *= _f(0.5)
+    np.subtract(h, r, out=r, where=h >= 0)
+    return r
+
+
+def _chunk(w, x, out, norms, s) -> None:
+    wd, bd, wu = w
+    xc = np.ascontiguousarray(x[s : s + CHUNK])
+    oc, m = out[s : s + CHUNK], min(CHUNK, len(x) - s)
+    least = min(CHUNK, -(-_SMALL // min(wd.size, wu.size)))
+    if m < least:  # BLAS takes other kernels for small products (OpenBLAS: m n k <= 1e6; gemv at one row)
+        xc = np.concatenate([xc, np.zeros((least - m, xc.shape[1]), np.float32)])
+    h = np.matmul(xc, wd)
+    h += bd
+    h1 = np.empty((len(xc), h.shape[1] + 1), np.float32)
+    h1[:, :-1] = _gelu(h)
+    h1[:, -1] = 1  # the up-projection's bias rides on a column of ones
+    y = oc if oc.flags.c_contiguous and len(xc) == m else np.empty_like(xc)
+    np.matmul(h1, wu, out=y)
+    y += xc
+    nc = np.sqrt(np.einsum("ij,ij->i", y, y))  # per row, the same bits at any offset or alignment
+    y /= np.maximum(nc, _f(1e-12))[:, None]
+    if y is not oc:
+        oc[...] = y[:m]
+    norms[s : s + m] = nc[:m]

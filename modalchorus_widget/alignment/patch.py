@@ -1,10 +1,13 @@
 """The patch: a session's rounds out of the notebook, as one small file (safetensors with a JSON header).
 
 ``aligner.export_patch(path)`` and ``Round.export(path)`` write it; ``modalchorus_widget.Patch.load(path)`` reads
-it with numpy alone (no torch), so serving code can run it:
+it with numpy alone (and scipy's erf; no torch), so serving code can run it:
 
 - ``patch.apply(vectors, modality)``: fast mode: each round's adapter at its strength alpha; anchor mode: on the
-  set the patch was made on (same shape), the tuned anchor rows at their alpha, any other vectors as they are;
+  set the patch was made on (same shape), the tuned anchor rows at their alpha, any other vectors as they are.
+  On the vectors it was made on it gives the session's vectors bit for bit: a session's fast rounds run the same
+  numpy forward on the CPU (``adapter.forward_numpy``, in the same chunks of rows); after rounds on a GPU, or
+  with another BLAS, equal to float32 rounding;
 - ``patch.classifier(class_names)``: the concept (text) rows after every round, looked up by label: a zero-shot
   classifier's weights (anchor mode tunes exactly these);
 - ``patch.encoder_state_dict()``: deep mode: the tuned encoder tensors (numpy arrays by name).
@@ -124,27 +127,16 @@ def vectors_hash(vectors) -> str:
 
 
 # ------------------------------------------------------------------------------------------ numpy maths
-def _erf(x):
-    """erf in float64 (Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32's resolution of gelu)."""
-    s = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (
-        ((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592
-    ) * t * np.exp(-a * a)
-    return s * y
-
-
-def _gelu(x):
-    x64 = x.astype(np.float64)
-    return (0.5 * x64 * (1.0 + _erf(x64 / np.sqrt(2.0)))).astype(np.float32)
-
-
 def adapter_forward(t: dict, prefix: str, v: np.ndarray) -> np.ndarray:
-    """normalise(v + up(gelu(down(v)))) of one fast-mode adapter, in numpy."""
-    h = v @ t[f"{prefix}.down.weight"].T + t[f"{prefix}.down.bias"]
-    y = v + _gelu(h) @ t[f"{prefix}.up.weight"].T + t[f"{prefix}.up.bias"]
-    return (y / np.linalg.norm(y, axis=1, keepdims=True)).astype(np.float32)
+    """normalise(v + up(gelu(down(v)))) of one fast-mode adapter, in numpy: ``adapter.forward_numpy``, the very
+    code a session's rounds run on the CPU, so the same rows give the same bits."""
+    from .adapter import forward_numpy, numpy_weights
+
+    w = numpy_weights(*(t[f"{prefix}.{k}"] for k in ("down.weight", "down.bias", "up.weight", "up.bias")))
+    v = np.ascontiguousarray(v, np.float32)
+    out = np.empty_like(v)
+    forward_numpy(w, v, out)
+    return out
 
 
 def _mix(b, a, alpha):
