@@ -277,3 +277,21 @@ def test_coco_minilm_connection_beats_ridge(coco_dir):
     ridge = linear_baselines(minilm, texts, images, train, test)["ridge"]
     assert got["r1"] > ridge["r1"] and got["r5"] > ridge["r5"], (got, ridge)
     assert got["r1"] > 0.4  # chance is 1/150
+
+
+def test_device_auto_falls_back_to_the_cpu_and_says_which_it_used(fitted, rotated):
+    import torch
+
+    s1, s2, test_a, *_ = rotated
+    gpu = torch.cuda.is_available()
+    assert fitted.get_params()["device"] == "auto"  # stored as given; the device used is device_
+    assert fitted.device_ == ("cuda" if gpu else "cpu")
+    cpu = CMCR(random_state=3, device="cpu", **{**FAST, "n_epochs": 5}).fit(s1, s2)
+    auto = CMCR(random_state=3, **{**FAST, "n_epochs": 5}).fit(s1, s2)
+    a, b = auto.transform(test_a, space=1), cpu.transform(test_a, space=1)
+    if gpu:  # the same draws (made on the CPU), sums in another order: float tolerance
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    else:
+        assert cpu.device_ == "cpu" and np.array_equal(a, b)
+    with pytest.raises(ParameterError, match="CMCR: device must be"):
+        CMCR(device="tpu").fit(s1, s2)

@@ -215,3 +215,18 @@ def test_quality_on_coco500_with_the_defaults(coco_vectors):
     assert res["Tx@5"] > 0.962 and res["Tx@10"] > 0.955 and res["Cx@10"] > 0.945, res
     assert res["Ti@10"] >= 0.905, res
     assert res["gap_2d_rel"] < 0.1, res
+
+
+def test_device_auto_falls_back_to_the_cpu_and_says_which_it_used(small, fitted):
+    import torch
+
+    gpu = torch.cuda.is_available()
+    assert fitted.get_params()["device"] == "auto" and fitted.device_ == ("cuda" if gpu else "cpu")
+    cpu = MFM(random_state=3, device="cpu", **FAST).fit(small)
+    assert cpu.device_ == "cpu"
+    if gpu:  # the same random draws (made on the CPU), other kernels: float tolerance
+        np.testing.assert_allclose(fitted.embedding_, cpu.embedding_, atol=0.05 * np.abs(cpu.embedding_).max())
+    else:
+        np.testing.assert_array_equal(fitted.embedding_, cpu.embedding_)
+    with pytest.raises(ParameterError, match="MFM: device must be"):
+        MFM(**{**FAST, "device": "tpu"}).fit(small)

@@ -33,15 +33,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._optim import AdamW, CosineAnnealing
 from ..data.validation import Check, Interval, Options, check_modality, check_params, check_vectors
+from ..device import device_ok, resolve_device
 from ..errors import CMCRError, MissingFileError, NotFittedError
 from ..threads import torch_threads
-from .memory import pseudo_embeddings
+from .train import _make_projector, train_projectors
 
 FORMAT = "modalchorus-cmcr"
 FORMAT_VERSION = 1
-REF_DIM = 512  # noise_std is given for 512-d unit vectors and rescaled to other dimensions
 _PARAMS = (
     "shared",
     "out_dim",
@@ -61,6 +60,7 @@ _PARAMS = (
     "random_state",
     "n_threads",
     "verbose",
+    "device",
 )
 
 
@@ -99,30 +99,6 @@ def _recall(sim: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
     return {f"r{k}": float((rank < k).mean()) for k in ks}
 
 
-# ------------------------------------------------------------------------------------------ torch parts
-def _make_projector(d_in: int, out_dim: int, hidden: int, kind: str):
-    import torch.nn as nn
-
-    if kind == "mlp":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden),
-            nn.BatchNorm1d(hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, out_dim),
-            nn.BatchNorm1d(out_dim),
-        )
-    return nn.Sequential(nn.Linear(d_in, out_dim), nn.BatchNorm1d(out_dim))
-
-
-def _info_nce(z1, z2, tau: float):
-    import torch
-    import torch.nn.functional as F
-
-    logits = z1 @ z2.T / tau
-    target = torch.arange(len(z1), device=z1.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-
-
 # ------------------------------------------------------------------------------------------ the estimator
 class CMCR(BaseEstimator):
     """Connect two contrastive spaces through a shared modality (C-MCR); scikit-learn style.
@@ -156,6 +132,9 @@ class CMCR(BaseEstimator):
     n_threads : torch CPU threads while fitting (at most 2 on shared machines; the small projectors train
         fastest on 1 thread, and much faster than on 2 when the cores are busy).
     verbose : show a tqdm progress bar.
+    device : where the projectors train and ``transform`` runs: ``"auto"`` (default) is CUDA when torch sees a GPU,
+        else the CPU (``device.resolve_device``); ``device_`` says which the fit used. Random draws stay on the CPU
+        (``cmcr/train.py``): a CPU fit is bit-identical to one before the parameter existed.
 
     Attributes
     ----------
@@ -165,6 +144,7 @@ class CMCR(BaseEstimator):
     memory_sizes_ : rows of each unpaired memory.
     history_ : loss per epoch.
     train_s_ : seconds the fit took.
+    device_ : the torch device the fit used ("cpu" or "cuda").
 
     Examples
     --------
@@ -194,6 +174,7 @@ class CMCR(BaseEstimator):
         "random_state": [None, Interval(Integral, 0, None)],
         "n_threads": [Interval(Integral, 1, None)],
         "verbose": ["boolean"],
+        "device": [Check(device_ok, "'auto' (CUDA when torch sees a GPU, else the CPU), 'cpu', 'cuda' or 'cuda:N'")],
     }
 
     def __init__(
@@ -216,6 +197,7 @@ class CMCR(BaseEstimator):
         random_state=0,
         n_threads: int = 1,
         verbose: bool = False,
+        device: str = "auto",
     ):
         self.shared = shared
         self.out_dim = out_dim
@@ -235,6 +217,7 @@ class CMCR(BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.device = device
 
     # ------------------------------------------------------------------ fit
     def fit(self, space1, space2) -> CMCR:
@@ -270,80 +253,12 @@ class CMCR(BaseEstimator):
         else:
             names = ("space1", "space2")
 
-        import torch
-        from tqdm.auto import tqdm
-
-        with torch_threads(max(1, int(self.n_threads))):
-            t0 = time.perf_counter()
-            seed = 0 if self.random_state is None else int(self.random_state)
-            if self.random_state is None:
-                seed = int(np.random.SeedSequence().generate_state(1)[0])
-            gen = torch.Generator().manual_seed(seed)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                p1 = _make_projector(b1.shape[1], self.out_dim, self.hidden, self.projector)
-                p2 = _make_projector(b2.shape[1], self.out_dim, self.hidden, self.projector)
-
-            mem1 = {m: v for m, v in s1.items() if m != sh} if self.use_consistency else {}
-            mem2 = {m: v for m, v in s2.items() if m != sh} if self.use_consistency else {}
-            ps1 = {m: pseudo_embeddings(b1, v, self.memory_temperature) for m, v in mem1.items()}
-            ps2 = {m: pseudo_embeddings(b2, v, self.memory_temperature) for m, v in mem2.items()}
-
-            T = torch.from_numpy
-            B1, B2 = T(b1), T(b2)
-            P1 = {m: T(v) for m, v in ps1.items()}
-            P2 = {m: T(v) for m, v in ps2.items()}
-            params = list(p1.parameters()) + list(p2.parameters())
-            opt = AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
-            n = len(b1)
-            bs = min(self.batch_size, n)
-            steps_per_epoch = max(1, n // bs)  # drop the ragged tail: BatchNorm and InfoNCE want full batches
-            sched = CosineAnnealing(opt, T_max=self.n_epochs * steps_per_epoch)
-            noise = float(self.noise_std)
-
-            def enhance(x):
-                if noise > 0:  # same relative perturbation in every dimension (see noise_std)
-                    x = x + noise * np.sqrt(REF_DIM / x.shape[1]) * torch.randn(x.shape, generator=gen)
-                return torch.nn.functional.normalize(x, dim=1)
-
-            def proj(p, x):
-                return torch.nn.functional.normalize(p(x), dim=1)
-
-            history = []
-            p1.train()
-            p2.train()
-            bar = tqdm(range(self.n_epochs), desc="C-MCR", disable=not self.verbose, mininterval=1.0)
-            for _ in bar:
-                perm = torch.randperm(n, generator=gen)
-                total = 0.0
-                for s in range(steps_per_epoch):
-                    idx = perm[s * bs : (s + 1) * bs]
-                    z1 = proj(p1, enhance(B1[idx]))
-                    z2 = proj(p2, enhance(B2[idx]))
-                    za = [proj(p1, enhance(v[idx])) for v in P1.values()]
-                    zc = [proj(p2, enhance(v[idx])) for v in P2.values()]
-                    loss = _info_nce(z1, z2, self.temperature)
-                    # consistency pairs across spaces: every pseudo (or shared, when a space has no memory)
-                    left, right = (za or [z1]), (zc or [z2])
-                    cross = [(a, c) for a in left for c in right if not (a is z1 and c is z2)]
-                    for a, c in cross:
-                        loss = loss + _info_nce(a, c, self.temperature) / len(cross)
-                    if self.use_intra and self.lam > 0 and (za or zc):
-                        intra = sum((1 - (z1 * a).sum(1)).mean() for a in za) + sum(
-                            (1 - (z2 * c).sum(1)).mean() for c in zc
-                        )
-                        loss = loss + self.lam * intra
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    total += float(loss.detach())
-                history.append(total / steps_per_epoch)
-                bar.set_postfix(loss=f"{history[-1]:.4f}")
-            p1.eval()
-            p2.eval()
-
-        self.projectors_ = (p1, p2)
+        device = resolve_device(self.device, "CMCR(device=...)")
+        t0 = time.perf_counter()
+        mem1 = {m: v for m, v in s1.items() if m != sh} if self.use_consistency else {}
+        mem2 = {m: v for m, v in s2.items() if m != sh} if self.use_consistency else {}
+        p1, p2, history, n = train_projectors(self, b1, b2, mem1, mem2, device)
+        self.projectors_, self.device_ = (p1, p2), device
         self.spaces_ = names
         self.dims_ = (int(b1.shape[1]), int(b2.shape[1]))
         self.modalities_ = (tuple(s1), tuple(s2))
@@ -426,13 +341,23 @@ class CMCR(BaseEstimator):
         x = check_vectors(x, f"CMCR.transform (space {self.spaces_[k]!r})", dim=self.dims_[k])
         import torch
 
-        p = self.projectors_[k]
+        dev = getattr(self, "device_", "cpu")  # a loaded model: the CPU
+        p = self.projectors_[k] if dev == "cpu" else self._on_device(k, dev)
         out = np.empty((len(x), self.out_dim), dtype=np.float32)
         with torch_threads(max(1, int(self.n_threads))), torch.no_grad():
             for s in range(0, len(x), batch_size):
-                z = p(torch.from_numpy(np.array(x[s : s + batch_size])))  # x may be a read-only view
-                out[s : s + batch_size] = torch.nn.functional.normalize(z, dim=1).numpy()
+                z = p(torch.from_numpy(np.array(x[s : s + batch_size])).to(dev))  # x may be a read-only view
+                out[s : s + batch_size] = torch.nn.functional.normalize(z, dim=1).cpu().numpy()
         return out
+
+    def _on_device(self, k: int, dev: str):
+        """Projector ``k`` copied to ``dev`` once (``projectors_`` stay on the CPU for files)."""
+        import copy
+
+        cache = self.__dict__.setdefault("_device_copies", {})
+        if cache.get(k, (None,))[0] is not self.projectors_[k]:
+            cache[k] = (self.projectors_[k], copy.deepcopy(self.projectors_[k]).to(dev))
+        return cache[k][1]
 
     def connected(self, space1, space2):
         """One EmbeddingSet of every row of both spaces in the connected space, for the widget.

@@ -42,6 +42,7 @@ import numpy as np
 
 from .._optim import Adam, OneCycle
 from ..data.validation import Check, Interval, check_params, check_vectors
+from ..device import device_ok, resolve_device
 from ..errors import NotFittedError, ProjectionError
 from ..threads import torch_threads
 from .base import Projector, check_embeddings
@@ -117,6 +118,10 @@ class MFM(Projector):
     random_state : int, default 0
     verbose : bool, default False
         A progress bar.
+    device : str, default "auto"
+        Where the network trains and ``transform`` runs: ``"auto"`` is CUDA when torch sees a GPU, else the CPU
+        (``device.resolve_device``); ``device_`` says which the fit used. Random draws stay on the CPU, so the
+        CPU gives the same bits as before the parameter existed and a GPU agrees to float tolerance.
 
     Raises
     ------
@@ -160,6 +165,7 @@ class MFM(Projector):
         rank_intra=0.3,
         random_state=0,
         verbose=False,
+        device="auto",
     ):
         self.perplexity = perplexity
         self.cross_weight = cross_weight
@@ -181,6 +187,7 @@ class MFM(Projector):
         self.rank_intra = rank_intra
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     _parameter_constraints = {
         "perplexity": [Interval(Real, 1, None, closed="neither")],
@@ -202,6 +209,7 @@ class MFM(Projector):
         ],
         "random_state": [None, Interval(Integral, 0, None)],
         "verbose": ["boolean"],
+        "device": [Check(device_ok, "'auto' (CUDA when torch sees a GPU, else the CPU), 'cpu', 'cuda' or 'cuda:N'")],
     }
 
     # ------------------------------------------------------------------ fit
@@ -211,6 +219,8 @@ class MFM(Projector):
         import torch
 
         check_params(self, "MFM")
+        self.device_ = resolve_device(self.device, "MFM(device=...)")
+        self._dev, self._net_dev = torch.device(self.device_), None
         self.fit_profile_, self._clock = {}, time.perf_counter()
         Z, mod = check_embeddings(X, modality, self.min_modalities, "MFM.fit")
         names = list(dict.fromkeys(mod.tolist()))
@@ -277,7 +287,7 @@ class MFM(Projector):
         into the last layer, so the network outputs the layout itself."""
         mu = Y.mean(0)
         sd = float(np.sqrt(((Y - mu) ** 2).sum(1).mean())) or 1.0
-        T = torch.from_numpy(((Y - mu) / sd).astype(np.float32))
+        T = torch.from_numpy(((Y - mu) / sd).astype(np.float32)).to(self._dev)
         lr = float(self.learning_rate)
         opt = Adam(net.parameters(), lr=lr)
         steps = int(self.n_distill_steps)
@@ -288,10 +298,10 @@ class MFM(Projector):
         # fits it moved unchanged-looking points 4x more after a small change of their vectors (an alignment round)
         jit = float(self.distill_noise) * float(Xp.pow(2).sum(1).mean().sqrt()) / Xp.shape[1] ** 0.5
         for _ in range(steps):
-            i = torch.randint(0, len(T), (batch,), generator=gen)
+            i = torch.randint(0, len(T), (batch,), generator=gen).to(self._dev)  # drawn on the CPU, as before
             xb = torch.index_select(Xp, 0, i)
             if jit:
-                xb = xb + jit * torch.randn(xb.shape, generator=gen)
+                xb = xb + jit * torch.randn(xb.shape, generator=gen).to(self._dev)
             loss = ((net(xb) - T[i]) ** 2).sum(1).mean()
             opt.zero_grad()
             loss.backward()
@@ -300,7 +310,7 @@ class MFM(Projector):
         last = net[-1]
         with torch.no_grad():
             last.weight.mul_(sd)
-            last.bias.mul_(sd).add_(torch.from_numpy(mu.astype(np.float32)))
+            last.bias.mul_(sd).add_(torch.from_numpy(mu.astype(np.float32)).to(self._dev))
 
     def _train(self, X, groups, rng, gen, seed, torch, callback):
         from .affinities import joint_affinities
@@ -325,12 +335,12 @@ class MFM(Projector):
         Xp = P = None
         self.fit_profile_["knn_rows"] = 0  # rows whose fused k nearest neighbours are searched (exact blocks)
         if every:
-            Xp = torch.from_numpy((X - self.mean_) @ self.components_.T)
+            Xp = self._project(X, torch)
             P = joint_affinities(X, groups, self.perplexity, rng, self.cross_weight)
             self.fit_profile_["knn_rows"] = n
         self._lap("affinities_s")
 
-        net = _mlp(len(self.components_), self.hidden, torch)
+        net = _mlp(len(self.components_), self.hidden, torch).to(self._dev)
         share, covered = 0.0, False
         if self.warm_start:
             rows, Y = self._layout(X, groups, P, rng, seed)
@@ -338,7 +348,7 @@ class MFM(Projector):
             self.layout_rows_, self.layout_ = rows, Y.astype(np.float32)
             if callback is not None:
                 callback(0.5)
-            Xl = Xp[torch.from_numpy(rows)] if every else self._project(X[rows], torch)
+            Xl = Xp[torch.from_numpy(rows).to(self._dev)] if every else self._project(X[rows], torch)
             self._distill(net, Xl, Y, gen, torch)
             self._lap("distill_s")
             share = 0.6
@@ -365,14 +375,14 @@ class MFM(Projector):
             cdf = torch.cumsum(ev.double(), 0)
             self._fine_tune(net, Xp, ei, ej, ev, cdf, steps, dof, gen, torch, losses, callback, share)
         self._lap("tune_s")
-        self.network_ = self._freeze(net)
+        self.network_ = self._freeze(net.cpu())  # kept on the CPU (files, transform); a device copy is cached
         self.loss_curve_ = np.asarray(losses, dtype=np.float32)
         if callback is not None:
             callback(1.0)
 
     def _project(self, X, torch):
-        """The PCA pre-projection of unit rows X, as a float32 tensor."""
-        return torch.from_numpy((X - self.mean_) @ self.components_.T)
+        """The PCA pre-projection of unit rows X, as a float32 tensor on the fit's device."""
+        return torch.from_numpy((X - self.mean_) @ self.components_.T).to(self._dev)
 
     def _lap(self, key):
         """Record the seconds since the last lap under ``fit_profile_[key]``."""
@@ -390,7 +400,9 @@ class MFM(Projector):
         sched = OneCycle(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
         full = n <= int(self.batch_size)
         E, M = int(self.batch_size), max(1, int(self.batch_size) // 2)
-        eye = torch.eye(n, dtype=torch.bool) if full else None
+        eye = torch.eye(n, dtype=torch.bool).to(self._dev) if full else None
+        dev = self._dev  # the pairs and negatives are drawn on the CPU (the same draws on any device)
+        ei_d, ej_d, ev_d = ei.to(dev), ej.to(dev), ev.to(dev)
         bar = None
         if self.verbose:
             from tqdm.auto import tqdm
@@ -404,14 +416,14 @@ class MFM(Projector):
                 Y = net(Xp)
                 t = (1.0 + torch.cdist(Y, Y).pow(2) / dof).pow(-dof).masked_fill(eye, 0.0)
                 # index_select: its backward (index_add) is deterministic on CPU, Y[ei]'s is not
-                diff = torch.index_select(Y, 0, ei) - torch.index_select(Y, 0, ej)
-                att = dof * (ev * torch.log1p((diff**2).sum(1) / dof)).sum()
+                diff = torch.index_select(Y, 0, ei_d) - torch.index_select(Y, 0, ej_d)
+                att = dof * (ev_d * torch.log1p((diff**2).sum(1) / dof)).sum()
                 rep = torch.log(t.sum())
             else:
                 e = torch.searchsorted(cdf, torch.rand(E, generator=gen, dtype=torch.float64) * cdf[-1])
                 e = e.clamp_max(len(ev) - 1)
                 neg = torch.randint(0, n, (M,), generator=gen)
-                Y = net(torch.index_select(Xp, 0, torch.cat([ei[e], ej[e], neg])))
+                Y = net(torch.index_select(Xp, 0, torch.cat([ei[e], ej[e], neg]).to(dev)))
                 yi, yj, yn = Y[:E], Y[E : 2 * E], Y[2 * E :]
                 att = dof * torch.log1p(((yi - yj) ** 2).sum(1) / dof).mean()
                 rep = torch.log((1.0 + torch.cdist(yi, yn).pow(2) / dof).pow(-dof).mean())
@@ -488,20 +500,34 @@ class MFM(Projector):
         if V.shape[1] != self.n_features_in_:
             check_vectors(V[:1], "MFM.transform", dim=self.n_features_in_)
         self._check_transform_modality(vectors, modality, len(V), "MFM.transform")
-        W = torch.from_numpy(np.ascontiguousarray(self.components_.T))
-        b = torch.from_numpy((self.mean_ @ self.components_.T).astype(np.float32))
+        dev, net = self._device_net(torch)
+        W = torch.from_numpy(np.ascontiguousarray(self.components_.T)).to(dev)
+        b = torch.from_numpy((self.mean_ @ self.components_.T).astype(np.float32)).to(dev)
         out = np.empty((len(V), 2), dtype=np.float32)
         with torch_threads(2), torch.inference_mode():
             for s in range(0, len(V), batch_size):
                 part = V[s : s + batch_size]
                 ok = part.dtype == np.float32 and part.flags.c_contiguous and part.flags.writeable
-                c = torch.from_numpy(part if ok else np.array(part, dtype=np.float32))
+                c = torch.from_numpy(part if ok else np.array(part, dtype=np.float32)).to(dev)
                 nrm = torch.linalg.vector_norm(c, dim=1, keepdim=True)
                 good = torch.isfinite(nrm) & (nrm > 0)
                 if not bool(good.all()):  # the validator names the fault and its rows
                     check_vectors(part, "MFM.transform", row_offset=s)
-                out[s : s + batch_size] = self.network_((c @ W) / nrm - b).numpy()
+                out[s : s + batch_size] = net((c @ W) / nrm - b).cpu().numpy()
         return out
+
+    def _device_net(self, torch):
+        """(device, network there): the fit's device (the CPU for a loaded map, whose ``device_`` is unset), the
+        network copied there once (``network_`` itself stays on the CPU)."""
+        dev = getattr(self, "device_", "cpu")
+        if dev == "cpu":
+            return torch.device("cpu"), self.network_
+        cached = getattr(self, "_net_dev", None)
+        if cached is None or cached[0] is not self.network_:
+            import copy
+
+            cached = self._net_dev = (self.network_, copy.deepcopy(self.network_).to(dev))
+        return torch.device(dev), cached[1]
 
     # ------------------------------------------------------------------ files
     def to_bytes(self) -> bytes:
