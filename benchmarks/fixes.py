@@ -19,7 +19,7 @@ Five cases, each a map a user has, the selections they lasso, and held-out figur
 Methods: ``default`` / ``default_guarded`` (``Aligner(mode=the case's mode)`` with default settings, guard None /
 the case's guard), ``tuned`` (the case's settings, where a case has them), ``tip_adapter``, ``taskres``,
 ``clip_adapter`` (``alignment/baselines.py``, on the same selections, alpha, and beta for Tip-Adapter, by the same
-guard rows and tolerance through ``guard.choose_alpha``), ``linear_probe_upper`` (logistic regression on every
+guard rows and tolerance through ``baselines.choose_alpha``), ``linear_probe_upper`` (logistic regression on every
 labelled image of the map; classification cases only). Keys per case and method: ``target_gain``,
 ``worst_other_drop``, ``overall_change``, ``changed_outside`` (held-out rows outside the target whose reading
 changed), ``alpha``, ``round_s``. ``speed_10k``: one guarded default round on 10,000 rows.
