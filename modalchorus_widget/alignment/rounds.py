@@ -95,7 +95,8 @@ def apply_round(vectors, modality, mode, weights, adapters, identity, device="cp
     Returns
     -------
     (np.ndarray, Delta)
-        A new read-write (n, d) float32 array, and the changed rows with how far each moved.
+        A new read-write (n, d) float32 array (``vectors`` itself for an identity round), and the changed rows
+        with how far each moved.
 
     Raises
     ------
@@ -103,8 +104,8 @@ def apply_round(vectors, modality, mode, weights, adapters, identity, device="cp
         The round produced non-finite vectors, or anchor-mode weights that do not fit the set.
     """
     v = np.asarray(vectors)
-    if identity:
-        return memory.copy(v.astype(np.float32, copy=False)), Delta.none()
+    if identity:  # nothing changed: the new state shares the (read-only) array of the one before
+        return v.astype(np.float32, copy=False), Delta.none()
     if mode == "anchors":
         from safetensors.numpy import load
 

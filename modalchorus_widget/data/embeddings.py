@@ -161,8 +161,23 @@ class EmbeddingSet:
         return self._vectors
 
     @property
+    def frame(self) -> pd.DataFrame:
+        """One row per vector: ``id``, ``modality``, ``label``, ``item`` and the ``meta`` columns."""
+        return self._frame
+
+    @frame.setter
+    def frame(self, frame: pd.DataFrame) -> None:
+        self._frame, self._modality = frame, None
+
+    @property
     def modality(self) -> np.ndarray:
-        return self.frame["modality"].to_numpy()
+        """Each row's modality (a read-only object array, converted from the frame once: a round at a million
+        rows reads it a dozen times)."""
+        if self._modality is None:
+            m = np.asarray(self._frame["modality"].to_numpy(), dtype=object)
+            m.flags.writeable = False
+            self._modality = m
+        return self._modality
 
     @property
     def labels(self) -> np.ndarray | None:

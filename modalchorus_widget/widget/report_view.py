@@ -10,6 +10,7 @@ selection. ``constraint_words`` says what a round asked for in words (one histor
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..alignment.constraints import PointSet, SetSet
 from ..evaluation import accuracy, per_class_accuracy, recall_at_k
@@ -100,6 +101,14 @@ def round_words(constraints, es) -> str:
     return "; ".join(constraint_words(c, es) for c in constraints) or "(no constraints)"
 
 
+def _class_codes(values, code: dict, none: bool = True) -> np.ndarray:
+    """Each value's class index in ``code`` (by its str), -1 for others; None is -1 when ``none``, else read as
+    the str "None" (a prediction). One dictionary look-up per distinct value, not per row."""
+    f, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=none)
+    lut = np.array([code.get(str(u), -1) for u in uniq] + [-1], np.int64)
+    return lut[f]
+
+
 def class_accuracy_view(labels, pred_before, pred_after, rows, classes):
     """Per-class zero-shot accuracy of ``rows`` whose label is a class name, before and after a round (class
     names in ``pred_before`` / ``pred_after``): {classes, n, before, after, overall_before, overall_after}, the
@@ -108,16 +117,12 @@ def class_accuracy_view(labels, pred_before, pred_after, rows, classes):
         return None
     names = [str(c) for c in classes]
     code = {c: i for i, c in enumerate(names)}
-    lab = np.asarray(labels, dtype=object)[rows]
-    truth = np.array([code.get(str(x), -1) if x is not None else -1 for x in lab], dtype=np.int64)
+    truth = _class_codes(np.asarray(labels, dtype=object)[rows], code)
     known = truth >= 0
     if not known.any():
         return None
     r, truth = rows[known], truth[known]
-    before, after = (
-        np.array([code.get(str(x), -1) for x in np.asarray(p, dtype=object)[r]], dtype=np.int64)
-        for p in (pred_before, pred_after)
-    )
+    before, after = (_class_codes(np.asarray(p, dtype=object)[r], code, none=False) for p in (pred_before, pred_after))
     n = np.bincount(truth, minlength=len(names))
     acc_b, acc_a = per_class_accuracy(before, truth, len(names)), per_class_accuracy(after, truth, len(names))
     shown = np.flatnonzero(n)

@@ -217,10 +217,13 @@ class ChorusState:
             return None
         pred, img = np.full(es.n, None, dtype=object), np.zeros(0, np.int64)
         if "image" in es.modalities:
-            img, old = np.flatnonzero(es.mask("image")), getattr(self, "predictions", None)
+            is_img, old = es.mask("image"), getattr(self, "predictions", None)
             moved = rows is not None and np.isin(self.prompt_rows if self.prompt_rows is not None else [], rows).any()
             if rows is not None and not moved and old is not None and len(old) == es.n:
-                pred, img = old.copy(), np.intersect1d(img, rows)  # only the images the round moved
+                rows = np.unique(np.asarray(rows, np.int64))
+                pred, img = old.copy(), rows[is_img[rows]]  # only the images the round moved
+            else:
+                img = np.flatnonzero(is_img)
         if len(img):
             prompts = es.vectors[self.prompt_rows] if self.prompt_rows is not None else self.prompt_vectors
             pred[img] = np.asarray(self.prompt_names, dtype=object)[read_rows(es.vectors, img, None, prompts)]
