@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import memory
 from ..errors import AlignmentError
 from .guard_spec import ALPHAS, DEFAULT_TOLERANCE, GuardSpec, check_alpha, check_guard, guard_ok, guard_to_json
 from .rounds import Delta, reading_concepts, readings, readings_after
@@ -93,10 +94,10 @@ def interpolate(before, after, alpha: float, rows=None) -> np.ndarray:
     if not 0.0 <= alpha <= 1.0:
         raise AlignmentError(f"a round's strength alpha must lie in [0, 1], got {alpha!r}.")
     if alpha == 0.0:
-        return np.array(before, copy=True)
+        return memory.copy(before)
     if alpha == 1.0:
-        return np.array(after, copy=True)
-    out = np.array(before, copy=True)
+        return memory.copy(after)
+    out = memory.copy(before)
     rows = changed_rows(before, after) if rows is None else rows
     if len(rows):
         out[rows] = _mix(before[rows], after[rows], alpha)
