@@ -56,3 +56,19 @@ def test_parameters_are_checked_declaratively(small):
         with pytest.raises(ParameterError, match=f"{name} must be {value}"):
             est.fit(small) if not isinstance(est, CMCR) else est.fit(small, small)
         assert name in type(est)._parameter_constraints
+
+
+def test_always_normalised_blockwise_equals_one_pass(coco_vectors):
+    """normalize="always" divides each row by its float32 norm block by block: the same bits as one pass over all
+    rows (what the projectors, the Aligner and C-MCR compute with), across block boundaries."""
+    from modalchorus_widget.data import validation as V
+
+    img, txt = coco_vectors
+    x = np.concatenate([img, txt] * 10) * np.float32(1.7)  # 10,000 rows: more than one block
+    assert len(x) > V._SMALL
+    got = V.check_vectors(x, "demo", normalize="always")
+    assert np.array_equal(got, x / np.linalg.norm(x, axis=1, keepdims=True))
+    with pytest.raises(EmbeddingError, match=r"demo: vectors contain inf at rows \[9999\]"):
+        bad = x.copy()
+        bad[-1, 3] = np.inf
+        V.check_vectors(bad, "demo")

@@ -18,6 +18,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .. import memory
 from ..errors import EmbeddingError, ParameterError
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
 
 MODALITIES = ("image", "text", "audio", "video")
 _CHUNK = 65536  # rows per block: temporaries stay ~100 MB whatever n is
+_SMALL = 8192  # rows per block where a pass makes (rows, d) temporaries: under glibc's mmap threshold (32 MB), so
+# they are reused from the heap instead of mapped and page-faulted afresh for every block
 
 
 def _rows_where(arr: np.ndarray, test) -> np.ndarray:
@@ -138,26 +141,32 @@ def check_vectors(
             "embedding model."
         )
     arr = arr.astype(np.float32, copy=False)
-    for what, test in (("NaN", np.isnan), ("inf", np.isinf)):
-        rows = _rows_where(arr, lambda c, test=test: test(c).any(axis=1))
-        if rows.size:
-            raise EmbeddingError(
-                f"{where}: vectors contain {what} at rows {_rows_text(rows, row_offset)}; drop or re-encode those rows."
-            )
+    norms = _row_norms(arr)  # one pass: a row holds NaN or inf exactly when its (float64) norm is not finite
+    if not np.isfinite(norms).all():
+        for what, test in (("NaN", np.isnan), ("inf", np.isinf)):
+            rows = _rows_where(arr, lambda c, test=test: test(c).any(axis=1))
+            if rows.size:
+                raise EmbeddingError(
+                    f"{where}: vectors contain {what} at rows {_rows_text(rows, row_offset)}; drop or re-encode "
+                    "those rows."
+                )
     if allow_zero and not normalize:
         return arr
-    norms = _row_norms(arr)
     zero = np.flatnonzero(norms < 1e-12)
     if zero.size and not allow_zero:
         raise EmbeddingError(
             f"{where}: vectors are zero at rows {_rows_text(zero, row_offset)}; a zero vector has no "
             "direction: drop or re-encode those rows."
         )
-    if normalize == "always":
-        return (arr / np.linalg.norm(arr, axis=1, keepdims=True)).astype(np.float32, copy=False)
+    if normalize == "always":  # each row over its float32 norm, block by block (the same bits as one pass)
+        out = memory.empty(arr.shape, np.float32)
+        for s in range(0, len(arr), _SMALL):
+            c = arr[s : s + _SMALL]
+            np.divide(c, np.linalg.norm(c, axis=1, keepdims=True), out=out[s : s + len(c)])
+        return out
     if not normalize or (arr.dtype == np.float32 and np.abs(norms - 1.0).max() <= tol):
         return arr
-    out = np.empty(arr.shape, np.float32)
+    out = memory.empty(arr.shape, np.float32)
     safe = np.where(norms < 1e-12, 1.0, norms)
     for s in range(0, len(arr), _CHUNK):
         out[s : s + _CHUNK] = arr[s : s + _CHUNK] / safe[s : s + _CHUNK, None]

@@ -80,21 +80,41 @@ _MDS = {"random_state": _SEED, "max_iter": [Interval(Integral, 1, None)]}
 
 
 class PCAProjector(Projector):
+    """The first two principal components: the map a widget draws at once while a slower one fits.
+
+    Parameters
+    ----------
+    random_state : int or None, default 0
+        Seed of the solver and of the sample.
+    max_fit_points : int, default 50000
+        Above this many rows the components are fitted on a random sample of that many (two directions of a
+        million rows are the sample's to three decimals) and every row is placed in blocks: a first frame at a
+        million rows costs a second, not a full SVD.
+    """
+
     name = "PCA"
     supports_transform = True
-    _parameter_constraints = {"random_state": _SEED}
+    _parameter_constraints = {"random_state": _SEED, "max_fit_points": [Interval(Integral, 3, None)]}
 
-    def __init__(self, random_state=0):
+    def __init__(self, random_state=0, max_fit_points=50_000):
         self.random_state = random_state
+        self.max_fit_points = max_fit_points
 
     def _fit(self, Z, modality):
         from sklearn.decomposition import PCA
 
         self.model_ = PCA(2, random_state=self.random_state)
-        return self.model_.fit_transform(Z)
+        if len(Z) <= self.max_fit_points:
+            return self.model_.fit_transform(Z)
+        rng = np.random.default_rng(self.random_state)
+        self.model_.fit(Z[np.sort(rng.choice(len(Z), self.max_fit_points, replace=False))])
+        return self._transform(Z)
 
     def _transform(self, V):
-        return self.model_.transform(V)
+        out = np.empty((len(V), 2), np.float64)
+        for s in range(0, len(V), 8192):  # (rows, d) temporaries under glibc's mmap threshold: reused, not faulted
+            out[s : s + 8192] = self.model_.transform(V[s : s + 8192])
+        return out
 
 
 class TSNEProjector(Projector):
