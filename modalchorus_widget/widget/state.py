@@ -219,11 +219,9 @@ class ChorusState:
         if "image" in es.modalities:
             is_img, old = es.mask("image"), getattr(self, "predictions", None)
             moved = rows is not None and np.isin(self.prompt_rows if self.prompt_rows is not None else [], rows).any()
-            if rows is not None and not moved and old is not None and len(old) == es.n:
-                rows = np.unique(np.asarray(rows, np.int64))
-                pred, img = old.copy(), rows[is_img[rows]]  # only the images the round moved
-            else:
-                img = np.flatnonzero(is_img)
+            fresh = rows is None or moved or old is None or len(old) != es.n
+            rows = None if fresh else np.unique(np.asarray(rows, np.int64))  # only the images the round moved:
+            pred, img = (pred, np.flatnonzero(is_img)) if fresh else (old.copy(), rows[is_img[rows]])
         if len(img):
             prompts = es.vectors[self.prompt_rows] if self.prompt_rows is not None else self.prompt_vectors
             pred[img] = np.asarray(self.prompt_names, dtype=object)[read_rows(es.vectors, img, None, prompts)]
