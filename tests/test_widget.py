@@ -71,6 +71,30 @@ def test_positions_validation_and_update():
     assert w.positions.dtype == np.float32 and (w.positions == 1).all()
 
 
+def _custom(sent, kind):
+    return [d for d in sent if d and d.get("method") == "custom" and d["content"].get("type") == kind]
+
+
+def test_few_moved_points_go_as_a_delta():
+    """At most half the points moved: a positions_delta of exactly those (shown indices, places), no full upload;
+    more than half: the whole array, as before."""
+    w = scatter()
+    sent, bufs = [], []
+    w.comm.send = lambda data=None, metadata=None, buffers=None: (sent.append(data), bufs.append(buffers))
+    xy = w.positions.copy()
+    xy[[3, 50]] += 1
+    w.update_positions(xy)
+    (delta,) = _custom(sent, "positions_delta")
+    b = bufs[sent.index(delta)]
+    assert delta["content"]["count"] == 2 and np.frombuffer(b[0], np.uint32).tolist() == [3, 50]
+    assert np.array_equal(np.frombuffer(b[1], np.float32).reshape(-1, 2), xy[[3, 50]])
+    assert np.array_equal(w.positions, xy)
+    assert not [d for d in sent if d and d.get("method") == "update" and "positions" in str(d)]
+    sent.clear()
+    w.update_positions(xy + 1)
+    assert not _custom(sent, "positions_delta") and [d for d in sent if d and d.get("method") == "update"]
+
+
 def test_bad_constructor_input():
     with pytest.raises(BufferFormatError, match=r"shape \(n, 2\)"):
         ScatterWidget(np.zeros((4, 3)))
@@ -573,3 +597,19 @@ def test_a_session_saved_after_augment_reopens_with_its_added_points(digits, tmp
         w3.align(PointSet(int(digits.prompt_index[3]), np.r_[threes, w3.sets["extra"]]))
     w3.align(PointSet(int(digits.prompt_index[3]), threes))
     assert np.array_equal(w3.embeddings.vectors[es.n :], w2.embeddings.vectors[es.n :])
+
+
+def test_anchor_round_sends_only_the_moved_prompts():
+    """An anchor-mode round on the shapes default moves only the tuned prompt rows: the widget sends their new
+    places as a delta, and Python's positions hold the round's placement."""
+    from modalchorus_widget import PointSet, load_default
+
+    data = load_default("shapes")
+    w = Chorus(data.embeddings, projector="PCA", aligner=Aligner(mode="anchors", guard=None))
+    sent = []
+    w.comm.send = lambda data=None, metadata=None, buffers=None: sent.append(data)
+    before = w.positions.copy()
+    rnd = w.align(PointSet(int(data.prompt_index[0]), data.train[:8]))
+    moved = np.flatnonzero((w.positions != before).any(axis=1))
+    (delta,) = _custom(sent, "positions_delta")
+    assert 0 < len(moved) <= len(rnd.delta.rows) and delta["content"]["count"] == len(moved)

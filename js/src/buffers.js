@@ -104,3 +104,21 @@ export function sameIndices(a, b) {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** The positions after a kernel's `positions_delta`: a copy of `current` (x, y float32 per point, any wire form)
+ * with the points at `index` (uint32 bytes) moved to `xy` (float32 bytes), in the wire form model.set takes. The
+ * model's value is replaced, never written in place. Throws RangeError on buffers that do not fit. */
+export function applyPositionsDelta(current, index, xy) {
+  const next = Float32Array.from(decodeFloat32(current));
+  const idx = decodeUint32(index);
+  const v = decodeFloat32(xy);
+  if (v.length !== 2 * idx.length) throw new RangeError(`positions_delta: ${idx.length} indices but ${v.length / 2} places`);
+  const n = next.length >> 1;
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i];
+    if (j >= n) throw new RangeError(`positions_delta: point ${j} of ${n}`);
+    next[2 * j] = v[2 * i];
+    next[2 * j + 1] = v[2 * i + 1];
+  }
+  return toWire(next);
+}

@@ -17,6 +17,7 @@
 //   Declare it in modalchorus_widget/widget/protocol.py (MESSAGES, under its direction) and rebuild; then
 //   ctrl.on('kind', ...) for kernel -> browser, ctrl.send('kind', {...}) for browser -> kernel (a kind or field
 //   the declaration lacks throws here and is refused by the kernel).
+import { applyPositionsDelta } from './buffers.js';
 import { createController } from './controller.js';
 import {
   mountAugment, mountAxis, mountCodeLine, mountDensity, mountExport, mountGallery, mountHistory, mountNotice,
@@ -40,4 +41,19 @@ function render({ model, el }) {
   return () => ctrl.destroy();
 }
 
-export default { render };
+/** Once per model, whether or not a view is on screen: the kernel's `positions_delta` (the few points a round
+ * moved) updates the model's positions, so every view, and any view made later, draws them. */
+function initialize({ model }) {
+  const onCustom = (msg, buffers) => {
+    if (msg?.type !== 'positions_delta') return;
+    try {
+      model.set('positions', applyPositionsDelta(model.get('positions'), buffers?.[0], buffers?.[1]));
+    } catch (err) {
+      console.warn(`modalchorus-widget: ignored a positions_delta from the kernel: ${err.message}`);
+    }
+  };
+  model.on('msg:custom', onCustom);
+  return () => model.off('msg:custom', onCustom);
+}
+
+export default { initialize, render };

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { asBytes, decodeCodes, decodeFloat32, decodeUint32, encodeIndices, sameIndices, sortedUnique } from '../src/buffers.js';
+import {
+  applyPositionsDelta, asBytes, decodeCodes, decodeFloat32, decodeUint32, encodeIndices, sameIndices, sortedUnique,
+} from '../src/buffers.js';
 
 describe('buffers', () => {
   it('decodes float32 from a DataView without copying when aligned', () => {
@@ -37,5 +39,15 @@ describe('buffers', () => {
     expect(sameIndices([1, 2], new Uint32Array([1, 2]))).toBe(true);
     expect(sameIndices([1, 2], [1])).toBe(false);
     expect(asBytes(new ArrayBuffer(3)).length).toBe(3);
+  });
+
+  it('applies a positions_delta to a copy, from chunks too', () => {
+    const cur = new Float32Array([0, 0, 1, 1, 2, 2, 3, 3]);
+    const next = decodeFloat32(applyPositionsDelta([new DataView(cur.buffer, 0, 16), new DataView(cur.buffer, 16, 16)],
+      new Uint32Array([1, 3]).buffer, new Float32Array([9, 8, 7, 6]).buffer));
+    expect(Array.from(next)).toEqual([0, 0, 9, 8, 2, 2, 7, 6]);
+    expect(Array.from(cur)).toEqual([0, 0, 1, 1, 2, 2, 3, 3]); // the model's old value is left as it was
+    expect(() => applyPositionsDelta(cur, new Uint32Array([4]).buffer, new Float32Array([1, 1]).buffer)).toThrow(/point 4 of 4/);
+    expect(() => applyPositionsDelta(cur, new Uint32Array([1]).buffer, new Float32Array([1]).buffer)).toThrow(/1 indices/);
   });
 });

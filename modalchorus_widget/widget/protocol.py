@@ -104,6 +104,8 @@ MESSAGES = {
         ),
         "round_trails": Message({"round": "int", "count": "int", "shift": "list", "spread": "number"}, buffers=(3, 3)),
         "round_drawn": Message({"round": "int"}),
+        # the points that moved (at most half of those shown): shown indices (uint32) and their places (float32 x, y)
+        "positions_delta": Message({"count": "int"}, buffers=(2, 2)),
         # the slider's preview: the report at that alpha and the points' colour codes (when coloured by prediction)
         "strength_preview": Message({"alpha": "number", "report": "dict"}, buffers=(0, 1)),
         "export_png": Message({"request": "str"}),

@@ -314,17 +314,38 @@ class ScatterWidget(anywidget.AnyWidget):
         self.named_sets = dict(value)
 
     def update_positions(self, xy, animate: bool = True):
-        """Move the points to new positions (same number of points); the browser animates the change."""
+        """Move the points to new positions (same number of points); the browser animates the change.
+
+        When at most half of the shown points moved (an anchor round, a few added prompts), only those go to the
+        browser, as a ``positions_delta`` message of their indices and places, instead of every position."""
         pos = B.as_positions(xy, self.n, "positions")
         ms = self.animate_ms
         if not animate:
             self.animate_ms = 0
         try:
-            self.positions = pos
+            moved = self._moved_shown(pos)
+            if moved is None:
+                self.positions = pos
+            else:
+                shown = self._sample.take(pos) if self._sample is not None else pos
+                bufs = [moved.tobytes(), np.ascontiguousarray(shown[moved], np.float32).tobytes()]
+                self._trait_values["positions"] = pos  # the browser applies the delta: no full upload
+                self.send_message("positions_delta", buffers=bufs, count=int(len(moved)))
         finally:
             if not animate:
                 self.animate_ms = ms
         return self
+
+    def _moved_shown(self, pos):
+        """Shown indices (uint32) whose position differs from the current one, or None when more than half moved
+        (or the shapes differ): then the whole array is cheaper to send."""
+        old = self.positions
+        if old is None or old.shape != pos.shape or len(pos) == 0:
+            return None
+        s = self._sample
+        a, b = (s.take(old), s.take(pos)) if s is not None else (old, pos)
+        moved = np.flatnonzero((a != b).any(axis=1)).astype(np.uint32)
+        return None if 2 * len(moved) > len(b) else moved
 
     def payload_nbytes(self) -> dict:
         """Bytes this widget's state sends over the comm: JSON, binary, and the plain array sizes.

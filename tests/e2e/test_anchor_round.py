@@ -57,6 +57,11 @@ def test_anchor_round_moves_only_the_prompts(open_notebook):
     # two points moved on the map (the two prompts), so two trails, not one per point that shifted a little
     trails = lambda: int(page.evaluate("() => document.querySelector('.mc-root').dataset.trails || 0"))  # noqa: E731
     assert wait_for(lambda: trails() == 2), trails()
+    # only the two moved points went to the browser (a positions_delta): its positions now equal Python's
+    browser_xy = """() => { const v = globalThis.__modalchorus.at(-1).model.get('positions'); const out = [];
+      for (const p of (Array.isArray(v) ? v : [v])) out.push(...new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4));
+      return out; }"""
+    assert wait_for(lambda: page.evaluate(browser_xy) == k.value("w.positions.ravel().tolist()"))
     time.sleep(0.3)
     nb.screenshot("anchor-round.png", root)
     # keyboard: U undoes the round; the prompts are back bit for bit
