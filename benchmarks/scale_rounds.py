@@ -7,7 +7,7 @@ in fast and in anchor mode; each timed from ``step`` to its return in this (warm
 imported, the wall seconds of the round itself (what a user waits for once the notebook runs).
 
 Keys: ``round_fast_1m_s`` and ``round_anchors_1m_s`` (``Aligner.step``); ``widget_round_fast_1m_s`` and
-``widget_round_anchors_1m_s`` (the same rounds through ``ChorusState.align`` with 20 caption rows as class
+``widget_round_anchors_1m_s`` (the same rounds through ``ChorusState.align`` with 20 other caption rows as class
 prompts, which the guard then reads: the round, the re-placed points, the predictions and the round's panel); ``chorus_1m_first_frame_s`` (``Chorus(es, projector=MFM())`` returns
 with a layout to draw) and ``chorus_1m_mfm_ready_s`` (the MFM map replaces it, kernel side); ``device``.
 
@@ -115,7 +115,8 @@ def measure(args=None, log=None) -> dict:
         del al, rnd  # one 2 GB state per round: free them before the widget's own
         gc.collect()
         if not rounds_only:  # the same round through the widget's state: re-placed points, predictions, panel
-            prompts = list(range(es.n - N_TEXTS, es.n - N_TEXTS + 20))  # 20 caption rows as class prompts
+            # 20 caption rows as class prompts, not the anchor's (with it among them the pull holds before any step)
+            prompts = list(range(es.n - N_TEXTS + 8, es.n - N_TEXTS + 28))
             al2 = _aligner(es, mode, guard=dict(concepts=prompts))  # what Chorus gives its default aligner
             st = ChorusState(es, projector="PCA", aligner=al2, class_prompts=prompts)
             t = time.perf_counter()

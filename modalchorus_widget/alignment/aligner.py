@@ -39,7 +39,7 @@ from .guard import (
     set_mapper,
 )
 from .report import round_report
-from .rounds import after_state, apply_round, delta_between
+from .rounds import Delta, after_state, apply_round, delta_between
 from .strength import preview, restrength
 
 MODES = ("fast", "deep", "anchors")
@@ -319,7 +319,7 @@ n_candidates, batch_size, validation, eval_every, patience
         after, delta = apply_round(before, mod, self.mode, weights, adapters, info["steps"] == 0, self.device_)
         mapper = set_mapper(self.transform, adapters)
         after, alpha, guarded = guard_round(self.guard, es, before, after, resolved, selected, mapper, delta.rows)
-        delta = delta if alpha == 1.0 else delta_between(before, after, delta.rows)
+        delta = delta if alpha == 1.0 else Delta.none() if alpha == 0.0 else delta_between(before, after, delta.rows)
         new_es = es.with_vectors(after, normalize=False, trusted=True)  # a new finite array: no copy, no check
         report = round_report(es, before, after, resolved, adapters, selected, info, delta, self._concepts())
         report.update(alpha=alpha, **({"guard": guarded} if guarded else {}))

@@ -104,6 +104,12 @@ def interpolate(before, after, alpha: float, rows=None) -> np.ndarray:
     return out
 
 
+def _state_at(before, after, alpha, changed):
+    """The state at ``alpha``: ``before`` / ``after`` themselves at the ends (states are read-only: shared, not
+    copied, which at a million rows saves a 2 GB copy when the guard settles at 0), else :func:`interpolate`."""
+    return before if alpha == 0.0 else after if alpha == 1.0 else interpolate(before, after, alpha, changed)
+
+
 def _mix(b, a, alpha):
     m = np.float32(1.0 - alpha) * np.asarray(b, np.float32) + np.float32(alpha) * np.asarray(a, np.float32)
     return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
@@ -153,14 +159,16 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
     full = nc <= 4 * _K  # few concepts: read them all
     if len(always) > 4 * _K:  # most concepts moved: their best at either end is among the candidates already
         always = always[:0]
+    both = np.ascontiguousarray(np.concatenate([cb, ca]).T)  # each row meets both ends' concepts in one product
     for s in range(0, nq, _BLOCK):
         q = queries[s : s + _BLOCK]
         lo, hi = int(q[0]), int(q[-1]) + 1
         qb, qa = (before[lo:hi], after[lo:hi]) if hi - lo == len(q) else (before[q], after[q])  # views when dense
-        s0, s1 = qb @ cb.T, qa @ ca.T
+        sb, sa = qb @ both, qa @ both  # two passes over the rows instead of four
+        s0, s1 = sb[:, :nc], sa[:, nc:]
         if full:
             cand = np.broadcast_to(np.arange(nc), (len(q), nc))
-            bb, ba, ab, aa = s0, qb @ ca.T, qa @ cb.T, s1
+            bb, ba, ab, aa = s0, sb[:, nc:], sa[:, :nc], s1
         else:  # four products (matmuls), then each row's candidates taken from them: no (m, c, d) gathers
             # each row's best at both ends (a reading between them is almost always one of the two; the exact read
             # at the chosen alpha checks it): argmax costs a tenth of a top-k partition over many concepts
@@ -169,8 +177,8 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
                 top.append(np.broadcast_to(always, (len(q), len(always))))
             cand = np.concatenate(top, 1)
             bb, aa = np.take_along_axis(s0, cand, 1), np.take_along_axis(s1, cand, 1)
-            del s0, s1
-            ba, ab = np.take_along_axis(qb @ ca.T, cand, 1), np.take_along_axis(qa @ cb.T, cand, 1)
+            ba, ab = np.take_along_axis(sb[:, nc:], cand, 1), np.take_along_axis(sa[:, :nc], cand, 1)
+            del s0, s1, sb, sa
         cross = ba + ab
         P, Q = cross - 2 * bb, bb + aa - cross  # (1-x)^2 bb + x(1-x)(ba+ab) + x^2 aa = bb + x P + x^2 Q
         inv, x32 = (1.0 / norms).astype(np.float32), al.astype(np.float32)
@@ -341,7 +349,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
                 float(kept[pick]),
                 [],
                 np.zeros(0, np.int64),
-                after if alpha == 1.0 else interpolate(before, after, alpha, changed),
+                _state_at(before, after, alpha, changed),
             )
         if exact[0] <= spec.tolerance + 1e-12 or pick == 0:
             result = GuardResult(
@@ -422,7 +430,7 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
     code = pd.factorize(pd.Series(names, dtype=object))[0]  # with labels, two prompts of one class read the same
 
     def exact(alpha):  # only the changed rows are mixed; at alpha 1 only they (or the concepts moved) are read again
-        v = after if alpha == 1.0 else interpolate(before, after, alpha, changed)
+        v = _state_at(before, after, alpha, changed)
         if alpha in (0.0, 1.0):
             p = p0 if alpha == 0.0 else readings_after(before, after, queries, concepts, Delta(changed, None), p0)
         else:
@@ -453,7 +461,7 @@ def _pairs_measure(pairs, before, after, alphas):
     x0, y0 = ab[0], ba[0]
 
     def exact(alpha):
-        v = interpolate(before, after, alpha) if alpha else before
+        v = _state_at(before, after, alpha, None)
         x, y = read_exact(v, pa, pb), read_exact(v, pb, pa)
         w = max(0.0, r0[0] - r1(x), r0[1] - r1(y))
         return w, [], np.union1d(pa[x != x0], pb[y != y0]), v
@@ -486,7 +494,7 @@ def guard_round(guard, es, before, after, resolved, selected, map_set=None, chan
 
     spec2 = replace(spec, set=None, on=np.arange(n, n + gs.n), labels=lab)
     res = run_guard(spec2, joint, joint.vectors, np.concatenate([after, xa]), resolved, selected)
-    res.vectors = interpolate(before, after, res.alpha)
+    res.vectors = _state_at(before, after, res.alpha, changed)
     return res.vectors, res.alpha, {**res.to_report(), "on": "guard set", "set_rows": int(gs.n)}
 
 

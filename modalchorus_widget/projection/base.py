@@ -23,6 +23,8 @@ from ..errors import NotFittedError, ProjectionError
 
 __all__ = ["Projector", "EstimatorProjector", "check_embeddings"]
 
+_BLOCK = 65_536  # rows per block of a large transform: each block is checked, normalised and placed in turn
+
 
 def check_embeddings(X, modality=None, min_modalities: int = 1, where: str = "Projector.fit"):
     """(unit vectors, modality name per row) from an EmbeddingSet or an array plus ``modality``.
@@ -161,6 +163,16 @@ class Projector(BaseEstimator):
             raise ProjectionError(f"{self.name} cannot place new points; refit it, or use MFM, PCA, t-SNE or UMAP.")
         self.check_fitted()
         where = f"{self.name}.transform"
+        raw = vectors.vectors if hasattr(vectors, "modality") and hasattr(vectors, "vectors") else vectors
+        if isinstance(raw, np.ndarray) and raw.ndim == 2 and len(raw) > _BLOCK:  # blockwise: no (n, d) copy
+            self._check_transform_modality(vectors, modality, len(raw), where)
+            out = np.empty((len(raw), 2), np.float32)
+            for s in range(0, len(raw), _BLOCK):
+                part = check_vectors(
+                    raw[s : s + _BLOCK], where, dim=self.n_features_in_, normalize="always", row_offset=s
+                )
+                out[s : s + len(part)] = self._transform(part)
+            return out
         V = check_vectors(vectors, where, dim=self.n_features_in_, normalize="always")
         self._check_transform_modality(vectors, modality, len(V), where)
         return np.asarray(self._transform(V), dtype=np.float32)
