@@ -7,8 +7,9 @@ in fast and in anchor mode; each timed from ``step`` to its return in this (warm
 imported, the wall seconds of the round itself (what a user waits for once the notebook runs).
 
 Keys: ``round_fast_1m_s`` and ``round_anchors_1m_s`` (``Aligner.step``); ``widget_round_fast_1m_s`` and
-``widget_round_anchors_1m_s`` (the same rounds through ``ChorusState.align`` with 20 other caption rows as class
-prompts, which the guard then reads: the round, the re-placed points, the predictions and the round's panel); ``chorus_1m_first_frame_s`` (``Chorus(es, projector=MFM())`` returns
+``widget_round_anchors_1m_s`` (the same lasso through ``ChorusState.align``, pulled to another caption, pair 11's,
+one of 20 caption rows given as class prompts, which the guard then reads: the round, the re-placed points, the
+predictions and the round's panel); ``chorus_1m_first_frame_s`` (``Chorus(es, projector=MFM())`` returns
 with a layout to draw) and ``chorus_1m_mfm_ready_s`` (the MFM map replaces it, kernel side); ``device``.
 
 ``measure(args)`` is what ``benchmarks.scale_fit`` calls; ``main`` runs it alone:
@@ -84,6 +85,7 @@ def measure(args=None, log=None) -> dict:
     ``mfm_timeout`` (seconds to wait for the MFM map, default 600) and ``noise``. Returns the figures."""
     import torch
 
+    from modalchorus_widget.alignment import PointSet
     from modalchorus_widget.projection.mfm import MFM
     from modalchorus_widget.widget.chorus import Chorus
     from modalchorus_widget.widget.state import ChorusState
@@ -115,12 +117,13 @@ def measure(args=None, log=None) -> dict:
         del al, rnd  # one 2 GB state per round: free them before the widget's own
         gc.collect()
         if not rounds_only:  # the same round through the widget's state: re-placed points, predictions, panel
-            # 20 caption rows as class prompts, not the anchor's (with it among them the pull holds before any step)
+            # 20 caption rows as class prompts; the lasso (pair 7's images) is pulled to one of them, pair 11's caption:
+            # a relabel the guard reads against the prompts (pulled to their own caption, the round held at step 0)
             prompts = list(range(es.n - N_TEXTS + 8, es.n - N_TEXTS + 28))
             al2 = _aligner(es, mode, guard=dict(concepts=prompts))  # what Chorus gives its default aligner
             st = ChorusState(es, projector="PCA", aligner=al2, class_prompts=prompts)
             t = time.perf_counter()
-            st.align(c)
+            st.align(PointSet(es.n - N_TEXTS + 11, c.members))
             out[f"widget_round_{mode}_1m_s"] = round(time.perf_counter() - t, 3)
             log(f"{mode} round through the widget's state: {out[f'widget_round_{mode}_1m_s']} s")
             del st, al2
