@@ -1,35 +1,73 @@
-"""Large fresh arrays backed by huge pages, so that a round at a million rows does not pay a page fault per 4 KB.
+"""Large fresh arrays whose pages the kernel maps in one call, so a round at a million rows does not pay a page fault
+per 4 KB.
 
-A round writes a new (n, d) state (undo keeps the old one). With ordinary pages, first-touching 2 GB costs half
-a million page faults: on a 2-core machine that is 2-10 s of a round, more than its arithmetic. An anonymous
-mapping advised ``MADV_HUGEPAGE`` faults in 2 MB at a time (about 3x less system time, and far less when the
-machine is busy). Smaller arrays, and systems without ``madvise``, get a plain ``numpy.empty``.
+A round writes a new (n, d) state (undo keeps the old one). First-touching 2 GB of fresh memory page by page costs
+half a million page faults: on this 2-core VM 1-4 s of system time, more than the round's arithmetic. Huge pages
+(``MADV_HUGEPAGE``, which numpy asks for) cut that to 0.3 s when the kernel has free 2 MB blocks, but stall 5-6 s
+compacting memory when it has not (measured after a 1M-row fit). ``MAP_POPULATE`` maps every 4 KB page of the
+array in the one ``mmap`` call: 0.6-1.0 s for 2 GB, whatever the state of memory. Smaller arrays, and systems
+without it, get a plain ``numpy.empty``.
+
+On a virtual machine even that is not the whole cost: pages the host has not backed yet (or took back while they
+were free) fault on the host too, and 2 GB then take 4-6 s whatever the flags. Memory that stays in the process
+does not: so a large array's mapping goes back to a small pool when the array is dropped (an undone round's state,
+the redo stack a new round clears), and :func:`reserve` maps and touches one spare in a background thread while
+the user is choosing the next lasso. :func:`empty` takes from the pool first. At most ``POOL_BUFFERS`` spares of
+each size are kept; :func:`release` gives them back to the system.
 """
 
 from __future__ import annotations
 
 import mmap
+import threading
+import weakref
 
 import numpy as np
 
-__all__ = ["HUGE_MIN_BYTES", "empty", "copy"]
+__all__ = ["MIN_BYTES", "POOL_BUFFERS", "copy", "empty", "release", "reserve"]
 
-HUGE_MIN_BYTES = 64 << 20  # below this, numpy's allocator is as fast
+MIN_BYTES = 64 << 20  # below this, numpy's allocator is as fast
+POOL_BUFFERS = 1  # spare mappings kept per size
+_pool: dict = {}  # nbytes -> [mmap, ...], each mapped and touched
+_lock = threading.Lock()
+_reserving: set = set()
+
+
+def _map(nbytes: int):
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+
+
+def _give_back(buf) -> None:
+    """A pooled array was dropped: keep its mapping for the next one of its size (up to ``POOL_BUFFERS``)."""
+    with _lock:
+        spares = _pool.setdefault(len(buf), [])
+        if len(spares) < POOL_BUFFERS:
+            spares.append(buf)  # else dropped: unmapped once nothing refers to it
+
+
+def _wrap(buf, dtype, shape) -> np.ndarray:
+    flat = np.frombuffer(buf, dtype)
+    weakref.finalize(flat, _give_back, buf)  # every view keeps ``flat`` alive; the mapping returns with the last
+    return flat.reshape(shape)
 
 
 def empty(shape, dtype=np.float32) -> np.ndarray:
-    """An uninitialised writable C-contiguous array, on huge pages when it is large and the system allows."""
+    """An uninitialised writable C-contiguous array: for a large one, a spare mapping from the pool, else a new
+    one whose pages are mapped up front."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    advise = getattr(mmap, "MADV_HUGEPAGE", None)
-    if nbytes < HUGE_MIN_BYTES or advise is None or not hasattr(mmap, "MAP_PRIVATE"):
+    if nbytes < MIN_BYTES or not hasattr(mmap, "MAP_ANONYMOUS"):
         return np.empty(shape, dtype)
-    try:
-        buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        buf.madvise(advise)
-    except (OSError, ValueError):  # no THP support or no address space: the ordinary way
-        return np.empty(shape, dtype)
-    return np.frombuffer(buf, dtype).reshape(shape)  # the array keeps the mapping alive; unmapped with it
+    with _lock:
+        spares = _pool.get(nbytes)
+        buf = spares.pop() if spares else None
+    if buf is None:
+        try:
+            buf = _map(nbytes)
+        except (OSError, ValueError):  # no address space for it: the ordinary way
+            return np.empty(shape, dtype)
+    return _wrap(buf, dtype, shape)
 
 
 def copy(a) -> np.ndarray:
@@ -38,3 +76,37 @@ def copy(a) -> np.ndarray:
     out = empty(a.shape, a.dtype)
     np.copyto(out, a)
     return out
+
+
+def reserve(shape, dtype=np.float32) -> None:
+    """Map and touch one spare of this size in a background thread (no-op for small arrays, or when a spare is
+    there or on its way): the next :func:`empty` of that size then costs nothing."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if nbytes < MIN_BYTES or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return
+    with _lock:
+        if _pool.get(nbytes) or nbytes in _reserving:
+            return
+        _reserving.add(nbytes)
+
+    def work():
+        try:
+            buf = _map(nbytes)
+            view = np.frombuffer(buf, np.uint8)
+            for s in range(0, nbytes, 64 << 20):  # touch every page (MAP_POPULATE may be missing or lazy)
+                view[s : s + (64 << 20) : 4096] = 0
+            del view
+            _give_back(buf)
+        except (OSError, ValueError, MemoryError):
+            pass
+        finally:
+            with _lock:
+                _reserving.discard(nbytes)
+
+    threading.Thread(target=work, name="memory-reserve", daemon=True).start()
+
+
+def release() -> None:
+    """Give every spare mapping back to the system (each is unmapped once nothing refers to it)."""
+    with _lock:
+        _pool.clear()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .. import memory
 from ..data.embeddings import EmbeddingSet
 from ..data.validation import Check, Interval, Options, check_modality, check_params, check_vectors
 from ..device import device_ok, resolve_device
@@ -31,13 +32,7 @@ from .aligner_file import Round
 from .anchors import anchors_to_bytes, fit_anchor_round, map_tuned_anchors
 from .constraints import Constraint
 from .fit import FitParams, fit_round, stratified
-from .guard import (
-    guard_ok,
-    guard_round,
-    guard_to_json,
-    mix_vectors,
-    set_mapper,
-)
+from .guard import guard_ok, guard_round, guard_to_json, mix_vectors, set_mapper
 from .report import round_report
 from .rounds import Delta, after_state, apply_round, delta_between
 from .strength import preview, restrength
@@ -233,6 +228,7 @@ n_candidates, batch_size, validation, eval_every, patience
         self.history_ = []
         self._states = [embeddings]
         self._redo = []
+        memory.reserve(embeddings.vectors.shape)  # the first round's new state, mapped while the user lassos
         return self
 
     def _concepts(self):
@@ -329,6 +325,7 @@ n_candidates, batch_size, validation, eval_every, patience
         # commit: build the new containers first, then swap them in together
         history, states = self.history_ + [rnd], self._states + [new_es]
         self.history_, self._states, self._redo, self.embeddings_ = history, states, [], new_es
+        memory.reserve(after.shape)  # and the next one's
         return rnd
 
     def _step_deep(self, flat, resolved, params, selected, ref, t0) -> Round:
