@@ -33,9 +33,10 @@ _lock = threading.Lock()
 _reserving: set = set()
 
 
-def _map(nbytes: int):
-    populate = getattr(mmap, "MAP_POPULATE", 0)
-    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+def _map(nbytes: int, populate: bool = True):
+    """A private anonymous mapping; ``populate``: its pages mapped in the call (which holds the GIL throughout)."""
+    extra = getattr(mmap, "MAP_POPULATE", 0) if populate else 0
+    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | extra)
 
 
 def _give_back(buf) -> None:
@@ -91,9 +92,9 @@ def reserve(shape, dtype=np.float32) -> None:
 
     def work():
         try:
-            buf = _map(nbytes)
+            buf = _map(nbytes, populate=False)  # populating in mmap() would hold the GIL for seconds
             view = np.frombuffer(buf, np.uint8)
-            for s in range(0, nbytes, 64 << 20):  # touch every page (MAP_POPULATE may be missing or lazy)
+            for s in range(0, nbytes, 64 << 20):  # touch every page, in numpy loops that release the GIL
                 view[s : s + (64 << 20) : 4096] = 0
             del view
             _give_back(buf)

@@ -162,3 +162,24 @@ def test_unlabelled_rule_takes_each_reading_over_at_least_min_count_rows(world, 
     assert res.curve["worst_regression"][-1] == pytest.approx(want, abs=1e-6)
     with pytest.raises(AlignmentError, match="min_count"):
         check_guard(dict(min_count=0))
+
+
+def test_reading_a_state_at_alpha_without_making_it(coco_vectors):
+    """The exact read at an alpha mixes the changed rows on the fly, and the state at the pick is written into the
+    round's own array: both give the bits of reading / making interpolate's copy."""
+    from modalchorus_widget.alignment import guard as G
+
+    img, txt = coco_vectors
+    before = np.concatenate([img, txt]).astype(np.float32)
+    rng = np.random.default_rng(0)
+    queries, concepts = np.arange(500), np.arange(500, 1000)
+    for changed in (np.sort(rng.choice(1000, 300, replace=False)), np.arange(0, 500, 3)):  # concepts moved, or not
+        after = before.copy()
+        noise = rng.standard_normal((len(changed), before.shape[1])).astype(np.float32)
+        after[changed] = G._mix(before[changed], noise, 0.3)
+        p0 = G.read_exact(before, queries, concepts)
+        for alpha in (0.25, 0.6):
+            state = G.interpolate(before, after, alpha, changed)
+            ref = G.read_exact(state, queries, concepts)
+            assert np.array_equal(G._read_at(before, after, alpha, changed, queries, concepts, p0), ref)
+            assert np.array_equal(G._mix_into(before, after.copy(), alpha, changed), state)

@@ -314,7 +314,7 @@ n_candidates, batch_size, validation, eval_every, patience
         self.device_ = resolve_device(self.device, "Aligner(device=...)")  # blockwise, on the changed rows only
         after, delta = apply_round(before, mod, self.mode, weights, adapters, info["steps"] == 0, self.device_)
         mapper = set_mapper(self.transform, adapters)
-        after, alpha, guarded = guard_round(self.guard, es, before, after, resolved, selected, mapper, delta.rows)
+        after, alpha, guarded = guard_round(self.guard, es, before, after, resolved, selected, mapper, delta.rows, True)
         delta = delta if alpha == 1.0 else Delta.none() if alpha == 0.0 else delta_between(before, after, delta.rows)
         new_es = es.with_vectors(after, normalize=False, trusted=True)  # a new finite array: no copy, no check
         report = round_report(es, before, after, resolved, adapters, selected, info, delta, self._concepts())

@@ -104,6 +104,15 @@ def interpolate(before, after, alpha: float, rows=None) -> np.ndarray:
     return out
 
 
+def _mix_into(before, after, alpha, changed):
+    """``after`` made the state at ``alpha`` in place (its changed rows mixed, block by block): no new (n, d) array."""
+    rows = changed_rows(before, after) if changed is None else np.asarray(changed, np.int64)
+    for s in range(0, len(rows), 65_536):
+        r = rows[s : s + 65_536]
+        after[r] = _mix(before[r], after[r], alpha)
+    return after
+
+
 def _state_at(before, after, alpha, changed):
     """The state at ``alpha``: ``before`` / ``after`` themselves at the ends (states are read-only: shared, not
     copied, which at a million rows saves a 2 GB copy when the guard settles at 0), else :func:`interpolate`."""
@@ -126,6 +135,31 @@ def mix_vectors(b, a, alpha):
 
 
 # ------------------------------------------------------------------------------------------ readings
+def _read_at(before, after, alpha, changed, queries, concepts, p0=None) -> np.ndarray:
+    """:func:`read_exact` on the state at ``alpha`` without making it: block by block, the changed rows mixed on
+    the fly (the same bits as reading ``interpolate``'s copy). With no concept changed, only the changed query rows
+    can read otherwise than ``p0``: only they are read."""
+    is_changed = np.zeros(len(before), bool)
+    is_changed[np.asarray(changed, np.int64)] = True
+    cv = np.array(before[concepts], np.float32)
+    cc = is_changed[concepts]
+    if cc.any():
+        cv[cc] = _mix(before[concepts[cc]], after[concepts[cc]], alpha)
+    ct = np.ascontiguousarray(cv.T)
+    out = np.array(p0, np.int64) if p0 is not None and not cc.any() else np.empty(len(queries), np.int64)
+    todo = np.flatnonzero(is_changed[queries]) if p0 is not None and not cc.any() else np.arange(len(queries))
+    for s in range(0, len(todo), _BLOCK):
+        q = queries[todo[s : s + _BLOCK]]
+        lo, hi = int(q[0]), int(q[-1]) + 1
+        blk = before[lo:hi] if hi - lo == len(q) else before[q]
+        ch = np.flatnonzero(is_changed[q])
+        if len(ch):
+            blk = np.array(blk, np.float32)
+            blk[ch] = _mix(before[q[ch]], after[q[ch]], alpha)
+        out[todo[s : s + len(q)]] = np.argmax(blk @ ct, axis=1)
+    return out
+
+
 def read_exact(vectors, queries, concepts) -> np.ndarray:
     """Index into ``concepts`` of each query row's best-matching concept row (blockwise)."""
     out = np.empty(len(queries), np.int64)
@@ -295,8 +329,9 @@ def _mix_one(b, a, x):
     return mix_vectors(b[None], a[None], x)[0]
 
 
-def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=None) -> GuardResult:
-    """Score the round at ``spec.alphas`` and pick the largest alpha within the tolerance (see the module doc)."""
+def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=None, own=False) -> GuardResult:
+    """Score the round at ``spec.alphas`` and pick the largest alpha within the tolerance (see the module doc).
+    ``own``: ``after`` is the round's own fresh array, which the state at the pick may be written into."""
     alphas = list(spec.alphas)
     n = es.n
     watched = np.ones(n, bool)
@@ -363,7 +398,11 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
                 },
                 regressions=exact[1],
                 changed_outside=exact[2],
-                vectors=exact[3],
+                vectors=_mix_into(before, after, alpha, changed)
+                if own and 0.0 < alpha < 1.0
+                else exact[3]()
+                if callable(exact[3])
+                else exact[3],
             )
             worst[pick] = exact[0]
             result.curve["worst_regression"][pick] = round(float(exact[0]), 6)
@@ -429,12 +468,12 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
     names = _names(es, labels, concepts)
     code = pd.factorize(pd.Series(names, dtype=object))[0]  # with labels, two prompts of one class read the same
 
-    def exact(alpha):  # only the changed rows are mixed; at alpha 1 only they (or the concepts moved) are read again
-        v = _state_at(before, after, alpha, changed)
+    def exact(alpha):  # only the changed rows are mixed (on the fly: the state is made once, for the pick)
         if alpha in (0.0, 1.0):
             p = p0 if alpha == 0.0 else readings_after(before, after, queries, concepts, Delta(changed, None), p0)
         else:
-            p = read_exact(v, queries, concepts)
+            p = _read_at(before, after, alpha, changed, queries, concepts, p0)
+        v = lambda: _state_at(before, after, alpha, changed)  # noqa: E731
         moved = code[p] != code[p0]
         pairs = {}
         for f, t in zip(p0[moved], p[moved]):
@@ -469,7 +508,7 @@ def _pairs_measure(pairs, before, after, alphas):
     return {"worst": worst, "exact": exact}
 
 
-def guard_round(guard, es, before, after, resolved, selected, map_set=None, changed=None):
+def guard_round(guard, es, before, after, resolved, selected, map_set=None, changed=None, own=False):
     """The guard of one round (``Aligner.step``): (the vectors at the chosen alpha, alpha, the report's guard
     entry or None). ``guard`` is the Aligner's parameter; None applies the full round (alpha 1). ``map_set``
     (vectors, modality) -> (before, after) maps a guard set's rows through the earlier rounds and this one."""
@@ -477,7 +516,7 @@ def guard_round(guard, es, before, after, resolved, selected, map_set=None, chan
     if spec is None:
         return after, 1.0, None
     if spec.set is None:
-        res = run_guard(spec, es, before, after, resolved, selected, changed)
+        res = run_guard(spec, es, before, after, resolved, selected, changed, own)
         return res.vectors, res.alpha, res.to_report()
     if map_set is None:
         raise AlignmentError("Aligner: a guard set needs a vector map; deep mode takes guard='auto' or None.")
