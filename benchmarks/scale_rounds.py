@@ -6,7 +6,10 @@ point-set pull of 200 images (copies of pair ``--pair``'s image) to that pair's 
 in fast and in anchor mode; each timed from ``step`` to its return in this (warm) process, torch already
 imported, the wall seconds of the round itself (what a user waits for once the notebook runs).
 
-Keys: ``round_fast_1m_s`` and ``round_anchors_1m_s`` (``Aligner.step``); ``widget_round_fast_1m_s`` and
+Keys: ``round_fast_1m_s`` and ``round_anchors_1m_s`` (``Aligner.step``, once the memory of the round's new state
+has been mapped in the background, as it is while a user lassos: ``round_*_1m_reserve_wait_s`` is how long the
+benchmark waited for that; ``memory.reserve``), ``round_*_1m_back_to_back_s`` (the same round again at once, mapping
+its memory itself); ``widget_round_fast_1m_s`` and
 ``widget_round_anchors_1m_s`` (the same lasso through ``ChorusState.align``, pulled to another caption, pair 11's,
 one of 20 caption rows given as class prompts, which the guard then reads: the round, the re-placed points, the
 predictions and the round's panel); ``chorus_1m_first_frame_s`` (``Chorus(es, projector=MFM())`` returns
@@ -85,6 +88,7 @@ def measure(args=None, log=None) -> dict:
     ``mfm_timeout`` (seconds to wait for the MFM map, default 600) and ``noise``. Returns the figures."""
     import torch
 
+    from modalchorus_widget import memory
     from modalchorus_widget.alignment import PointSet
     from modalchorus_widget.projection.mfm import MFM
     from modalchorus_widget.widget.chorus import Chorus
@@ -105,11 +109,18 @@ def measure(args=None, log=None) -> dict:
         al = _aligner(es, mode)
         al.step(the_constraint(es, pair, which=11))  # warm-up round: lazy imports, caches
         al.undo()
+        t = time.perf_counter()
+        memory.wait()  # the user's lasso between rounds: the next state's memory is mapped meanwhile
+        out[f"round_{mode}_1m_reserve_wait_s"] = round(time.perf_counter() - t, 3)
         load = os.getloadavg()[0]
         t, c0 = time.perf_counter(), time.process_time()
         rnd = al.step(c)
         out[f"round_{mode}_1m_s"] = round(time.perf_counter() - t, 3)
         out[f"round_{mode}_1m_cpu_s"] = round(time.process_time() - c0, 3)  # the wall clock depends on the load
+        al.undo()
+        t = time.perf_counter()
+        al.step(c)  # again at once: no pause, so this round maps its new state itself
+        out[f"round_{mode}_1m_back_to_back_s"] = round(time.perf_counter() - t, 3)
         out[f"round_{mode}_1m_steps"] = int(rnd.report["steps"])
         out[f"round_{mode}_1m_load"] = round(load, 2)
         device = _device(getattr(al, "device_", device))

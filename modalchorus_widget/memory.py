@@ -24,13 +24,13 @@ import weakref
 
 import numpy as np
 
-__all__ = ["MIN_BYTES", "POOL_BUFFERS", "copy", "empty", "release", "reserve"]
+__all__ = ["MIN_BYTES", "POOL_BUFFERS", "copy", "empty", "release", "reserve", "wait"]
 
 MIN_BYTES = 64 << 20  # below this, numpy's allocator is as fast
 POOL_BUFFERS = 1  # spare mappings kept per size
 _pool: dict = {}  # nbytes -> [mmap, ...], each mapped and touched
 _lock = threading.Lock()
-_reserving: set = set()
+_reserving: dict = {}  # nbytes -> threading.Event, set when that spare is in the pool (or failed)
 
 
 def _map(nbytes: int, populate: bool = True):
@@ -61,6 +61,10 @@ def empty(shape, dtype=np.float32) -> np.ndarray:
     if nbytes < MIN_BYTES or not hasattr(mmap, "MAP_ANONYMOUS"):
         return np.empty(shape, dtype)
     with _lock:
+        pending = _reserving.get(nbytes)
+    if pending is not None:  # a spare of this size is being mapped: waiting for it beats mapping a second one
+        pending.wait()
+    with _lock:
         spares = _pool.get(nbytes)
         buf = spares.pop() if spares else None
     if buf is None:
@@ -88,23 +92,55 @@ def reserve(shape, dtype=np.float32) -> None:
     with _lock:
         if _pool.get(nbytes) or nbytes in _reserving:
             return
-        _reserving.add(nbytes)
+        done = _reserving[nbytes] = threading.Event()
 
     def work():
         try:
             buf = _map(nbytes, populate=False)  # populating in mmap() would hold the GIL for seconds
             view = np.frombuffer(buf, np.uint8)
-            for s in range(0, nbytes, 64 << 20):  # touch every page, in numpy loops that release the GIL
-                view[s : s + (64 << 20) : 4096] = 0
+            if not _populate(view):
+                _touch(view)  # every page, in numpy loops that release the GIL
             del view
             _give_back(buf)
         except (OSError, ValueError, MemoryError):
             pass
         finally:
             with _lock:
-                _reserving.discard(nbytes)
+                _reserving.pop(nbytes, None)
+            done.set()
 
     threading.Thread(target=work, name="memory-reserve", daemon=True).start()
+
+
+def _populate(view: np.ndarray) -> bool:
+    """Ask the kernel to map every page of ``view`` for writing (``MADV_POPULATE_WRITE``, Linux 5.14+), through
+    ctypes, which releases the GIL meanwhile; 64 MB per call, since each call holds the process's memory-map lock
+    and any new mapping elsewhere in the process waits for it. False where that is not available."""
+    try:
+        import ctypes
+
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+        base, step = view.ctypes.data, 64 << 20
+        for at in range(0, view.nbytes, step):
+            size = min(step, view.nbytes - at)
+            if madvise(ctypes.c_void_p(base + at), ctypes.c_size_t(size), 23) != 0:
+                return False if at == 0 else _touch(view[at:])
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def _touch(view: np.ndarray) -> bool:
+    for s in range(0, view.nbytes, 64 << 20):
+        view[s : s + (64 << 20) : 4096] = 0
+    return True
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Wait for the spares being mapped (:func:`reserve`); False if one is still on its way after ``timeout``."""
+    with _lock:
+        pending = list(_reserving.values())
+    return all(ev.wait(timeout) for ev in pending)
 
 
 def release() -> None:
