@@ -26,6 +26,7 @@ COMMANDS = {
     "reliability": "python -m benchmarks reliability --json docs/figures/reliability.json",
     "scale": "python -m benchmarks scale --rows 1000000 --sample 5000 --json docs/figures/scale.json",
     "probe": "python -m benchmarks probe --json docs/figures/probe.json",
+    "scale-fit": "python -m benchmarks scale-fit --json docs/figures/scale-fit.json",
 }
 
 # the docs page of each benchmark, relative to the repository root (the README links there)
@@ -39,6 +40,7 @@ PAGES = {
     "reliability": "docs/reliability.md",
     "scale": "docs/benchmarks/scale.md",
     "probe": "docs/benchmarks/probe.md",
+    "scale-fit": "docs/benchmarks/scale.md",
 }
 
 
@@ -429,6 +431,55 @@ def scale_table() -> str:
     return table(["figure", "value", "target"], rows)
 
 
+def scale_fit_table() -> str:
+    """MFM's fit against UMAP and openTSNE in one process, and a million rows in one process."""
+    s = load("scale-fit")
+
+    def ratio(k):
+        r = s.get(k)
+        return "n/a" if r is None else f"{r:.3f}"
+
+    rows = []
+    for lab, n in (("10k", "10,000"), ("100k", "100,000"), ("1m", "1,000,000")):
+        if s.get(f"mfm_fit_s_{lab}") is None:
+            continue
+        rows.append([
+            f"fit, {n} points", secs(s.get(f"mfm_fit_s_{lab}"), 1), secs(s.get(f"umap_fit_s_{lab}"), 1),
+            secs(s.get(f"opentsne_fit_s_{lab}"), 1),
+            f"{ratio(f'mfm_over_umap_{lab}')} / {ratio(f'mfm_over_opentsne_{lab}')}",
+        ])  # fmt: skip
+    if not rows:
+        raise Missing("scale-fit")
+    out = table(["", "MFM", "UMAP", "openTSNE", "MFM / UMAP, MFM / openTSNE"], rows)
+    one = [
+        ["MFM transform of 1,000,000 vectors", secs(s.get("mfm_transform_1m_s"), 1), ""],
+        ["a point-set round on 1,000,000 rows, fast mode", secs(s.get("round_fast_1m_s"), 2), "< 5 s"],
+        ["the same round, anchor mode", secs(s.get("round_anchors_1m_s"), 2), "< 5 s"],
+        ["each again at once, mapping its own memory (fast, anchors)",
+         f"{secs(s.get('round_fast_1m_back_to_back_s'), 2)}, {secs(s.get('round_anchors_1m_back_to_back_s'), 2)}", ""],
+        ["a relabel round through the widget's state, guard on 20 prompts, fast mode",
+         secs(s.get("widget_round_fast_1m_s"), 2), ""],
+        ["the same, anchor mode", secs(s.get("widget_round_anchors_1m_s"), 2), ""],
+        ["`Chorus(es_1m, projector=MFM())`: first frame (PCA), kernel side", secs(s.get("chorus_1m_first_frame_s"), 1), ""],
+        ["... the MFM map replaces it", secs(s.get("chorus_1m_mfm_ready_s"), 1), "≤ 90 s"],
+    ]  # fmt: skip
+    return out + "\n\n" + table(["a million rows", "wall", "target"], one) + f"\n\nDevice: {s.get('device', 'cpu')}."
+
+
+def scale_fit_quality() -> str:
+    """Tx@10, Cx@10 and Ti@10 of MFM, DCM-t-SNE and UMAP on held-out shapes pairs at each size."""
+    q = load("scale-fit").get("quality") or {}
+    rows = []
+    for lab, n in (("10k", "10,000"), ("100k", "100,000"), ("1m", "1,000,000")):
+        for method, f in (q.get(lab) or {}).items():
+            rows.append(
+                [n, method, f3(f.get("Tx@10")), f3(f.get("Cx@10")), f3(f.get("Ti@10")), secs(f.get("fit_s"), 1)]
+            )
+    if not rows:
+        raise Missing("scale-fit")
+    return table(["points", "method", "Tx@10", "Cx@10", "Ti@10", "fit"], rows)
+
+
 # ----------------------------------------------------------------------------------------------- probe
 def probe_table() -> str:
     p = load("probe")
@@ -514,6 +565,13 @@ def headline(start: str = ".") -> str:
         s = load("scale")
         return f"{s['rows']:,} rows encoded on Ray at {s['ray_rows_per_s']:,.0f} rows/s; driver peak {s['driver_peak_rss_gb']:.2f} GB"
 
+    def sf():
+        s = load("scale-fit")
+        return (
+            f"MFM fit on 100,000 points {s['mfm_fit_s_100k']:.1f} s (UMAP {s['umap_fit_s_100k']:.0f} s); "
+            f"a round on 1,000,000 rows {s['round_fast_1m_s']:.1f} s (fast), {s['round_anchors_1m_s']:.1f} s (anchors)"
+        )
+
     def pr():
         p = load("probe")
         return (
@@ -529,6 +587,7 @@ def headline(start: str = ".") -> str:
     add("cmcr", "C-MCR", cm)
     add("widget", "Widget speed", wid)
     add("reliability", "Reliability", rel)
+    add("scale-fit", "Speed at a million rows", sf)
     add("scale", "Scale on Ray", sc)
     return table(["benchmark", "headline figure"], rows)
 
@@ -551,6 +610,8 @@ TABLES = {
     "hostile-files": hostile_files,
     "interrupts": interrupts,
     "scale": scale_table,
+    "scale-fit": scale_fit_table,
+    "scale-fit-quality": scale_fit_quality,
     "probe": probe_table,
     "probe-scale": probe_scale,
     "headline": headline,
