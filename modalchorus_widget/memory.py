@@ -53,12 +53,18 @@ def _wrap(buf, dtype, shape) -> np.ndarray:
     return flat.reshape(shape)
 
 
+def _pooled_bytes(shape, dtype) -> int:
+    """The size of such an array when it is large enough to map and pool, else 0."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return nbytes if nbytes >= MIN_BYTES and hasattr(mmap, "MAP_ANONYMOUS") else 0
+
+
 def empty(shape, dtype=np.float32) -> np.ndarray:
     """An uninitialised writable C-contiguous array: for a large one, a spare mapping from the pool, else a new
     one whose pages are mapped up front."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes < MIN_BYTES or not hasattr(mmap, "MAP_ANONYMOUS"):
+    nbytes = _pooled_bytes(shape, dtype)
+    if not nbytes:
         return np.empty(shape, dtype)
     with _lock:
         pending = _reserving.get(nbytes)
@@ -86,8 +92,8 @@ def copy(a) -> np.ndarray:
 def reserve(shape, dtype=np.float32) -> None:
     """Map and touch one spare of this size in a background thread (no-op for small arrays, or when a spare is
     there or on its way): the next :func:`empty` of that size then costs nothing."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    if nbytes < MIN_BYTES or not hasattr(mmap, "MAP_ANONYMOUS"):
+    nbytes = _pooled_bytes(shape, dtype)
+    if not nbytes:
         return
     with _lock:
         if _pool.get(nbytes) or nbytes in _reserving:

@@ -97,20 +97,22 @@ def interpolate(before, after, alpha: float, rows=None) -> np.ndarray:
         return memory.copy(before)
     if alpha == 1.0:
         return memory.copy(after)
-    out = memory.copy(before)
-    rows = changed_rows(before, after) if rows is None else rows
-    if len(rows):
-        out[rows] = _mix(before[rows], after[rows], alpha)
+    return _mix_rows(before, after, alpha, rows, memory.copy(before))
+
+
+def _mix_rows(before, after, alpha, rows, out):
+    """``out[rows]`` = the rows at ``alpha`` (all rows that differ when ``rows`` is None), block by block: no
+    (rows, d) temporaries of a whole round. Returns ``out``."""
+    rows = changed_rows(before, after) if rows is None else np.asarray(rows, np.int64)
+    for s in range(0, len(rows), 65_536):
+        r = rows[s : s + 65_536]
+        out[r] = _mix(before[r], after[r], alpha)
     return out
 
 
 def _mix_into(before, after, alpha, changed):
-    """``after`` made the state at ``alpha`` in place (its changed rows mixed, block by block): no new (n, d) array."""
-    rows = changed_rows(before, after) if changed is None else np.asarray(changed, np.int64)
-    for s in range(0, len(rows), 65_536):
-        r = rows[s : s + 65_536]
-        after[r] = _mix(before[r], after[r], alpha)
-    return after
+    """``after`` made the state at ``alpha`` in place: no new (n, d) array."""
+    return _mix_rows(before, after, alpha, changed, after)
 
 
 def _state_at(before, after, alpha, changed):
