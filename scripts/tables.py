@@ -27,6 +27,8 @@ COMMANDS = {
     "scale": "python -m benchmarks scale --rows 1000000 --sample 5000 --json docs/figures/scale.json",
     "probe": "python -m benchmarks probe --json docs/figures/probe.json",
     "scale-fit": "python -m benchmarks scale-fit --json docs/figures/scale-fit.json",
+    "fixes": "python -m benchmarks fixes --json docs/figures/fixes.json",
+    "anchor-cv": "python scripts/anchor_cv.py --json docs/figures/anchor-cv.json",
 }
 
 # the docs page of each benchmark, relative to the repository root (the README links there)
@@ -41,6 +43,8 @@ PAGES = {
     "scale": "docs/benchmarks/scale.md",
     "probe": "docs/benchmarks/probe.md",
     "scale-fit": "docs/benchmarks/scale.md",
+    "fixes": "docs/benchmarks/fixes.md",
+    "anchor-cv": "docs/benchmarks/fixes.md",
 }
 
 
@@ -480,6 +484,56 @@ def scale_fit_quality() -> str:
     return table(["points", "method", "Tx@10", "Cx@10", "Ti@10", "fit"], rows)
 
 
+# ----------------------------------------------------------------------------------------------- fixes
+FIX_METHODS = ("default", "default_guarded", "tuned", "tip_adapter", "taskres", "clip_adapter", "linear_probe_upper")
+
+
+def fixes_table() -> str:
+    """Each case x method: held-out target gain / worst drop outside the target / the strength alpha."""
+    f = load("fixes")
+    cases = [c for c in f if isinstance(f[c], dict) and "_before" in f[c]]
+    if not cases:
+        raise Missing("fixes")
+
+    def cell_of(r):
+        if r is None:
+            return "–"
+        if r.get("note"):
+            return "n/a"
+        drop, alpha = r.get("worst_other_drop"), r.get("alpha")
+        return f"{r['target_gain']:+.3f} / {'–' if drop is None else f'{drop:.3f}'} / {'–' if alpha is None else f'{alpha:g}'}"
+
+    rows = [[c, f3(f[c]["_before"]["target"])] + [cell_of(f[c].get(m)) for m in FIX_METHODS] for c in cases]
+    out = table(["case", "target before"] + [f"`{m}`" for m in FIX_METHODS], rows)
+    sp = f.get("speed_10k") or {}
+    if sp:
+        out += (
+            f"\n\nOne default round with the guard on {sp['n']:,} rows: {secs(sp['round_s'], 2)} "
+            f"(alpha {sp['alpha']:g}; {secs(sp['round_s_unguarded'], 2)} without the guard)."
+        )
+    if f.get("load_average") is not None:
+        out += f"\n\nLoad average {f['load_average']:.1f} at the end of the run ({f.get('seconds', 0):.0f} s)."
+    return out
+
+
+def anchor_cv_table() -> str:
+    """scripts/anchor_cv.py: each candidate's mean criterion and how many left-out folds picked it."""
+    a = load("anchor-cv")
+    picks = [v["pick"] for v in a["loo"].values()]
+    base = a["candidates"].get("before", {})
+
+    def diff(p):
+        d = {k: v for k, v in p.items() if base.get(k) != v}
+        return ", ".join(f"{k}={v}" for k, v in d.items()) or "(anchor mode's settings before the choice)"
+
+    rows = [
+        [f"`{c}`", f"{a['mean_criterion'][c]:.4f}", str(picks.count(c)), diff(p)] for c, p in a["candidates"].items()
+    ]
+    return table(["candidate", "mean criterion", "folds that pick it", "settings that differ from `before`"], rows) + (
+        f"\n\n{len(picks)} cases (folds); load average {a['load_average']:.1f}."
+    )
+
+
 # ----------------------------------------------------------------------------------------------- probe
 def probe_table() -> str:
     p = load("probe")
@@ -579,11 +633,22 @@ def headline(start: str = ".") -> str:
             f"{p['digits_user_prompt']['recall_at_5']:.2f} (digits), {p['coco_planted']['recall_at_5']:.2f} (COCO, planted)"
         )
 
+    def fx():
+        f = load("fixes")
+        cases = [c for c in f if isinstance(f[c], dict) and "_before" in f[c]]
+        gained = [f[c]["default_guarded"] for c in cases if f[c]["default_guarded"]["target_gain"] > 0]
+        held = sum(r["worst_other_drop"] is not None and r["worst_other_drop"] <= 0.01 for r in gained)
+        return (
+            f"default settings with the guard, held out: the target gains on {len(gained)} of {len(cases)} cases; "
+            f"on {held} of those {len(gained)} nothing else loses more than a point"
+        )
+
     add("projection", "Projection quality", proj)
     add("probe", "Suspects (the probe)", pr)
     add("cases", "Zero-shot fix (case 1)", zs)
     add("cases", "Compositional fix (case 2)", comp)
     add("alignment", "Retrieval alignment", ret)
+    add("fixes", "Fixes at default settings", fx)
     add("cmcr", "C-MCR", cm)
     add("widget", "Widget speed", wid)
     add("reliability", "Reliability", rel)
@@ -614,6 +679,8 @@ TABLES = {
     "scale-fit-quality": scale_fit_quality,
     "probe": probe_table,
     "probe-scale": probe_scale,
+    "fixes": fixes_table,
+    "anchor-cv": anchor_cv_table,
     "headline": headline,
     "headline-docs": lambda: headline("docs/benchmarks"),
 }

@@ -245,7 +245,7 @@ def test_constructor_errors_are_clear(coco_set):
     es, _, _ = coco_set
     with pytest.raises(TypeError, match="EmbeddingSet"):
         Aligner().fit(es.vectors)
-    with pytest.raises(ParameterError, match="Aligner: learning_rate must be a number > 0"):
+    with pytest.raises(ParameterError, match="Aligner: learning_rate must be one of .auto. or a number > 0"):
         Aligner(learning_rate=-1).fit(es)
     with pytest.raises(AlignmentError, match="mode='deep'.*tunes an encoder.*mode='fast'"):
         Aligner(mode="deep").fit(es)  # deep mode needs the encoder and raw inputs (tests/test_deep_alignment.py)

@@ -184,3 +184,29 @@ def test_shipped_round_on_fresh_scenes(shapes, aligned):
             assert gain >= 0.10
         else:
             assert gain >= -1 / 200
+
+
+def test_auto_settings_are_the_modes_defaults():
+    from modalchorus_widget.alignment.fit import MODE_DEFAULTS
+
+    fast, anchors = Aligner()._params(), Aligner(mode="anchors")._params()
+    assert (fast.lr, fast.temperature, fast.preserve_l2, fast.validation) == (2e-4, 0.01, 10.0, 0.2)
+    assert fast.stop_when_satisfied and not anchors.stop_when_satisfied
+    assert (anchors.lr, anchors.temperature, anchors.preserve_l2, anchors.validation) == (1e-3, 0.003, 1.0, 0.0)
+    assert Aligner(mode="anchors", learning_rate=5e-4)._params().lr == 5e-4  # a value given wins
+    assert Aligner(mode="anchors").get_params()["learning_rate"] == "auto"  # what the user passed, as sklearn does
+    assert set(MODE_DEFAULTS) == {"fast", "deep", "anchors"}
+
+
+def test_default_anchor_round_fixes_the_zero_shot_confusion_held_out(shapes):
+    """The quickstart's round at anchor mode's default settings and the guard on the labelled training split
+    (nothing case-tuned): the confused class gains on held-out scenes and no other class loses more than one
+    scene of its ~50."""
+    d, case = shapes
+    a, b = case["target"], case["confused"]
+    al = Aligner(mode="anchors", encoder=d.encoder, guard=dict(on=d.train)).fit(d.embeddings)
+    rnd = al.step(PointSet(int(d.prompt_index[a]), case["cluster"]), PointSet(int(d.prompt_index[b]), case["keep"]))
+    fig = C.zero_shot_figures(d, case["predictions"], d.predict(al.embeddings_))
+    others = np.arange(len(d.class_names)) != a
+    assert fig["after"][a] - fig["before"][a] >= 0.15, (rnd.alpha, fig["before"][a], fig["after"][a])
+    assert np.nanmax(fig["before"][others] - fig["after"][others]) <= 0.021

@@ -50,7 +50,7 @@ def test_parameters_are_checked_declaratively(small):
     for est, name, value in (
         (MFM(perplexity=0.5), "perplexity", "a number > 1"),
         (CMCR(projector="transformer"), "projector", "one of 'linear', 'mlp'"),
-        (Aligner(validation=1.0), "validation", "a number >= 0 and < 1"),
+        (Aligner(validation=1.0), "validation", "one of 'auto' or a number >= 0 and < 1"),
         (make_projector("UMAP", n_neighbors=1), "n_neighbors", "an integer >= 2"),
     ):
         with pytest.raises(ParameterError, match=f"{name} must be {value}"):

@@ -31,7 +31,7 @@ from .adapter import adapters_to_bytes, apply_adapter
 from .aligner_file import Round
 from .anchors import anchors_to_bytes, fit_anchor_round, map_tuned_anchors
 from .constraints import Constraint
-from .fit import FitParams, fit_round, stratified
+from .fit import MODE_DEFAULTS, FitParams, fit_round, stratified
 from .guard import guard_ok, guard_round, guard_to_json, mix_vectors, set_mapper
 from .report import round_report
 from .rounds import Delta, after_state, apply_round, delta_between
@@ -63,15 +63,17 @@ class Aligner(BaseEstimator):
         Width of a fast-mode adapter (unused in deep and anchor modes).
     n_steps, learning_rate, temperature, margin, preserve_kl, preserve_l2, kl_temperature, n_reference, \
 n_candidates, batch_size, validation, eval_every, patience
-        The round's optimisation, see :class:`~.fit.FitParams`.
+        The round's optimisation, see :class:`~.fit.FitParams`. ``"auto"`` (learning_rate, temperature,
+        preserve_l2, validation) takes the mode's default (``fit.MODE_DEFAULTS``): fast and deep 2e-4, 0.01, 10,
+        0.2; anchors 1e-3, 0.003, 1, 0 (every step), chosen by leave-one-case-out cross-validation.
     refit : bool, default False
         After the held-out slice picked the step count, refit on all rows (True) or keep the best checkpoint
         of the held-out run (False: about half the time).
-    stop_when_satisfied : bool, default True
+    stop_when_satisfied : bool or "auto", default "auto"
         End a round of point-set constraints as soon as they hold on every selected row (each pulled member's
         best-matching candidate is the anchor; each pushed member sits ``margin`` below its start cosine): the
-        smallest change that does what was asked. Chosen by cross-validation on the training split
-        (``scripts/zero_shot_cv.py``); set-set rounds are unaffected.
+        smallest change that does what was asked; not for set-set rounds. ``"auto"``: True in fast and deep
+        modes (``scripts/zero_shot_cv.py``), False in anchor mode (``scripts/anchor_cv.py``).
     towers : str or sequence of str, optional
         Deep mode only: which towers to tune, ``"image"`` and/or ``"text"`` (default: every tower the encoder
         can tune that the set has rows of; the default model's text tower is locked). The towers chosen are
@@ -111,13 +113,13 @@ n_candidates, batch_size, validation, eval_every, patience
             ("hidden", "n_reference", "n_candidates", "batch_size", "eval_every"), [Interval(Integral, 1, None)]
         ),
         **dict.fromkeys(("n_steps", "patience"), [Interval(Integral, 0, None)]),
-        **dict.fromkeys(
-            ("learning_rate", "temperature", "margin", "kl_temperature"), [Interval(Real, 0, None, closed="neither")]
-        ),
-        **dict.fromkeys(("preserve_kl", "preserve_l2"), [Interval(Real, 0, None)]),
-        "validation": [Interval(Real, 0, 1, closed="left")],
+        **dict.fromkeys(("margin", "kl_temperature"), [Interval(Real, 0, None, closed="neither")]),
+        **dict.fromkeys(("learning_rate", "temperature"), [Options("auto"), Interval(Real, 0, None, closed="neither")]),
+        "preserve_kl": [Interval(Real, 0, None)],
+        "preserve_l2": [Options("auto"), Interval(Real, 0, None)],
+        "validation": [Options("auto"), Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean"],
-        "stop_when_satisfied": ["boolean"],
+        "stop_when_satisfied": [Options("auto"), "boolean"],
         "random_state": [None, Interval(Integral, 0, None)],
         "guard": [None, Check(guard_ok, "'auto', None or a dict(tolerance=..., on=rows)")],
         "device": [Check(device_ok, "'auto' (CUDA when torch sees a GPU, else the CPU), 'cpu', 'cuda' or 'cuda:N'")],
@@ -129,20 +131,20 @@ n_candidates, batch_size, validation, eval_every, patience
         encoder=None,
         hidden=64,
         n_steps=150,
-        learning_rate=2e-4,
-        temperature=0.01,
+        learning_rate="auto",
+        temperature="auto",
         margin=0.1,
         preserve_kl=5.0,
-        preserve_l2=10.0,
+        preserve_l2="auto",
         kl_temperature=0.01,
         n_reference=256,
         n_candidates=256,
         batch_size=128,
-        validation=0.2,
+        validation="auto",
         eval_every=5,
         patience=6,
         refit=False,
-        stop_when_satisfied=True,
+        stop_when_satisfied="auto",
         towers=None,
         random_state=0,
         guard="auto",
@@ -260,23 +262,24 @@ n_candidates, batch_size, validation, eval_every, patience
 
     def _params(self, round_index=0) -> FitParams:
         check_params(self, "Aligner")
+        auto = {k: MODE_DEFAULTS[self.mode][k] if getattr(self, k) == "auto" else getattr(self, k) for k in _AUTO}
         return FitParams(
             hidden=int(self.hidden),
             steps=int(self.n_steps),
-            lr=float(self.learning_rate),
-            temperature=float(self.temperature),
+            lr=float(auto["learning_rate"]),
+            temperature=float(auto["temperature"]),
             margin=float(self.margin),
             preserve_kl=float(self.preserve_kl),
-            preserve_l2=float(self.preserve_l2),
+            preserve_l2=float(auto["preserve_l2"]),
             kl_temperature=float(self.kl_temperature),
             n_reference=int(self.n_reference),
             n_candidates=int(self.n_candidates),
             batch_size=int(self.batch_size),
-            validation=float(self.validation),
+            validation=float(auto["validation"]),
             eval_every=int(self.eval_every),
             patience=int(self.patience),
             refit=bool(self.refit),
-            stop_when_satisfied=bool(self.stop_when_satisfied),
+            stop_when_satisfied=bool(auto["stop_when_satisfied"]),
             seed=(0 if self.random_state is None else int(self.random_state)) + 1000 * round_index,
         )
 
@@ -593,4 +596,5 @@ n_candidates, batch_size, validation, eval_every, patience
 
 
 # ---------------------------------------------------------------------------- helpers
+_AUTO = ("learning_rate", "temperature", "preserve_l2", "validation", "stop_when_satisfied")  # "auto": MODE_DEFAULTS
 _after = after_state  # the vectors after a fast- or anchor-mode round (rounds.py: blockwise, changed rows only)

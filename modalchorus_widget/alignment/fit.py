@@ -50,6 +50,29 @@ class FitParams:
     seed: int = 0
 
 
+# The settings a mode resolves ``"auto"`` to (``Aligner``). Anchor mode tunes a few vectors, not an adapter: every
+# step runs (there is no generalisation across rows for a held-out slice to guard), at a larger step, a sharper
+# pull and a looser hold on the anchors' own change. Chosen by leave-one-case-out cross-validation over fourteen
+# anchor rounds of the embedded worlds, training side only (scripts/anchor_cv.py: every fold picks these).
+MODE_DEFAULTS = {
+    "fast": {
+        "learning_rate": 2e-4,
+        "temperature": 0.01,
+        "preserve_l2": 10.0,
+        "validation": 0.2,
+        "stop_when_satisfied": True,
+    },
+    "anchors": {
+        "learning_rate": 1e-3,
+        "temperature": 0.003,
+        "preserve_l2": 1.0,
+        "validation": 0.0,
+        "stop_when_satisfied": False,
+    },
+}
+MODE_DEFAULTS["deep"] = MODE_DEFAULTS["fast"]
+
+
 def _sample(rng, rows, k):
     rows = np.asarray(rows, dtype=np.int64)
     return rows if len(rows) <= k else np.sort(rng.choice(rows, size=k, replace=False))
