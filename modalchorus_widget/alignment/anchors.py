@@ -62,6 +62,25 @@ def _model(rows, dim):
     return AnchorResiduals()
 
 
+class _Moved:
+    """Adapted vectors of a round's rows where only the rows at ``pos`` (sorted) moved, to ``moved``: indexing
+    gives the start vectors with those rows put in, so a slice without an anchor row needs no gradient."""
+
+    def __init__(self, v, pos, moved):
+        self.v, self.pos, self.moved = v, np.asarray(pos, np.int64), moved
+
+    def __getitem__(self, idx):
+        import torch
+
+        idx = np.asarray(idx, np.int64)
+        out = self.v[torch.from_numpy(idx)]
+        at = np.searchsorted(self.pos, idx)
+        hit = (at < len(self.pos)) & (self.pos[np.minimum(at, len(self.pos) - 1)] == idx)
+        if not hit.any():
+            return out
+        return out.index_put((torch.from_numpy(np.flatnonzero(hit)),), self.moved[torch.from_numpy(at[hit])])
+
+
 class AnchorProblem(Problem):
     """fit.Problem where only the anchor rows move, with the references the round is about left out of the KL."""
 
@@ -80,6 +99,17 @@ class AnchorProblem(Problem):
 
     def _embed(self, model, modality, rows, v):
         return model.adapt(rows, v)
+
+    def _adapted(self, model, rows):
+        """fit.Problem's, with the adapted rows as a :class:`_Moved` view: only anchor rows change, so only the
+        slices that hold one carry a gradient (the same numbers, without backpropagating through every row)."""
+        import torch
+
+        v = torch.from_numpy(np.ascontiguousarray(self.V[rows]))
+        pos = np.searchsorted(rows, model.rows)
+        hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == model.rows)
+        moved = model.adapt(model.rows[hit], v[torch.from_numpy(pos[hit])])
+        return v, _Moved(v, pos[hit], moved), (lambda r: torch.from_numpy(np.searchsorted(rows, r)))
 
     def objective(self, model, rng=None):
         import torch

@@ -293,6 +293,7 @@ class EmbeddingSet:
         out = EmbeddingSet.__new__(EmbeddingSet)
         out._vectors = vec
         out.frame = self.frame
+        out._modality = self._modality  # the same frame: its converted column too
         out.space = self.space
         out._thumbs = self._thumbs
         return out

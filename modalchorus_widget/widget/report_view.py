@@ -62,12 +62,13 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def _row_name(row: int, es) -> str:
-    items = es.items
-    item = items[row] if items is not None else None
+    f = es.frame  # one row's cells (not whole columns: a million rows)
+    item = f["item"].iat[row] if "item" in f else None
+    label = f["label"].iat[row] if "label" in f else None
     if isinstance(item, str) and str(es.modality[row]) != "image":
         return f"'{_short(item)}'"
-    if es.labels is not None and es.labels[row] is not None:
-        return f"{es.modality[row]} {row} ({es.labels[row]})"
+    if label is not None and not pd.isna(label):
+        return f"{es.modality[row]} {row} ({label})"
     return f"{es.modality[row]} {row}"
 
 
