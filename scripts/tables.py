@@ -29,6 +29,7 @@ COMMANDS = {
     "scale-fit": "python -m benchmarks scale-fit --json docs/figures/scale-fit.json",
     "fixes": "python -m benchmarks fixes --json docs/figures/fixes.json",
     "anchor-cv": "python scripts/anchor_cv.py --json docs/figures/anchor-cv.json",
+    "fast-cv": "python scripts/fast_cv.py --json docs/figures/fast-cv.json",
 }
 
 # the docs page of each benchmark, relative to the repository root (the README links there)
@@ -45,6 +46,7 @@ PAGES = {
     "scale-fit": "docs/benchmarks/scale.md",
     "fixes": "docs/benchmarks/fixes.md",
     "anchor-cv": "docs/benchmarks/fixes.md",
+    "fast-cv": "docs/benchmarks/fixes.md",
 }
 
 
@@ -534,6 +536,34 @@ def anchor_cv_table() -> str:
     )
 
 
+def fast_cv_table() -> str:
+    """scripts/fast_cv.py: each candidate's mean criterion per world, and each left-out world's pick."""
+    a = load("fast-cv")
+    world = {n: n.rsplit("_", 1)[0] for n in a["criterion"]}
+    worlds = sorted(set(world.values()))
+
+    def mean(c, w):
+        return sum(v[c]["criterion"] for n, v in a["criterion"].items() if world[n] == w) / max(
+            1, sum(world[n] == w for n in a["criterion"])
+        )
+
+    rows = [
+        [f"`{c}`", ", ".join(f"{k}={v}" for k, v in p.items()) or "(fast mode's defaults)"]
+        + [f"{mean(c, w):+.4f}" for w in worlds]
+        + [f"{a['mean_criterion'][c]:+.4f}"]
+        for c, p in a["candidates"].items()
+    ]
+    out = table(["candidate", "settings", *worlds, "all folds"], rows)
+    lowo = [
+        [w, f"`{v['pick']}`", f"{v['left_out_criterion']:+.4f}", f"{v['left_out_criterion_default']:+.4f}"]
+        for w, v in a["leave_one_world_out"].items()
+    ]
+    out += "\n\n" + table(
+        ["world left out", "pick of the other worlds", "its criterion there", "the defaults' there"], lowo
+    )
+    return out + f"\n\n{len(a['criterion'])} folds in {len(worlds)} worlds; load average {a['load_average']:.1f}."
+
+
 # ----------------------------------------------------------------------------------------------- probe
 def probe_table() -> str:
     p = load("probe")
@@ -681,6 +711,7 @@ TABLES = {
     "probe-scale": probe_scale,
     "fixes": fixes_table,
     "anchor-cv": anchor_cv_table,
+    "fast-cv": fast_cv_table,
     "headline": headline,
     "headline-docs": lambda: headline("docs/benchmarks"),
 }
