@@ -40,7 +40,7 @@ import pandas as pd
 from .. import memory
 from ..errors import AlignmentError
 from .guard_spec import ALPHAS, DEFAULT_TOLERANCE, GuardSpec, check_alpha, check_guard, guard_ok, guard_to_json
-from .rounds import Delta, reading_concepts, readings, readings_after
+from .rounds import Delta, forget_readings, reading_concepts, readings, readings_after
 
 __all__ = [
     "ALPHAS",
@@ -111,7 +111,8 @@ def _mix_rows(before, after, alpha, rows, out):
 
 
 def _mix_into(before, after, alpha, changed):
-    """``after`` made the state at ``alpha`` in place: no new (n, d) array."""
+    """``after`` made the state at ``alpha`` in place: no new (n, d) array (readings kept with it are dropped)."""
+    forget_readings(after)
     return _mix_rows(before, after, alpha, changed, after)
 
 
@@ -171,7 +172,7 @@ def read_exact(vectors, queries, concepts) -> np.ndarray:
     return out
 
 
-def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarray:
+def _read_curve(before, after, queries, concepts, alphas, always=(), changed=None) -> np.ndarray:
     """Readings (n_alphas, n_queries) of ``queries`` among ``concepts`` at each alpha, restricted to candidates:
     each query's best concept at alpha 0 and at 1 (every concept when there are at most ``4 * _K``), and the
     concept positions ``always`` (e.g. the concepts the round changed). Exact when the candidates hold the best.
@@ -180,7 +181,8 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
     from the four products: each alpha then costs two multiply-adds and a product per candidate, in float32. Every
     row is read at every 4th alpha; the rows whose reading differs anywhere on that grid are read at every alpha
     (a row steady on the grid moves between two of its points only when its reading flips and flips back within a
-    fifth of the path; the exact read at the chosen alpha checks the pick)."""
+    fifth of the path; the exact read at the chosen alpha checks the pick). With ``changed`` (the rows the round
+    changed), a block of query rows it did not change is multiplied once (its rows are the same at both ends)."""
     nq, nc = len(queries), len(concepts)
     out = np.empty((len(alphas), nq), np.int64)
     if nq == 0 or nc == 0:
@@ -196,19 +198,31 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
     if len(always) > 4 * _K:  # most concepts moved: their best at either end is among the candidates already
         always = always[:0]
     both = np.ascontiguousarray(np.concatenate([cb, ca]).T)  # each row meets both ends' concepts in one product
+    moved = None
+    if changed is not None:
+        moved = np.zeros(len(before), bool)
+        moved[np.asarray(changed, np.int64)] = True
     for s in range(0, nq, _BLOCK):
         q = queries[s : s + _BLOCK]
         lo, hi = int(q[0]), int(q[-1]) + 1
         qb, qa = (before[lo:hi], after[lo:hi]) if hi - lo == len(q) else (before[q], after[q])  # views when dense
-        sb, sa = qb @ both, qa @ both  # two passes over the rows instead of four
+        sb = qb @ both  # two passes over the rows instead of four (one when the block's rows did not move)
+        still = moved is not None and not moved[q].any()
+        sa = sb if still else qa @ both
         s0, s1 = sb[:, :nc], sa[:, nc:]
-        if full:
+        wide = full and not (still and 0 < len(always) < nc // 2)
+        if wide:
             cand = np.broadcast_to(np.arange(nc), (len(q), nc))
             bb, ba, ab, aa = s0, sb[:, nc:], sa[:, :nc], s1
         else:  # four products (matmuls), then each row's candidates taken from them: no (m, c, d) gathers
-            # each row's best at both ends (a reading between them is almost always one of the two; the exact read
-            # at the chosen alpha checks it): argmax costs a tenth of a top-k partition over many concepts
-            top = [np.argmax(s0, axis=1)[:, None], np.argmax(s1, axis=1)[:, None]]
+            if still and len(always):  # only concepts moved: a row reads its best unmoved concept (a constant
+                # score along the path) or a moved one, exactly
+                rest = s0.copy()
+                rest[:, always] = -np.inf
+                top = [np.argmax(rest, axis=1)[:, None]]
+            else:  # each row's best at both ends (a reading between them is almost always one of the two; the
+                # exact read at the chosen alpha checks it): argmax costs a tenth of a top-k partition
+                top = [np.argmax(s0, axis=1)[:, None], np.argmax(s1, axis=1)[:, None]]
             if len(always):
                 top.append(np.broadcast_to(always, (len(q), len(always))))
             cand = np.concatenate(top, 1)
@@ -219,14 +233,14 @@ def _read_curve(before, after, queries, concepts, alphas, always=()) -> np.ndarr
         P, Q = cross - 2 * bb, bb + aa - cross  # (1-x)^2 bb + x(1-x)(ba+ab) + x^2 aa = bb + x P + x^2 Q
         inv, x32 = (1.0 / norms).astype(np.float32), al.astype(np.float32)
 
-        def read(i, Q, P, bb, cand):
+        def read(i, Q, P, bb, cand, wide=wide):
             sc = Q * x32[i]
             sc += P
             sc *= x32[i]
             sc += bb
-            sc *= inv[i][None] if full else inv[i][cand]
+            sc *= inv[i][None] if wide else inv[i][cand]
             best = np.argmax(sc, axis=1)
-            return best if full else cand[np.arange(len(best)), best]
+            return best if wide else cand[np.arange(len(best)), best]
 
         # every 4th alpha first; only rows whose reading differs somewhere on that coarse grid are read at the rest
         coarse = sorted(set(range(0, len(al), 4)) | {len(al) - 1})
@@ -421,7 +435,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
 def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed, floor=1):
     p0 = readings(before, queries, concepts)  # kept with the state: the next round starts from them
     if len(cpos):  # a concept moved: any row may read differently
-        curve = _read_curve(before, after, queries, concepts, alphas, cpos)
+        curve = _read_curve(before, after, queries, concepts, alphas, cpos, changed)
     else:  # only the rows the round changed can: the rest read p0 at every alpha
         curve = np.repeat(p0[None].astype(np.int64), len(alphas), axis=0)
         sub = np.flatnonzero(np.isin(queries, changed))

@@ -245,6 +245,11 @@ def readings(vectors, queries, concepts) -> np.ndarray:
     return got
 
 
+def forget_readings(vectors) -> None:
+    """Drop the readings kept with ``vectors``' array: call before writing into it (the guard's state at alpha)."""
+    _cache.pop(id(_base(vectors)), None)
+
+
 def _known(vectors, concepts) -> np.ndarray:
     """The readings of every row of ``vectors`` among ``concepts`` known so far (-1: not read yet), kept with the
     array (dropped with it)."""

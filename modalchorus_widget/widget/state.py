@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..alignment.rounds import read_rows
+from ..alignment.rounds import read_rows, readings
 from ..data.embeddings import EmbeddingSet, make_thumbnail
 from ..encoders.base import check_encoder
 from ..errors import InputTypeError, WidgetError
@@ -222,9 +222,13 @@ class ChorusState:
             fresh = rows is None or moved or old is None or len(old) != es.n
             rows = None if fresh else np.unique(np.asarray(rows, np.int64))  # only the images the round moved:
             pred, img = (pred, np.flatnonzero(is_img)) if fresh else (old.copy(), rows[is_img[rows]])
-        if len(img):
-            prompts = es.vectors[self.prompt_rows] if self.prompt_rows is not None else self.prompt_vectors
-            pred[img] = np.asarray(self.prompt_names, dtype=object)[read_rows(es.vectors, img, None, prompts)]
+        if len(img):  # prompt rows: the readings kept with the state (the guard's, when it read these prompts)
+            read = (
+                readings(es.vectors, img, self.prompt_rows)
+                if self.prompt_rows is not None
+                else read_rows(es.vectors, img, None, self.prompt_vectors)
+            )
+            pred[img] = np.asarray(self.prompt_names, dtype=object)[read]
         return pred
 
     # ------------------------------------------------------------ colour
