@@ -116,14 +116,26 @@ def class_accuracy_view(labels, pred_before, pred_after, rows, classes):
     classes without such a row left out; None when no row has a class label."""
     if labels is None or pred_before is None or pred_after is None or len(rows) == 0:
         return None
+    return _accuracy_of_codes(*_codes(labels, pred_before, pred_after, rows, classes), np.ones(len(rows), bool))
+
+
+def _codes(labels, pred_before, pred_after, rows, classes):
+    """(class names, label code, code before, code after) of ``rows``: each array factorised once."""
     names = [str(c) for c in classes]
     code = {c: i for i, c in enumerate(names)}
     truth = _class_codes(np.asarray(labels, dtype=object)[rows], code)
-    known = truth >= 0
+    before, after = (
+        _class_codes(np.asarray(p, dtype=object)[rows], code, none=False) for p in (pred_before, pred_after)
+    )
+    return names, truth, before, after
+
+
+def _accuracy_of_codes(names, truth, before, after, which):
+    """:func:`class_accuracy_view` of the rows ``which`` (a mask) of :func:`_codes`' arrays."""
+    known = which & (truth >= 0)
     if not known.any():
         return None
-    r, truth = rows[known], truth[known]
-    before, after = (_class_codes(np.asarray(p, dtype=object)[r], code, none=False) for p in (pred_before, pred_after))
+    truth, before, after = truth[known], before[known], after[known]
     n = np.bincount(truth, minlength=len(names))
     acc_b, acc_a = per_class_accuracy(before, truth, len(names)), per_class_accuracy(after, truth, len(names))
     shown = np.flatnonzero(n)
@@ -223,18 +235,19 @@ def round_view(es_before, es_after, pred_before, pred_after, rnd, classes, index
     elif "predictions_changed_unselected" in report:
         view["changed_unselected"] = int(report["predictions_changed_unselected"])
         view["changed_selected"] = int(report.get("predictions_changed_selected", 0))
-    if classes is not None:
+    labels = es_after.labels
+    if classes is not None and labels is not None and pred_before is not None and pred_after is not None and len(img):
         # the images the round did not select: what it did to the rest (on the quickstart, the held-out red
         # squares); every image when the selection holds them all
-        free = img[~mask[img]]
-        acc = class_accuracy_view(es_after.labels, pred_before, pred_after, free, classes)
+        codes, chosen = _codes(labels, pred_before, pred_after, img, classes), mask[img]
+        acc = _accuracy_of_codes(*codes, ~chosen)
         if acc is None:
-            acc = class_accuracy_view(es_after.labels, pred_before, pred_after, img, classes)
+            acc = _accuracy_of_codes(*codes, np.ones(len(img), bool))
             if acc is not None:
                 acc["rows"] = "all"
         else:
             acc["rows"] = "unselected"
-            sel = class_accuracy_view(es_after.labels, pred_before, pred_after, img[mask[img]], classes)
+            sel = _accuracy_of_codes(*codes, chosen)
             if sel is not None:
                 acc["selected_before"], acc["selected_after"] = sel["overall_before"], sel["overall_after"]
                 acc["n_selected"] = int(sum(sel["n"]))
