@@ -675,8 +675,8 @@ def headline(start: str = ".") -> str:
 
     add("projection", "Projection quality", proj)
     add("probe", "Suspects (the probe)", pr)
-    add("cases", "Zero-shot fix (case 1)", zs)
-    add("cases", "Compositional fix (case 2)", comp)
+    add("cases", "Zero-shot fix (case 1, case-tuned settings)", zs)
+    add("cases", "Compositional fix (case 2, case-tuned settings)", comp)
     add("alignment", "Retrieval alignment", ret)
     add("fixes", "Fixes at default settings", fx)
     add("cmcr", "C-MCR", cm)
