@@ -80,8 +80,7 @@ class ChorusState:
         self.class_prompts = class_prompts
         self.rounds = 0
         self.round_views = {}  # round number (1-based) -> report_view.round_view of it
-        # rows added by ``augment`` follow the aligner's own rows: their original-space vectors and modality
-        self.n_base = embeddings.n
+        self.n_base = embeddings.n  # rows added by ``augment`` follow: their original-space vectors and modality
         self.aug_raw = np.zeros((0, embeddings.dim), np.float32)
         self.aug_modality = np.zeros(0, dtype=object)
         self.aug_fixed = np.zeros(0, bool)  # rows of a reopened session whose original vectors are not known
@@ -223,11 +222,8 @@ class ChorusState:
             rows = None if fresh else np.unique(np.asarray(rows, np.int64))  # only the images the round moved:
             pred, img = (pred, np.flatnonzero(is_img)) if fresh else (old.copy(), rows[is_img[rows]])
         if len(img):  # prompt rows: the readings kept with the state (the guard's, when it read these prompts)
-            read = (
-                readings(es.vectors, img, self.prompt_rows)
-                if self.prompt_rows is not None
-                else read_rows(es.vectors, img, None, self.prompt_vectors)
-            )
+            p, vec = self.prompt_rows, self.prompt_vectors
+            read = readings(es.vectors, img, p) if p is not None else read_rows(es.vectors, img, None, vec)
             pred[img] = np.asarray(self.prompt_names, dtype=object)[read]
         return pred
 
