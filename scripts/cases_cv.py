@@ -144,6 +144,26 @@ def zero_shot_samples(data, params, fresh) -> dict:
     }
 
 
+def pair_group_folds(case, n_folds=3, seed=0):
+    """Folds of whole groups (a scene with its twins) of the compositional case's training pairs: per fold
+    (training pair rows, the map: their scenes and captions, the fold's base scenes and the context, and the
+    fold's held-out figures' inputs {test_vectors, probe})."""
+    from modalchorus_widget.worlds import shapes_cases as C
+
+    group, n = case["group"], len(case["group"])
+    g_fold = np.random.default_rng(seed).permutation(group.max() + 1) % n_folds
+    first = np.r_[True, group[1:] != group[:-1]]  # the base scene of each group
+    for f in range(n_folds):
+        tr = np.flatnonzero(g_fold[group] != f)
+        te = np.flatnonzero((g_fold[group] == f) & first)
+        es = case["embeddings"].subset(np.concatenate([tr, n + tr, case["train_images"][te], case["context"]]))
+        fold = {
+            "test_vectors": case["embeddings"].vectors[te],
+            "probe": C.pair_probe([case["train_scenes"][i] for i in te]),
+        }
+        yield tr, es, fold
+
+
 def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> dict:
     """Group folds over the compositional case's training rows (see the module docstring)."""
     import time
@@ -156,19 +176,9 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> d
     rounds = C.COMPOSITIONAL_ROUNDS if rounds is None else rounds
     # guard: single-object zero-shot on training-split scenes (the rest of the space must not break)
     guard = C.single_object_probe(encoder, S.sample_scenes(800, "single", "train", 5, combos=C.seen_combos()))
-    group, n = case["group"], len(case["group"])
-    g_fold = np.random.default_rng(seed).permutation(group.max() + 1) % n_folds
-    first = np.r_[True, group[1:] != group[:-1]]  # the base scene of each group
     gains, secs = [], []
-    for f in range(n_folds):
-        tr = np.flatnonzero(g_fold[group] != f)
-        te = np.flatnonzero((g_fold[group] == f) & first)
-        es = case["embeddings"].subset(np.concatenate([tr, n + tr, case["train_images"][te], case["context"]]))
-        fold = {
-            "test_vectors": case["embeddings"].vectors[te],
-            "probe": C.pair_probe([case["train_scenes"][i] for i in te]),
-            **guard,
-        }
+    for f, (tr, es, fold) in enumerate(pair_group_folds(case, n_folds, seed)):
+        fold = {**fold, **guard}
         before = C.compositional_figures(fold, encoder)
         al = Aligner(encoder=encoder, **settings).fit(es)
         t0 = time.perf_counter()

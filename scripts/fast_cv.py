@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CANDIDATES = {
     "default": {},
@@ -89,6 +90,7 @@ def _name(combo):
 
 def compositional_folds(encoder, n_folds=3, seed=0):
     import numpy as np
+    from cases_cv import pair_group_folds
 
     from benchmarks.fixes import _guard_singles
     from modalchorus_widget import SetSet
@@ -99,17 +101,7 @@ def compositional_folds(encoder, n_folds=3, seed=0):
     case = C.compositional_case(encoder)
     singles = _guard_singles(encoder)
     probe = C.single_object_probe(encoder, S.sample_scenes(800, "single", "train", 5, combos=C.seen_combos()))
-    group, n = case["group"], len(case["group"])
-    g_fold = np.random.default_rng(seed).permutation(group.max() + 1) % n_folds
-    first = np.r_[True, group[1:] != group[:-1]]
-    for f in range(n_folds):
-        tr = np.flatnonzero(g_fold[group] != f)
-        te = np.flatnonzero((g_fold[group] == f) & first)
-        es = case["embeddings"].subset(np.concatenate([tr, n + tr, case["train_images"][te], case["context"]]))
-        fold = {
-            "test_vectors": case["embeddings"].vectors[te],
-            "probe": C.pair_probe([case["train_scenes"][i] for i in te]),
-        }
+    for f, (tr, es, fold) in enumerate(pair_group_folds(case, n_folds, seed)):
 
         def read(al, fold=fold):
             if al is None:
