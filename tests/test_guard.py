@@ -183,3 +183,25 @@ def test_reading_a_state_at_alpha_without_making_it(coco_vectors):
             ref = G.read_exact(state, queries, concepts)
             assert np.array_equal(G._read_at(before, after, alpha, changed, queries, concepts, p0), ref)
             assert np.array_equal(G._mix_into(before, after.copy(), alpha, changed), state)
+
+
+def test_curve_reads_rows_a_round_did_not_move_once_with_the_same_readings():
+    """An anchor round moves prompts only: reading each row against its best unmoved prompt and the moved ones
+    (and multiplying its block once) gives the same curve as reading every prompt, on COCO-500's real vectors."""
+    from modalchorus_widget.alignment.guard import ALPHAS, _read_curve
+    from modalchorus_widget.data.datasets import load_coco500
+
+    es = load_coco500().embeddings
+    img, txt = np.flatnonzero(es.modality == "image"), np.flatnonzero(es.modality == "text")
+    for n_concepts in (20, 40):  # every prompt read at once, and each row's candidates only
+        concepts = txt[:n_concepts]  # captions as class prompts, two of them tuned towards others
+        before = np.ascontiguousarray(es.vectors)
+        after = before.copy()
+        for j, k in ((3, 5), (17, 11)):
+            v = before[concepts[j]] + 0.9 * before[concepts[k]]
+            after[concepts[j]] = v / np.linalg.norm(v)
+        moved = np.array([3, 17])
+        every = _read_curve(before, after, img, concepts, ALPHAS, moved)
+        fast = _read_curve(before, after, img, concepts, ALPHAS, moved, changed=concepts[moved])
+        assert (every != every[0]).any()  # some images change reading along the path
+        np.testing.assert_array_equal(fast, every)
