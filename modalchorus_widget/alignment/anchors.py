@@ -36,6 +36,12 @@ def check_constraints(resolved) -> np.ndarray:
     return np.unique(np.asarray(rows, np.int64))
 
 
+def _find(sorted_rows, rows):
+    """(position of each of ``rows`` in ``sorted_rows``, whether it is there)."""
+    pos = np.searchsorted(sorted_rows, rows)
+    return pos, (pos < len(sorted_rows)) & (sorted_rows[np.minimum(pos, len(sorted_rows) - 1)] == rows)
+
+
 def _model(rows, dim):
     import torch
 
@@ -51,8 +57,7 @@ def _model(rows, dim):
             return False
 
         def adapt(self, rows, v):
-            pos = np.searchsorted(self.rows, rows)
-            hit = (pos < len(self.rows)) & (self.rows[np.minimum(pos, len(self.rows) - 1)] == rows)
+            pos, hit = _find(self.rows, rows)
             if not hit.any():
                 return v
             h = torch.from_numpy(np.flatnonzero(hit))
@@ -74,8 +79,7 @@ class _Moved:
 
         idx = np.asarray(idx, np.int64)
         out = self.v[torch.from_numpy(idx)]
-        at = np.searchsorted(self.pos, idx)
-        hit = (at < len(self.pos)) & (self.pos[np.minimum(at, len(self.pos) - 1)] == idx)
+        at, hit = _find(self.pos, idx)
         if not hit.any():
             return out
         return out.index_put((torch.from_numpy(np.flatnonzero(hit)),), self.moved[torch.from_numpy(at[hit])])
@@ -97,17 +101,13 @@ class AnchorProblem(Problem):
         self.in_scope = int((~keep).sum())
         self.ref = self.ref[keep]
 
-    def _embed(self, model, modality, rows, v):
-        return model.adapt(rows, v)
-
     def _adapted(self, model, rows):
         """fit.Problem's, with the adapted rows as a :class:`_Moved` view: only anchor rows change, so only the
         slices that hold one carry a gradient (the same numbers, without backpropagating through every row)."""
         import torch
 
         v = torch.from_numpy(np.ascontiguousarray(self.V[rows]))
-        pos = np.searchsorted(rows, model.rows)
-        hit = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == model.rows)
+        pos, hit = _find(rows, model.rows)
         moved = model.adapt(model.rows[hit], v[torch.from_numpy(pos[hit])])
         return v, _Moved(v, pos[hit], moved), (lambda r: torch.from_numpy(np.searchsorted(rows, r)))
 
