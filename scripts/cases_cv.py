@@ -198,28 +198,42 @@ def compositional_cv(case, encoder, params, n_folds=3, seed=0, rounds=None) -> d
     }
 
 
-def generation_cv(encoder, params, seed=700, n_per_text=24) -> dict:
-    """Leave-one-template-out folds over the generation case's map prompts (see the module docstring)."""
-    import time
-
-    from modalchorus_widget import Aligner
+def template_folds(encoder, seed=700, n_per_text=24):
+    """Leave-one-map-template-out folds of the generation case: per fold (template, the case built on the other
+    templates, its map with the generations of the fold's "a red square" prompts, the figures before the round,
+    figures(aligner): the oracle's reading of the fold's prompts' generations through the aligner's rounds)."""
     from modalchorus_widget.worlds.generation import ShapesOracle, load_shapes_generator
     from modalchorus_widget.worlds.generation import case as G
     from modalchorus_widget.worlds.generation.sets import add_generations
 
     gen, oracle = load_shapes_generator(), ShapesOracle()
-    rows, secs = [], []
     for f in G.MAP_TEMPLATES:
         held = (f,)
+
+        def figures(al, held=held, f=f):
+            return G.generation_figures(gen, oracle, encoder, al, seed=seed + f, n_per_text=n_per_text, templates=held)
+
         case = G.generation_case(encoder, templates=tuple(t for t in G.MAP_TEMPLATES if t != f))
-        before = G.generation_figures(gen, oracle, encoder, seed=seed + f, n_per_text=n_per_text, templates=held)
+        before = figures(None)
         prompts = [t for t in G.prompt_texts(G.TARGET, held) for _ in range(n_per_text)]
         es = add_generations(case["embeddings"], before["images"][G.TARGET], encoder, prompts, "generated")
+        yield f, case, es, before, figures
+
+
+def generation_cv(encoder, params, seed=700, n_per_text=24) -> dict:
+    """Leave-one-template-out folds over the generation case's map prompts (see the module docstring)."""
+    import time
+
+    from modalchorus_widget import Aligner
+    from modalchorus_widget.worlds.generation import case as G
+
+    rows, secs = [], []
+    for f, case, es, before, figures in template_folds(encoder, seed, n_per_text):
         al = Aligner(encoder=encoder, **{**G.SETTINGS, **params}).fit(es)
         t0 = time.perf_counter()
         al.step(*G.case_constraints(case))
         secs.append(time.perf_counter() - t0)
-        after = G.generation_figures(gen, oracle, encoder, al, seed=seed + f, n_per_text=n_per_text, templates=held)
+        after = figures(al)
         rows.append({k: (before[k], after[k]) for k in ("leak", "other_acc", "drawn_leak", "drawn_other_acc")})
         print("  fold", f, {k: f"{b:.3f} -> {a:.3f}" for k, (b, a) in rows[-1].items()}, f"{secs[-1]:.1f}s", flush=True)
     mean = {k: [round(float(np.mean([r[k][i] for r in rows])), 4) for i in (0, 1)] for k in rows[0]}

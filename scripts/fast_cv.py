@@ -57,27 +57,19 @@ def generation_folds(encoder, n_per_text=24, seed=700):
     """One fold per map template: (name, embeddings, constraints, read, target key, guard); ``read(aligner)``
     gives the figures (the target key's and the outside ones), ``read(None)`` those before the round."""
     import numpy as np
+    from cases_cv import template_folds
 
-    from modalchorus_widget.worlds.generation import ShapesOracle, load_shapes_generator
     from modalchorus_widget.worlds.generation import case as G
-    from modalchorus_widget.worlds.generation.sets import add_generations
 
-    gen, oracle = load_shapes_generator(), ShapesOracle()
-    for f in G.MAP_TEMPLATES:
-        held = (f,)
-        case = G.generation_case(encoder, templates=tuple(t for t in G.MAP_TEMPLATES if t != f))
-        fig0 = G.generation_figures(gen, oracle, encoder, seed=seed + f, n_per_text=n_per_text, templates=held)
-        prompts = [t for t in G.prompt_texts(G.TARGET, held) for _ in range(n_per_text)]
-        es = add_generations(case["embeddings"], fig0["images"][G.TARGET], encoder, prompts, "generated")
+    for f, case, es, _, figures in template_folds(encoder, seed, n_per_text):
         relabel = np.full(es.n, None, dtype=object)  # the fixes bench's guard: the map's other scenes, labelled
         relabel[case["image_rows"]] = [_name(c) for c in case["image_labels"]]
         relabel[case["text_rows"]] = [_name(c) for c in case["text_labels"]]
         sel = np.concatenate([case["squares"], case["circles"], case["prompt_rows"]])
         guard = {"on": np.setdiff1d(case["image_rows"], sel), "concepts": case["text_rows"], "labels": relabel}
 
-        def read(al, held=held, f=f):
-            fig = G.generation_figures(gen, oracle, encoder, al, seed=seed + f, n_per_text=n_per_text, templates=held)
-            return fig["per_class"]
+        def read(al, figures=figures):
+            return figures(al)["per_class"]
 
         yield f"generation_t{f}", es, G.case_constraints(case), read, _name(G.TARGET), guard
 
