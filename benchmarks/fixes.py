@@ -343,14 +343,17 @@ def _ours(case, params, cons, guard):
     return aligner_reader(al), rnd.alpha, time.perf_counter() - t0
 
 
-def _guarded(case, scorer, grid=ALPHAS):
-    """alpha by the case's guard rows (the labels rule of the built-in guard); 1 where the case has none.
-    ``scorer(xg, cv)`` gives a function alpha -> scores of the guard rows against the concepts."""
+def _guarded(case, scorer, make, grid=ALPHAS):
+    """alpha by the case's guard rows (the labels rule of the built-in guard and its default pick: of the alphas
+    within the tolerance, the one whose selection target is best); the same pick over the grid where the case has
+    no guard rows. ``scorer(xg, cv)`` gives a function alpha -> scores of the guard rows against the concepts;
+    ``make(alpha)`` the method's reader at alpha."""
+    target = lambda a: _selection_target(case, make(a))  # noqa: E731
     gr = case["guard_rows"]
     if gr is None:
-        return 1.0
+        return float(max(grid, key=lambda a: (target(a), a)))
     xg, yg, cv, cl = gr
-    alpha, _ = choose_alpha(scorer(xg, cv), yg, cl, DEFAULT_TOLERANCE, grid)
+    alpha, _ = choose_alpha(scorer(xg, cv), yg, cl, DEFAULT_TOLERANCE, grid, target_at=target)
     return alpha
 
 
@@ -370,7 +373,7 @@ def _tip(case):
             zs, cache = tip.scores(xg, cv, 0.0), tip.scores(xg, cv, 1.0) - tip.scores(xg, cv, 0.0)
             return lambda a: zs + a * cache
 
-        alpha = _guarded(case, scorer)
+        alpha = _guarded(case, scorer, make)
         target = _selection_target(case, make(alpha))
         if best is None or target > best[0] + 1e-12:
             best = (target, alpha, make(alpha))
@@ -404,7 +407,7 @@ def _taskres(case):
 
         return Reader(txt=txt)
 
-    alpha = _guarded(case, lambda xg, cv: lambda a: make(a).scores(xg, cv))
+    alpha = _guarded(case, lambda xg, cv: lambda a: make(a).scores(xg, cv), make)
     return make(alpha), alpha, time.perf_counter() - t0
 
 
@@ -422,7 +425,7 @@ def _clip_adapter(case):
         fx = f(xg, xg[:1])[0]
         return lambda a: _mix(xg, fx, a) @ _unit(cv).T
 
-    alpha = _guarded(case, scorer)
+    alpha = _guarded(case, scorer, make)
     return make(alpha), alpha, time.perf_counter() - t0
 
 

@@ -11,8 +11,9 @@ end, once, and written beside the picks.
     python scripts/guard_cv.py --json guard_cv.json [--cases zero_shot digits_stick ...]
 
 ``--measure``: the leave-one-case-out choice of the guard's rules among ``MEASURES``: the unlabelled rule's floor
-(``guard min_count``: a reading's share is taken over at least that many rows) and ``keep_selected`` (a
-constraint's rows that satisfied it before are watched too). Each case's default round is fitted once at full
+(``guard min_count``: a reading's share is taken over at least that many rows), ``keep_selected`` (a
+constraint's rows that satisfied it before are watched too) and ``pick`` (the largest alpha within the tolerance,
+or the one whose target is best). Each case's default round is fitted once at full
 strength; the guard then reads it twice per candidate: as a user without labels has the map (every label hidden:
 the readings rule) and with the case's own guard (its labelled rows). Criterion, training side only, the mean of
 the two: the round's own target gain at the alpha picked, when the case's labelled guard rows
@@ -41,6 +42,11 @@ MEASURES = {
     "keep": {"min_count": 1, "keep_selected": True},
     "keep_floor10": {"min_count": 10, "keep_selected": True},
     "keep_floor_point": {"min_count": None, "keep_selected": True},
+}
+# the pick among the alphas within the tolerance: the largest, or the one whose target is best (``_best``)
+MEASURES = {
+    **{k: {**v, "pick": "largest"} for k, v in MEASURES.items()},
+    **{f"{k}_best": {**v, "pick": "best_target"} for k, v in MEASURES.items()},
 }
 CANDIDATES = {
     "defaults": {},
@@ -122,6 +128,22 @@ def _class_drop(al, alpha, guard_rows):
     return max([acc[0][c] - acc[1][c] for c in acc[0]] + [0.0])
 
 
+def _without_held_out(row: dict) -> dict:
+    """A criterion row without its held-out figures (``held_out_all`` keeps them, once)."""
+    return {v: {k: x for k, x in r.items() if k != "held_out"} if isinstance(r, dict) else r for v, r in row.items()}
+
+
+def _shipped() -> str:
+    """The candidate whose rules are the guard's defaults (``GuardSpec``): a tie between candidates keeps it."""
+    from modalchorus_widget.alignment.guard_spec import GuardSpec
+
+    spec = GuardSpec()
+    for name, rules in MEASURES.items():
+        if all(getattr(spec, k) == v for k, v in rules.items()):
+            return name
+    raise SystemExit("guard_cv: no candidate in MEASURES has the guard's default rules (GuardSpec)")
+
+
 def measure_cv(args) -> int:
     import numpy as np
 
@@ -130,6 +152,7 @@ def measure_cv(args) -> int:
     from modalchorus_widget.alignment.guard import DEFAULT_TOLERANCE, guard_round, set_mapper
 
     table, held = {}, {}
+    shipped = _shipped()
     for name in args.cases:
         case = F.CASES[name]()
         before_fig = case["evaluate"](F.Reader())
@@ -185,7 +208,7 @@ def measure_cv(args) -> int:
     for out in args.cases:  # a case left out with all its rounds
         rest = [k for k in table if k.split("/")[0] != out]
         score = {c: float(np.mean([table[r][c]["criterion"] for r in rest])) if rest else 0.0 for c in MEASURES}
-        best = max(MEASURES, key=lambda c: (round(score[c], 6), c == "plain"))
+        best = max(MEASURES, key=lambda c: (round(score[c], 6), c == shipped))
         mine = [k for k in table if k.split("/")[0] == out]
         picks[out] = {
             "pick": best,
@@ -194,7 +217,8 @@ def measure_cv(args) -> int:
         }
     result = {
         "candidates": MEASURES,
-        "criterion": table,
+        "shipped": shipped,
+        "criterion": {k: {c: _without_held_out(r) for c, r in row.items()} for k, row in table.items()},
         "loo": picks,
         "held_out_all": held,
         "load_average": round(os.getloadavg()[0], 2),

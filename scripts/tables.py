@@ -30,6 +30,7 @@ COMMANDS = {
     "fixes": "python -m benchmarks fixes --json docs/figures/fixes.json",
     "anchor-cv": "python scripts/anchor_cv.py --json docs/figures/anchor-cv.json",
     "fast-cv": "python scripts/fast_cv.py --json docs/figures/fast-cv.json",
+    "guard-cv": "python scripts/guard_cv.py --measure --json docs/figures/guard-cv.json",
 }
 
 # the docs page of each benchmark, relative to the repository root (the README links there)
@@ -47,6 +48,7 @@ PAGES = {
     "fixes": "docs/benchmarks/fixes.md",
     "anchor-cv": "docs/benchmarks/fixes.md",
     "fast-cv": "docs/benchmarks/fixes.md",
+    "guard-cv": "docs/benchmarks/fixes.md",
 }
 
 
@@ -564,6 +566,38 @@ def fast_cv_table() -> str:
     return out + f"\n\n{len(a['criterion'])} folds in {len(worlds)} worlds; load average {a['load_average']:.1f}."
 
 
+def guard_cv_table() -> str:
+    """scripts/guard_cv.py --measure: each rule's criterion per round, the folds' picks, and the held-out figures
+    of the case-guarded rounds under the shipped rules and the same rules with the largest alpha."""
+    a = load("guard-cv")
+    picks = [v["pick"] for v in a["loo"].values()]
+    keys = list(a["criterion"])
+
+    def rules(r):
+        floor = {1: "1", 10: "10", None: "1 / tolerance"}.get(r.get("min_count"), str(r.get("min_count")))
+        return f"floor {floor}, keep_selected {r.get('keep_selected', False)}, pick {r.get('pick', 'largest')}"
+
+    rows = [
+        [f"`{c}`" + (" (shipped)" if c == a.get("shipped") else ""), rules(r)]
+        + [f"{a['criterion'][k][c]['criterion']:+.4f}" for k in keys]
+        + [str(picks.count(c))]
+        for c, r in a["candidates"].items()
+    ]
+    out = table(["rules", "settings", *keys, "folds that pick it"], rows)
+    shipped = a.get("shipped")
+    largest = shipped[: -len("_best")] if shipped and shipped.endswith("_best") else None
+    if largest in a["held_out_all"].get(keys[0], {}):
+        held = []
+        for k in keys:
+            row = [k]
+            for c in (largest, shipped):
+                h = a["held_out_all"][k][c]["case_guard"]
+                row.append(f"{h['target_gain']:+.3f} / {h['worst_other_drop']:.3f} / {h['alpha']:g}")
+            held.append(row)
+        out += "\n\n" + table(["round (case guard)", f"`{largest}`", f"`{shipped}`"], held)
+    return out + f"\n\n{len(picks)} cases left out in turn; load average {a['load_average']:.1f}."
+
+
 # ----------------------------------------------------------------------------------------------- probe
 def probe_table() -> str:
     p = load("probe")
@@ -712,6 +746,7 @@ TABLES = {
     "fixes": fixes_table,
     "anchor-cv": anchor_cv_table,
     "fast-cv": fast_cv_table,
+    "guard-cv": guard_cv_table,
     "headline": headline,
     "headline-docs": lambda: headline("docs/benchmarks"),
 }

@@ -57,23 +57,27 @@ def test_alpha_zero_is_the_state_before_and_one_the_full_round(world, mode):
     assert al.history_[-1].report["alpha"] == 1.0
 
 
-def test_guard_never_picks_an_alpha_beyond_the_tolerance_and_alpha_grows_with_it(world, full):
+def test_guard_never_picks_an_alpha_beyond_the_tolerance_and_the_largest_grows_with_it(world, full):
     data, _, cons = world
     al = full
     before, after = al._states[0].vectors, al.embeddings_.vectors
     resolved = [c.resolve(al) for c in cons]
     selected = np.unique(np.concatenate([r.rows() for r in resolved]))
     watched = np.setdiff1d(np.asarray(data.image_index), selected)
-    alphas = []
+    alphas = {"largest": [], "best_target": []}
     for tol in (0.0, 0.01, 0.05, 1.0):  # scoring strengths needs no refit: the same round, read again
-        res = run_guard(check_guard(dict(tolerance=tol)), al._states[0], before, after, resolved, selected)
-        assert res.on == "labels"
-        assert res.curve["worst_regression"][res.curve["alpha"].index(res.alpha)] <= tol
-        # measured again here, from the vectors at that alpha: no class of the unselected images lost more than tol
-        assert _class_drop(data, before, interpolate(before, after, res.alpha), watched) <= tol + 1e-9
-        alphas.append(res.alpha)
-    assert alphas == sorted(alphas) and alphas[-1] == 1.0
-    assert alphas[0] < 1.0  # the full round costs some class more than nothing
+        for pick in alphas:
+            guard = check_guard(dict(tolerance=tol, pick=pick))
+            res = run_guard(guard, al._states[0], before, after, resolved, selected)
+            assert res.on == "labels"
+            assert res.curve["worst_regression"][res.curve["alpha"].index(res.alpha)] <= tol
+            # measured again here, from the vectors at that alpha: no class of the unselected images lost more
+            assert _class_drop(data, before, interpolate(before, after, res.alpha), watched) <= tol + 1e-9
+            alphas[pick].append(res.alpha)
+    largest = alphas["largest"]
+    assert largest == sorted(largest) and largest[-1] == 1.0
+    assert largest[0] < 1.0  # the full round costs some class more than nothing
+    assert all(b <= a for a, b in zip(largest, alphas["best_target"]))
 
 
 def test_curve_moves_rows_monotonically_and_starts_at_the_state_before(world, full):
@@ -135,6 +139,30 @@ def test_keep_selected_holds_each_lasso_within_the_tolerance(world):
         assert hold0.mean() - hold1.mean() <= 0.01 + 1e-9
     full_al, full_rnd = _round(world, guard=dict(tolerance=1.0, keep_selected=False))
     assert rnd.alpha <= full_rnd.alpha
+
+
+@pytest.mark.parametrize("tol", [0.0, 0.01, 1.0])
+def test_pick_best_target_takes_the_best_satisfied_alpha_within_the_tolerance(world, full, tol):
+    data, _, cons = world
+    al = full
+    before, after = al._states[0].vectors, al.embeddings_.vectors
+    resolved = [c.resolve(al) for c in cons]
+    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    runs = {
+        p: run_guard(check_guard(dict(tolerance=tol, pick=p)), al._states[0], before, after, resolved, selected)
+        for p in ("largest", "best_target")
+    }
+    best, largest = runs["best_target"], runs["largest"]
+    curve = best.curve
+    ok = [i for i, w in enumerate(curve["worst_regression"]) if w <= tol + 1e-12]
+    i = curve["alpha"].index(best.alpha)
+    assert i in ok  # within the tolerance, as measured
+    assert curve["target"][i] == max(curve["target"][j] for j in ok)  # no alpha within it satisfies more rows
+    assert all(curve["alpha"][j] <= best.alpha for j in ok if curve["target"][j] == curve["target"][i])  # ties
+    assert best.alpha <= largest.alpha
+    assert largest.curve["target"] == curve["target"]  # the same readings; only the pick differs
+    with pytest.raises(AlignmentError, match="pick"):
+        check_guard(dict(pick="smallest"))
 
 
 @pytest.mark.parametrize("floor", [1, None])

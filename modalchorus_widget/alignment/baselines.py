@@ -167,11 +167,13 @@ def linear_probe(images, labels, random_state=0):
 BASELINES = {"modality_gap_shift": gap_shift, "procrustes": procrustes, "clip_adapter": clip_adapter}
 
 
-def choose_alpha(scores_at, truth, concept_labels, tolerance=None, alphas=None) -> tuple:
+def choose_alpha(scores_at, truth, concept_labels, tolerance=None, alphas=None, target_at=None) -> tuple:
     """The guard for a fix that is not a vector map (a cache, a classifier): ``scores_at(alpha)`` gives the
     (n, k) scores of ``n`` labelled guard rows (labels ``truth``) against ``k`` concepts (labels
-    ``concept_labels``); the largest alpha whose worst per-class accuracy drop against alpha 0 is within
-    ``tolerance`` (the labels rule of :func:`guard.run_guard`). Returns (alpha, curve of worst drops)."""
+    ``concept_labels``); of the alphas whose worst per-class accuracy drop against alpha 0 is within
+    ``tolerance`` (the labels rule of :func:`guard.run_guard`), the largest, or with ``target_at(alpha)`` (the
+    share of selected rows the fix satisfies) the one whose target is best, the larger on a tie (the guard's
+    default ``pick="best_target"``). Returns (alpha, curve of worst drops)."""
     from .guard import ALPHAS, DEFAULT_TOLERANCE
 
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
@@ -185,4 +187,9 @@ def choose_alpha(scores_at, truth, concept_labels, tolerance=None, alphas=None) 
         ok = cl[np.argmax(scores_at(float(a)), axis=1)] == truth
         worst.append(max([float(ok0[m].mean() - ok[m].mean()) for m in classes] + [0.0]))
     good = [i for i, w in enumerate(worst) if w <= tolerance + 1e-12]
-    return float(alphas[max(good)]) if good else 0.0, worst
+    if not good:
+        return 0.0, worst
+    if target_at is None:
+        return float(alphas[max(good)]), worst
+    target = {i: float(target_at(float(alphas[i]))) for i in good}
+    return float(alphas[max(good, key=lambda i: (target[i], i))]), worst

@@ -457,7 +457,8 @@ def guard_deep(guard, tuner: DeepTuner, es, before, full, resolved, selected, th
     """The guard of a deep round: ``(vectors at alpha, alpha, the report's guard entry or None)``; the encoder is
     left at theta(alpha). The largest alpha of the grid whose measured worst regression is within the tolerance
     (the full round when it is; else bisection over ``DEEP_ALPHAS``, assuming the regression grows with alpha:
-    whatever it picks was measured within the tolerance)."""
+    whatever it picks was measured within the tolerance); with ``pick="best_target"`` (the default), of the alphas
+    it measured within the tolerance, the one whose target is best (each costs a re-encode: no more are read)."""
     import time
 
     from .guard import ALPHAS, check_guard
@@ -492,6 +493,9 @@ def guard_deep(guard, tuner: DeepTuner, es, before, full, resolved, selected, th
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if score(mid) else (lo, mid)
     alpha = float(grid[lo])
+    if spec.pick == "best_target":
+        ok = [a for a in scored if scored[a][0] <= spec.tolerance + 1e-12 and scored[a][1][1] is not None]
+        alpha = max(ok, key=lambda a: (scored[a][1][1], a)) if alpha in ok else alpha
     tuner.set_state(mix_state(theta_b, theta_a, alpha))
     tried = sorted(scored)
     entry = scored[alpha][2].to_report()

@@ -4,8 +4,11 @@ A round maps the vectors of its state from ``before`` b to ``after`` a. At stren
 normalise((1 - alpha) b + alpha a), row by row (alpha = 0 is the state before, bit for bit; alpha = 1 the full
 round, bit for bit). Only rows the round changed are interpolated; every other row is copied.
 
-The guard scores a grid of alphas without refitting (it re-reads vectors only) and keeps the largest alpha whose
-worst regression stays within ``tolerance`` (default 0.01: one point). Regression, in order of what is at hand:
+The guard scores a grid of alphas without refitting (it re-reads vectors only) and, among the alphas whose worst
+regression stays within ``tolerance`` (default 0.01: one point), keeps the one at which the most selected rows
+satisfy their constraints, the larger on a tie (``pick="best_target"``; ``pick="largest"``: the largest such alpha).
+A round is fitted with early stopping on a held-out slice, not on its own rows' satisfaction, so its full strength
+can satisfy fewer of them than a part of it, at a larger cost outside. Regression, in order of what is at hand:
 
 - ``"labels"``: the watched rows have labels that name concepts (e.g. images labelled with a class whose
   prompt row carries the same label): the drop of each class's accuracy, read against the concepts;
@@ -18,8 +21,8 @@ worst regression stays within ``tolerance`` (default 0.01: one point). Regressio
   pulled member's reading before -> its anchor; anything away from a pushed anchor).
 
 Without labels a reading's share is taken over at least ``min_count`` rows (default ``ceil(1 / tolerance)``: 100
-at one point), so a reading of 1-2 rows may lose one row (else any single move stops the round). That floor and
-``keep_selected`` were chosen by leave-one-case-out cross-validation (``scripts/guard_cv.py --measure``).
+at one point), so a reading of 1-2 rows may lose one row (else any single move stops the round). That floor,
+``keep_selected`` and ``pick`` were chosen by leave-one-case-out cross-validation (``scripts/guard_cv.py --measure``).
 
 Watched rows are the unselected rows of the other modality than the concepts (``on=`` narrows them); concepts
 are the rows of the concept modality (text when the set has text and something else). The target curve is the
@@ -346,7 +349,7 @@ def _mix_one(b, a, x):
 
 
 def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=None, own=False) -> GuardResult:
-    """Score the round at ``spec.alphas`` and pick the largest alpha within the tolerance (see the module doc).
+    """Score the round at ``spec.alphas`` and pick an alpha within the tolerance (``spec.pick``; the module doc).
     ``own``: ``after`` is the round's own fresh array, which the state at the pick may be written into."""
     alphas = list(spec.alphas)
     n = es.n
@@ -388,7 +391,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
         worst = np.asarray(measure["worst"], np.float64)
     worst = np.maximum(worst, kept)  # a constraint's rows that held before and no longer do
     ok = [i for i, w in enumerate(worst) if w <= spec.tolerance + 1e-12]
-    pick = max(ok) if ok else 0
+    pick = spec.choose(ok, target)
     result, tries = None, 0
     while True:  # the chosen alpha, read exactly over every concept; step down if the exact read is worse
         alpha = alphas[pick]
@@ -428,7 +431,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
         # each exact read costs a pass over every row: after MAX_EXACT misses of the candidate read, fall back to 0
         # (two were too few: a row can leave its reading and come back along the path, which the curve misses)
         ok = [i for i in ok if i < pick] if tries < MAX_EXACT else []
-        pick = max(ok) if ok else 0
+        pick = spec.choose(ok, target)
     return result
 
 

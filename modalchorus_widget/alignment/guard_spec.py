@@ -1,5 +1,6 @@
 """The ``guard=`` parameter of ``Aligner`` checked (``guard.py`` runs it): tolerance, rows watched, labels, pairs,
-the alpha grid, a labelled guard set, concepts, and the rules' settings (``min_count``, ``keep_selected``)."""
+the alpha grid, a labelled guard set, concepts, and the rules' settings (``min_count``, ``keep_selected``,
+``pick``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ __all__ = ["ALPHAS", "DEFAULT_TOLERANCE", "GuardSpec", "check_alpha", "check_gua
 
 DEFAULT_TOLERANCE = 0.01
 ALPHAS = tuple(round(x, 4) for x in np.linspace(0.0, 1.0, 21))
+PICKS = ("largest", "best_target")
 
 
 @dataclass
@@ -28,12 +30,23 @@ class GuardSpec:
     concepts: np.ndarray | None = None  # rows read as concepts (None: every text row)
     min_count: int | None = None  # a reading's smallest denominator, unlabelled rule (None: ceil(1 / tolerance))
     keep_selected: bool = True  # a constraint's rows that satisfied it before count as watched too
+    pick: str = "best_target"  # among alphas within the tolerance: the best target (ties: larger), or "largest"
 
     def floor(self) -> int:
         """The smallest number of rows a reading's share is taken over (``min_count``; not for labelled classes)."""
         if self.min_count is not None:
             return int(self.min_count)
         return int(np.ceil(1.0 / self.tolerance - 1e-9)) if self.tolerance > 0 else 1
+
+    def choose(self, ok, target) -> int:
+        """The index picked among ``ok`` (alphas within the tolerance; 0 when none is): the largest, or with
+        ``pick="best_target"`` the one whose target is highest, the larger on a tie (the largest where the target
+        cannot be read)."""
+        if not ok:
+            return 0
+        if self.pick == "best_target" and all(target[i] is not None for i in ok):
+            return max(ok, key=lambda i: (target[i], i))
+        return max(ok)
 
 
 def check_guard(guard, n: int | None = None) -> GuardSpec | None:
@@ -64,11 +77,12 @@ def check_guard(guard, n: int | None = None) -> GuardSpec | None:
         "concepts",
         "min_count",
         "keep_selected",
+        "pick",
     }
     if unknown:
         raise AlignmentError(
             f"Aligner: unknown guard key(s) {sorted(unknown)}; use tolerance, on, labels, pairs, alphas, set, "
-            "concepts, min_count or keep_selected."
+            "concepts, min_count, keep_selected or pick."
         )
     tol = guard.get("tolerance", DEFAULT_TOLERANCE)
     if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol >= 0):
@@ -102,6 +116,10 @@ def check_guard(guard, n: int | None = None) -> GuardSpec | None:
         if not isinstance(guard["keep_selected"], (bool, np.bool_)):
             raise AlignmentError(f"Aligner: guard keep_selected must be True or False, got {guard['keep_selected']!r}.")
         spec.keep_selected = bool(guard["keep_selected"])
+    if guard.get("pick") is not None:
+        if guard["pick"] not in PICKS:
+            raise AlignmentError(f"Aligner: guard pick must be one of {list(PICKS)}, got {guard['pick']!r}.")
+        spec.pick = str(guard["pick"])
     if guard.get("concepts") is not None:
         spec.concepts = np.unique(np.asarray(guard["concepts"], np.int64))
     if guard.get("set") is not None:
