@@ -99,6 +99,15 @@ def test_hostile_patch_files_are_refused(rounds, tmp_path, monkeypatch):
         Patch.load(path)
 
 
+def test_a_patch_whose_header_length_opens_like_a_pickle_still_loads():
+    """A safetensors file opens with its header's length: a low byte of 0x80 (a pickle's first byte) is a length."""
+    tensors = {"r0.w": np.arange(6, dtype=np.float32).reshape(2, 3)}
+    pads = ({"format": P.FORMAT, "version": P.FORMAT_VERSION, "pad": "x" * k} for k in range(512))
+    meta, data = next((m, b) for m in pads if (b := P.to_bytes(tensors, m))[0] == 0x80)
+    got, back = P.from_bytes(data, "test")
+    assert np.array_equal(got["r0.w"], tensors["r0.w"]) and back == meta
+
+
 def test_patch_of_an_identity_set_leaves_vectors(tmp_path):
     rng = np.random.default_rng(0)
     es = EmbeddingSet(rng.normal(size=(40, 8)).astype(np.float32), ["image"] * 30 + ["text"] * 10)

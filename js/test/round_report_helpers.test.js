@@ -4,6 +4,7 @@ import { placeLabels } from '../src/label_placement.js';
 import { indexExpr, pythonLine, shortLine } from '../src/python_line.js';
 import { binValues, fractions, histogramBars, pairedBars, pct } from '../src/round_figures.js';
 import { fitToNdc } from '../src/layout.js';
+import { alphaNote } from '../src/ui/report_panel.js';
 import { median, reframe, trailAlpha, trailRule, trailSegments } from '../src/trails.js';
 import schema from './protocol.json';
 
@@ -136,5 +137,14 @@ describe('pythonLine', () => {
     expect(pythonLine({ kind: 'style', trait: 'point_size', value: 4.5 })).toBe('w.point_size = 4.5');
     expect(pythonLine({ kind: 'nothing' })).toBe('');
     expect(shortLine('x'.repeat(200), 10)).toBe(`${'x'.repeat(9)}\u2026`);
+  });
+});
+
+describe('alphaNote', () => {
+  it('says how the guard chose alpha, and nothing it was not told', () => {
+    expect(alphaNote({ tolerance: 0.01, pick: 'best_target' })).toMatch(/the most constraints satisfied with no regression over 1(\.0)?%/);
+    expect(alphaNote({ tolerance: 0.02, pick: 'largest' })).toMatch(/the largest with no regression over 2(\.0)?%/);
+    expect(alphaNote({ tolerance: 0.01 })).not.toMatch(/\u03b1:/);
+    expect(alphaNote({ tolerance: 0.01 })).toMatch(/^solid: constraints satisfied; dashed: worst regression outside/);
   });
 });

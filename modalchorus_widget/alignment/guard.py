@@ -69,6 +69,7 @@ class GuardResult:
     tolerance: float
     on: str
     curve: dict
+    pick: str = "best_target"
     regressions: list = field(default_factory=list)
     changed_outside: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     vectors: np.ndarray | None = field(default=None, repr=False)  # the state at ``alpha``
@@ -77,6 +78,7 @@ class GuardResult:
         rows = self.changed_outside
         return {
             "tolerance": self.tolerance,
+            "pick": self.pick,
             "on": self.on,
             "curve": self.curve,
             "regressions": [list(r) for r in self.regressions],
@@ -409,6 +411,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
             result = GuardResult(
                 alpha=float(alpha),
                 tolerance=spec.tolerance,
+                pick=spec.pick,
                 on=kind,
                 curve={
                     "alpha": [float(a) for a in alphas],

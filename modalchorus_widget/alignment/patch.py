@@ -66,7 +66,10 @@ def from_bytes(data: bytes, where: str) -> tuple:
             f"{where}: refused: {len(data):,} bytes is more than the {MAX_PATCH_BYTES:,}-byte limit of a patch; if "
             "you trust the file, raise modalchorus_widget.alignment.patch.MAX_PATCH_BYTES and load it again."
         )
-    if data[:2] == b"\x80\x04" or data[:1] == b"\x80" or data[:2] == b"PK":
+    # a safetensors file opens with its header's length (8 bytes, little-endian) and then "{": a length whose low
+    # byte is 0x80 is no pickle
+    safetensors = len(data) > 8 and data[8:9] == b"{" and int.from_bytes(data[:8], "little") <= len(data) - 8
+    if not safetensors and (data[:1] == b"\x80" or data[:2] == b"PK"):
         what = "a zip archive" if data[:2] == b"PK" else "a pickle"
         raise UntrustedFileError(
             f"{where}: refused: this is {what}, not a patch (patches are safetensors and are never unpickled); "

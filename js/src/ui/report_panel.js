@@ -85,6 +85,16 @@ function constraintChart(c) {
   return barChart(c.words, names.map((k) => nice[k] || k), names.map((k) => c.before[k]), names.map((k) => c.after[k]), { cls: 'mc-fig-constraint' });
 }
 
+/** The note under the guard's curve: what the lines are, and how the guard chose alpha (``guard.pick``). */
+export function alphaNote(guard) {
+  const tol = pct(guard?.tolerance ?? 0);
+  const rule = {
+    best_target: `\u03b1: the most constraints satisfied with no regression over ${tol}`,
+    largest: `\u03b1: the largest with no regression over ${tol}`,
+  }[guard?.pick];
+  return `solid: constraints satisfied; dashed: worst regression outside (tolerance ${tol})${rule ? `. ${rule}` : ''}`;
+}
+
 /** The guard's curve: target satisfied (solid) and worst regression (dashed) at each alpha tried, the tolerance
  * (dotted) and the round's alpha (a marker). */
 export function alphaCurve(guard, alpha) {
@@ -108,7 +118,7 @@ export function alphaCurve(guard, alpha) {
     svg('text', { x: 0, y: H + 12, class: 'mc-tick', text: '\u03b1 0' }),
     svg('text', { x: W, y: H + 12, 'text-anchor': 'end', class: 'mc-tick', text: '1' }),
   );
-  const note = `solid: constraints satisfied; dashed: worst regression outside (tolerance ${pct(guard.tolerance ?? 0)})`;
+  const note = alphaNote(guard);
   return h('div', { class: 'mc-fig mc-fig-alpha' }, h('div', { class: 'mc-fig-title', text: `strength \u03b1 = ${formatValue(alpha)}` }),
     chart, h('div', { class: 'mc-fig-note', text: note }));
 }
