@@ -1,14 +1,9 @@
 """Aligner: rounds of alignment on an EmbeddingSet, with history, undo/redo and atomic save/load.
 
-Each ``step(*constraints)`` fits a fresh near-identity adapter per modality on the *current* vectors
-(rounds compose: round k adapts the output of round k-1), records the constraints, the adapter weights
-(safetensors bytes) and before/after figures, and only then swaps the new state in. Anything that goes
-wrong before that swap (bad constraint, NaN, KeyboardInterrupt) leaves the aligner exactly as it was.
-
-``mode="deep"`` (see ``deep.py``) tunes the last block of the encoder instead, on the raw inputs of the
-rows; a round's weights are then the tuned encoder tensors, and undo/redo/load put them back in the
-encoder bit for bit. ``mode="anchors"`` (see ``anchors.py``) tunes only the anchor rows of point-set
-constraints (e.g. the class prompts of a zero-shot classifier); a round's weights are those rows' new vectors.
+Each ``step(*constraints)`` fits a fresh round on the *current* vectors (rounds compose) and swaps the new state in
+only once its weights (safetensors bytes) and figures are recorded: anything that goes wrong before (bad constraint,
+NaN, KeyboardInterrupt) leaves the aligner as it was. Fast mode fits near-identity adapters (``fit.py``), deep mode
+the encoder's last block (``deep.py``), anchor mode the anchor rows of point-set constraints (``anchors.py``).
 """
 
 from __future__ import annotations
@@ -78,6 +73,11 @@ n_candidates, batch_size, validation, eval_every, patience
         Deep mode only: which towers to tune, ``"image"`` and/or ``"text"`` (default: every tower the encoder
         can tune that the set has rows of; the default model's text tower is locked). The towers chosen are
         ``towers_`` after ``fit``.
+    guard : "auto", dict, EmbeddingSet or None, default "auto"
+        How strong a round may be (``guard.py``): of the strengths alpha in [0, 1] at which nothing outside the
+        selection regresses by more than ``tolerance`` (0.01), the one whose target is best. A dict sets
+        ``tolerance``, ``on``, ``labels``, ``pairs``, ``set``, ``concepts``, ``min_count``, ``keep_selected`` and
+        ``pick``; a labelled EmbeddingSet is ``dict(set=...)``; None applies every round at full strength.
     random_state : int or None, default 0
         Seed (None: 0); the same inputs give bit-identical rounds.
     device : str, default "auto"
