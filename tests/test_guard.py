@@ -106,6 +106,24 @@ def test_changed_outside_lists_exactly_the_rows_whose_reading_changed(world):
     assert sum(c for _, _, c in g["regressions"]) == len(changed)  # grouped (from, to, count)
 
 
+@pytest.mark.parametrize("alpha", [0.05, 0.4, 1.0])
+def test_a_strength_set_by_hand_reports_the_rows_changed_at_that_strength(world, alpha):
+    data, case, _ = world
+    prompts = data.prompt_index
+    cons = [  # the two lassos swapped: at alpha 0.05 this fast round satisfies fewer of them than at 0
+        PointSet(int(prompts[case["confused"]]), case["cluster"]),
+        PointSet(int(prompts[case["target"]]), case["keep"]),
+    ]
+    al = Aligner(encoder=data.encoder, n_steps=60, guard=dict(tolerance=1.0)).fit(data.embeddings)
+    al.step(*cons)
+    g = al.set_strength(alpha).report["guard"]
+    selected = np.unique(np.concatenate([c.members for c in cons] + [np.asarray(data.prompt_index)]))
+    q = np.setdiff1d(np.flatnonzero(data.embeddings.modality != "text"), selected)
+    texts = np.flatnonzero(data.embeddings.modality == "text")
+    changed = q[read_exact(al._states[0].vectors, q, texts) != read_exact(al.embeddings_.vectors, q, texts)]
+    assert g["changed_outside"] == changed.tolist() and al.history_[-1].alpha == alpha
+
+
 def test_alpha_survives_undo_redo_save_load(world, tmp_path):
     data = world[0]
     al, rnd = _round(world, guard=dict(tolerance=0.02))
