@@ -33,6 +33,14 @@ def _round(world, mode="anchors", **kw):
     return al, al.step(*cons)
 
 
+def _guard_inputs(al, cons):
+    """run_guard's inputs for the last round of ``al``: the vectors before and after, the constraints resolved,
+    the rows they select."""
+    resolved = [c.resolve(al) for c in cons]
+    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    return al._states[0].vectors, al.embeddings_.vectors, resolved, selected
+
+
 def _class_drop(data, before, after, rows):
     """Worst per-class accuracy drop over image ``rows`` read against the class prompts (labels of the set)."""
     lab = data.embeddings.labels
@@ -60,9 +68,7 @@ def test_alpha_zero_is_the_state_before_and_one_the_full_round(world, mode):
 def test_guard_never_picks_an_alpha_beyond_the_tolerance_and_the_largest_grows_with_it(world, full):
     data, _, cons = world
     al = full
-    before, after = al._states[0].vectors, al.embeddings_.vectors
-    resolved = [c.resolve(al) for c in cons]
-    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    before, after, resolved, selected = _guard_inputs(al, cons)
     watched = np.setdiff1d(np.asarray(data.image_index), selected)
     alphas = {"largest": [], "best_target": []}
     for tol in (0.0, 0.01, 0.05, 1.0):  # scoring strengths needs no refit: the same round, read again
@@ -163,9 +169,7 @@ def test_keep_selected_holds_each_lasso_within_the_tolerance(world):
 def test_pick_best_target_takes_the_best_satisfied_alpha_within_the_tolerance(world, full, tol):
     data, _, cons = world
     al = full
-    before, after = al._states[0].vectors, al.embeddings_.vectors
-    resolved = [c.resolve(al) for c in cons]
-    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    before, after, resolved, selected = _guard_inputs(al, cons)
     runs = {
         p: run_guard(check_guard(dict(tolerance=tol, pick=p)), al._states[0], before, after, resolved, selected)
         for p in ("largest", "best_target")
@@ -187,9 +191,7 @@ def test_pick_best_target_takes_the_best_satisfied_alpha_within_the_tolerance(wo
 def test_unlabelled_rule_takes_each_reading_over_at_least_min_count_rows(world, full, floor):
     data, _, cons = world
     al = full
-    before, after = al._states[0].vectors, al.embeddings_.vectors
-    resolved = [c.resolve(al) for c in cons]
-    selected = np.unique(np.concatenate([r.rows() for r in resolved]))
+    before, after, resolved, selected = _guard_inputs(al, cons)
     hidden = np.full(data.embeddings.n, None, dtype=object)  # a user without labels: the readings rule
     guard = dict(labels=hidden, keep_selected=False, **({} if floor is None else {"min_count": floor}))
     res = run_guard(check_guard(guard, data.embeddings.n), al._states[0], before, after, resolved, selected)
