@@ -174,7 +174,7 @@ def choose_alpha(scores_at, truth, concept_labels, tolerance=None, alphas=None, 
     ``tolerance`` (the labels rule of :func:`guard.run_guard`), the largest, or with ``target_at(alpha)`` (the
     share of selected rows the fix satisfies) the one whose target is best, the larger on a tie (the guard's
     default ``pick="best_target"``). Returns (alpha, curve of worst drops)."""
-    from .guard import ALPHAS, DEFAULT_TOLERANCE
+    from .guard import ALPHAS, DEFAULT_TOLERANCE, GuardSpec
 
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     alphas = ALPHAS if alphas is None else alphas
@@ -189,7 +189,6 @@ def choose_alpha(scores_at, truth, concept_labels, tolerance=None, alphas=None, 
     good = [i for i, w in enumerate(worst) if w <= tolerance + 1e-12]
     if not good:
         return 0.0, worst
-    if target_at is None:
-        return float(alphas[max(good)]), worst
-    target = {i: float(target_at(float(alphas[i]))) for i in good}
-    return float(alphas[max(good, key=lambda i: (target[i], i))]), worst
+    spec = GuardSpec(pick="largest" if target_at is None else "best_target")
+    target = [float(target_at(float(a))) if i in good and target_at else None for i, a in enumerate(alphas)]
+    return float(alphas[spec.choose(good, target)]), worst

@@ -493,12 +493,10 @@ def guard_deep(guard, tuner: DeepTuner, es, before, full, resolved, selected, th
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if score(mid) else (lo, mid)
-    alpha = float(grid[lo])
-    if spec.pick == "best_target":
-        ok = [a for a in scored if scored[a][0] <= spec.tolerance + 1e-12 and scored[a][1][1] is not None]
-        alpha = max(ok, key=lambda a: (scored[a][1][1], a)) if alpha in ok else alpha
+    tried = sorted(scored)  # the bisection's pick grid[lo] is the largest of them within the tolerance
+    ok = [i for i, a in enumerate(tried) if scored[a][0] <= spec.tolerance + 1e-12]
+    alpha = float(tried[spec.choose(ok, [scored[a][1][1] for a in tried])])
     tuner.set_state(mix_state(theta_b, theta_a, alpha))
-    tried = sorted(scored)
     entry = scored[alpha][2].to_report()
     entry["curve"] = {
         "alpha": tried,
