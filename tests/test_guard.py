@@ -4,7 +4,7 @@ regresses by more than the tolerance, on the embedded shapes world's zero-shot c
 import numpy as np
 import pytest
 
-from modalchorus_widget import Aligner, load_default
+from modalchorus_widget import Aligner, EmbeddingSet, load_default
 from modalchorus_widget.alignment.constraints import PointSet
 from modalchorus_widget.alignment.guard import check_guard, interpolate, read_exact, run_guard
 from modalchorus_widget.errors import AlignmentError, ParameterError
@@ -112,20 +112,25 @@ def test_changed_outside_lists_exactly_the_rows_whose_reading_changed(world):
     assert sum(c for _, _, c in g["regressions"]) == len(changed)  # grouped (from, to, count)
 
 
+@pytest.mark.parametrize("labels", ["labels", "readings"])
 @pytest.mark.parametrize("alpha", [0.05, 0.4, 1.0])
-def test_a_strength_set_by_hand_reports_the_rows_changed_at_that_strength(world, alpha):
+def test_a_strength_set_by_hand_reports_the_rows_changed_at_that_strength(world, alpha, labels):
     data, case, _ = world
     prompts = data.prompt_index
     cons = [  # the two lassos swapped: at alpha 0.05 this fast round satisfies fewer of them than at 0
         PointSet(int(prompts[case["confused"]]), case["cluster"]),
         PointSet(int(prompts[case["target"]]), case["keep"]),
     ]
-    al = Aligner(encoder=data.encoder, n_steps=60, guard=dict(tolerance=1.0)).fit(data.embeddings)
+    dog = EmbeddingSet(data.encoder.encode_texts(["a photo of a dog"]), ["text"], labels=["dog"], ids=["dog"])
+    es = EmbeddingSet.concat([data.embeddings, dog])  # a prompt no scene reads: a reading of no rows
+    hidden = np.full(es.n, None, dtype=object) if labels == "readings" else None  # a user without labels
+    al = Aligner(encoder=data.encoder, n_steps=60, guard=dict(tolerance=1.0, labels=hidden)).fit(es)
     al.step(*cons)
     g = al.set_strength(alpha).report["guard"]
+    assert g["on"] == labels
     selected = np.unique(np.concatenate([c.members for c in cons] + [np.asarray(data.prompt_index)]))
-    q = np.setdiff1d(np.flatnonzero(data.embeddings.modality != "text"), selected)
-    texts = np.flatnonzero(data.embeddings.modality == "text")
+    q = np.setdiff1d(np.flatnonzero(es.modality != "text"), selected)
+    texts = np.flatnonzero(es.modality == "text")
     changed = q[read_exact(al._states[0].vectors, q, texts) != read_exact(al.embeddings_.vectors, q, texts)]
     assert g["changed_outside"] == changed.tolist() and al.history_[-1].alpha == alpha
 

@@ -36,7 +36,7 @@ class GuardSpec:
         """The smallest number of rows a reading's share is taken over (``min_count``; not for labelled classes)."""
         if self.min_count is not None:
             return int(self.min_count)
-        return int(np.ceil(1.0 / self.tolerance - 1e-9)) if self.tolerance > 0 else 1
+        return int(np.ceil(1.0 / self.tolerance - 1e-9)) if 0 < self.tolerance < np.inf else 1
 
     def choose(self, ok, target) -> int:
         """The index picked among ``ok`` (alphas within the tolerance; 0 when none is): the largest, or with

@@ -25,8 +25,9 @@ def strength_report(old: dict, guard, es, full, after, resolved, adapters, selec
     rep = {**{k: v for k, v in old.items() if k not in rep}, **rep, "alpha": alpha, "alpha_set_by": "user"}
     spec = check_guard(guard, es.n)
     if spec is not None and "guard" in old:
-        # read at ``alpha`` itself: "largest" (the best target of {0, alpha} could be 0)
-        spec = replace(spec, tolerance=float("inf"), alphas=tuple(sorted({0.0, alpha})), pick="largest")
+        # read at ``alpha`` itself ("largest": the best target of {0, alpha} could be 0), counted as the round was
+        alphas = tuple(sorted({0.0, alpha}))
+        spec = replace(spec, tolerance=float("inf"), alphas=alphas, pick="largest", min_count=spec.floor())
         res = run_guard(spec, es, es.vectors, full, resolved, selected)
         fresh = res.to_report()
         rep["guard"] = {
