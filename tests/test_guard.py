@@ -217,6 +217,31 @@ def test_unlabelled_rule_takes_each_reading_over_at_least_min_count_rows(world, 
         check_guard(dict(min_count=0))
 
 
+def test_without_image_labels_prompts_of_one_class_are_one_reading(world):
+    data, _, cons = world
+    prompts = np.asarray(data.prompt_index)
+    rng = np.random.default_rng(0)
+    twin = data.embeddings.vectors[prompts] + rng.normal(0, 0.001, (len(prompts), data.embeddings.dim))
+    lab0 = data.embeddings.labels[prompts]
+    twins = EmbeddingSet(twin, ["text"] * len(prompts), labels=lab0, ids=[f"twin {i}" for i in range(len(prompts))])
+    es = EmbeddingSet.concat([data.embeddings, twins])  # every class prompt twice: two prompts of one class
+    lab = np.asarray(es.labels, object).copy()
+    lab[es.modality != "text"] = None  # the prompts name their class; the scenes carry no label
+    al = Aligner(mode="anchors", encoder=data.encoder, n_steps=60, guard=dict(labels=lab, tolerance=1.0)).fit(es)
+    rnd = al.step(*cons)
+    g = rnd.report["guard"]
+    assert g["on"] == "readings"
+    texts = np.flatnonzero(es.modality == "text")
+    selected = np.unique(np.concatenate([c.members for c in cons] + [prompts]))
+    q = np.setdiff1d(np.flatnonzero(es.modality != "text"), selected)
+    p0, p1 = read_exact(al._states[0].vectors, q, texts), read_exact(al.embeddings_.vectors, q, texts)
+    c0, c1 = lab[texts][p0], lab[texts][p1]
+    assert ((p0 != p1) & (c0 == c1)).any()  # rows that moved between two prompts of their class: no regression
+    changed = q[c0 != c1]
+    assert g["changed_outside"] == changed.tolist()
+    assert not any(f == t for f, t, _ in g["regressions"])  # regressions are named by class, never class -> itself
+
+
 def test_reading_a_state_at_alpha_without_making_it(coco_vectors):
     """The exact read at an alpha mixes the changed rows on the fly, and the state at the pick is written into the
     round's own array: both give the bits of reading / making interpolate's copy."""

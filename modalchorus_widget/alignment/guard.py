@@ -16,9 +16,10 @@ can satisfy fewer of them than a part of it, at a larger cost outside. Regressio
 - ``"keep_selected"`` (with any of these): the rows of each constraint read by readings (a pull to an anchor row,
   a paired set-set) that satisfied it before the round: the net share of them that no longer does. A lasso that
   keeps a class in place is the user's own statement of what must not move.
-- ``"readings"``: otherwise, for each reading r (the best-matching concept of a watched row before the round),
-  the share of rows read r that read something else after, not counting the moves the round asked for (a
-  pulled member's reading before -> its anchor; anything away from a pushed anchor).
+- ``"readings"``: otherwise, for each reading r (the best-matching concept of a watched row before the round; its
+  label where concepts are labelled: prompts of one class are one reading), the share of rows read r that read
+  something else after, not counting the moves asked for (a pulled member's reading -> its anchor; anything away
+  from a pushed anchor).
 
 Without labels a reading's share is taken over at least ``min_count`` rows (default ``ceil(1 / tolerance)``: 100
 at one point), so a reading of 1-2 rows may lose one row (else any single move stops the round). That floor,
@@ -387,7 +388,7 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
         kind = "labels" if cl is not None else "readings"
         cpos = np.flatnonzero(np.isin(concepts, changed))
         measure = _readings_measure(
-            es, before, after, queries, concepts, cpos, alphas, resolved, cl, changed, spec.floor()
+            es, before, after, queries, concepts, cpos, alphas, resolved, cl, changed, spec.floor(), labels
         )
     if measure is not None:
         worst = np.asarray(measure["worst"], np.float64)
@@ -438,7 +439,12 @@ def run_guard(spec: GuardSpec, es, before, after, resolved, selected, changed=No
     return result
 
 
-def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed, floor=1):
+def _readings_measure(
+    es, before, after, queries, concepts, cpos, alphas, resolved, labels, changed, floor=1, named=None
+):
+    """``labels``: the watched rows' classes (labels rule) or None; ``named``: the concepts' labels (readings)."""
+    names = _names(es, labels if labels is not None else named, concepts)
+    code = pd.factorize(pd.Series(names, dtype=object))[0]  # with labels, two prompts of one class read the same
     p0 = readings(before, queries, concepts)  # kept with the state: the next round starts from them
     if len(cpos):  # a concept moved: any row may read differently
         curve = _read_curve(before, after, queries, concepts, alphas, cpos, changed)
@@ -471,24 +477,24 @@ def _readings_measure(es, before, after, queries, concepts, cpos, alphas, resolv
         def worst_of(p):
             return max(float(np.max((ok0 - np.bincount(cls, weights=cc[p] == yc, minlength=len(count))) / count)), 0.0)
     else:
-        intended = _intended(resolved, concepts, p0_of)
-        counts = np.bincount(p0, minlength=len(concepts))
+        intended = {(int(code[f]), int(code[t]) if t >= 0 else -1) for f, t in _intended(resolved, concepts, p0_of)}
+        r0 = code[p0]
+        counts = np.bincount(r0, minlength=len(concepts))
 
         def worst_of(p):
-            moved = p != p0
+            r = code[p]
+            moved = r != r0
             if not moved.any():
                 return 0.0
             bad = np.array(
-                [(int(f), int(t)) not in intended and (int(f), -1) not in intended for f, t in zip(p0[moved], p[moved])]
+                [(int(f), int(t)) not in intended and (int(f), -1) not in intended for f, t in zip(r0[moved], r[moved])]
             )
             if not bad.any():
                 return 0.0
-            lost = np.bincount(p0[moved][bad], minlength=len(concepts))
+            lost = np.bincount(r0[moved][bad], minlength=len(concepts))
             return float(np.max(lost / np.maximum(counts, floor)))
 
     worst = [worst_of(curve[i]) for i in range(len(alphas))]
-    names = _names(es, labels, concepts)
-    code = pd.factorize(pd.Series(names, dtype=object))[0]  # with labels, two prompts of one class read the same
 
     def exact(alpha):  # only the changed rows are mixed (on the fly: the state is made once, for the pick)
         if alpha in (0.0, 1.0):
