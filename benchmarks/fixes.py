@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from modalchorus_widget.alignment.baselines import choose_alpha
-from modalchorus_widget.alignment.guard import ALPHAS, DEFAULT_TOLERANCE
+from modalchorus_widget.alignment.guard import ALPHAS, DEFAULT_TOLERANCE, GuardSpec
 
 GUARD_SEED = 4242  # fresh training-distribution scenes the guard reads (never the held-out seed)
 N_GUARD_PER_CLASS = 100
@@ -351,7 +351,7 @@ def _guarded(case, scorer, make, grid=ALPHAS):
     target = lambda a: _selection_target(case, make(a))  # noqa: E731
     gr = case["guard_rows"]
     if gr is None:
-        return float(max(grid, key=lambda a: (target(a), a)))
+        return float(grid[GuardSpec().choose(list(range(len(grid))), [target(a) for a in grid])])
     xg, yg, cv, cl = gr
     alpha, _ = choose_alpha(scorer(xg, cv), yg, cl, DEFAULT_TOLERANCE, grid, target_at=target)
     return alpha

@@ -449,9 +449,7 @@ def _score(spec, es, before, v, resolved, selected):
     read at the end taken whatever the tolerance (worst regression, target share, the result)."""
     from .guard import run_guard
 
-    # the state v itself, exactly, counted as the round is (its floor), whatever the regression
-    read = replace(spec, tolerance=float("inf"), alphas=(0.0, 1.0), pick="largest", min_count=spec.floor())
-    res = run_guard(read, es, before, v, resolved, selected)
+    res = run_guard(spec.reading((0.0, 1.0)), es, before, v, resolved, selected)
     return res.curve["worst_regression"][1], res.curve["target"], res
 
 

@@ -4,7 +4,7 @@ the alpha grid, a labelled guard set, concepts, and the rules' settings (``min_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,6 +37,12 @@ class GuardSpec:
         if self.min_count is not None:
             return int(self.min_count)
         return int(np.ceil(1.0 / self.tolerance - 1e-9)) if 0 < self.tolerance < np.inf else 1
+
+    def reading(self, alphas) -> GuardSpec:
+        """This spec to read a state at ``alphas`` whatever the regression: the last alpha itself is picked (the
+        best target of them could be another) and each reading keeps this spec's floor (no floor at tolerance
+        infinity)."""
+        return replace(self, tolerance=float("inf"), alphas=tuple(alphas), pick="largest", min_count=self.floor())
 
     def choose(self, ok, target) -> int:
         """The index picked among ``ok`` (alphas within the tolerance; 0 when none is): the largest, or with

@@ -14,8 +14,6 @@ __all__ = ["restrength", "preview", "strength_report"]
 def strength_report(old: dict, guard, es, full, after, resolved, adapters, selected, alpha: float) -> dict:
     """A round's report when the user sets its strength to ``alpha`` (``Aligner.set_strength``): the figures
     at ``alpha``, the guard's curve as it was, and the regressions and changed rows at ``alpha``."""
-    from dataclasses import replace
-
     from .report import round_report
 
     info = {k: old.get(k) for k in ("steps", "stopped", "validation_curve")}
@@ -25,10 +23,7 @@ def strength_report(old: dict, guard, es, full, after, resolved, adapters, selec
     rep = {**{k: v for k, v in old.items() if k not in rep}, **rep, "alpha": alpha, "alpha_set_by": "user"}
     spec = check_guard(guard, es.n)
     if spec is not None and "guard" in old:
-        # read at ``alpha`` itself ("largest": the best target of {0, alpha} could be 0), counted as the round was
-        alphas = tuple(sorted({0.0, alpha}))
-        spec = replace(spec, tolerance=float("inf"), alphas=alphas, pick="largest", min_count=spec.floor())
-        res = run_guard(spec, es, es.vectors, full, resolved, selected)
+        res = run_guard(spec.reading(sorted({0.0, alpha})), es, es.vectors, full, resolved, selected)
         fresh = res.to_report()
         rep["guard"] = {
             **old["guard"],
