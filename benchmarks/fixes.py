@@ -22,7 +22,9 @@ the case's guard), ``tuned`` (the case's settings, where a case has them), ``tip
 guard rows and tolerance through ``baselines.choose_alpha``), ``linear_probe_upper`` (logistic regression on every
 labelled image of the map; classification cases only). Keys per case and method: ``target_gain``,
 ``worst_other_drop``, ``overall_change``, ``changed_outside`` (held-out rows outside the target whose reading
-changed), ``alpha``, ``round_s``. ``speed_10k``: one guarded default round on 10,000 rows.
+changed), ``alpha``, ``round_s``. ``frontier`` per case (``fixes_frontier``): the default and the tuned round read
+held out at each strength, and the best held-out gain any strength reaches within the tolerance. ``speed_10k``: one
+guarded default round on 10,000 rows.
 """
 
 from __future__ import annotations
@@ -465,7 +467,9 @@ def figures(before, after, alpha, seconds) -> dict:
     return row
 
 
-def run_case(case, methods=METHODS) -> dict:
+def run_case(case, methods=METHODS, frontier=True) -> dict:
+    from .fixes_frontier import case_frontiers
+
     ev = case["evaluate"]
     before = ev(Reader())
     out = {
@@ -503,6 +507,10 @@ def run_case(case, methods=METHODS) -> dict:
             reader, alpha, s = _probe(case)
         out[m] = figures(before, ev(reader), alpha, s)
         print(case["name"], m, json.dumps(out[m]), flush=True)
+    if frontier:
+        out["frontier"] = case_frontiers(case, before)
+        best = {k: v["best_within_tolerance"] for k, v in out["frontier"].items()}
+        print(case["name"], "frontier", json.dumps(best), flush=True)
     return out
 
 
@@ -548,6 +556,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-frontier", action="store_true", help="do not read the rounds across strengths held out")
     args = ap.parse_args(argv)
     import torch
 
@@ -555,7 +564,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     out = {}
     for name in args.cases:
-        out[name] = run_case(CASES[name](), args.methods)
+        out[name] = run_case(CASES[name](), args.methods, not args.skip_frontier)
     if not args.skip_speed:
         out["speed_10k"] = speed()
         print(json.dumps({"speed_10k": out["speed_10k"]}))

@@ -520,6 +520,37 @@ def fixes_table() -> str:
     return out
 
 
+def fixes_frontier_table() -> str:
+    """benchmarks/fixes_frontier.py: each case's default (and tuned) round read held out at a few strengths, and
+    the best held-out gain any strength reaches within the tolerance, beside what the guard picked."""
+    f = load("fixes")
+    cases = [c for c in f if isinstance(f[c], dict) and f[c].get("frontier")]
+    if not cases:
+        raise Missing("fixes")
+    shown = (0.1, 0.2, 0.5, 1.0)
+
+    def at(curve, a):
+        p = next((p for p in curve if abs(p["alpha"] - a) < 1e-9), None)
+        if p is None:
+            return "–"
+        drop = p["worst_other_drop"]  # four significant digits: 0.0101 is over the tolerance, 0.010 would not read so
+        return f"{p['target_gain']:+.3f} / {'–' if drop is None else f'{drop:.4g}'}"
+
+    rows = []
+    for c in cases:
+        for name, fr in f[c]["frontier"].items():
+            best = fr["best_within_tolerance"]
+            picked = f[c].get("default_guarded" if name == "default" else "tuned") or {}
+            rows.append(
+                [c, f"`{name}`"]
+                + [at(fr["curve"], a) for a in shown]
+                + ["–" if best is None else f"{best['target_gain']:+.3f} (alpha {best['alpha']:g})"]
+                + ([f"{picked['target_gain']:+.3f} (alpha {picked['alpha']:g})"] if name == "default" else ["–"])
+            )
+    head = ["case", "round"] + [f"alpha {a:g}" for a in shown] + ["best within the tolerance", "`default_guarded`"]
+    return table(head, rows)
+
+
 def anchor_cv_table() -> str:
     """scripts/anchor_cv.py: each candidate's mean criterion and how many left-out folds picked it."""
     a = load("anchor-cv")
@@ -744,6 +775,7 @@ TABLES = {
     "probe": probe_table,
     "probe-scale": probe_scale,
     "fixes": fixes_table,
+    "fixes-frontier": fixes_frontier_table,
     "anchor-cv": anchor_cv_table,
     "fast-cv": fast_cv_table,
     "guard-cv": guard_cv_table,
