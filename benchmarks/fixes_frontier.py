@@ -14,14 +14,14 @@ from modalchorus_widget.alignment.guard import ALPHAS, DEFAULT_TOLERANCE
 FRONTIER_ALPHAS = ALPHAS[::2]  # 0, 0.1, ..., 1: the guard's grid, every other point
 
 
-def at_strength(aligner, alpha, reader_cls):
+def at_strength(aligner, alpha):
     """A reader of the aligner's last round at strength ``alpha``: both modalities' vectors interpolated."""
-    from .fixes import _mix
+    from .fixes import Reader, _mix
 
     def mapped(modality):
         return lambda v: _mix(v, aligner.transform(v, modality), alpha)
 
-    return reader_cls(img=mapped("image"), txt=mapped("text"))
+    return Reader(img=mapped("image"), txt=mapped("text"))
 
 
 def frontier(case, params, constraints, before, alphas=FRONTIER_ALPHAS) -> dict:
@@ -29,13 +29,13 @@ def frontier(case, params, constraints, before, alphas=FRONTIER_ALPHAS) -> dict:
     the case's round with ``params`` (fitted once, unguarded) read on the held-out figures at each alpha."""
     from modalchorus_widget import Aligner
 
-    from .fixes import Reader, figures
+    from .fixes import figures
 
     al = Aligner(**{"mode": case["mode"], **params, "encoder": case["encoder"], "guard": None}).fit(case["es"])
     al.step(*constraints)
     curve = []
     for a in alphas:
-        f = figures(before, case["evaluate"](at_strength(al, float(a), Reader)), a, 0.0)
+        f = figures(before, case["evaluate"](at_strength(al, float(a))), a, 0.0)
         curve.append({"alpha": float(a), "target_gain": f["target_gain"], "worst_other_drop": f["worst_other_drop"]})
     ok = [p for p in curve if p["worst_other_drop"] is None or p["worst_other_drop"] <= DEFAULT_TOLERANCE + 1e-9]
     best = max(ok, key=lambda p: (p["target_gain"], -p["alpha"])) if ok else None

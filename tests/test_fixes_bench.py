@@ -34,12 +34,13 @@ def test_frontier_reads_the_round_that_the_aligner_applies_at_each_strength(digi
     first = fr["curve"][0]
     assert first["alpha"] == 0.0 and first["target_gain"] == 0.0 and first["worst_other_drop"] == 0.0
     by_alpha = {p["alpha"]: p for p in fr["curve"]}
-    for method in ("default", "default_guarded"):
-        row = digits[method]
-        point = by_alpha.get(row["alpha"])
-        if point is not None:
-            assert point["target_gain"] == pytest.approx(row["target_gain"], abs=1e-4), method
-            assert point["worst_other_drop"] == pytest.approx(row["worst_other_drop"], abs=1e-4), method
+    assert digits["default"]["alpha"] == 1.0
+    on_grid = [m for m in ("default", "default_guarded") if digits[m]["alpha"] in by_alpha]
+    assert "default" in on_grid
+    for method in on_grid:
+        row, point = digits[method], by_alpha[digits[method]["alpha"]]
+        assert point["target_gain"] == pytest.approx(row["target_gain"], abs=1e-4), method
+        assert point["worst_other_drop"] == pytest.approx(row["worst_other_drop"], abs=1e-4), method
     best = fr["best_within_tolerance"]
     assert by_alpha[best["alpha"]]["worst_other_drop"] <= DEFAULT_TOLERANCE
     assert best["target_gain"] == max(
