@@ -540,12 +540,12 @@ def fixes_frontier_table() -> str:
     for c in cases:
         for name, fr in f[c]["frontier"].items():
             best = fr["best_within_tolerance"]
-            picked = f[c].get("default_guarded" if name == "default" else "tuned") or {}
+            guarded = f[c].get("default_guarded") if name == "default" else None  # the guard's pick of this round
             rows.append(
                 [c, f"`{name}`"]
                 + [at(fr["curve"], a) for a in shown]
                 + ["–" if best is None else f"{best['target_gain']:+.3f} (alpha {best['alpha']:g})"]
-                + ([f"{picked['target_gain']:+.3f} (alpha {picked['alpha']:g})"] if name == "default" else ["–"])
+                + ["–" if not guarded else f"{guarded['target_gain']:+.3f} (alpha {guarded['alpha']:g})"]
             )
     head = ["case", "round"] + [f"alpha {a:g}" for a in shown] + ["best within the tolerance", "`default_guarded`"]
     return table(head, rows)
